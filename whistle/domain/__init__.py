@@ -1,0 +1,1 @@
+"""The pure case domain: commands, events, ``decide``/``evolve``, routing, SLA clocks."""

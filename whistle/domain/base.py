@@ -1,0 +1,81 @@
+"""Base types shared by every command and event: the actor, the envelopes, the rejection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Role = Literal["secretary", "liaison", "supervisor", "admin", "system"]
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a3e-9b7d-4c1e-8a55-0d3b2f4e7a91")
+
+
+class Frozen(BaseModel):
+    """Immutable pydantic model that rejects unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(Frozen):
+    """Who issued a command: a person in a role, or the system (router, deadlines)."""
+
+    user_id: str = Field(min_length=1, max_length=128)
+    role: Role
+    department: str | None = Field(default=None, description="Department code of a liaison.")
+    area: str | None = Field(default=None, description="Area code of a secretary/supervisor.")
+
+
+SYSTEM = Actor(user_id="system", role="system")
+
+
+class Command(Frozen):
+    """Imperative request to change one case. ``type`` names the concrete command."""
+
+    type: str
+    command_id: str = Field(min_length=1, max_length=128, description="Unique per request.")
+    case_id: str = Field(min_length=1, max_length=64)
+    actor: Actor
+
+
+class Event(Frozen):
+    """Something that happened to a case; the envelope fields are set by ``decide``."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    type: str
+    event_id: str
+    case_id: str
+    seq: int = Field(ge=1, description="Gap-free per-case sequence number from 1.")
+    occurred_at: AwareDatetime
+    actor: Actor
+    command_id: str
+    schema_version: int = 1
+
+
+class Rejection(Frozen):
+    """A refused command: a stable machine code and a message a person can act on."""
+
+    code: str
+    message: str
+    command_id: str = ""
+    case_id: str = ""
+
+
+def event_id_for(command_id: str, seq: int) -> str:
+    """Deterministic event id: a retried command yields the same ids."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{seq}"))
+
+
+def envelope(command: Command, seq: int, now: datetime) -> dict[str, object]:
+    """Envelope fields for the event number ``seq`` produced by ``command`` at ``now``."""
+    return {
+        "event_id": event_id_for(command.command_id, seq),
+        "case_id": command.case_id,
+        "seq": seq,
+        "occurred_at": now,
+        "actor": command.actor,
+        "command_id": command.command_id,
+    }

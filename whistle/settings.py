@@ -1,0 +1,73 @@
+"""One settings object for every process, read from ``WHISTLE_…`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL_KAFKA_PORT = 19092
+LOCAL_POSTGRES_PORT = 55432
+
+
+class Settings(BaseSettings):
+    """Configuration of Whistle; only the environment changes between laptop, compose and prod."""
+
+    model_config = SettingsConfigDict(env_prefix="WHISTLE_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers. Unset: the project's local broker (started by it).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN. Unset: the project's local cluster (started by it).",
+    )
+    topic_prefix: str = Field(default="whistle", description="Prefix of every Kafka topic.")
+    partitions: int = Field(default=12, ge=1, description="Partitions of command/event topics.")
+    replication_factor: int = Field(default=1, ge=1)
+    state_dir: Path = Field(
+        default=REPO_ROOT / "var",
+        description="Ignored folder for local services, worker data and caches.",
+    )
+    worker_id: str = Field(default="worker-1", description="Names this worker's data directory.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    worker_web_port: int = Field(default=6066, description="Faust worker's web port (/metrics).")
+    reply_timeout_s: float = Field(default=10.0, gt=0, description="Bounded wait for a decision.")
+    log_format: str = Field(default="auto", description="auto | json | console")
+    log_level: str = "INFO"
+
+    @property
+    def local_kafka(self) -> bool:
+        """True when the project itself runs the broker."""
+        return self.kafka_bootstrap is None
+
+    @property
+    def local_postgres(self) -> bool:
+        """True when the project itself runs PostgreSQL."""
+        return self.database_url is None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address actually used."""
+        return self.kafka_bootstrap or f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL DSN actually used."""
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/whistle"
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical topic (``case-commands`` → ``whistle.case-commands``)."""
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
