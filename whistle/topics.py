@@ -1,0 +1,73 @@
+"""The Kafka topics of Whistle, with explicit configuration, created idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from whistle.settings import Settings
+
+FOREVER = "-1"
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A logical topic: its name suffix, whether it is keyed by case, and its configuration."""
+
+    name: str
+    description: str
+    per_case: bool = True
+    config: dict[str, str] = field(default_factory=dict)
+
+
+CASE_COMMANDS = TopicSpec(
+    "case-commands",
+    "Commands to the case decider (key = case id). Kept 7 days.",
+    config={"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+)
+CASE_EVENTS = TopicSpec(
+    "case-events",
+    "The event log, source of truth (key = case id, per-case seq). Kept forever.",
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"},
+)
+CASE_REPLIES = TopicSpec(
+    "case-replies",
+    "The decider's outcome of each command (key = command id), read by the API. Kept 1 hour.",
+    per_case=False,
+    config={"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
+)
+DEAD_LETTERS = TopicSpec(
+    "dead-letters",
+    "Records that could not be decoded, with the reason and original bytes. Kept 30 days.",
+    per_case=False,
+    config={"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
+)
+ALL_TOPICS = (CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS)
+
+
+async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:
+    """Create the topics that do not exist yet; leave existing ones alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=settings.topic(spec.name),
+                num_partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs=spec.config,
+            )
+            for spec in specs
+            if settings.topic(spec.name) not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process: fine
+    finally:
+        await admin.close()
