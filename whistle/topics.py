@@ -65,9 +65,10 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
             if settings.topic(spec.name) not in existing
         ]
         if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: fine
+            response = await admin.create_topics(missing)
+            for name, code, *rest in response.topic_errors:
+                if code not in (0, TopicAlreadyExistsError.errno):  # exists: made concurrently
+                    reason = rest[0] if rest else ""
+                    raise RuntimeError(f"cannot create topic {name}: error {code} {reason}")
     finally:
         await admin.close()
