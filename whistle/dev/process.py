@@ -1,0 +1,119 @@
+"""Small process helpers for the local dev services: pid files, ports, polite stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ServiceError(Exception):
+    """An expected failure of a dev service, reported to the user as one line."""
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in ``pid_file``, or None when there is none."""
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` names a live (non-zombie) process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited but was not reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid`` (empty when unknown)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def our_pid(pid_file: Path, marker: str) -> int | None:
+    """The live pid from ``pid_file`` if its command line contains ``marker``, else None."""
+    pid = read_pid(pid_file)
+    if pid is None or not pid_alive(pid):
+        return None
+    return pid if marker in cmdline(pid) else None
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
+    """Poll ``check`` until it returns True or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def terminate(pid: int, grace: float = 20.0) -> None:
+    """Send SIGTERM to exactly ``pid``, wait up to ``grace`` seconds, then SIGKILL it."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if wait_until(lambda: not pid_alive(pid), grace):
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    wait_until(lambda: not pid_alive(pid), 5.0)
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    """The last ``lines`` lines of a log file, joined by `` | `` (for one-line errors)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, even when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: list[T] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(coro)))
+    thread.start()
+    thread.join()
+    return result[0]
