@@ -16,6 +16,7 @@ __all__ = [
     "ensure_services",
     "kafka_up",
     "postgres_up",
+    "redacted_dsn",
     "services_status",
     "stop_all",
 ]
@@ -51,7 +52,7 @@ def postgres_up(settings: Settings | None = None) -> str:
     """Make sure PostgreSQL runs with database ``whistle`` (or is external); return a line."""
     settings = settings or get_settings()
     if not settings.local_postgres:
-        return _external("postgres", "WHISTLE_DATABASE_URL", _redacted(settings.dsn))
+        return _external("postgres", "WHISTLE_DATABASE_URL", redacted_dsn(settings.dsn))
     with _locked(settings.state_dir):
         return postgres.postgres_start(settings.state_dir)
 
@@ -86,11 +87,11 @@ def services_status(settings: Settings | None = None) -> tuple[bool, list[str]]:
         pg_ok, pg_line = postgres.postgres_status(settings.state_dir)
     else:
         pg_ok = True
-        pg_line = _external("postgres", "WHISTLE_DATABASE_URL", _redacted(settings.dsn))
+        pg_line = _external("postgres", "WHISTLE_DATABASE_URL", redacted_dsn(settings.dsn))
     return kafka_ok and pg_ok, [kafka_line, pg_line]
 
 
-def _redacted(dsn: str) -> str:
+def redacted_dsn(dsn: str) -> str:
     """A DSN without its password (safe to print)."""
     head, sep, tail = dsn.rpartition("@")
     if not sep or ":" not in head.split("//", 1)[-1]:
