@@ -1,0 +1,218 @@
+"""The Faust application: topics, tables and thin agents around the pure core."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from faust.types import TP
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from whistle.domain import DecodeError, WhistleRaised, deadline_command, load_rules, parse_event
+from whistle.domain import encode as encode_message
+from whistle.domain import pending_deadlines, route
+from whistle.logs import get_logger
+from whistle.settings import Settings
+from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS
+
+from streams import metrics
+from streams.deadlines import DeadlineHeap, DueDeadline, Pending, decode_pending, encode_pending
+from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+
+log = get_logger()
+
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.01
+TICK_S = 0.1
+ROCKSDB_OPTIONS = {
+    "block_cache_size": 64 * 1024**2,  # default is 2 GiB per DB; 12 partitions × 2 tables
+    "write_buffer_size": 8 * 1024**2,
+    "max_write_buffer_number": 2,
+    "max_open_files": 256,
+}
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partition of a key (the producer's murmur2 partitioner)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Streams:
+    """Wires topics, tables, the decider, the router and the deadline scanner on one app."""
+
+    def __init__(self, settings: Settings, *, store: str = "rocksdb://") -> None:
+        self.settings = settings
+        self.app = faust.App(
+            f"{settings.topic_prefix}-streams",
+            broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
+            store=store,
+            datadir=str(settings.state_dir / "workers" / settings.worker_id),
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            producer_linger_ms=5,
+            web_host="127.0.0.1",
+            web_port=settings.worker_web_port,
+            web_in_thread=False,
+            table_cleanup_interval=3600.0,
+            consumer_group_instance_id=None,
+        )
+        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw"}
+        raw["value_serializer"] = "raw"
+        self.commands = self.app.topic(settings.topic(CASE_COMMANDS.name), **raw)
+        self.events = self.app.topic(settings.topic(CASE_EVENTS.name), **raw)
+        self.replies = self.app.topic(settings.topic(CASE_REPLIES.name), **raw)
+        self.dead_letters = self.app.topic(settings.topic(DEAD_LETTERS.name), **raw)
+        table = {"partitions": settings.partitions, "key_type": str, "value_type": bytes}
+        table |= {"value_serializer": "raw", "options": ROCKSDB_OPTIONS}
+        self.cases = self.app.Table("cases", **table)
+        self.deadlines = self.app.Table("deadlines", **table)
+        self.heap = DeadlineHeap()
+        self.rules = load_rules()
+        self._owned: frozenset[int] | None = None
+        self._last_offsets: dict[TP, int] = {}
+        self._register()
+
+    def _register(self) -> None:
+        self.app.agent(self.commands, name="decider", concurrency=1)(self._decider)
+        self.app.agent(self.events, name="router", concurrency=1)(self._router)
+        self.app.timer(TICK_S, name="deadline-scanner")(self._scan_deadlines)
+        self.app.timer(5.0, name="lag-gauge")(self._measure_lag)
+        self.app.page("/metrics")(_metrics_page)
+
+    # ---- the decider -------------------------------------------------------------------
+    async def _decider(self, stream: Any) -> None:
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            records = [
+                CommandRecord(
+                    e.message.key,
+                    e.message.value,
+                    round(e.message.timestamp * 1000),  # Faust gives seconds
+                    e.message.partition,
+                    e.message.offset,
+                )
+                for e in batch
+            ]
+            result = decide_batch(records, self._load_state)
+            await self._publish(result)
+            for e in batch:
+                self._last_offsets[e.message.tp] = e.message.offset
+            metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
+
+    def _load_state(self, case_id: str) -> Any:
+        return decode_state(self.cases.get(case_id))
+
+    async def _publish(self, result: BatchResult) -> None:
+        """Append events, wait for the broker, then store states, deadlines and replies."""
+        pending = [await self.events.send(key=k.encode(), value=v) for k, v in result.events]
+        for key, value, reason in result.dead_letters:
+            await self._dead_letter(key, value, reason, CASE_COMMANDS.name)
+        if pending:
+            await asyncio.gather(*pending)
+        for case_id, raw_state in result.states.items():
+            self.cases[case_id] = raw_state
+        for case_id, new in result.deadlines.items():
+            old = decode_pending(self.deadlines.get(case_id))
+            if new != old:
+                self.deadlines[case_id] = encode_pending(new)
+                self.heap.add(case_id, {k: d for k, d in new.items() if old.get(k) != d})
+        for command_id, body in result.replies:
+            await self.replies.send(key=command_id.encode(), value=body)
+        metrics.EVENTS_APPENDED.inc(len(result.events))
+        for outcome, n in result.outcomes.items():
+            metrics.COMMANDS.labels(outcome).inc(n)
+
+    async def _dead_letter(
+        self, key: bytes | None, value: bytes | None, reason: str, source: str
+    ) -> None:
+        headers = {"reason": reason.encode()[:1000], "source-topic": source.encode()}
+        await self.dead_letters.send(key=key, value=value, headers=headers)
+        log.warning("dead_letter", source=source, reason=reason[:200])
+
+    # ---- the router --------------------------------------------------------------------
+    async def _router(self, stream: Any) -> None:
+        async for record in stream.events():
+            message = record.message
+            metrics.AGENT_MESSAGES.labels("router").inc()
+            self._last_offsets[message.tp] = message.offset
+            try:
+                event = parse_event(message.value or b"")
+            except DecodeError as exc:
+                await self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS.name)
+                continue
+            if isinstance(event, WhistleRaised):
+                command = route(self.rules, event, event.occurred_at)
+                await self.commands.send(
+                    key=event.case_id.encode(), value=encode_message(command)
+                )
+                metrics.ROUTED.inc()
+
+    # ---- deadlines ---------------------------------------------------------------------
+    def _owned_partitions(self) -> frozenset[int]:
+        topic = self.commands.get_topic_name()
+        return frozenset(tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic)
+
+    def _ready(self) -> bool:
+        app = self.app
+        return not (app.rebalancing or app.in_recovery) and app.tables.recovery.completed.is_set()
+
+    async def _scan_deadlines(self) -> None:
+        if not self._ready():
+            return
+        owned = self._owned_partitions()
+        if owned != self._owned:
+            self.heap.rebuild(self._owned_rows(owned))
+            self._owned = owned
+            log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
+        now = time.time()
+        for due in self.heap.pop_due(now, self._current_pending):
+            await self._fire(due, now)
+        metrics.DEADLINES_PENDING.set(len(self.heap))
+
+    def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
+        n = self.settings.partitions
+        for case_id, raw in self.deadlines.items():
+            if partition_of(case_id.encode(), n) in owned:
+                pending = decode_pending(raw)
+                if pending:
+                    yield case_id, pending
+
+    def _current_pending(self, case_id: str) -> Pending:
+        return decode_pending(self.deadlines.get(case_id))
+
+    async def _fire(self, due: DueDeadline, now: float) -> None:
+        state = decode_state(self.cases.get(due.case_id))
+        deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None) if state else None
+        if state is None or deadline is None:
+            return
+        command = deadline_command(state, deadline, datetime.fromtimestamp(now, tz=UTC))
+        await self.commands.send(key=due.case_id.encode(), value=encode_message(command))
+        metrics.DEADLINES_FIRED.inc()
+        metrics.DEADLINE_LATENESS.observe(max(0.0, now - due.due_at))
+        log.info("deadline_fired", case_id=due.case_id, key=due.key, late_s=round(now - due.due_at, 3))
+
+    # ---- lag ---------------------------------------------------------------------------
+    async def _measure_lag(self) -> None:
+        by_topic: dict[str, int] = {}
+        for tp in self.app.consumer.assignment():
+            if tp.topic not in (self.commands.get_topic_name(), self.events.get_topic_name()):
+                continue
+            try:
+                high = self.app.consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not known yet after a rebalance
+                continue
+            done = self._last_offsets.get(tp, -1) + 1
+            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, (high or 0) - done)
+        for topic, lag in by_topic.items():
+            metrics.CONSUMER_LAG.labels(topic).set(lag)
+
+
+async def _metrics_page(web: Any, request: Any) -> Any:
+    """Prometheus exposition of this worker's metrics."""
+    return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)

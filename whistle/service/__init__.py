@@ -1,0 +1,1 @@
+"""Running the whole service locally: the processes, readiness, demo data."""
