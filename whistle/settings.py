@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     reply_timeout_s: float = Field(default=10.0, gt=0, description="Bounded wait for a decision.")
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "INFO"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts webhook secrets at rest. Unset: a key kept in state_dir (dev only).",
+    )
 
     @property
     def local_kafka(self) -> bool:
