@@ -1,0 +1,190 @@
+"""The delivery worker: its own consumer of case events, and the sender of due deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from whistle.logs import get_logger
+from whistle.settings import Settings
+from whistle.topics import CASE_EVENTS
+from whistle.webhooks.intake import LogRecord, enqueue
+from whistle.webhooks.schedule import RETRY_DELAYS_S
+from whistle.webhooks.sender import judge, post
+from whistle.webhooks.store import NOTIFY_CHANNEL, Due, WebhookStore
+
+log = get_logger()
+
+
+class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, resume each partition from the offset committed with the deliveries."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Nothing to flush: every batch commits its checkpoint with its deliveries."""
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Seek to the stored checkpoints; partitions never seen start at the beginning."""
+        consumer = self.worker.consumer
+        if consumer is None:
+            return
+        stored = await self.worker.store.checkpoints(self.worker.name, self.worker.topic)
+        fresh = [tp for tp in assigned if tp.partition not in stored]
+        for tp in assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+
+
+class DeliveryWorker:
+    """Consumes case events into queued deliveries and sends them, apart from routing."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: WebhookStore,
+        name: str = "webhooks",
+        concurrency: int = 64,
+        delays: tuple[int, ...] = RETRY_DELAYS_S,
+        timeout_s: float = 10.0,
+        consume: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.name = name
+        self.topic = settings.topic(CASE_EVENTS.name)
+        self.concurrency = concurrency
+        self.delays = delays
+        self.timeout_s = timeout_s
+        self.consume = consume
+        self.consumer: AIOKafkaConsumer | None = None
+        self._wake = asyncio.Event()
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[str]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set."""
+        listener = await self.store.pool.acquire()
+
+        def on_notify(*_: object) -> None:
+            self._wake.set()
+
+        await listener.add_listener(NOTIFY_CHANNEL, on_notify)
+        limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=64)
+        try:
+            async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+                loops = [asyncio.create_task(self._send_loop(client, stop))]
+                if self.consume:
+                    loops.append(asyncio.create_task(self._consume_loop(stop)))
+                await stop.wait()
+                for task in loops:
+                    task.cancel()
+                for task in loops:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
+            await self.store.pool.release(listener)
+
+    async def _consume_loop(self, stop: asyncio.Event) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=f"{self.settings.topic_prefix}.{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5000,
+        )
+        await self.consumer.start()
+        try:
+            self.consumer.subscribe([self.topic], listener=_SeekToCheckpoint(self))
+            while not stop.is_set():
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                records = [
+                    LogRecord(r.topic, r.partition, r.offset, r.value)
+                    for recs in batches.values()
+                    for r in recs
+                ]
+                if not records:
+                    continue
+                async with self.store.pool.acquire() as conn:
+                    new_ids = await enqueue(conn, self.name, records)
+                if new_ids:
+                    self._wake.set()
+        finally:
+            await self.consumer.stop()
+
+    async def _send_loop(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            free = self.concurrency - self._inflight
+            due = await self.store.claim_due(free) if free > 0 else []
+            for item in due:
+                self._inflight += 1
+                task = asyncio.create_task(self.deliver(client, item))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            if len(due) < free or free <= 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    def _done(self, task: asyncio.Task[str]) -> None:
+        self._tasks.discard(task)
+        self._inflight -= 1
+        self._wake.set()
+        if not task.cancelled() and task.exception():
+            log.error("webhook_deliver_crashed", error=str(task.exception()))
+
+    async def deliver(self, client: httpx.AsyncClient, due: Due, manual: bool = False) -> str:
+        """Attempt one delivery, log the attempt, and move the delivery on; return the outcome."""
+        result = await post(client, due, self.timeout_s)
+        verdict = judge(result, due.attempts, self.delays)
+        await self.store.record_attempt(
+            due,
+            result.started_at,
+            result.duration_ms,
+            result.status_code,
+            result.error,
+            verdict.outcome,
+            verdict.retry_in,
+            manual,
+        )
+        log.info(
+            "webhook_attempt",
+            delivery_id=due.delivery_id,
+            endpoint_id=due.endpoint_id,
+            event_id=due.event_id,
+            attempt=due.attempts + 1,
+            status_code=result.status_code,
+            error=result.error,
+            outcome=verdict.outcome,
+            retry_in=verdict.retry_in,
+            duration_ms=round(result.duration_ms, 1),
+            at=datetime.now(UTC).isoformat(),
+        )
+        return verdict.outcome
+
+
+async def open_store(settings: Settings, min_size: int = 2, max_size: int = 10) -> WebhookStore:
+    """A store over a fresh pool, with the secret key from the settings or the state directory."""
+    from whistle.webhooks.secretbox import SecretBox, resolve_key
+
+    pool = await asyncpg.create_pool(settings.dsn, min_size=min_size, max_size=max_size)
+    key = resolve_key(_plain(settings), settings.state_dir)
+    return WebhookStore(pool, SecretBox(key))
+
+
+def _plain(settings: Settings) -> str | None:
+    value = getattr(settings, "secret_key", None)
+    if value is None:
+        return None
+    return str(value.get_secret_value()) if hasattr(value, "get_secret_value") else str(value)
