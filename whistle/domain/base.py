@@ -44,6 +44,7 @@ class Event(Frozen):
     """Something that happened to a case; the envelope fields are set by ``decide``."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    CE_NAME: ClassVar[str] = ""
 
     type: str
     event_id: str

@@ -1,0 +1,198 @@
+"""Business calendar: working hours, weekends, public holidays and make-up working days (调休).
+
+Holidays come from one JSON file per year in ``whistle/data/calendars`` (adding a year is a data
+change); working hours and the time zone from ``whistle/data/calendar.toml``. Years without a
+file count weekends only.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from whistle.domain.types import ClockMode
+
+SHANGHAI_OFFSET = timezone(timedelta(hours=8), "CST")
+ZERO = timedelta(0)
+ONE_DAY = timedelta(days=1)
+
+
+def shanghai() -> tzinfo:
+    """Asia/Shanghai from zoneinfo, or a fixed +08:00 (China has no DST) without tzdata."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Asia/Shanghai")
+    except Exception:  # zoneinfo data missing on the system
+        return SHANGHAI_OFFSET
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Working hours on working days, in one time zone."""
+
+    tz: tzinfo
+    working_hours: tuple[tuple[time, time], ...]
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    years: frozenset[int] = frozenset()
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def working_day(self) -> timedelta:
+        """Length of one working day (sum of the working-hour intervals)."""
+        return sum((_span(s, e) for s, e in self.working_hours), ZERO)
+
+    def is_working_day(self, day: date) -> bool:
+        """Weekdays that are not holidays, plus make-up working days (调休上班)."""
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        if not self.is_working_day(day):
+            return []
+        return [
+            (datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz))
+            for s, e in self.working_hours
+        ]
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The instant when ``duration`` of working time has elapsed after ``start``."""
+        if duration <= ZERO:
+            return start
+        remaining = duration
+        cursor = start.astimezone(self.tz)
+        day = cursor.date()
+        while True:
+            for open_at, close_at in self._intervals(day):
+                begin = max(cursor, open_at)
+                if begin >= close_at:
+                    continue
+                available = close_at - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+            day += ONE_DAY
+            cursor = datetime.combine(day, time(0), self.tz)
+
+    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Working time elapsed from ``a`` to ``b`` (zero when ``b`` is not after ``a``)."""
+        if b <= a:
+            return ZERO
+        a, b = a.astimezone(self.tz), b.astimezone(self.tz)
+        total = ZERO
+        day = a.date()
+        while day <= b.date():
+            for open_at, close_at in self._intervals(day):
+                begin, end = max(a, open_at), min(b, close_at)
+                if begin < end:
+                    total += end - begin
+            day += ONE_DAY
+        return total
+
+    def add(self, start: datetime, duration: timedelta, mode: ClockMode) -> datetime:
+        """``start`` + ``duration`` counted as calendar or working time."""
+        if mode == "calendar":
+            return start + duration
+        return self.add_working_time(start, duration)
+
+    def between(self, a: datetime, b: datetime, mode: ClockMode) -> timedelta:
+        """Time from ``a`` to ``b`` counted as calendar or working time (never negative)."""
+        if mode == "calendar":
+            return max(b - a, ZERO)
+        return self.working_time_between(a, b)
+
+
+def _span(start: time, end: time) -> timedelta:
+    return datetime.combine(date.min, end) - datetime.combine(date.min, start)
+
+
+def _hhmm(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def parse_year(data: dict[str, object]) -> tuple[int, frozenset[date], frozenset[date], str]:
+    """Year, holidays, make-up working days and source of one calendar year file."""
+    year = data["year"]
+    assert isinstance(year, int)
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    for entry in data.get("holidays", []):  # type: ignore[attr-defined]
+        holidays.update(date.fromisoformat(d) for d in entry["dates"])
+        workdays.update(date.fromisoformat(d) for d in entry.get("workdays", []))
+    for day in holidays | workdays:
+        if day.year != year:
+            raise ValueError(f"calendar {year}: {day} is outside the year")
+    if holidays & workdays:
+        raise ValueError(f"calendar {year}: a day is both holiday and make-up workday")
+    return year, frozenset(holidays), frozenset(workdays), str(data.get("source", ""))
+
+
+def build_calendar(settings: dict[str, object], years: list[dict[str, object]]) -> BusinessCalendar:
+    """A calendar from working-hour settings and parsed year files."""
+    hours = settings.get("working_hours", [["09:00", "12:00"], ["13:30", "17:30"]])
+    assert isinstance(hours, list)
+    tz = shanghai() if settings.get("timezone", "Asia/Shanghai") == "Asia/Shanghai" else None
+    if tz is None:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(str(settings["timezone"]))
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    known: set[int] = set()
+    sources: list[str] = []
+    for data in years:
+        year, h, w, source = parse_year(data)
+        known.add(year)
+        holidays |= h
+        workdays |= w
+        sources.append(source)
+    return BusinessCalendar(
+        tz=tz,
+        working_hours=tuple((_hhmm(s), _hhmm(e)) for s, e in hours),
+        holidays=frozenset(holidays),
+        workdays=frozenset(workdays),
+        years=frozenset(known),
+        sources=tuple(sources),
+    )
+
+
+def load_calendar(directory: Path | None = None) -> BusinessCalendar:
+    """The calendar from ``directory`` (``calendar.toml`` + ``calendars/*.json``) or packaged."""
+    if directory is None:
+        return default_calendar()
+    settings = tomllib.loads((directory / "calendar.toml").read_text(encoding="utf-8"))
+    years = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((directory / "calendars").glob("*.json"))
+    ]
+    return build_calendar(settings, years)
+
+
+@cache
+def default_calendar() -> BusinessCalendar:
+    """The packaged calendar (China, Asia/Shanghai), loaded once."""
+    root = resources.files("whistle.data")
+    settings = tomllib.loads(root.joinpath("calendar.toml").read_text(encoding="utf-8"))
+    years = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(root.joinpath("calendars").iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".json")
+    ]
+    return build_calendar(settings, years)
+
+
+def add_working_time(start: datetime, duration: timedelta) -> datetime:
+    """``start`` + ``duration`` of working time on the packaged calendar."""
+    return default_calendar().add_working_time(start, duration)
+
+
+def working_time_between(a: datetime, b: datetime) -> timedelta:
+    """Working time from ``a`` to ``b`` on the packaged calendar."""
+    return default_calendar().working_time_between(a, b)

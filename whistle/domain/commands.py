@@ -1,0 +1,278 @@
+"""Commands: imperative requests to change one case, one class per lifecycle step."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from whistle.domain.base import Command
+from whistle.domain.types import (
+    CallbackFault,
+    Channel,
+    ClockKind,
+    ContactChannel,
+    DisputeOutcome,
+    DisputeReason,
+    EscalationStep,
+    ResolutionOutcome,
+    Tier,
+    Urgency,
+)
+from whistle.domain.values import ClockPlan, GeoPoint, LadderRung, Requester
+
+Code = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.]+$")
+Text = Field(min_length=1, max_length=4000)
+Departments = tuple[str, ...]
+
+
+class RaiseWhistle(Command):
+    """说事 / 吹哨: a community raises a problem it cannot solve alone."""
+
+    type: Literal["RaiseWhistle"] = "RaiseWhistle"
+    community: str = Code
+    compound: str | None = Field(default=None, max_length=128)
+    grid: str | None = Field(default=None, max_length=64)
+    category: str = Code
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    urgency: Urgency = "general"
+    channel: Channel = "whistle"
+    address: str | None = Field(default=None, max_length=500)
+    location: GeoPoint | None = None
+    requester: Requester | None = None
+
+    @model_validator(mode="after")
+    def _where(self) -> RaiseWhistle:
+        if self.address is None and self.location is None:
+            raise ValueError("give an address or a location (or both)")
+        return self
+
+
+class RouteCase(Command):
+    """派: dispatch the case to a lead and supporting departments with its SLA clocks."""
+
+    type: Literal["RouteCase"] = "RouteCase"
+    lead: str = Code
+    supporting: Departments = ()
+    rule_id: str
+    rules_version: str
+    policy: str
+    clocks: tuple[ClockPlan, ...]
+    escalation: tuple[LadderRung, ...] = ()
+
+
+class Acknowledge(Command):
+    """签收 / 报到: a department signs for the case."""
+
+    type: Literal["Acknowledge"] = "Acknowledge"
+    department: str = Code
+
+
+class DisputeAssignment(Command):
+    """退单: a department says the case is not theirs, with a reason."""
+
+    type: Literal["DisputeAssignment"] = "DisputeAssignment"
+    department: str = Code
+    reason: DisputeReason
+    text: str = Text
+
+
+class RuleOnDispute(Command):
+    """A supervisor rules on a dispute: reassign to another department or uphold the routing."""
+
+    type: Literal["RuleOnDispute"] = "RuleOnDispute"
+    department: str = Code
+    outcome: DisputeOutcome
+    new_department: str | None = None
+    reason: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _target(self) -> RuleOnDispute:
+        if (self.outcome == "reassign") != (self.new_department is not None):
+            raise ValueError("new_department is required for reassign and only for reassign")
+        return self
+
+
+class ContactRequester(Command):
+    """A department contacts the requester (first contact clock)."""
+
+    type: Literal["ContactRequester"] = "ContactRequester"
+    department: str = Code
+    channel: ContactChannel = "phone"
+    note: str = Field(default="", max_length=2000)
+
+
+class ScheduleJointAction(Command):
+    """集结: schedule a joint action — when, where, which departments."""
+
+    type: Literal["ScheduleJointAction"] = "ScheduleJointAction"
+    at: AwareDatetime
+    place: str = Field(min_length=1, max_length=500)
+    departments: Departments = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+
+
+class ReportProgress(Command):
+    """办理: a department reports what it did."""
+
+    type: Literal["ReportProgress"] = "ReportProgress"
+    department: str = Code
+    note: str = Text
+    action_id: str | None = None
+
+
+class ReportCompletion(Command):
+    """A department reports its part done (joint-action departments must before resolution)."""
+
+    type: Literal["ReportCompletion"] = "ReportCompletion"
+    department: str = Code
+    summary: str = Text
+
+
+class ResolveCase(Command):
+    """办结: the lead department resolves the case."""
+
+    type: Literal["ResolveCase"] = "ResolveCase"
+    outcome: ResolutionOutcome
+    summary: str = Text
+
+
+class RecordCallback(Command):
+    """回访 / 评事: record the resident's verdict — solved? satisfied? score 1–5."""
+
+    type: Literal["RecordCallback"] = "RecordCallback"
+    solved: bool
+    satisfied: bool
+    score: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+    fault: CallbackFault = "none"
+
+
+class ReopenCase(Command):
+    """Reopen a resolved case whose callback was unsatisfying through a department's fault."""
+
+    type: Literal["ReopenCase"] = "ReopenCase"
+    reason: str = Text
+
+
+class CloseCase(Command):
+    """Close an evaluated case (after its callback)."""
+
+    type: Literal["CloseCase"] = "CloseCase"
+    note: str = Field(default="", max_length=2000)
+
+
+class WithdrawCase(Command):
+    """The community withdraws its whistle before resolution."""
+
+    type: Literal["WithdrawCase"] = "WithdrawCase"
+    reason: str = Text
+
+
+class MarkDuplicate(Command):
+    """Mark the case as a duplicate of another open case."""
+
+    type: Literal["MarkDuplicate"] = "MarkDuplicate"
+    original_case_id: str = Field(min_length=1, max_length=64)
+
+
+class RequestExtension(Command):
+    """延期: a department asks, before the deadline, for more time on one of its clocks."""
+
+    type: Literal["RequestExtension"] = "RequestExtension"
+    department: str = Code
+    clock: ClockKind = "resolve"
+    until: AwareDatetime
+    reason: str = Text
+
+
+class GrantExtension(Command):
+    """A supervisor grants a pending extension (optionally to another due time)."""
+
+    type: Literal["GrantExtension"] = "GrantExtension"
+    clock_key: str
+    until: AwareDatetime | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class RefuseExtension(Command):
+    """A supervisor refuses a pending extension; the original deadline stands."""
+
+    type: Literal["RefuseExtension"] = "RefuseExtension"
+    clock_key: str
+    reason: str = Text
+
+
+class PauseClock(Command):
+    """Pause clocks while waiting for the requester; no keys = every running clock."""
+
+    type: Literal["PauseClock"] = "PauseClock"
+    clock_keys: tuple[str, ...] = ()
+    reason: str = Text
+
+
+class ResumeClock(Command):
+    """Resume paused clocks; due times move by the paused time. No keys = every paused clock."""
+
+    type: Literal["ResumeClock"] = "ResumeClock"
+    clock_keys: tuple[str, ...] = ()
+    note: str = Field(default="", max_length=2000)
+
+
+class BreachClock(Command):
+    """System: the deadline tracker saw a clock's due time pass."""
+
+    type: Literal["BreachClock"] = "BreachClock"
+    clock_key: str
+    deadline_key: str
+    due_at: AwareDatetime
+    fired_at: AwareDatetime
+
+
+class Escalate(Command):
+    """催办 / 督办 / 通报, by a supervisor or by the system along the policy's ladder."""
+
+    type: Literal["Escalate"] = "Escalate"
+    step: EscalationStep
+    tier: Tier
+    reason: str = Field(default="", max_length=2000)
+    clock_key: str | None = None
+    level: int | None = Field(default=None, ge=1, description="Ladder rung (system only).")
+    deadline_key: str | None = None
+    due_at: AwareDatetime | None = None
+    fired_at: AwareDatetime | None = None
+
+
+class PublishCase(Command):
+    """晒事: publish the resolved case to the community."""
+
+    type: Literal["PublishCase"] = "PublishCase"
+    summary: str = Text
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    RaiseWhistle,
+    RouteCase,
+    Acknowledge,
+    DisputeAssignment,
+    RuleOnDispute,
+    ContactRequester,
+    ScheduleJointAction,
+    ReportProgress,
+    ReportCompletion,
+    ResolveCase,
+    RecordCallback,
+    ReopenCase,
+    CloseCase,
+    WithdrawCase,
+    MarkDuplicate,
+    RequestExtension,
+    GrantExtension,
+    RefuseExtension,
+    PauseClock,
+    ResumeClock,
+    BreachClock,
+    Escalate,
+    PublishCase,
+)

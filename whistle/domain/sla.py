@@ -1,0 +1,162 @@
+"""SLA policies as data: clock budgets per urgency class, the escalation ladder, clock reports."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field
+
+from whistle.domain.base import Frozen
+from whistle.domain.calendar import BusinessCalendar, default_calendar
+from whistle.domain.state import Clock
+from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier, Urgency
+from whistle.domain.values import ClockPlan, LadderRung
+
+CLOCK_ORDER: tuple[ClockKind, ...] = ("ack", "contact", "joint_action", "resolve")
+MAX_RUNGS = 20
+ZERO = timedelta(0)
+
+
+class ClockSpec(Frozen):
+    """How long a clock may run and how its time is counted."""
+
+    within: timedelta = Field(gt=timedelta(0))
+    mode: ClockMode = "calendar"
+
+
+class EscalationSpec(Frozen):
+    """One rung of the ladder as configured: first fires ``after`` the breach, then repeats."""
+
+    step: EscalationStep
+    tier: Tier
+    after: timedelta = Field(ge=timedelta(0))
+    repeat_every: timedelta | None = Field(default=None, gt=timedelta(0))
+    repeats: int = Field(default=0, ge=0)
+
+
+class SlaPolicy(Frozen):
+    """Clock budgets per urgency class and the escalation ladder."""
+
+    name: str
+    description: str = ""
+    clocks: dict[Urgency, dict[ClockKind, ClockSpec]]
+    escalation: tuple[EscalationSpec, ...] = ()
+
+    def ladder(self) -> tuple[LadderRung, ...]:
+        """The ladder flattened to rungs with their offsets after the due time, in order."""
+        rungs: list[LadderRung] = []
+        for spec in self.escalation:
+            rungs.append(LadderRung(step=spec.step, tier=spec.tier, after=spec.after))
+            if spec.repeat_every is not None:
+                for n in range(1, spec.repeats + 1):
+                    after = spec.after + n * spec.repeat_every
+                    rungs.append(LadderRung(step=spec.step, tier=spec.tier, after=after))
+        rungs.sort(key=lambda r: r.after)
+        return tuple(rungs[:MAX_RUNGS])
+
+
+def budget_of(spec: ClockSpec, calendar: BusinessCalendar) -> timedelta:
+    """The clock budget; in working mode whole days count as working days."""
+    if spec.mode == "calendar":
+        return spec.within
+    days = spec.within.days
+    return days * calendar.working_day + (spec.within - timedelta(days=days))
+
+
+def plan_clocks(
+    policy: SlaPolicy,
+    urgency: Urgency,
+    lead: str,
+    supporting: tuple[str, ...],
+    start: datetime,
+    calendar: BusinessCalendar | None = None,
+) -> tuple[ClockPlan, ...]:
+    """Every clock of a newly routed case: ack per department, the rest for the lead."""
+    cal = calendar or default_calendar()
+    specs = policy.clocks.get(urgency, {})
+    plans: list[ClockPlan] = []
+    for kind in CLOCK_ORDER:
+        spec = specs.get(kind)
+        if spec is None:
+            continue
+        departments = (lead, *supporting) if kind == "ack" else (lead,)
+        for dept in departments:
+            plans.append(plan_clock(kind, dept, spec.mode, budget_of(spec, cal), start, cal))
+    return tuple(plans)
+
+
+def plan_clock(
+    kind: ClockKind,
+    department: str,
+    mode: ClockMode,
+    budget: timedelta,
+    start: datetime,
+    calendar: BusinessCalendar | None = None,
+) -> ClockPlan:
+    """One clock started at ``start`` with its due time on ``calendar``."""
+    cal = calendar or default_calendar()
+    return ClockPlan(
+        kind=kind,
+        department=department,
+        mode=mode,
+        budget=budget,
+        started_at=start,
+        due_at=cal.add(start, budget, mode),
+    )
+
+
+class ClockReport(Frozen):
+    """A clock as a person sees it at one instant (like a Jira SLA cycle)."""
+
+    key: str
+    due_at: datetime
+    elapsed: timedelta = Field(description="Counted time so far, pauses excluded.")
+    remaining: timedelta = Field(description="Until due; negative when overdue.")
+    paused: bool
+    breached: bool
+    met: bool
+
+
+def clock_report(
+    clock: Clock, now: datetime, calendar: BusinessCalendar | None = None
+) -> ClockReport:
+    """Elapsed (pauses excluded), remaining, paused and breached for ``clock`` at ``now``."""
+    cal = calendar or default_calendar()
+    end = clock.met_at or clock.paused_since or now
+    elapsed = max(cal.between(clock.started_at, end, clock.mode) - clock.paused_total, ZERO)
+    if end <= clock.due_at:
+        remaining = cal.between(end, clock.due_at, clock.mode)
+    else:
+        remaining = -cal.between(clock.due_at, end, clock.mode)
+    return ClockReport(
+        key=clock.key,
+        due_at=clock.due_at,
+        elapsed=elapsed,
+        remaining=remaining,
+        paused=clock.paused,
+        breached=clock.breached_at is not None or end > clock.due_at,
+        met=clock.met_at is not None,
+    )
+
+
+def _parse_policies(data: dict[str, object]) -> dict[str, SlaPolicy]:
+    raw = data.get("policies", {})
+    assert isinstance(raw, dict)
+    return {name: SlaPolicy(name=name, **body) for name, body in raw.items()}
+
+
+@cache
+def _packaged_policies() -> dict[str, SlaPolicy]:
+    text = resources.files("whistle.data").joinpath("sla_policies.toml").read_text("utf-8")
+    return _parse_policies(tomllib.loads(text))
+
+
+def load_policies(path: Path | None = None) -> dict[str, SlaPolicy]:
+    """SLA policies by name from ``path`` or the packaged ``sla_policies.toml``."""
+    if path is None:
+        return dict(_packaged_policies())
+    return _parse_policies(tomllib.loads(path.read_text(encoding="utf-8")))
