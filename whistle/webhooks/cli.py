@@ -1,0 +1,170 @@
+"""`whistle webhooks add | list | rotate | enable | disable | log | redeliver | deliver`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from whistle.logs import configure_logging
+from whistle.settings import get_settings
+from whistle.webhooks.schema import ensure_schema
+from whistle.webhooks.signing import new_secret
+from whistle.webhooks.store import WebhookStore
+from whistle.webhooks.worker import DeliveryWorker, open_store
+
+Action = Callable[[WebhookStore, argparse.Namespace], Awaitable[int]]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``webhooks`` command group to the ``whistle`` parser."""
+    group = subparsers.add_parser("webhooks", help="departments' webhook endpoints and deliveries")
+    sub = group.add_subparsers(dest="webhooks_command", required=True)
+    add = sub.add_parser("add", help="register an endpoint; prints its secret once")
+    add.add_argument("--department", required=True, help="department code, e.g. urban_management")
+    add.add_argument("--url", required=True)
+    add.add_argument("--description", default="")
+    add.add_argument("--events", default=None, help="comma-separated event types (default all)")
+    add.set_defaults(func=_runner(_add))
+    lst = sub.add_parser("list", help="endpoints (secrets never shown)")
+    lst.add_argument("--department")
+    lst.set_defaults(func=_runner(_list))
+    rot = sub.add_parser("rotate", help="new secret; the old one stays valid for --overlap-hours")
+    rot.add_argument("endpoint_id", type=int)
+    rot.add_argument("--overlap-hours", type=float, default=24.0)
+    rot.set_defaults(func=_runner(_rotate))
+    for name, enabled in (("enable", True), ("disable", False)):
+        p = sub.add_parser(name, help=f"{name} an endpoint")
+        p.add_argument("endpoint_id", type=int)
+        p.set_defaults(func=_runner(_toggle(enabled)))
+    log = sub.add_parser("log", help="the delivery log, newest first")
+    log.add_argument("--status", choices=["pending", "delivered", "dead"])
+    log.add_argument("--endpoint", type=int)
+    log.add_argument("--limit", type=int, default=30)
+    log.set_defaults(func=_runner(_log))
+    red = sub.add_parser("redeliver", help="send a delivery again now (e.g. a dead letter)")
+    red.add_argument("delivery_id", type=int)
+    red.set_defaults(func=_runner(_redeliver))
+    dlv = sub.add_parser("deliver", help="run the delivery worker (consumes case events)")
+    dlv.add_argument("--concurrency", type=int, default=64)
+    dlv.set_defaults(func=_deliver)
+
+
+def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        async def main() -> int:
+            store = await open_store(get_settings(), min_size=1, max_size=2)
+            try:
+                async with store.pool.acquire() as conn:
+                    await ensure_schema(conn)
+                return await action(store, args)
+            finally:
+                await store.pool.close()
+
+        try:
+            return asyncio.run(main())
+        except (OSError, asyncpg.PostgresError) as exc:
+            print(f"whistle webhooks: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+async def _add(store: WebhookStore, args: argparse.Namespace) -> int:
+    url = httpx.URL(args.url)
+    if url.scheme not in {"http", "https"} or not url.host:
+        print(f"whistle webhooks add: not an http(s) URL: {args.url}", file=sys.stderr)
+        return 2
+    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+    secret = new_secret()
+    endpoint_id = await store.add_endpoint(
+        args.department, args.url, secret, args.description, events
+    )
+    print(f"endpoint {endpoint_id}  {args.department}  {args.url}")
+    print(f"secret   {secret}")
+    print("Keep the secret now: it is stored encrypted and never shown again.")
+    return 0
+
+
+async def _list(store: WebhookStore, args: argparse.Namespace) -> int:
+    for ep in await store.endpoints(args.department):
+        state = "enabled" if ep.enabled else f"disabled ({ep.disabled_reason or 'by hand'})"
+        types = ",".join(ep.event_types) if ep.event_types else "*"
+        rotating = "  rotating" if len(ep.secrets) > 1 else ""
+        print(f"{ep.endpoint_id:>5}  {ep.department:<22} {ep.url}  [{types}]  {state}{rotating}")
+    return 0
+
+
+async def _rotate(store: WebhookStore, args: argparse.Namespace) -> int:
+    secret = new_secret()
+    if not await store.rotate(args.endpoint_id, secret, timedelta(hours=args.overlap_hours)):
+        print(f"whistle webhooks rotate: no endpoint {args.endpoint_id}", file=sys.stderr)
+        return 1
+    print(f"secret   {secret}")
+    print(f"The previous secret stays valid for {args.overlap_hours:g} h; both sign meanwhile.")
+    return 0
+
+
+def _toggle(enabled: bool) -> Action:
+    async def toggle(store: WebhookStore, args: argparse.Namespace) -> int:
+        if not await store.set_enabled(args.endpoint_id, enabled, "disabled by hand"):
+            print(f"whistle webhooks: no endpoint {args.endpoint_id}", file=sys.stderr)
+            return 1
+        print(f"endpoint {args.endpoint_id} {'enabled' if enabled else 'disabled'}")
+        return 0
+
+    return toggle
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    code = row["last_status_code"] if row["last_status_code"] is not None else "-"
+    extra = row["dead_reason"] or row["last_error"] or ""
+    return (
+        f"{row['delivery_id']:>7}  ep {row['endpoint_id']:<4} {row['status']:<9} "
+        f"tries {row['attempts']:<2} http {code!s:<4} {row['event_type']:<24} "
+        f"case {row['case_id']}  {extra[:60]}"
+    )
+
+
+async def _log(store: WebhookStore, args: argparse.Namespace) -> int:
+    for row in await store.deliveries(args.status, args.endpoint, args.limit):
+        print(_fmt(row))
+    return 0
+
+
+async def _redeliver(store: WebhookStore, args: argparse.Namespace) -> int:
+    if not await store.redeliver(args.delivery_id):
+        print(f"whistle webhooks redeliver: no delivery {args.delivery_id}", file=sys.stderr)
+        return 1
+    print(f"delivery {args.delivery_id} queued; a running `whistle webhooks deliver` sends it")
+    return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def main() -> None:
+        store = await open_store(settings, min_size=2, max_size=12)
+        try:
+            async with store.pool.acquire() as conn:
+                await ensure_schema(conn)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            await DeliveryWorker(settings, store, concurrency=args.concurrency).run(stop)
+        finally:
+            await store.pool.close()
+
+    asyncio.run(main())
+    return 0
