@@ -1,0 +1,134 @@
+"""The FastAPI application: wiring of the bus, the database and the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import whistle
+from whistle.api import cases, health, liaison, open311, supervisor
+from whistle.api.deps import Services
+from whistle.api.limits import BodyLimit
+from whistle.api.pgread import PgReadModel
+from whistle.api.problems import Problem, install_problem_handlers
+from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.bus import CommandBus
+from whistle.settings import Settings
+
+DESCRIPTION = """\
+Whistle (吹哨): community secretaries raise whistles, department liaisons sign for and work
+them, supervisors watch deadlines and rule on disputes.
+
+* Authenticate with `Authorization: Bearer <token>` (tokens from `whistle users add`).
+* Errors are RFC 9457 `application/problem+json`, in Chinese unless `Accept-Language: en`.
+* Commands answer with the decider's outcome: 201/200 with the events, 409/422 with the
+  rejection `code`, or 202 with a `Location` to poll when no decision came in time.
+* Open311 GeoReport v2 lives under `/open311/v2/`.
+"""
+
+
+class ApiSettings(BaseSettings):
+    """Settings of the HTTP API only (``WHISTLE_API_…``)."""
+
+    model_config = SettingsConfigDict(env_prefix="WHISTLE_API_", extra="ignore")
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger bodies → 413.")
+    ready_max_lag_events: int = Field(
+        default=10_000, ge=0, description="/readyz fails when projections lag more events."
+    )
+    token_cache_s: float = Field(default=5.0, ge=0, description="Token lookup cache (revoke).")
+    pool_min: int = Field(default=2, ge=1)
+    pool_max: int = Field(default=10, ge=1)
+
+
+async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Services, Any]:
+    """Start the bus and the pool, migrate the API tables; return services and a closer."""
+    pool = await asyncpg.create_pool(settings.dsn, min_size=api.pool_min, max_size=api.pool_max)
+    assert pool is not None
+    try:
+        async with pool.acquire() as conn:
+            await migrate_api(conn)
+        bus = CommandBus(settings)
+        await bus.start()
+    except BaseException:
+        await pool.close()
+        raise
+
+    async def close() -> None:
+        await bus.stop()
+        await pool.close()
+
+    services = Services(
+        bus=bus,
+        read=PgReadModel(pool),
+        users=PgUsers(pool, api.token_cache_s),
+        idempotency=PgIdempotency(pool),
+        kafka_probe=health.kafka_probe(settings.bootstrap),
+        max_lag_events=api.ready_max_lag_events,
+        extras={"pool": pool, "settings": settings},
+    )
+    return services, close
+
+
+def create_app(
+    settings: Settings, services: Services | None = None, api: ApiSettings | None = None
+) -> FastAPI:
+    """The API app; ``services`` replaces the real bus and database (tests)."""
+    api = api or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        app.state.services, close = await connect_services(settings, api)
+        try:
+            yield
+        finally:
+            await close()
+
+    app = FastAPI(
+        title="Whistle API",
+        version=whistle.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    if services is not None:
+        app.state.services = services
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    for module in (health, cases, liaison, supervisor, open311):
+        app.include_router(module.router)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, with the Problem schema every error response refers to."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in problem.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    schemas["Problem"] = problem
+    app.openapi_schema = doc
+    return doc

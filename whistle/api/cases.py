@@ -1,0 +1,227 @@
+"""Cases: raise a whistle, list and read cases in scope, timeline, time travel, and the
+community's own steps (callback, reopen, close, withdraw, publish, duplicate)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from whistle.api.commands import (
+    COMMAND_RESPONSES,
+    add_command_route,
+    build,
+    decide,
+    new_case_id,
+    new_command_id,
+    request_model,
+    roles_for,
+)
+from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role, visible_case
+from whistle.api.identity import Principal, in_area
+from whistle.api.problems import ProblemError, problem_responses, request_lang
+from whistle.api.readmodel import CaseFilters, Scope
+from whistle.api.store import IdempotencyMismatch
+from whistle.api.views import CaseAsOf, CaseDetail, CaseList, CommandStatus, Timeline
+from whistle.domain import commands as c
+from whistle.domain.codec import parse_event
+from whistle.domain.evolve import fold
+
+router = APIRouter(tags=["cases"])
+
+CaseId = Annotated[str, Path(max_length=64, description="Case id, e.g. WH-20261126-7K3M9QX2PA")]
+RAISERS = roles_for(c.RaiseWhistle)
+
+RaiseWhistleRequest = request_model(
+    c.RaiseWhistle,
+    optional=frozenset({"community"}),
+)
+
+
+def raise_community(principal: Principal, asked: str | None) -> str:
+    """The community a whistle is raised in: the secretary's own, or one in a supervisor's area."""
+    community = asked or (principal.area if principal.role == "secretary" else None)
+    if community is None:
+        raise ProblemError(422, "validation", detail_key="need_community")
+    if principal.role != "admin" and not in_area(community, principal.area or "\x00"):
+        raise ProblemError(
+            403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": community}
+        )
+    return community
+
+
+def request_digest(values: dict[str, Any]) -> str:
+    """SHA-256 of a request body in canonical JSON (detects a changed retry)."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@router.post(
+    "/v1/cases",
+    status_code=201,
+    summary="Raise a whistle (吹哨)",
+    response_model=None,
+    responses={201: COMMAND_RESPONSES[200] | {"description": "Raised"}, **COMMAND_RESPONSES},
+    operation_id="raiseWhistle",
+)
+async def raise_whistle(
+    request: Request,
+    body: RaiseWhistleRequest,  # type: ignore[valid-type]
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="A retried POST with the same key returns the same case, never a new one.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Secretaries raise in their community; supervisors anywhere in their area; the case id
+    is made here. With ``Idempotency-Key`` a retry returns the first request's case."""
+    require_role(principal, RAISERS)
+    values: dict[str, Any] = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+    values["community"] = raise_community(principal, values.get("community"))
+    case_id, command_id = new_case_id(), new_command_id()
+    if idempotency_key:
+        try:
+            claim = await services.idempotency.claim(
+                principal.user_id, idempotency_key, request_digest(values), case_id, command_id
+            )
+        except IdempotencyMismatch as exc:
+            raise ProblemError(
+                422, "idempotency_mismatch", detail_key="idempotency_mismatch"
+            ) from exc
+        case_id, command_id = claim.case_id, claim.command_id
+    command = build(
+        c.RaiseWhistle,
+        request_lang(request),
+        command_id=command_id,
+        case_id=case_id,
+        actor=principal.actor(),
+        **values,
+    )
+    return await decide(request, services, command, created=True)
+
+
+@router.get(
+    "/v1/cases",
+    response_model=CaseList,
+    summary="List cases in the caller's scope",
+    responses=problem_responses(401, 422),
+    operation_id="listCases",
+)
+async def list_cases(
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    status: Annotated[list[str] | None, Query(description="Repeatable: raised, routed…")] = None,
+    category: Annotated[str | None, Query(max_length=128)] = None,
+    department: Annotated[str | None, Query(max_length=128)] = None,
+    area: Annotated[str | None, Query(max_length=128, description="Area code prefix")] = None,
+    raised_after: AwareDatetime | None = None,
+    raised_before: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> CaseList:
+    """Secretaries see their community, liaisons their department's cases, supervisors their
+    street or district, admins everything; filters narrow within that."""
+    filters = CaseFilters(
+        status=tuple(status or ()),
+        category=category,
+        department=department,
+        area=area,
+        raised_after=raised_after,
+        raised_before=raised_before,
+        limit=limit,
+        offset=offset,
+    )
+    rows = await services.read.cases(Scope.of(principal), filters)
+    return CaseList.model_validate({"items": rows, "limit": limit, "offset": offset})
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=CaseDetail,
+    summary="One case with its assignments and clocks",
+    responses=problem_responses(401, 404),
+    operation_id="getCase",
+)
+async def get_case(case_id: CaseId, principal: CurrentPrincipal, services: CurrentServices) -> Any:
+    """The case, or 404 when it is outside the caller's scope."""
+    return await visible_case(services, principal, case_id)
+
+
+@router.get(
+    "/v1/cases/{case_id}/timeline",
+    response_model=Timeline,
+    summary="Every event of the case (audit timeline)",
+    responses=problem_responses(401, 404),
+    operation_id="getTimeline",
+)
+async def get_timeline(
+    case_id: CaseId, principal: CurrentPrincipal, services: CurrentServices
+) -> Timeline:
+    """The case's events in order."""
+    await visible_case(services, principal, case_id)
+    events = await services.read.timeline(case_id)
+    return Timeline.model_validate({"case_id": case_id, "events": events})
+
+
+@router.get(
+    "/v1/cases/{case_id}/at",
+    response_model=CaseAsOf,
+    summary="Time travel: the case as it stood at an instant",
+    responses=problem_responses(401, 404, 422),
+    operation_id="getCaseAt",
+)
+async def get_case_at(
+    case_id: CaseId,
+    t: Annotated[AwareDatetime, Query(description="ISO 8601 instant with offset")],
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+) -> CaseAsOf:
+    """Folds the case's events up to ``t`` with the domain's own ``evolve``."""
+    await visible_case(services, principal, case_id)
+    rows = [r for r in await services.read.timeline(case_id) if r["occurred_at"] <= t]
+    state = fold(parse_event(r["body"]) for r in rows)
+    if state is None:
+        raise ProblemError(404, "not_found", detail_key="case_not_found")
+    return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state.model_dump(mode="json"))
+
+
+@router.get(
+    "/v1/cases/{case_id}/commands/{command_id}",
+    response_model=CommandStatus,
+    summary="Whether a command has been applied (poll target of a 202)",
+    responses=problem_responses(401, 404),
+    operation_id="getCommandStatus",
+)
+async def get_command_status(
+    case_id: CaseId,
+    command_id: Annotated[str, Path(max_length=128)],
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+) -> CommandStatus:
+    """200 with the command's events once applied; 404 until then (or when it was rejected)."""
+    await visible_case(services, principal, case_id)
+    events = [r for r in await services.read.timeline(case_id) if r.get("command_id") == command_id]
+    if not events:
+        raise ProblemError(404, "not_found", detail_key="case_not_found")
+    return CommandStatus.model_validate(
+        {"case_id": case_id, "command_id": command_id, "status": "applied", "events": events}
+    )
+
+
+add_command_route(router, "/callback", c.RecordCallback, summary="Record the callback (回访)")
+add_command_route(router, "/reopen", c.ReopenCase, summary="Reopen a resolved case")
+add_command_route(router, "/close", c.CloseCase, summary="Close an evaluated case")
+add_command_route(router, "/withdraw", c.WithdrawCase, summary="Withdraw the whistle")
+add_command_route(router, "/publish", c.PublishCase, summary="Publish the result (晒事)")
+add_command_route(router, "/duplicate", c.MarkDuplicate, summary="Mark as a duplicate")
+add_command_route(
+    router, "/joint-action", c.ScheduleJointAction, summary="Schedule a joint action (集结)"
+)

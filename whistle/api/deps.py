@@ -1,0 +1,91 @@
+"""FastAPI dependencies: the wired services, the calling principal, and scope checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from whistle.api.identity import Principal, UserRole, sees
+from whistle.api.problems import ProblemError
+from whistle.api.readmodel import ReadModel, Row
+from whistle.api.store import Idempotency, Identity
+from whistle.bus import Decision
+
+
+class Bus(Protocol):
+    """What the API needs of the command bus."""
+
+    async def submit(self, command: Any, case_id: str, command_id: str) -> Decision:
+        """Send ``command`` and wait boundedly for the decision."""
+        ...
+
+
+class Probe(Protocol):
+    """A readiness check of one dependency; raises when it is not reachable."""
+
+    async def __call__(self) -> None: ...
+
+
+@dataclass
+class Services:
+    """Everything the handlers use, wired once by ``create_app`` (fakes in unit tests)."""
+
+    bus: Bus
+    read: ReadModel
+    users: Identity
+    idempotency: Idempotency
+    kafka_probe: Probe
+    max_lag_events: int = 10_000
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(request: Request) -> Services:
+    """The services wired into the app."""
+    services: Services = request.app.state.services
+    return services
+
+
+_bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer wh_…`")
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="whistle"'}
+
+
+async def get_principal(
+    services: Annotated[Services, Depends(get_services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>``; 401 problem+json otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(401, "unauthorized", detail_key="missing_token", headers=_UNAUTHORIZED)
+    principal = await services.users.principal(credentials.credentials)
+    if principal is None:
+        raise ProblemError(401, "unauthorized", detail_key="bad_token", headers=_UNAUTHORIZED)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentServices = Annotated[Services, Depends(get_services)]
+
+
+def require_role(principal: Principal, roles: tuple[UserRole, ...]) -> None:
+    """403 when the caller's role may not do this (only for what the caller may see)."""
+    if principal.role not in roles:
+        raise ProblemError(
+            403, "forbidden_role", detail_key="role_cannot", detail_values={"role": principal.role}
+        )
+
+
+def visible(principal: Principal, row: Row | None) -> bool:
+    """Whether the case row exists and lies in the caller's scope."""
+    return row is not None and sees(principal, row.get("area"), row.get("departments") or ())
+
+
+async def visible_case(services: Services, principal: Principal, case_id: str) -> Row:
+    """The case, or 404 when it does not exist or lies outside the caller's scope."""
+    row = await services.read.case(case_id)
+    if row is None or not visible(principal, row):
+        raise ProblemError(404, "not_found", detail_key="case_not_found")
+    return row

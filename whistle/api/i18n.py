@@ -1,0 +1,116 @@
+"""Language of human-readable API text: Chinese by default, English on ``Accept-Language: en``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+
+def negotiate(accept_language: str | None) -> Lang:
+    """``zh`` or ``en`` from an ``Accept-Language`` header (q-values honoured; zh on ties)."""
+    if not accept_language:
+        return "zh"
+    best: tuple[float, int, Lang] | None = None
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        lang: Lang | None = "en" if tag.startswith("en") else "zh" if tag.startswith("zh") else None
+        if lang is None or quality <= 0:
+            continue
+        candidate = (quality, -position, lang)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else "zh"
+
+
+TITLES: dict[str, tuple[str, str]] = {
+    "bad_request": ("请求无效", "Bad request"),
+    "validation": ("请求内容不符合要求", "The request is not valid"),
+    "unauthorized": ("未认证：需要有效的访问令牌", "Authentication required"),
+    "forbidden_role": ("当前角色不能执行此操作", "Your role cannot do this"),
+    "not_found": ("未找到", "Not found"),
+    "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
+    "too_large": ("请求体过大", "Request body too large"),
+    "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
+    "rejected": ("操作被拒绝", "The command was rejected"),
+    "conflict": ("与案件当前状态冲突", "Conflicts with the case's current state"),
+    "idempotency_mismatch": (
+        "幂等键已用于另一个请求",
+        "The Idempotency-Key was already used for a different request",
+    ),
+    "pending": ("已受理，处理结果尚未返回", "Accepted; the decision is not in yet"),
+    "unavailable": ("服务暂不可用", "Service unavailable"),
+    "internal": ("服务器内部错误", "Internal server error"),
+}
+
+DETAILS: dict[str, tuple[str, str]] = {
+    "missing_token": (
+        "请在 Authorization 头中提供 Bearer 令牌",
+        "Send 'Authorization: Bearer <token>'",
+    ),
+    "bad_token": ("令牌无效或已被吊销", "The token is invalid or revoked"),
+    "case_not_found": ("案件不存在或不在您的权限范围内", "No such case in your scope"),
+    "route_not_found": ("没有这个接口", "No such endpoint"),
+    "body_too_large": ("请求体超过 {limit} 字节上限", "The body exceeds the {limit}-byte limit"),
+    "role_cannot": ("角色 {role} 不能执行此操作", "Role {role} cannot do this"),
+    "out_of_scope": ("不在您的权限范围内：{what}", "Outside your scope: {what}"),
+    "need_department": ("请指定 department", "Name the department"),
+    "need_community": ("请指定 community", "Name the community"),
+    "pending": (
+        "命令已提交，但在等待时间内未收到处理结果；请稍后查询 Location",
+        "The command was sent but no decision came within the wait; poll Location",
+    ),
+    "idempotency_mismatch": (
+        "同一幂等键的请求内容必须完全相同",
+        "A retry must carry exactly the same body as the first request",
+    ),
+    "internal": (
+        "请稍后重试；如持续出现请联系管理员",
+        "Retry later; tell the admin if it persists",
+    ),
+    "bad_time": ("t 必须是带时区的 ISO 8601 时间", "t must be an ISO 8601 instant with an offset"),
+}
+
+# pydantic error types → (zh, en) templates filled from the error's ``ctx``.
+FIELD_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("缺少必填字段", "Field required"),
+    "extra_forbidden": ("不允许的字段", "Unknown field"),
+    "string_too_short": ("至少 {min_length} 个字符", "At least {min_length} characters"),
+    "string_too_long": ("最多 {max_length} 个字符", "At most {max_length} characters"),
+    "string_pattern_mismatch": ("格式不符合 {pattern}", "Must match {pattern}"),
+    "string_type": ("必须是字符串", "Must be a string"),
+    "int_parsing": ("必须是整数", "Must be an integer"),
+    "int_type": ("必须是整数", "Must be an integer"),
+    "bool_parsing": ("必须是 true 或 false", "Must be true or false"),
+    "bool_type": ("必须是 true 或 false", "Must be true or false"),
+    "greater_than_equal": ("必须大于或等于 {ge}", "Must be at least {ge}"),
+    "less_than_equal": ("必须小于或等于 {le}", "Must be at most {le}"),
+    "literal_error": ("必须是以下之一：{expected}", "Must be one of {expected}"),
+    "enum": ("必须是以下之一：{expected}", "Must be one of {expected}"),
+    "datetime_parsing": ("必须是 ISO 8601 时间", "Must be an ISO 8601 date-time"),
+    "datetime_from_date_parsing": ("必须是 ISO 8601 时间", "Must be an ISO 8601 date-time"),
+    "timezone_aware": ("时间必须带时区", "The date-time must carry an offset"),
+    "json_invalid": ("JSON 格式错误", "Invalid JSON"),
+    "model_attributes_type": ("必须是 JSON 对象", "Must be a JSON object"),
+    "dict_type": ("必须是 JSON 对象", "Must be a JSON object"),
+    "too_short": ("至少 {min_length} 项", "At least {min_length} items"),
+    "value_error": ("{error}", "{error}"),
+}
+
+
+def text(table: dict[str, tuple[str, str]], key: str, lang: Lang, **values: object) -> str:
+    """The message ``key`` of ``table`` in ``lang``, formatted with ``values``."""
+    zh, en = table[key]
+    template = en if lang == "en" else zh
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return template

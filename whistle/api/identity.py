@@ -1,0 +1,74 @@
+"""Who is calling: the principal behind an API token, and the scope a role grants."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from whistle.domain.base import Actor
+
+UserRole = Literal["secretary", "liaison", "supervisor", "admin"]
+USER_ROLES: tuple[UserRole, ...] = ("secretary", "liaison", "supervisor", "admin")
+TOKEN_PREFIX = "wh_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated user: a secretary of one community, a liaison of one department,
+    a supervisor of a street or district (area code prefix), or an admin."""
+
+    user_id: str
+    role: UserRole
+    area: str | None = None
+    department: str | None = None
+    name: str = ""
+
+    def actor(self) -> Actor:
+        """The actor recorded on the commands this user issues."""
+        return Actor(
+            user_id=self.user_id, role=self.role, department=self.department, area=self.area
+        )
+
+
+def new_token() -> str:
+    """A fresh API token: 32 random bytes, URL-safe, with a recognisable prefix."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of the token (hex). Tokens carry 256 random bits, so a fast hash suffices:
+    no dictionary or brute force can invert it, and a slow KDF would cost every request."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def in_area(area: str | None, scope_area: str) -> bool:
+    """True when ``area`` is ``scope_area`` or lies beneath it (``a.b.c`` is inside ``a.b``)."""
+    return area is not None and (area == scope_area or area.startswith(scope_area + "."))
+
+
+def sees(principal: Principal, area: str | None, departments: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``principal`` may see a case in ``area`` assigned to ``departments``."""
+    if principal.role == "admin":
+        return True
+    if principal.role == "liaison":
+        return principal.department is not None and principal.department in departments
+    return principal.area is not None and in_area(area, principal.area)
+
+
+def validate_scope(role: str, area: str | None, department: str | None) -> str | None:
+    """Why a user's scope is inconsistent with the role, or None when it is fine."""
+    if role in ("secretary", "supervisor") and not area:
+        return f"a {role} needs an area (community for a secretary, street or district else)"
+    if role == "liaison" and not department:
+        return "a liaison needs a department"
+    if role == "liaison" and area:
+        return "a liaison is scoped by department, not by area"
+    if role in ("secretary", "supervisor") and department:
+        return f"a {role} is scoped by area, not by department"
+    if role == "admin" and (area or department):
+        return "an admin sees everything: give neither area nor department"
+    if role not in ("secretary", "liaison", "supervisor", "admin"):
+        return f"unknown role {role!r}"
+    return None

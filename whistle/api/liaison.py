@@ -1,0 +1,55 @@
+"""Department liaisons: the inbox, and signing for, disputing and working a case."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from whistle.api.commands import add_command_route, department_from_principal
+from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
+from whistle.api.problems import problem_responses
+from whistle.api.readmodel import CaseFilters, Scope
+from whistle.api.views import CaseList
+from whistle.domain import commands as c
+from whistle.domain.base import Command
+
+router = APIRouter(tags=["liaison"])
+
+OPEN_STATUSES = ("raised", "routed", "in_progress", "resolved")
+
+
+@router.get(
+    "/v1/inbox",
+    response_model=CaseList,
+    summary="The liaison's department inbox (open cases assigned to it)",
+    responses=problem_responses(401, 403),
+    operation_id="getInbox",
+)
+async def inbox(
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    status: Annotated[list[str] | None, Query(description="Default: every open status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> CaseList:
+    """Open cases assigned to the caller's department, newest first."""
+    require_role(principal, ("liaison",))
+    filters = CaseFilters(status=tuple(status or OPEN_STATUSES), limit=limit, offset=offset)
+    rows = await services.read.cases(Scope.of(principal), filters)
+    return CaseList.model_validate({"items": rows, "limit": limit, "offset": offset})
+
+
+def _department_route(suffix: str, command: type[Command], summary: str) -> None:
+    add_command_route(router, suffix, command, summary=summary, fill=department_from_principal)
+
+
+_department_route("/acknowledge", c.Acknowledge, "Acknowledge (签收 / 报到)")
+_department_route("/dispute", c.DisputeAssignment, "Dispute the routing (退单)")
+_department_route("/contact", c.ContactRequester, "Record contact with the requester")
+_department_route("/progress", c.ReportProgress, "Report progress (办理)")
+_department_route("/complete", c.ReportCompletion, "Report the department's part complete")
+_department_route("/extension", c.RequestExtension, "Request an extension (延期)")
+add_command_route(router, "/resolve", c.ResolveCase, summary="Resolve (办结)")
+add_command_route(router, "/pause", c.PauseClock, summary="Pause clocks (waiting for requester)")
+add_command_route(router, "/resume", c.ResumeClock, summary="Resume paused clocks")

@@ -1,0 +1,71 @@
+"""Request body size limit as pure ASGI middleware: 413 problem+json before any handler runs."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from whistle.api.i18n import DETAILS, TITLES, negotiate, text
+from whistle.api.problems import PROBLEM_JSON, TYPE_PREFIX, ProblemError
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes, by Content-Length or while streaming a chunked body."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, headers, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # handled by the app's problem handler: 413
+                    raise ProblemError(
+                        413,
+                        "too_large",
+                        detail_key="body_too_large",
+                        detail_values={"limit": self.limit},
+                        headers={"Connection": "close"},
+                    )
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
+        lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
+        body = json.dumps(
+            {
+                "type": TYPE_PREFIX + "too_large",
+                "title": text(TITLES, "too_large", lang),
+                "status": 413,
+                "detail": text(DETAILS, "body_too_large", lang, limit=self.limit),
+                "instance": scope.get("path", ""),
+            },
+            ensure_ascii=False,
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,330 @@
+"""Open311 GeoReport v2 under ``/open311/v2/`` (JSON format): 311 apps raise and follow whistles.
+
+Services are the routing rules' categories. ``api_key`` is a user's API token: POST needs a
+secretary's; GET without one shows only published (晒事) cases, with one the caller's scope.
+Errors are the spec's array of ``{code, description}`` (see ``problems.problem_response``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from whistle.api.commands import build, decide, new_case_id, new_command_id
+from whistle.api.deps import CurrentServices, Services, visible
+from whistle.api.identity import Principal
+from whistle.api.problems import ProblemError, request_lang
+from whistle.api.readmodel import CaseFilters, Row, Scope
+from whistle.domain import commands as c
+from whistle.domain.routing import load_rules
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+OPEN = frozenset({"raised", "routed", "in_progress"})
+RESOLUTION_STATUS = {
+    "solved": "fixed",
+    "partially_solved": "fixed",
+    "explained": "no further action",
+    "not_solvable": "unable to fix",
+}
+DEFAULT_WINDOW = timedelta(days=90)
+
+
+class Open311Error(BaseModel):
+    """One error, as GeoReport v2 reports them."""
+
+    code: int
+    description: str
+
+
+class Service(BaseModel):
+    """A GeoReport service: one case category."""
+
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool = False
+    type: str = "realtime"
+    keywords: str = ""
+    group: str = ""
+
+
+class ServiceDefinition(BaseModel):
+    """A service's extra attributes (none: every category takes the standard fields)."""
+
+    service_code: str
+    attributes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ServiceRequest(BaseModel):
+    """One request (case) in GeoReport v2 form, plus FixMyStreet's extended status."""
+
+    service_request_id: str
+    status: str = Field(description="open | closed")
+    extended_status: str = Field(
+        description="FixMyStreet's: open, in progress, action scheduled, fixed, "
+        "no further action, unable to fix, duplicate, closed"
+    )
+    status_notes: str | None = None
+    service_name: str | None = None
+    service_code: str | None = None
+    description: str | None = None
+    agency_responsible: str | None = None
+    service_notice: str | None = None
+    requested_datetime: datetime | None = None
+    updated_datetime: datetime | None = None
+    expected_datetime: datetime | None = None
+    address: str | None = None
+    address_id: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
+
+
+class Created(BaseModel):
+    """The answer to a POST: the id, or a token to look it up once the decision is in."""
+
+    service_request_id: str | None = None
+    token: str | None = None
+    service_notice: str | None = None
+    account_id: str | None = None
+
+
+class TokenLookup(BaseModel):
+    """A token resolved to its request id."""
+
+    service_request_id: str
+    token: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": list[Open311Error], "description": d}
+    for s, d in (
+        (400, "Missing or invalid field"),
+        (403, "Invalid api_key"),
+        (404, "Not found"),
+        (422, "Invalid input"),
+    )
+}
+
+
+def _services() -> list[Service]:
+    rules = load_rules()
+    return [
+        Service(service_code=code, service_name=name, description=name, keywords=code)
+        for code, name in sorted(rules.categories.items())
+    ]
+
+
+def extended_status(row: Row) -> str:
+    """FixMyStreet's extended status of a case row."""
+    status = row.get("status")
+    if status == "duplicate":
+        return "duplicate"
+    if status in ("closed", "withdrawn"):
+        return "closed"
+    if status == "resolved":
+        return RESOLUTION_STATUS.get(row.get("resolution") or "", "fixed")
+    if row.get("joint_action_at"):
+        return "action scheduled"
+    if status == "in_progress":
+        return "in progress"
+    return "open"
+
+
+def as_request(row: Row, raised: Row | None, names: dict[str, str]) -> ServiceRequest:
+    """A case row (and its WhistleRaised body) in GeoReport v2 form; never the requester."""
+    raised = raised or {}
+    location = raised.get("location") or {}
+    return ServiceRequest(
+        service_request_id=row["case_id"],
+        status="open" if row.get("status") in OPEN else "closed",
+        extended_status=extended_status(row),
+        status_notes=row.get("final_reason"),
+        service_code=row.get("category"),
+        service_name=names.get(row.get("category") or ""),
+        description=raised.get("description") or row.get("title"),
+        agency_responsible=row.get("lead_department"),
+        requested_datetime=row.get("raised_at"),
+        updated_datetime=row.get("updated_at"),
+        address=raised.get("address"),
+        lat=location.get("lat"),
+        long=location.get("lon"),
+    )
+
+
+async def _principal(services: Services, api_key: str | None) -> Principal | None:
+    if not api_key:
+        return None
+    principal = await services.users.principal(api_key)
+    if principal is None:
+        raise ProblemError(403, "unauthorized", detail_key="bad_token")
+    return principal
+
+
+@router.get("/services.json", response_model=list[Service], summary="Open311: services")
+async def services_list() -> list[Service]:
+    """Every category cases can be raised in."""
+    return _services()
+
+
+@router.get(
+    "/services/{service_code}.json",
+    response_model=ServiceDefinition,
+    responses=ERRORS,
+    summary="Open311: service definition",
+)
+async def service_definition(service_code: Annotated[str, Path(max_length=128)]) -> Any:
+    """The definition of one service (no extra attributes)."""
+    if service_code not in load_rules().categories:
+        raise ProblemError(404, "not_found", f"unknown service_code {service_code!r}")
+    return ServiceDefinition(service_code=service_code)
+
+
+@router.post(
+    "/requests.json",
+    response_model=list[Created],
+    responses=ERRORS,
+    summary="Open311: raise a whistle (form-encoded, api_key = a secretary's token)",
+)
+async def create_request(
+    request: Request,
+    services: CurrentServices,
+    api_key: Annotated[str, Form(max_length=200)],
+    service_code: Annotated[str, Form(max_length=128)],
+    lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
+    long: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    address_string: Annotated[str | None, Form(max_length=500)] = None,
+    address_id: Annotated[str | None, Form(max_length=128)] = None,
+    description: Annotated[str, Form(max_length=4000)] = "",
+    first_name: Annotated[str | None, Form(max_length=32)] = None,
+    last_name: Annotated[str | None, Form(max_length=32)] = None,
+    phone: Annotated[str | None, Form(max_length=32)] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
+    device_id: Annotated[str | None, Form(max_length=128)] = None,
+    account_id: Annotated[str | None, Form(max_length=128)] = None,
+    media_url: Annotated[str | None, Form(max_length=2000)] = None,
+    jurisdiction_id: Annotated[str | None, Form(max_length=128)] = None,
+) -> Any:
+    """Raises a whistle in the secretary's community with channel ``open311``."""
+    principal = await _principal(services, api_key)
+    if principal is None or principal.role != "secretary":
+        raise ProblemError(403, "forbidden_role", "api_key must belong to a secretary")
+    names = load_rules().categories
+    if service_code not in names:
+        raise ProblemError(400, "bad_request", f"unknown service_code {service_code!r}")
+    if (lat is None) != (long is None):
+        raise ProblemError(400, "bad_request", "give both lat and long, or neither")
+    if lat is None and not address_string:
+        raise ProblemError(400, "bad_request", "give lat/long or address_string")
+    name = " ".join(p for p in (last_name, first_name) if p) or None
+    requester = {"name": name, "phone": phone} if (name or phone) else None
+    title = (description.strip().splitlines() or [names[service_code]])[0][:200]
+    command = build(
+        c.RaiseWhistle,
+        request_lang(request),
+        command_id=new_command_id(),
+        case_id=new_case_id(),
+        actor=principal.actor(),
+        community=principal.area,
+        category=service_code,
+        title=title,
+        description=description,
+        channel="open311",
+        address=address_string,
+        location={"lat": lat, "lon": long} if lat is not None else None,
+        requester=requester,
+    )
+    response = await decide(request, services, command, created=True)
+    if response.status_code == 202:
+        return [Created(token=command.case_id, account_id=account_id)]
+    return [Created(service_request_id=command.case_id, account_id=account_id)]
+
+
+async def _requests(services: Services, principal: Principal | None, filters: CaseFilters) -> Any:
+    scope = Scope.of(principal) if principal else Scope()
+    rows = await services.read.cases(scope, filters)
+    raised = await services.read.whistles([r["case_id"] for r in rows])
+    names = load_rules().categories
+    return [as_request(r, raised.get(r["case_id"]), names) for r in rows]
+
+
+@router.get(
+    "/requests.json",
+    response_model=list[ServiceRequest],
+    responses=ERRORS,
+    summary="Open311: requests (published ones, or those in the api_key's scope)",
+)
+async def list_requests(
+    services: CurrentServices,
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
+    service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+    service_code: Annotated[str | None, Query(max_length=128)] = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    status: Annotated[str | None, Query(pattern=r"^(open|closed)(,(open|closed))?$")] = None,
+) -> Any:
+    """The spec's filters; without dates, the last 90 days; at most 1000 requests."""
+    principal = await _principal(services, api_key)
+    ids = tuple(i.strip() for i in (service_request_id or "").split(",") if i.strip())
+    wanted = set((status or "open,closed").split(","))
+    statuses: tuple[str, ...] = ()
+    if wanted == {"open"}:
+        statuses = tuple(sorted(OPEN))
+    elif wanted == {"closed"}:
+        statuses = ("resolved", "closed", "withdrawn", "duplicate")
+    if not ids and start_date is None and end_date is None:
+        start_date = datetime.now().astimezone() - DEFAULT_WINDOW
+    filters = CaseFilters(
+        status=statuses,
+        category=service_code,
+        raised_after=start_date,
+        raised_before=end_date,
+        case_ids=ids,
+        published_only=principal is None,
+        limit=1000,
+    )
+    return await _requests(services, principal, filters)
+
+
+@router.get(
+    "/requests/{service_request_id}.json",
+    response_model=list[ServiceRequest],
+    responses=ERRORS,
+    summary="Open311: one request",
+)
+async def get_request(
+    services: CurrentServices,
+    service_request_id: Annotated[str, Path(max_length=64)],
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """One request, as a one-element array (as the spec says)."""
+    principal = await _principal(services, api_key)
+    filters = CaseFilters(case_ids=(service_request_id,), published_only=principal is None)
+    found = await _requests(services, principal, filters)
+    if not found:
+        raise ProblemError(404, "not_found", f"no request {service_request_id!r}")
+    return found
+
+
+@router.get(
+    "/tokens/{token}.json",
+    response_model=list[TokenLookup],
+    responses=ERRORS,
+    summary="Open311: the request id of a token",
+)
+async def get_token(
+    services: CurrentServices,
+    token: Annotated[str, Path(max_length=64)],
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """The token is the case id reserved at POST; it resolves once the case exists."""
+    principal = await _principal(services, api_key)
+    row = await services.read.case(token)
+    if row is None or (principal is not None and not visible(principal, row)):
+        raise ProblemError(404, "not_found", f"no request for token {token!r} yet")
+    return [TokenLookup(service_request_id=token, token=token)]

@@ -1,0 +1,215 @@
+"""The API's own tables (users with hashed tokens, idempotency keys) in schema ``api``.
+
+They are not read models: nothing in the event log can rebuild them, so they live outside the
+``projection`` schema that rebuilds drop, and carry their own migrations (same runner).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+
+from projections.migrate import Migration, migrate
+from whistle.api.identity import Principal, UserRole, new_token, token_hash, validate_scope
+
+API_SCHEMA = "api"
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "users_and_idempotency",
+        """
+CREATE TABLE users (
+    user_id      text PRIMARY KEY,
+    name         text NOT NULL DEFAULT '',
+    role         text NOT NULL CHECK (role IN ('secretary', 'liaison', 'supervisor', 'admin')),
+    area         text,
+    department   text,
+    token_sha256 text NOT NULL UNIQUE,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    revoked_at   timestamptz
+);
+CREATE TABLE idempotency_keys (
+    user_id        text NOT NULL,
+    key            text NOT NULL,
+    request_sha256 text NOT NULL,
+    case_id        text NOT NULL,
+    command_id     text NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, key)
+);
+""",
+    ),
+]
+
+
+async def migrate_api(conn: asyncpg.Connection) -> list[int]:
+    """Apply the API's pending migrations."""
+    return await migrate(conn, API_SCHEMA, MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user as listed by ``whistle users list`` (never the token)."""
+
+    user_id: str
+    name: str
+    role: str
+    area: str | None
+    department: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IdempotentClaim:
+    """The ids bound to an idempotency key; ``replay`` when the key was seen before."""
+
+    case_id: str
+    command_id: str
+    replay: bool
+
+
+class IdempotencyMismatch(Exception):
+    """The key was used before with a different request body."""
+
+
+class Identity(Protocol):
+    """Resolves bearer tokens to principals."""
+
+    async def principal(self, token: str) -> Principal | None:
+        """The active principal holding ``token``, or None."""
+        ...
+
+
+class Idempotency(Protocol):
+    """Binds (user, Idempotency-Key) to the ids of the first request."""
+
+    async def claim(
+        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+    ) -> IdempotentClaim:
+        """Bind the key to these ids, or return the ids bound before (raises on a body change)."""
+        ...
+
+
+class PgUsers:
+    """Users in PostgreSQL, with a short in-process cache of token lookups."""
+
+    def __init__(self, pool: asyncpg.Pool, cache_ttl_s: float = 5.0) -> None:
+        self._pool = pool
+        self._ttl = cache_ttl_s
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, token: str) -> Principal | None:
+        """The principal of an active token (a revocation is seen within ``cache_ttl_s``)."""
+        digest = token_hash(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        row = await self._pool.fetchrow(
+            f"SELECT user_id, role, area, department, name FROM {API_SCHEMA}.users"
+            " WHERE token_sha256 = $1 AND revoked_at IS NULL",
+            digest,
+        )
+        found = (
+            Principal(
+                user_id=row["user_id"],
+                role=row["role"],
+                area=row["area"],
+                department=row["department"],
+                name=row["name"],
+            )
+            if row
+            else None
+        )
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl, found)
+        return found
+
+    async def add(
+        self,
+        user_id: str,
+        role: UserRole,
+        *,
+        area: str | None = None,
+        department: str | None = None,
+        name: str = "",
+    ) -> str:
+        """Create a user and return its token (shown once; only its hash is stored)."""
+        problem = validate_scope(role, area, department)
+        if problem:
+            raise ValueError(problem)
+        token = new_token()
+        try:
+            await self._pool.execute(
+                f"INSERT INTO {API_SCHEMA}.users"
+                " (user_id, name, role, area, department, token_sha256)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                user_id,
+                name,
+                role,
+                area,
+                department,
+                token_hash(token),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ValueError(f"user {user_id!r} exists") from exc
+        return token
+
+    async def list(self) -> list[UserRow]:
+        """Every user, active and revoked."""
+        rows = await self._pool.fetch(
+            f"SELECT user_id, name, role, area, department, created_at, revoked_at"
+            f" FROM {API_SCHEMA}.users ORDER BY user_id"
+        )
+        return [UserRow(**dict(r)) for r in rows]
+
+    async def revoke(self, user_id: str) -> bool:
+        """Revoke a user's token; False when there is no such active user."""
+        status = await self._pool.execute(
+            f"UPDATE {API_SCHEMA}.users SET revoked_at = now()"
+            " WHERE user_id = $1 AND revoked_at IS NULL",
+            user_id,
+        )
+        self._cache.clear()
+        return bool(status.endswith(" 1"))
+
+
+class PgIdempotency:
+    """Idempotency keys in PostgreSQL: first writer wins, retries get the same ids."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def claim(
+        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+    ) -> IdempotentClaim:
+        """Bind the key to these ids, or return the ids bound before (raises on a body change)."""
+        row = await self._pool.fetchrow(
+            f"INSERT INTO {API_SCHEMA}.idempotency_keys"
+            " (user_id, key, request_sha256, case_id, command_id) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (user_id, key) DO NOTHING RETURNING case_id",
+            user_id,
+            key,
+            request_sha256,
+            case_id,
+            command_id,
+        )
+        if row is not None:
+            return IdempotentClaim(case_id, command_id, replay=False)
+        bound = await self._pool.fetchrow(
+            f"SELECT request_sha256, case_id, command_id FROM {API_SCHEMA}.idempotency_keys"
+            " WHERE user_id = $1 AND key = $2",
+            user_id,
+            key,
+        )
+        assert bound is not None
+        if bound["request_sha256"] != request_sha256:
+            raise IdempotencyMismatch(key)
+        return IdempotentClaim(bound["case_id"], bound["command_id"], replay=True)

@@ -1,0 +1,83 @@
+"""Supervisors (督办): breaches, disputes and extensions to rule on, escalation, and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from whistle.api.commands import add_command_route
+from whistle.api.deps import CurrentPrincipal, CurrentServices
+from whistle.api.problems import problem_responses
+from whistle.api.readmodel import GroupBy, Period, Scope
+from whistle.api.views import Metrics, Rows
+from whistle.domain import commands as c
+
+router = APIRouter(tags=["supervisor"])
+
+SYSTEM_ONLY = frozenset({"level", "deadline_key", "due_at", "fired_at"})
+
+
+@router.get(
+    "/v1/breaches",
+    response_model=Rows,
+    summary="Breached SLA clocks of open cases in scope",
+    responses=problem_responses(401),
+    operation_id="listBreaches",
+)
+async def breaches(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+    """Open breaches with their latest escalation, in the caller's scope."""
+    return Rows(items=await services.read.breaches(Scope.of(principal)))
+
+
+@router.get(
+    "/v1/disputes",
+    response_model=Rows,
+    summary="Disputes (退单) awaiting a ruling, in scope",
+    responses=problem_responses(401),
+    operation_id="listDisputes",
+)
+async def disputes(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+    """Disputes awaiting a supervisor's ruling."""
+    return Rows(items=await services.read.disputes(Scope.of(principal)))
+
+
+@router.get(
+    "/v1/extensions",
+    response_model=Rows,
+    summary="Extension requests (延期) awaiting a decision, in scope",
+    responses=problem_responses(401),
+    operation_id="listExtensions",
+)
+async def extensions(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+    """Pending extension requests."""
+    return Rows(items=await services.read.extensions(Scope.of(principal)))
+
+
+@router.get(
+    "/v1/metrics",
+    response_model=Metrics,
+    summary="三率 (response, resolution, satisfaction) and times, grouped and bucketed",
+    responses=problem_responses(401, 422),
+    operation_id="getMetrics",
+)
+async def metrics(
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    group_by: Annotated[GroupBy, Query()] = "department",
+    period: Annotated[Period, Query(description="Bucket size, or 'all' for one bucket")] = "all",
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> Metrics:
+    """Rates over the cases in the caller's scope."""
+    items = await services.read.metrics(Scope.of(principal), group_by, period, since, until)
+    return Metrics(group_by=group_by, period=period, since=since, until=until, items=items)
+
+
+add_command_route(router, "/dispute/ruling", c.RuleOnDispute, summary="Rule on a dispute")
+add_command_route(router, "/extension/grant", c.GrantExtension, summary="Grant an extension")
+add_command_route(router, "/extension/refuse", c.RefuseExtension, summary="Refuse an extension")
+add_command_route(
+    router, "/escalate", c.Escalate, summary="Escalate (催办 / 督办 / 通报)", drop=SYSTEM_ONLY
+)
