@@ -46,12 +46,14 @@ class Department(Frozen):
     name_en: str
 
 
+@cache
 def ancestors(code: str) -> tuple[str, ...]:
     """The codes above ``code``, nearest first: ``a.b.c`` → (``a.b``, ``a``)."""
     parts = code.split(".")
     return tuple(".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1))
 
 
+@cache
 def lineage(code: str) -> tuple[str, ...]:
     """``code`` and its ancestors, most specific first."""
     return (code, *ancestors(code))

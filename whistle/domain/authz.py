@@ -65,7 +65,7 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
             f"A {actor.role} may not {command.type}; allowed: {', '.join(sorted(allowed))}.",
         )
     if actor.role == "liaison":
-        department = getattr(command, "department", None)
+        department = command.__dict__.get("department")
         if command.type in LEAD_COMMANDS and state is not None:
             department = state.lead
         if department is not None and actor.department != department:
@@ -75,7 +75,7 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
                 f"You act for {actor.department!r}, not for {department!r}.",
             )
     if actor.role in ("secretary", "supervisor"):
-        area = getattr(command, "community", None) if state is None else state.area
+        area = command.__dict__.get("community") if state is None else state.area
         if isinstance(area, str) and not covers(actor, area):
             return _reject(
                 command, "outside_your_area", f"{area!r} is outside your area {actor.area!r}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import ClassVar, Literal
@@ -65,9 +66,19 @@ class Rejection(Frozen):
     case_id: str = ""
 
 
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
 def event_id_for(command_id: str, seq: int) -> str:
-    """Deterministic event id: a retried command yields the same ids."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{seq}"))
+    """Deterministic event id: a retried command yields the same ids.
+
+    Equal to ``str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{seq}"))``, computed directly.
+    """
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{command_id}:{seq}".encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def envelope(command: Command, seq: int, now: datetime) -> dict[str, object]:

@@ -63,6 +63,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
+from whistle.domain.fast import construct
 from whistle.domain.sla import plan_clock
 from whistle.domain.state import Assignment, CaseState, Clock
 from whistle.domain.types import FINAL_STATUSES
@@ -70,6 +71,7 @@ from whistle.domain.values import ClockPlan
 
 Decision = list[Event] | Rejection
 OPEN = frozenset({"routed", "in_progress"})
+CALENDAR = default_calendar()
 
 
 class Ctx:
@@ -81,13 +83,14 @@ class Ctx:
         self.state = state
         self.command = command
         self.now = now
-        self.calendar: BusinessCalendar = default_calendar()
+        self.calendar: BusinessCalendar = CALENDAR
 
     def emit(self, cls: type[Event], **fields: Any) -> list[Event]:
         """One event of ``cls`` with the next sequence number and the command's envelope."""
         seq = 1 if self.state is None else self.state.seq + 1
         command = self.command
-        event = cls.model_construct(
+        event = construct(
+            cls,
             event_id=event_id_for(command.command_id, seq),
             case_id=command.case_id,
             seq=seq,

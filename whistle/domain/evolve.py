@@ -1,6 +1,6 @@
 """``evolve``: apply one event to the case state; ``fold``: rebuild a state from its events.
 
-Events are trusted facts, so state updates use ``model_copy(update=...)`` without re-validation.
+Events are trusted facts, so states are derived with ``fast.replace`` (no re-validation).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
+from whistle.domain.fast import construct, replace
 from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction
 from whistle.domain.types import TIER_ORDER
 from whistle.domain.values import ClockPlan
@@ -50,7 +51,8 @@ class EvolveError(ValueError):
 
 def clock_from_plan(plan: ClockPlan, generation: int = 0) -> Clock:
     """A fresh running clock from its routed plan."""
-    return Clock.model_construct(
+    return construct(
+        Clock,
         key=plan.key,
         kind=plan.kind,
         department=plan.department,
@@ -71,7 +73,7 @@ def _meet(clocks: dict[str, Clock], keys: Iterable[str], at: datetime) -> dict[s
             continue
         if changed is None:
             changed = dict(clocks)
-        changed[key] = clock.model_copy(update={"met_at": at, "paused_since": None})
+        changed[key] = replace(clock, {"met_at": at, "paused_since": None})
     return clocks if changed is None else changed
 
 
@@ -81,18 +83,16 @@ def _kind_keys(state: CaseState, kind: str) -> list[str]:
 
 def _assign(state: CaseState, department: str, **update: Any) -> dict[str, Assignment]:
     assignments = dict(state.assignments)
-    assignments[department] = assignments[department].model_copy(update=update)
+    assignments[department] = replace(assignments[department], update)
     return assignments
 
 
 def _routed(s: CaseState, e: CaseRouted) -> Updates:
     at = e.occurred_at
-    assignments = {
-        e.lead: Assignment.model_construct(department=e.lead, role="lead", assigned_at=at)
-    }
+    assignments = {e.lead: construct(Assignment, department=e.lead, role="lead", assigned_at=at)}
     for dept in e.supporting:
-        assignments[dept] = Assignment.model_construct(
-            department=dept, role="supporting", assigned_at=at
+        assignments[dept] = construct(
+            Assignment, department=dept, role="supporting", assigned_at=at
         )
     return {
         "status": "routed",
@@ -134,7 +134,7 @@ def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
     role = s.assignments[old].role
     assignments = {
         (new if d == old else d): (
-            Assignment.model_construct(department=new, role=role, assigned_at=e.occurred_at)
+            construct(Assignment, department=new, role=role, assigned_at=e.occurred_at)
             if d == old
             else a
         )
@@ -146,7 +146,7 @@ def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
             clocks[key] = clock
         elif clock.kind != "ack":
             moved = f"{clock.kind}:{new}"
-            clocks[moved] = clock.model_copy(update={"key": moved, "department": new})
+            clocks[moved] = replace(clock, {"key": moved, "department": new})
     for plan in e.clocks:
         clocks[plan.key] = clock_from_plan(plan)
     return {
@@ -167,8 +167,8 @@ def _contacted(s: CaseState, e: RequesterContacted) -> Updates:
 
 
 def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
-    action = JointAction.model_construct(
-        action_id=e.action_id, at=e.at, place=e.place, departments=e.departments
+    action = construct(
+        JointAction, action_id=e.action_id, at=e.at, place=e.place, departments=e.departments
     )
     return {
         "joint_actions": (*s.joint_actions, action),
@@ -198,8 +198,13 @@ def _resolved(s: CaseState, e: CaseResolved) -> Updates:
 
 
 def _callback(s: CaseState, e: CallbackRecorded) -> Updates:
-    verdict = Callback.model_construct(
-        at=e.occurred_at, solved=e.solved, satisfied=e.satisfied, score=e.score, fault=e.fault
+    verdict = construct(
+        Callback,
+        at=e.occurred_at,
+        solved=e.solved,
+        satisfied=e.satisfied,
+        score=e.score,
+        fault=e.fault,
     )
     return {"callbacks": s.callbacks + 1, "last_callback": verdict}
 
@@ -209,7 +214,7 @@ def _reopened(s: CaseState, e: CaseReopened) -> Updates:
     for plan in e.clocks:
         previous = clocks.get(plan.key)
         clocks[plan.key] = clock_from_plan(plan, 0 if previous is None else previous.generation + 1)
-    assignments = {d: a.model_copy(update={"completed_at": None}) for d, a in s.assignments.items()}
+    assignments = {d: replace(a, {"completed_at": None}) for d, a in s.assignments.items()}
     return {
         "status": "in_progress",
         "reopen_count": e.reopen_count,
@@ -235,7 +240,7 @@ def _duplicate(s: CaseState, e: CaseMarkedDuplicate) -> Updates:
 
 def _update_clock(s: CaseState, key: str, **update: Any) -> dict[str, dict[str, Clock]]:
     clocks = dict(s.clocks)
-    clocks[key] = clocks[key].model_copy(update=update)
+    clocks[key] = replace(clocks[key], update)
     return {"clocks": clocks}
 
 
@@ -263,7 +268,7 @@ def _ext_refused(s: CaseState, e: ExtensionRefused) -> Updates:
 def _paused(s: CaseState, e: ClockPaused) -> Updates:
     clocks = dict(s.clocks)
     for key in e.clock_keys:
-        clocks[key] = clocks[key].model_copy(update={"paused_since": e.occurred_at})
+        clocks[key] = replace(clocks[key], {"paused_since": e.occurred_at})
     return {"clocks": clocks}
 
 
@@ -271,13 +276,14 @@ def _resumed(s: CaseState, e: ClockResumed) -> Updates:
     clocks = dict(s.clocks)
     for key in e.clock_keys:
         clock = clocks[key]
-        clocks[key] = clock.model_copy(
-            update={
+        clocks[key] = replace(
+            clock,
+            {
                 "paused_since": None,
                 "paused_total": clock.paused_total + e.paused_for.get(key, ZERO),
                 "due_at": e.due_at.get(key, clock.due_at),
                 "generation": clock.generation + 1,
-            }
+            },
         )
     return {"clocks": clocks}
 
@@ -329,7 +335,8 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _new_case(e: WhistleRaised) -> CaseState:
-    return CaseState.model_construct(
+    return construct(
+        CaseState,
         case_id=e.case_id,
         seq=e.seq,
         status="raised",
@@ -365,11 +372,30 @@ def evolve(state: CaseState | None, event: Event) -> CaseState:
     updates["seq"] = event.seq
     if event.command_id not in state.applied_command_ids:
         updates["applied_command_ids"] = state.applied_command_ids | {event.command_id}
-    return state.model_copy(update=updates)
+    return replace(state, updates)
 
 
 def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState | None:
-    """Apply ``events`` in order to ``state`` (None: rebuild from the first event)."""
+    """Apply ``events`` in order to ``state`` (None: rebuild from the first event).
+
+    Same result as calling ``evolve`` per event; the applied command ids are gathered once at
+    the end instead of copying the set after every event.
+    """
+    seen: set[str] = set()
     for event in events:
-        state = evolve(state, event)
+        if state is None:
+            state = evolve(None, event)
+            continue
+        if event.seq != state.seq + 1 or event.case_id != state.case_id:
+            evolve(state, event)  # raises the EvolveError
+        handler = HANDLERS.get(event.type)
+        if handler is None:
+            evolve(state, event)
+            raise AssertionError("unreachable")  # pragma: no cover
+        updates = handler(state, event)
+        updates["seq"] = event.seq
+        state = replace(state, updates)
+        seen.add(event.command_id)
+    if state is not None and not seen <= state.applied_command_ids:
+        state = replace(state, {"applied_command_ids": state.applied_command_ids | seen})
     return state

@@ -1,0 +1,215 @@
+"""Benchmark of the case domain: decide+evolve throughput and rebuilding a case from events.
+
+Run: ``.venv/bin/python bench/bench_domain.py [--cases N] [--runs R]``. Prints medians of R runs.
+Not a timed test: numbers depend on the machine; record them in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from whistle.domain import (
+    Acknowledge,
+    Actor,
+    CaseState,
+    CloseCase,
+    Command,
+    ContactRequester,
+    Event,
+    PauseClock,
+    RaiseWhistle,
+    RecordCallback,
+    Rejection,
+    ReportCompletion,
+    ReportProgress,
+    ResolveCase,
+    ResumeClock,
+    ScheduleJointAction,
+    decide,
+    evolve,
+    fold,
+    load_rules,
+    route,
+)
+from whistle.domain.calendar import shanghai
+
+TZ = shanghai()
+T0 = datetime(2025, 9, 22, 9, 0, tzinfo=TZ)
+SECRETARY = Actor(user_id="sec-jinhai", role="secretary", area="tongan.datong.jinhai")
+
+
+def liaison(department: str) -> Actor:
+    """A liaison of ``department``."""
+    return Actor(user_id=f"liaison-{department}", role="liaison", department=department)
+
+
+def case_script(case_id: str) -> list[tuple[Command, datetime]]:
+    """A whole lifecycle (≈15 commands) of one whistle in 金海社区, with times."""
+    raise_cmd = RaiseWhistle(
+        command_id=f"{case_id}:raise",
+        case_id=case_id,
+        actor=SECRETARY,
+        community="tongan.datong.jinhai",
+        category="tourist_crowds",
+        title="滨海浪漫线游客激增",
+        address="滨海旅游浪漫线",
+    )
+    raised = decide(None, raise_cmd, T0)
+    assert isinstance(raised, list)
+    state = fold(raised)
+    assert state is not None
+    routing = route(load_rules(), state, T0)
+    lead, supporting = routing.lead, routing.supporting
+    script: list[Command] = [raise_cmd, routing]
+    script += [
+        Acknowledge(
+            command_id=f"{case_id}:ack:{d}", case_id=case_id, actor=liaison(d), department=d
+        )
+        for d in (lead, *supporting)
+    ]
+    script += [
+        ContactRequester(
+            command_id=f"{case_id}:contact", case_id=case_id, actor=liaison(lead), department=lead
+        ),
+        ScheduleJointAction(
+            command_id=f"{case_id}:ja",
+            case_id=case_id,
+            actor=liaison(lead),
+            at=T0 + timedelta(hours=5),
+            place="滨海浪漫线",
+            departments=(lead, supporting[0]),
+        ),
+        PauseClock(
+            command_id=f"{case_id}:pause",
+            case_id=case_id,
+            actor=liaison(lead),
+            reason="waiting for the requester",
+        ),
+        ResumeClock(command_id=f"{case_id}:resume", case_id=case_id, actor=liaison(lead)),
+        ReportProgress(
+            command_id=f"{case_id}:progress",
+            case_id=case_id,
+            actor=liaison(supporting[0]),
+            department=supporting[0],
+            note="联合执法完成",
+        ),
+        ReportCompletion(
+            command_id=f"{case_id}:done",
+            case_id=case_id,
+            actor=liaison(supporting[0]),
+            department=supporting[0],
+            summary="疏导完成",
+        ),
+        ResolveCase(
+            command_id=f"{case_id}:resolve",
+            case_id=case_id,
+            actor=liaison(lead),
+            outcome="solved",
+            summary="秩序恢复",
+        ),
+        RecordCallback(
+            command_id=f"{case_id}:callback",
+            case_id=case_id,
+            actor=SECRETARY,
+            solved=True,
+            satisfied=True,
+            score=5,
+        ),
+        CloseCase(command_id=f"{case_id}:close", case_id=case_id, actor=SECRETARY),
+    ]
+    return [(cmd, T0 + timedelta(minutes=i)) for i, cmd in enumerate(script)]
+
+
+def run_throughput(scripts: list[list[tuple[Command, datetime]]]) -> tuple[float, int]:
+    """decide+evolve every command of every case; returns (seconds, commands)."""
+    count = 0
+    start = time.perf_counter()
+    for script in scripts:
+        state: CaseState | None = None
+        for command, now in script:
+            result = decide(state, command, now)
+            if isinstance(result, Rejection):
+                raise RuntimeError(f"{command.type}: {result.code} {result.message}")
+            for event in result:
+                state = evolve(state, event)
+            count += 1
+    return time.perf_counter() - start, count
+
+
+def long_case(n_events: int) -> list[Event]:
+    """A case with ``n_events`` events: raise, route, acks, then progress notes."""
+    script = case_script("LONG")[:6]
+    events: list[Event] = []
+    state: CaseState | None = None
+    for command, now in script:
+        result = decide(state, command, now)
+        assert isinstance(result, list)
+        for event in result:
+            state = evolve(state, event)
+            events.append(event)
+    assert state is not None
+    i = 0
+    while len(events) < n_events:
+        i += 1
+        dept = state.lead or ""
+        note = ReportProgress(
+            command_id=f"LONG:p{i}",
+            case_id="LONG",
+            actor=liaison(dept),
+            department=dept,
+            note=f"巡查第{i}次",
+        )
+        result = decide(state, note, T0 + timedelta(hours=1, seconds=i))
+        assert isinstance(result, list)
+        for event in result:
+            state = evolve(state, event)
+            events.append(event)
+    return events
+
+
+def main() -> None:
+    """Run both benchmarks and print medians."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--events", type=int, default=1000)
+    args = parser.parse_args()
+
+    scripts = [case_script(f"C{i:06d}") for i in range(args.cases)]
+    run_throughput(scripts[:50])  # warm up caches
+    rates = []
+    for _ in range(args.runs):
+        seconds, count = run_throughput(scripts)
+        rates.append(count / seconds)
+    per_case = len(scripts[0])
+
+    events = long_case(args.events)
+    fold(events)
+    rebuilds = []
+    for _ in range(max(args.runs, 20)):
+        start = time.perf_counter()
+        fold(events)
+        rebuilds.append(time.perf_counter() - start)
+
+    print(f"python {platform.python_version()} on {platform.machine()} ({platform.system()})")
+    print(
+        f"decide+evolve: median {statistics.median(rates):,.0f} commands/s "
+        f"(min {min(rates):,.0f}, max {max(rates):,.0f}; {args.runs} runs × {args.cases} cases × "
+        f"{per_case} commands)"
+    )
+    print(
+        f"rebuild {len(events)} events: median {statistics.median(rebuilds) * 1000:.2f} ms "
+        f"(min {min(rebuilds) * 1000:.2f}, max {max(rebuilds) * 1000:.2f}; {len(rebuilds)} runs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
