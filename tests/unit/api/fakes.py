@@ -1,0 +1,222 @@
+"""In-memory stand-ins for the bus, the read models and the user store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from whistle.api.deps import Services
+from whistle.api.identity import Principal, in_area
+from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, Row, Scope
+from whistle.api.store import IdempotencyMismatch, IdempotentClaim
+from whistle.bus import Decision, DecisionTimeout
+
+JINHAI = "tongan.datong.jinhai"
+FENGXIANG = "tongan.xiangping.fengxiang"
+HAICANG_COMMUNITY = "haicang.xinyang.xxx"
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+USERS = {
+    "tok-sec-in": Principal("sec-jinhai", "secretary", area=JINHAI),
+    "tok-sec-out": Principal("sec-fengxiang", "secretary", area=FENGXIANG),
+    "tok-liaison-in": Principal("li-um", "liaison", department="urban_management"),
+    "tok-liaison-out": Principal("li-civil", "liaison", department="civil_affairs"),
+    "tok-sup-street-in": Principal("sup-datong", "supervisor", area="tongan.datong"),
+    "tok-sup-district-in": Principal("sup-tongan", "supervisor", area="tongan"),
+    "tok-sup-out": Principal("sup-haicang", "supervisor", area="haicang"),
+    "tok-admin": Principal("admin", "admin"),
+}
+
+
+def case_row(case_id: str, area: str, departments: list[str], **extra: Any) -> Row:
+    """A case row as the read model returns it."""
+    district, street = area.split(".")[0], ".".join(area.split(".")[:2])
+    return {
+        "case_id": case_id,
+        "status": "routed",
+        "title": "游客激增，占道停车",
+        "category": "parking",
+        "urgency": "general",
+        "channel": "whistle",
+        "area": area,
+        "community": area,
+        "street": street,
+        "district": district,
+        "lead_department": departments[0] if departments else None,
+        "departments": departments,
+        "raised_at": T0,
+        "updated_at": T0,
+        "breach_count": 0,
+        "reopen_count": 0,
+        "assignments": [],
+        "clocks": [],
+        **extra,
+    }
+
+
+def raised_event(case_id: str, community: str) -> Row:
+    """A WhistleRaised timeline row."""
+    body = {
+        "type": "WhistleRaised",
+        "event_id": "e1",
+        "case_id": case_id,
+        "seq": 1,
+        "occurred_at": T0.isoformat(),
+        "actor": {"user_id": "sec-jinhai", "role": "secretary", "area": community},
+        "command_id": "c1",
+        "community": community,
+        "category": "parking",
+        "title": "游客激增，占道停车",
+        "description": "海堤路周末游客车辆占道",
+        "urgency": "general",
+        "channel": "whistle",
+        "address": "金海社区海堤路",
+        "location": {"lat": 24.7, "lon": 118.15},
+    }
+    return {"seq": 1, "type": "WhistleRaised", "occurred_at": T0, "command_id": "c1", "body": body}
+
+
+class FakeBus:
+    """Accepts every command (or times out / rejects when told), remembering what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.mode = "accept"
+        self.code = "not_acknowledged"
+        self._seen: set[str] = set()
+
+    async def submit(self, command: Any, case_id: str, command_id: str) -> Decision:
+        self.sent.append(command)
+        if self.mode == "timeout":
+            raise DecisionTimeout(command_id)
+        if self.mode == "reject":
+            return Decision(
+                command_id=command_id,
+                case_id=case_id,
+                status="rejected",
+                code=self.code,
+                message="The department has not acknowledged the case yet.",
+            )
+        status = "duplicate" if command_id in self._seen else "accepted"
+        self._seen.add(command_id)
+        events = [{"type": command.type, "case_id": case_id, "seq": 1}] if status == "accepted" else []
+        return Decision(command_id=command_id, case_id=case_id, status=status, events=events)
+
+
+def _in_scope(row: Row, scope: Scope) -> bool:
+    if scope.department is not None:
+        return scope.department in row["departments"]
+    if scope.area is not None:
+        return in_area(row["area"], scope.area)
+    return True
+
+
+@dataclass
+class FakeRead:
+    """Read models in memory, with the same scoping rules as the SQL."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    events: dict[str, list[Row]] = field(default_factory=dict)
+    lag_events: int = 0
+    down: bool = False
+
+    def add(self, row: Row) -> None:
+        self.rows[row["case_id"]] = row
+        self.events[row["case_id"]] = [raised_event(row["case_id"], row["community"])]
+
+    async def case(self, case_id: str) -> Row | None:
+        return self.rows.get(case_id)
+
+    async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
+        out = [r for r in self.rows.values() if _in_scope(r, scope)]
+        if filters.status:
+            out = [r for r in out if r["status"] in filters.status]
+        if filters.case_ids:
+            out = [r for r in out if r["case_id"] in filters.case_ids]
+        if filters.category:
+            out = [r for r in out if r["category"] == filters.category]
+        if filters.published_only:
+            out = [r for r in out if r.get("published_at")]
+        return out[filters.offset : filters.offset + filters.limit]
+
+    async def timeline(self, case_id: str) -> list[Row]:
+        return self.events.get(case_id, [])
+
+    async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
+        return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
+
+    async def breaches(self, scope: Scope) -> list[Row]:
+        return [
+            {"case_id": r["case_id"], "clock": "ack", "department": r["departments"][0]}
+            for r in self.rows.values()
+            if _in_scope(r, scope) and r.get("breach_count")
+        ]
+
+    async def disputes(self, scope: Scope) -> list[Row]:
+        return []
+
+    async def extensions(self, scope: Scope) -> list[Row]:
+        return []
+
+    async def metrics(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        period: Period,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        rows = [r for r in self.rows.values() if _in_scope(r, scope)]
+        return [{"group": group_by, "bucket": None, "cases": len(rows)}]
+
+    async def lag(self) -> Lag:
+        return Lag(events=self.lag_events, seconds=None)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise ConnectionError("database down")
+
+
+class FakeUsers:
+    """Tokens → principals."""
+
+    async def principal(self, token: str) -> Principal | None:
+        return USERS.get(token)
+
+
+class FakeIdempotency:
+    """Idempotency keys in a dict."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+    async def claim(
+        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+    ) -> IdempotentClaim:
+        bound = self.keys.setdefault((user_id, key), (request_sha256, case_id, command_id))
+        if bound[0] != request_sha256:
+            raise IdempotencyMismatch(key)
+        return IdempotentClaim(bound[1], bound[2], replay=bound[1] != case_id)
+
+
+def fake_services() -> Services:
+    """Services wired to the fakes, with one case in 金海 and one in 海沧."""
+    read = FakeRead()
+    read.add(case_row("WH-IN", JINHAI, ["urban_management", "public_security"], breach_count=1))
+    read.add(case_row("WH-OUT", HAICANG_COMMUNITY, ["transport"], breach_count=1))
+    kafka_ok = {"up": True}
+
+    async def kafka_probe() -> None:
+        if not kafka_ok["up"]:
+            raise ConnectionError("kafka down")
+
+    return Services(
+        bus=FakeBus(),
+        read=read,
+        users=FakeUsers(),
+        idempotency=FakeIdempotency(),
+        kafka_probe=kafka_probe,
+        max_lag_events=100,
+        extras={"kafka": kafka_ok},
+    )
