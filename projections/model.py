@@ -1,0 +1,66 @@
+"""In-memory read-model rows of a set of cases, shared by the live projector and the rebuild."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from projections.tables import CHILD_TABLES, TABLES
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class CaseRows:
+    """The ``cases`` row of one case and its rows in every per-case child table."""
+
+    case: Row
+    children: dict[str, dict[Key, Row]] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[Key, Row]:
+        """The rows of child table ``name`` for this case, by key (without case_id)."""
+        rows = self.children.get(name)
+        if rows is None:
+            rows = self.children[name] = {}
+        return rows
+
+
+def new_case_row(case_id: str) -> Row:
+    """A ``cases`` row with every column at its default."""
+    row = TABLES["cases"].defaults()
+    row["case_id"] = case_id
+    return row
+
+
+@dataclass
+class Model:
+    """Rows of the cases touched so far, the timeline rows to append, and the dirty cases."""
+
+    cases: dict[str, CaseRows] = field(default_factory=dict)
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)
+    dirty: set[str] = field(default_factory=set)
+
+    def case_rows(self, case_id: str) -> CaseRows:
+        """The rows of ``case_id``, creating an empty case when it is new."""
+        rows = self.cases.get(case_id)
+        if rows is None:
+            rows = self.cases[case_id] = CaseRows(new_case_row(case_id))
+        return rows
+
+    def child(self, case_id: str, table: str, key: Key, create: bool = True) -> Row | None:
+        """The child row ``key`` of ``table`` for a case, created with defaults when missing."""
+        rows = self.case_rows(case_id).table(table)
+        row = rows.get(key)
+        if row is None and create:
+            spec = CHILD_TABLES[table]
+            row = spec.defaults()
+            row["case_id"] = case_id
+            for name, value in zip(spec.key[1:], key, strict=True):
+                row[name] = value
+            rows[key] = row
+        return row
+
+    def children(self, case_id: str, table: str) -> dict[Key, Row]:
+        """Every row of ``table`` for a case, by key."""
+        return self.case_rows(case_id).table(table)

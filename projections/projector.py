@@ -1,0 +1,254 @@
+"""The live projector: Kafka case events → PostgreSQL read models, checkpointed per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from projections.apply import ApplyStats, apply_event, decode
+from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
+from projections.model import Model
+from projections.store import (
+    DEFAULT_PROJECTOR,
+    CheckpointMoved,
+    Position,
+    advance_checkpoints,
+    applied_event_ids,
+    init_checkpoints,
+    load_cases,
+    read_checkpoints,
+    write_cases,
+    write_timeline,
+)
+from whistle.logs import get_logger
+from whistle.settings import get_settings
+
+log = get_logger()
+
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    CheckpointMoved,
+    TimeoutError,
+)
+"""Failures after which the projector reconnects, re-reads its checkpoint and carries on."""
+
+
+@dataclass
+class ProjectorConfig:
+    """Where to read, where to write, and how much at a time."""
+
+    dsn: str = field(default_factory=lambda: get_settings().dsn)
+    bootstrap: str = field(default_factory=lambda: get_settings().bootstrap)
+    topic: str = field(default_factory=lambda: get_settings().topic("case-events"))
+    schema: str = LIVE_SCHEMA
+    projector: str = DEFAULT_PROJECTOR
+    batch_size: int = 5000
+    poll_ms: int = 200
+    heartbeat_s: float = 5.0
+    max_backoff_s: float = 10.0
+
+
+async def connect(dsn: str, schema: str) -> asyncpg.Connection:
+    """A connection whose search_path is the read-model ``schema``."""
+    return await asyncpg.connect(
+        dsn, server_settings={"search_path": f"{quote_ident(schema)}, public"}, timeout=10
+    )
+
+
+async def project_batch(
+    conn: asyncpg.Connection,
+    records: Mapping[int, list[Any]],
+    positions: dict[int, Position],
+    config: ProjectorConfig,
+    high_watermarks: Mapping[int, int],
+) -> ApplyStats:
+    """Apply one batch of Kafka records and advance the checkpoints, in one transaction."""
+    stats = ApplyStats()
+    decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
+    for partition, recs in records.items():
+        for rec in recs:
+            decoded.append((partition, rec, decode(rec.value)))
+    model = Model()
+    new_positions = dict(positions)
+    async with conn.transaction():
+        await load_cases(conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
+        for partition, rec, event in decoded:
+            if event is None:
+                stats.invalid += 1
+                log.error("event_undecodable", partition=partition, offset=rec.offset)
+            else:
+                apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
+            last_at = new_positions[partition].last_event_at
+            if event is not None and isinstance(event.get("occurred_at"), str):
+                last_at = datetime.fromisoformat(event["occurred_at"])
+            new_positions[partition] = Position(
+                rec.offset + 1, high_watermarks.get(partition, rec.offset + 1), last_at
+            )
+        await _check_older(conn, stats)
+        await write_cases(conn, model, model.dirty, replace=True)
+        await write_timeline(conn, model)
+        expected = {p: positions[p].next_offset for p in records}
+        await advance_checkpoints(
+            conn,
+            config.projector,
+            config.topic,
+            expected,
+            {p: new_positions[p] for p in records},
+        )
+    positions.update(new_positions)
+    return stats
+
+
+async def _check_older(conn: asyncpg.Connection, stats: ApplyStats) -> None:
+    """Log as errors the re-delivered old seqs whose event id differs from the applied one."""
+    if not stats.older:
+        return
+    known = await applied_event_ids(conn, stats.older)
+    for case_id, seq, event_id in stats.older:
+        if known.get((case_id, seq), event_id) != event_id:
+            stats.conflicts += 1
+            log.error("event_seq_conflict", case_id=case_id, seq=seq, event_id=event_id)
+    stats.older.clear()
+
+
+class Projector:
+    """Runs until stopped; the database, not Kafka, holds its position."""
+
+    def __init__(self, config: ProjectorConfig | None = None) -> None:
+        self.config = config or ProjectorConfig()
+        self.totals = ApplyStats()
+        self._stop = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Consume, project and checkpoint until ``stop()``; reconnect on database failures."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            tps = await self._assign(consumer)
+            backoff = 0.2
+            while not self._stop.is_set():
+                conn: asyncpg.Connection | None = None
+                try:
+                    conn = await connect(self.config.dsn, self.config.schema)
+                    if self.config.schema == LIVE_SCHEMA:
+                        await migrate(conn, self.config.schema)
+                    await init_checkpoints(
+                        conn, self.config.projector, self.config.topic, [tp.partition for tp in tps]
+                    )
+                    positions = await read_checkpoints(
+                        conn, self.config.projector, self.config.topic
+                    )
+                    for tp in tps:
+                        consumer.seek(tp, positions[tp.partition].next_offset)
+                    log.info(
+                        "projector_started", topic=self.config.topic, schema=self.config.schema
+                    )
+                    backoff = 0.2
+                    await self._loop(conn, consumer, positions)
+                except DB_ERRORS as exc:
+                    log.warning("projector_retry", error=repr(exc), backoff_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.config.max_backoff_s)
+                finally:
+                    if conn is not None:
+                        conn.terminate()
+        finally:
+            await consumer.stop()
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Assign every partition of the topic, waiting for the topic to exist."""
+        parts = await topic_partitions(self.config.bootstrap, self.config.topic)
+        tps = [TopicPartition(self.config.topic, p) for p in parts]
+        consumer.assign(tps)
+        return tps
+
+    async def _loop(
+        self, conn: asyncpg.Connection, consumer: AIOKafkaConsumer, positions: dict[int, Position]
+    ) -> None:
+        last_beat = time.monotonic()
+        while not self._stop.is_set():
+            fetched = await consumer.getmany(
+                timeout_ms=self.config.poll_ms, max_records=self.config.batch_size
+            )
+            records = {tp.partition: recs for tp, recs in fetched.items() if recs}
+            hws = {tp.partition: consumer.highwater(tp) or 0 for tp in consumer.assignment()}
+            if records:
+                stats = await project_batch(conn, records, positions, self.config, hws)
+                self.totals.add(stats)
+                last_beat = time.monotonic()
+            elif time.monotonic() - last_beat >= self.config.heartbeat_s:
+                await self._heartbeat(conn, positions, hws)
+                last_beat = time.monotonic()
+
+    async def _heartbeat(
+        self, conn: asyncpg.Connection, positions: dict[int, Position], hws: Mapping[int, int]
+    ) -> None:
+        """Record the partitions' high watermarks while idle (for the lag metric)."""
+        moved = {
+            p: Position(pos.next_offset, max(hws.get(p, 0), pos.next_offset), pos.last_event_at)
+            for p, pos in positions.items()
+        }
+        async with conn.transaction():
+            await advance_checkpoints(
+                conn,
+                self.config.projector,
+                self.config.topic,
+                {p: pos.next_offset for p, pos in positions.items()},
+                moved,
+            )
+        positions.update(moved)
+
+
+async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 1.0) -> list[int]:
+    """The partition numbers of ``topic``, waiting until the topic exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        while True:
+            described = await admin.describe_topics([topic])
+            parts = sorted(p["partition"] for d in described for p in d["partitions"])
+            if parts:
+                return parts
+            log.info("projector_waiting_for_topic", topic=topic)
+            await asyncio.sleep(wait_s)
+    finally:
+        await admin.close()
+
+
+async def run_projector(config: ProjectorConfig | None = None) -> Projector:
+    """Run a projector until SIGTERM/SIGINT; return it (with its totals)."""
+    import signal
+
+    projector = Projector(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, projector.stop)
+    await projector.run()
+    return projector

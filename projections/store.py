@@ -1,0 +1,167 @@
+"""Load and write read-model rows and checkpoints with asyncpg (COPY for every write)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from projections.model import CaseRows, Model
+from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES
+
+DEFAULT_PROJECTOR = "read-models"
+
+
+async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[str]) -> None:
+    """Load the rows of ``case_ids`` not yet in ``model`` from the current search_path."""
+    wanted = [c for c in set(case_ids) if c not in model.cases]
+    if not wanted:
+        return
+    for record in await conn.fetch("SELECT * FROM cases WHERE case_id = ANY($1::text[])", wanted):
+        model.cases[record["case_id"]] = CaseRows(dict(record))
+    for name, spec in CHILD_TABLES.items():
+        key = spec.key[1:]
+        sql = f"SELECT * FROM {name} WHERE case_id = ANY($1::text[])"
+        for record in await conn.fetch(sql, wanted):
+            rows = model.cases.get(record["case_id"])
+            if rows is None:  # a child row without its case: keep it, the case row comes later
+                rows = model.case_rows(record["case_id"])
+            row = dict(record)
+            rows.table(name)[tuple(row[k] for k in key)] = row
+
+
+async def write_cases(
+    conn: asyncpg.Connection, model: Model, case_ids: Iterable[str], replace: bool
+) -> int:
+    """Write the rows of ``case_ids`` (deleting their old rows first when ``replace``)."""
+    ids = list(case_ids)
+    if not ids:
+        return 0
+    if replace:
+        for name in (CASES.name, *CHILD_TABLES):
+            await conn.execute(f"DELETE FROM {name} WHERE case_id = ANY($1::text[])", ids)
+    cases = [CASES.record(model.cases[c].case) for c in ids]
+    await conn.copy_records_to_table(CASES.name, records=cases, columns=CASES.column_names)
+    for name, spec in CHILD_TABLES.items():
+        records = [
+            spec.record(row) for c in ids for row in model.cases[c].children.get(name, {}).values()
+        ]
+        if records:
+            await conn.copy_records_to_table(name, records=records, columns=spec.column_names)
+    return len(ids)
+
+
+async def write_timeline(conn: asyncpg.Connection, model: Model) -> int:
+    """Append the timeline rows collected in ``model`` and forget them."""
+    rows = model.timeline
+    if rows:
+        await conn.copy_records_to_table(
+            CASE_EVENTS.name, records=rows, columns=CASE_EVENTS.column_names
+        )
+    model.timeline = []
+    return len(rows)
+
+
+async def applied_event_ids(
+    conn: asyncpg.Connection, keys: list[tuple[str, int, str]]
+) -> dict[tuple[str, int], str]:
+    """Event ids already in the timeline for the given (case_id, seq) keys."""
+    if not keys:
+        return {}
+    records = await conn.fetch(
+        "SELECT e.case_id, e.seq, e.event_id FROM case_events e"
+        " JOIN unnest($1::text[], $2::int[]) k(case_id, seq) USING (case_id, seq)",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["case_id"], r["seq"]): r["event_id"] for r in records}
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the projector is in one partition, and what it saw of that partition."""
+
+    next_offset: int
+    high_watermark: int = 0
+    last_event_at: datetime | None = None
+
+
+async def read_checkpoints(
+    conn: asyncpg.Connection, projector: str, topic: str
+) -> dict[int, Position]:
+    """The stored positions of ``projector`` in ``topic`` by partition."""
+    records = await conn.fetch(
+        "SELECT partition, next_offset, high_watermark, last_event_at FROM checkpoints"
+        " WHERE projector = $1 AND topic = $2",
+        projector,
+        topic,
+    )
+    return {
+        r["partition"]: Position(r["next_offset"], r["high_watermark"], r["last_event_at"])
+        for r in records
+    }
+
+
+async def init_checkpoints(
+    conn: asyncpg.Connection, projector: str, topic: str, partitions: Iterable[int]
+) -> None:
+    """Create a checkpoint at offset 0 for every partition that has none."""
+    parts = list(partitions)
+    await conn.execute(
+        "INSERT INTO checkpoints (projector, topic, partition)"
+        " SELECT $1, $2, p FROM unnest($3::int[]) p ON CONFLICT DO NOTHING",
+        projector,
+        topic,
+        parts,
+    )
+
+
+class CheckpointMoved(RuntimeError):
+    """The stored position is not where this projector left it (another writer, or a swap)."""
+
+
+async def advance_checkpoints(
+    conn: asyncpg.Connection,
+    projector: str,
+    topic: str,
+    expected: Mapping[int, int],
+    positions: Mapping[int, Position],
+) -> None:
+    """Move the checkpoints from ``expected`` to ``positions``, fenced: raise if they moved."""
+    parts = sorted(positions)
+    status = await conn.execute(
+        "UPDATE checkpoints c SET next_offset = v.next_offset, high_watermark = v.hw,"
+        " last_event_at = coalesce(v.last_at, c.last_event_at), updated_at = now()"
+        " FROM unnest($3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[])"
+        "   AS v(partition, expected, next_offset, hw, last_at)"
+        " WHERE c.projector = $1 AND c.topic = $2 AND c.partition = v.partition"
+        "   AND c.next_offset = v.expected",
+        projector,
+        topic,
+        parts,
+        [expected[p] for p in parts],
+        [positions[p].next_offset for p in parts],
+        [positions[p].high_watermark for p in parts],
+        [positions[p].last_event_at for p in parts],
+    )
+    if int(status.split()[-1]) != len(parts):
+        raise CheckpointMoved(f"{projector}/{topic}: checkpoint moved under this projector")
+
+
+async def write_checkpoints(
+    conn: asyncpg.Connection, projector: str, topic: str, positions: Mapping[int, Position]
+) -> None:
+    """Set the checkpoints to ``positions`` unconditionally (rebuild)."""
+    await conn.executemany(
+        "INSERT INTO checkpoints"
+        " (projector, topic, partition, next_offset, high_watermark, last_event_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (projector, topic, partition) DO UPDATE"
+        " SET next_offset = EXCLUDED.next_offset, high_watermark = EXCLUDED.high_watermark,"
+        " last_event_at = EXCLUDED.last_event_at, updated_at = now()",
+        [
+            (projector, topic, p, pos.next_offset, pos.high_watermark, pos.last_event_at)
+            for p, pos in positions.items()
+        ],
+    )

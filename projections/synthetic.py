@@ -1,0 +1,317 @@
+"""Synthetic case histories (event dicts in the domain's wire format) for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+Event = dict[str, Any]
+
+
+def iso(at: datetime) -> str:
+    """The wire form of an aware instant."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def duration(delta: timedelta) -> str:
+    """ISO 8601 duration of a timedelta (seconds precision), as pydantic writes it."""
+    return f"PT{int(delta.total_seconds())}S"
+
+
+@dataclass
+class CaseStory:
+    """Builds the events of one case, seq by seq, with plausible actors."""
+
+    case_id: str
+    community: str
+    events: list[Event] = field(default_factory=list)
+    lead: str | None = None
+
+    def _add(self, type_: str, at: datetime, actor: dict[str, Any], **body: Any) -> Event:
+        seq = len(self.events) + 1
+        command_id = f"cmd-{self.case_id}-{seq}"
+        event = {
+            "type": type_,
+            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{command_id}:{seq}")),
+            "case_id": self.case_id,
+            "seq": seq,
+            "occurred_at": iso(at),
+            "actor": actor,
+            "command_id": command_id,
+            "schema_version": 1,
+            **body,
+        }
+        self.events.append(event)
+        return event
+
+    def secretary(self) -> dict[str, Any]:
+        """The community secretary."""
+        return {
+            "user_id": f"sec-{self.community}",
+            "role": "secretary",
+            "department": None,
+            "area": self.community,
+        }
+
+    @staticmethod
+    def liaison(department: str) -> dict[str, Any]:
+        """A department liaison."""
+        return {
+            "user_id": f"liaison-{department}",
+            "role": "liaison",
+            "department": department,
+            "area": None,
+        }
+
+    @staticmethod
+    def system() -> dict[str, Any]:
+        """The system actor (router, deadlines)."""
+        return {"user_id": "system", "role": "system", "department": None, "area": None}
+
+    def supervisor(self) -> dict[str, Any]:
+        """A street supervisor."""
+        street = ".".join(self.community.split(".")[:2])
+        return {
+            "user_id": f"sup-{street}",
+            "role": "supervisor",
+            "department": None,
+            "area": street,
+        }
+
+    def raised(self, at: datetime, category: str = "parking", urgency: str = "general") -> Event:
+        """吹哨."""
+        event = self._add(
+            "WhistleRaised",
+            at,
+            self.secretary(),
+            community=self.community,
+            compound=None,
+            grid=None,
+            category=category,
+            title=f"{category} at {self.community}",
+            description="",
+            urgency=urgency,
+            channel="whistle",
+            address=None,
+            location=None,
+            requester=None,
+        )
+        event["schema_version"] = 2
+        return event
+
+    def routed(
+        self,
+        at: datetime,
+        lead: str,
+        supporting: tuple[str, ...] = (),
+        ack: timedelta = timedelta(minutes=30),
+        resolve: timedelta = timedelta(days=7),
+    ) -> Event:
+        """派: lead and supporting departments with ack and resolve clocks."""
+        self.lead = lead
+        clocks = [self.plan("ack", d, at, ack) for d in (lead, *supporting)] + [
+            self.plan("resolve", lead, at, resolve)
+        ]
+        return self._add(
+            "CaseRouted",
+            at,
+            self.system(),
+            lead=lead,
+            supporting=list(supporting),
+            rule_id="r1",
+            rules_version="v1",
+            policy="default",
+            clocks=clocks,
+            escalation=[],
+        )
+
+    @staticmethod
+    def plan(kind: str, department: str, at: datetime, budget: timedelta) -> dict[str, Any]:
+        """A calendar-time clock plan."""
+        return {
+            "kind": kind,
+            "department": department,
+            "mode": "calendar",
+            "budget": duration(budget),
+            "started_at": iso(at),
+            "due_at": iso(at + budget),
+        }
+
+    def acknowledged(self, at: datetime, department: str, within: bool | None = None) -> Event:
+        """签收."""
+        return self._add(
+            "DepartmentAcknowledged",
+            at,
+            self.liaison(department),
+            department=department,
+            within_deadline=within,
+        )
+
+    def contacted(self, at: datetime, department: str) -> Event:
+        """Requester contacted."""
+        return self._add(
+            "RequesterContacted",
+            at,
+            self.liaison(department),
+            department=department,
+            channel="phone",
+            note="",
+        )
+
+    def progress(self, at: datetime, department: str, note: str = "on site") -> Event:
+        """办理 progress."""
+        return self._add(
+            "ProgressReported",
+            at,
+            self.liaison(department),
+            department=department,
+            note=note,
+            action_id=None,
+        )
+
+    def disputed(self, at: datetime, department: str) -> Event:
+        """退单."""
+        return self._add(
+            "AssignmentDisputed",
+            at,
+            self.liaison(department),
+            department=department,
+            reason="wrong_function",
+            text="not ours",
+        )
+
+    def ruled(self, at: datetime, department: str, new_department: str | None) -> Event:
+        """A ruling on a dispute (reassign when ``new_department``)."""
+        clocks = (
+            [self.plan("ack", new_department, at, timedelta(minutes=30))] if new_department else []
+        )
+        if new_department and self.lead == department:
+            self.lead = new_department
+        return self._add(
+            "DisputeRuled",
+            at,
+            self.supervisor(),
+            department=department,
+            outcome="reassign" if new_department else "uphold",
+            new_department=new_department,
+            reason="",
+            clocks=clocks,
+        )
+
+    def completed(self, at: datetime, department: str) -> Event:
+        """A department's part done."""
+        return self._add(
+            "DepartmentCompleted",
+            at,
+            self.liaison(department),
+            department=department,
+            summary="done",
+        )
+
+    def resolved(self, at: datetime, outcome: str = "solved") -> Event:
+        """办结 by the lead."""
+        lead = self.lead or "unknown"
+        return self._add(
+            "CaseResolved",
+            at,
+            self.liaison(lead),
+            department=lead,
+            outcome=outcome,
+            summary="fixed",
+        )
+
+    def callback(self, at: datetime, solved: bool, satisfied: bool) -> Event:
+        """回访."""
+        return self._add(
+            "CallbackRecorded",
+            at,
+            self.secretary(),
+            solved=solved,
+            satisfied=satisfied,
+            score=5 if satisfied else 2,
+            comment="",
+            fault="none" if satisfied else "department",
+        )
+
+    def reopened(self, at: datetime, count: int, resolve: timedelta = timedelta(days=7)) -> Event:
+        """Reopened with a restarted resolve clock."""
+        lead = self.lead or "unknown"
+        return self._add(
+            "CaseReopened",
+            at,
+            self.secretary(),
+            reason="not fixed",
+            reopen_count=count,
+            clocks=[self.plan("resolve", lead, at, resolve)],
+        )
+
+    def closed(self, at: datetime) -> Event:
+        """Closed."""
+        return self._add("CaseClosed", at, self.secretary(), note="")
+
+    def breached(self, at: datetime, kind: str, department: str, due: datetime) -> Event:
+        """A clock breach fired by the deadlines worker."""
+        return self._add(
+            "ClockBreached",
+            at,
+            self.system(),
+            clock_key=f"{kind}:{department}",
+            kind=kind,
+            department=department,
+            due_at=iso(due),
+            lateness=duration(at - due),
+        )
+
+    def escalated(self, at: datetime, step: str = "reminder", tier: str = "street") -> Event:
+        """催办 etc."""
+        return self._add(
+            "CaseEscalated",
+            at,
+            self.supervisor(),
+            step=step,
+            tier=tier,
+            reason="late",
+            clock_key=None,
+            department=None,
+            level=None,
+            automatic=False,
+            lateness=None,
+        )
+
+    def extension_requested(
+        self, at: datetime, department: str, due: datetime, wanted: datetime
+    ) -> Event:
+        """延期 asked on the resolve clock."""
+        return self._add(
+            "ExtensionRequested",
+            at,
+            self.liaison(department),
+            clock_key=f"resolve:{department}",
+            department=department,
+            clock="resolve",
+            current_due_at=iso(due),
+            requested_due_at=iso(wanted),
+            reason="materials",
+        )
+
+    def extension_granted(
+        self, at: datetime, department: str, previous: datetime, due: datetime
+    ) -> Event:
+        """延期 granted."""
+        return self._add(
+            "ExtensionGranted",
+            at,
+            self.supervisor(),
+            clock_key=f"resolve:{department}",
+            previous_due_at=iso(previous),
+            due_at=iso(due),
+            note="",
+        )
+
+
+def encode_event(event: Event) -> bytes:
+    """Compact UTF-8 JSON, as ``whistle.domain.encode`` writes it."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,202 @@
+"""Column lists of the read-model tables (mirroring the migrations), for COPY and comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A read-model table: its columns with defaults, its key, and its per-case-ness."""
+
+    name: str
+    columns: tuple[tuple[str, Any], ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Column names in table order."""
+        return tuple(c for c, _ in self.columns)
+
+    def defaults(self) -> dict[str, Any]:
+        """A fresh row with every column at its default (lists copied)."""
+        return {c: (list(v) if isinstance(v, list) else v) for c, v in self.columns}
+
+    def record(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The row as a tuple in column order, for ``copy_records_to_table``."""
+        return tuple(row[c] for c, _ in self.columns)
+
+
+CASES = TableSpec(
+    "cases",
+    (
+        ("case_id", None),
+        ("applied_seq", 0),
+        ("last_event_id", None),
+        ("status", "raised"),
+        ("title", None),
+        ("category", None),
+        ("urgency", None),
+        ("channel", None),
+        ("area", None),
+        ("district", None),
+        ("street", None),
+        ("community", None),
+        ("raised_at", None),
+        ("raised_by", None),
+        ("lead_department", None),
+        ("departments", []),
+        ("routed_at", None),
+        ("first_contact_at", None),
+        ("joint_action_at", None),
+        ("resolved_at", None),
+        ("resolution", None),
+        ("closed_at", None),
+        ("final_reason", None),
+        ("duplicate_of", None),
+        ("reopen_count", 0),
+        ("callback_count", 0),
+        ("last_solved", None),
+        ("last_satisfied", None),
+        ("escalation_tier", None),
+        ("escalation_step", None),
+        ("escalated_at", None),
+        ("published_at", None),
+        ("breach_count", 0),
+        ("updated_at", None),
+    ),
+    ("case_id",),
+)
+
+ASSIGNMENTS = TableSpec(
+    "assignments",
+    (
+        ("case_id", None),
+        ("department", None),
+        ("role", None),
+        ("active", True),
+        ("dispatched_at", None),
+        ("ack_due_at", None),
+        ("acknowledged_at", None),
+        ("acknowledged_in_time", None),
+        ("disputed", False),
+        ("dispute_count", 0),
+        ("completed_at", None),
+        ("released_at", None),
+        ("breached", False),
+    ),
+    ("case_id", "department"),
+)
+
+CLOCKS = TableSpec(
+    "clocks",
+    (
+        ("case_id", None),
+        ("clock", None),
+        ("department", ""),
+        ("mode", None),
+        ("started_at", None),
+        ("due_at", None),
+        ("paused_at", None),
+        ("paused_seconds", 0.0),
+        ("stopped_at", None),
+        ("breached_at", None),
+        ("breaches", 0),
+        ("status", "running"),
+    ),
+    ("case_id", "clock", "department"),
+)
+
+DISPUTES = TableSpec(
+    "disputes",
+    (
+        ("case_id", None),
+        ("seq", None),
+        ("department", None),
+        ("reason", None),
+        ("note", None),
+        ("raised_at", None),
+        ("raised_by", None),
+        ("status", "awaiting"),
+        ("outcome", None),
+        ("reassigned_to", None),
+        ("ruled_at", None),
+        ("ruled_by", None),
+    ),
+    ("case_id", "seq"),
+)
+
+EXTENSIONS = TableSpec(
+    "extension_requests",
+    (
+        ("case_id", None),
+        ("seq", None),
+        ("department", None),
+        ("clock", None),
+        ("requested_due_at", None),
+        ("reason", None),
+        ("requested_at", None),
+        ("requested_by", None),
+        ("status", "pending"),
+        ("granted_due_at", None),
+        ("decided_at", None),
+        ("decided_by", None),
+    ),
+    ("case_id", "seq"),
+)
+
+ESCALATIONS = TableSpec(
+    "escalations",
+    (
+        ("case_id", None),
+        ("seq", None),
+        ("tier", None),
+        ("step", None),
+        ("reason", None),
+        ("escalated_at", None),
+        ("escalated_by", None),
+    ),
+    ("case_id", "seq"),
+)
+
+CALLBACKS = TableSpec(
+    "callbacks",
+    (
+        ("case_id", None),
+        ("seq", None),
+        ("department", None),
+        ("solved", None),
+        ("satisfied", None),
+        ("fault", None),
+        ("called_at", None),
+        ("recorded_by", None),
+    ),
+    ("case_id", "seq"),
+)
+
+CASE_EVENTS = TableSpec(
+    "case_events",
+    (
+        ("case_id", None),
+        ("seq", None),
+        ("event_id", None),
+        ("type", None),
+        ("occurred_at", None),
+        ("actor_user_id", None),
+        ("actor_role", None),
+        ("actor_department", None),
+        ("actor_area", None),
+        ("command_id", None),
+        ("body", None),
+        ("log_partition", None),
+        ("log_offset", None),
+    ),
+    ("case_id", "seq"),
+)
+
+CHILD_TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (ASSIGNMENTS, CLOCKS, DISPUTES, EXTENSIONS, ESCALATIONS, CALLBACKS)
+}
+TABLES: dict[str, TableSpec] = {"cases": CASES, **CHILD_TABLES, "case_events": CASE_EVENTS}
+"""Every read-model table the projector writes, in load/flush order."""
