@@ -1,0 +1,152 @@
+"""The supervisors' dashboard in headless Chromium: it loads, a breach appears live, charts draw."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from projections.migrate import migrate
+from tests.e2e import dashboard_data
+from tests.service_fixtures import free_port
+from whistle.api import dashboard
+from whistle.api.app import create_app
+from whistle.api.deps import Services
+from whistle.api.pgread import PgReadModel
+from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.settings import REPO_ROOT, Settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
+
+
+def _need_browser() -> Any:
+    """Playwright's async API, or fail under CI / skip on a laptop without chromium."""
+    required = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        if required:
+            pytest.fail("playwright is not installed (pip install -e '.[dev]')")
+        pytest.skip("playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        if required:
+            pytest.fail("chromium missing: run scripts/ensure-chromium.sh")
+        pytest.skip("chromium missing: run scripts/ensure-chromium.sh")
+    return async_playwright
+
+
+class _NoBus:
+    async def submit(self, command: Any, case_id: str, command_id: str) -> Any:
+        raise AssertionError("the dashboard sends no command")
+
+
+async def _no_probe() -> None:
+    return None
+
+
+def dashboard_app(pool: asyncpg.Pool) -> FastAPI:
+    """The API app over the test database, with the dashboard router."""
+    services = Services(
+        bus=_NoBus(),
+        read=PgReadModel(pool),
+        users=PgUsers(pool, 0.0),
+        idempotency=PgIdempotency(pool),
+        kafka_probe=_no_probe,
+    )
+    app = create_app(Settings(), services)
+    if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):
+        app.include_router(dashboard.router)
+    return app
+
+
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on a free port; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def site(fresh_database: str) -> AsyncIterator[tuple[str, str, asyncpg.Pool]]:
+    """A served dashboard over seeded read models, and a street supervisor's token."""
+    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=6)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+        await migrate_api(conn)
+        await dashboard_data.seed(conn)
+    token = await PgUsers(pool).add("sup-datong", "supervisor", area="tongan")
+    try:
+        async for url in serve(dashboard_app(pool)):
+            yield url, token, pool
+    finally:
+        await pool.close()
+
+
+async def test_a_breach_appears_live_and_the_charts_render(
+    site: tuple[str, str, asyncpg.Pool],
+) -> None:
+    async_playwright = _need_browser()
+    url, token, pool = site
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.goto(f"{url}/dashboard#token={token}")
+            assert await page.title() == "社区吹哨 · 督办看板"
+            await page.wait_for_selector("#live:not(.off)", timeout=10_000)
+            await page.wait_for_selector("#rates-chart svg rect", timeout=10_000)
+            await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
+            assert await page.locator("#breaches tr").count() == 0
+            assert "滨海步道占道经营" in await page.inner_text("#disputes")
+
+            async with pool.acquire() as conn:
+                await dashboard_data.breach(conn, "WH-DEMO-10", "public_security")
+            started = time.monotonic()
+            row = page.locator("#breaches tr", has_text="WH-DEMO-10")
+            await row.wait_for(timeout=2_000)
+            appeared_s = time.monotonic() - started
+            assert "公安分局" in await row.inner_text()
+            assert "催办" in await row.inner_text()
+            assert await page.inner_text("#k-breaches") == "1"
+            await page.wait_for_timeout(300)
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            await page.goto(f"{url}/dashboard?lang=en")
+            await page.wait_for_selector("#breaches tr", timeout=5_000)
+            assert "Public Security Bureau" in await page.inner_text("#breaches")
+            assert await page.inner_text("#lang") == "中文"
+        finally:
+            await browser.close()
+    assert appeared_s < 2.0

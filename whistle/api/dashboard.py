@@ -1,0 +1,136 @@
+"""The supervisors' dashboard: the page, its assets, area/department names and the SSE board."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+
+from whistle.api.deps import CurrentPrincipal, CurrentServices, Services
+from whistle.api.problems import ProblemError, problem_responses
+from whistle.api.readmodel import Scope
+from whistle.domain.areas import load_areas, load_departments
+
+router = APIRouter(tags=["dashboard"])
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    "board.js": "text/javascript",
+}
+POLL_S = 0.5
+HEARTBEAT_S = 15.0
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard_page() -> FileResponse:
+    """The dashboard page (Chinese by default, ``?lang=en`` for English)."""
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/dashboard/assets/{name}", include_in_schema=False)
+async def dashboard_asset(name: str) -> FileResponse:
+    """The page's scripts and styles (a fixed list: no path is taken from the request)."""
+    if name not in ASSETS:
+        raise ProblemError(404, "not_found", detail_key="route_not_found")
+    return FileResponse(STATIC / name, media_type=ASSETS[name] + "; charset=utf-8")
+
+
+@router.get(
+    "/v1/names",
+    summary="Names of departments and areas in Chinese and English",
+    operation_id="getNames",
+)
+async def names() -> dict[str, Any]:
+    """Display names for department and area codes (public reference data)."""
+    return {
+        "departments": {
+            code: {"zh": d.name_zh, "en": d.name_en} for code, d in load_departments().items()
+        },
+        "areas": {
+            code: {"zh": a.name_zh, "en": a.name_en, "kind": a.kind}
+            for code, a in load_areas().items()
+        },
+    }
+
+
+_recent: dict[tuple[int, Scope], tuple[float, dict[str, Any]]] = {}
+
+
+async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2) -> dict[str, Any]:
+    """The live board: open breaches (with their latest escalation) and disputes to rule on.
+
+    Viewers of the same scope share one snapshot per half poll interval, so a wall of
+    dashboards costs the database a query pair per scope, not per screen.
+    """
+    now = time.monotonic()
+    key = (id(services), scope)
+    cached = _recent.get(key)
+    if cached and now - cached[0] < max_age_s:
+        return cached[1]
+    breaches, disputes = await asyncio.gather(
+        services.read.breaches(scope), services.read.disputes(scope)
+    )
+    snapshot = {"breaches": breaches, "disputes": disputes}
+    if len(_recent) > 1000:
+        _recent.clear()
+    _recent[key] = (now, snapshot)
+    return snapshot
+
+
+def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
+    """One server-sent event."""
+    lines = [f"event: {event}"]
+    if event_id:
+        lines.append(f"id: {event_id}")
+    payload = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+    lines.append(f"data: {payload}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def board_events(
+    request: Request, services: Services, scope: Scope, poll_s: float = POLL_S
+) -> AsyncIterator[bytes]:
+    """A ``board`` event at once and whenever the board changes; a comment as heartbeat."""
+    yield b"retry: 2000\n\n"
+    last_digest = ""
+    quiet = 0.0
+    while not await request.is_disconnected():
+        snapshot = await board(services, scope)
+        body = json.dumps(snapshot, default=str, sort_keys=True).encode()
+        digest = hashlib.sha256(body).hexdigest()[:16]
+        if digest != last_digest:
+            last_digest, quiet = digest, 0.0
+            yield sse("board", snapshot, digest)
+        elif quiet >= HEARTBEAT_S:
+            quiet = 0.0
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(poll_s)
+        quiet += poll_s
+
+
+@router.get(
+    "/v1/stream/breaches",
+    summary="Live board of open breaches and disputes in scope (server-sent events)",
+    description="`text/event-stream`: a `board` event with `breaches` and `disputes` at once "
+    "and whenever they change (the read model is polled every 0.5 s); a comment every 15 s.",
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401)},
+    operation_id="streamBreaches",
+)
+async def stream_breaches(
+    request: Request, principal: CurrentPrincipal, services: CurrentServices
+) -> StreamingResponse:
+    """Server-sent events of the breach board, in the caller's scope."""
+    return StreamingResponse(
+        board_events(request, services, Scope.of(principal)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
