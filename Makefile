@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-pyproject
 
-.PHONY: help venv services down status lint format typecheck pytest test run
+.PHONY: help venv services down status lint format typecheck pytest test run browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ pytest: venv services  ## all of tests/ (unit, integration, e2e) against the loc
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 5; fi; \
 	exit $$status
 
-test: venv services lint typecheck pytest  ## what CI runs: services, ruff, mypy, pytest
+test: venv services browser lint typecheck pytest  ## what CI runs: services, ruff, mypy, pytest
 
 run: venv services  ## migrate, then start the whole service with demo data
 	$(BIN)/whistle db migrate
 	$(BIN)/whistle run --demo
+
+browser:  ## Debian's chromium (and a CJK font) for the dashboard's browser test
+	bash scripts/ensure-chromium.sh
