@@ -168,7 +168,12 @@ def _contacted(s: CaseState, e: RequesterContacted) -> Updates:
 
 def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
     action = construct(
-        JointAction, action_id=e.action_id, at=e.at, place=e.place, departments=e.departments
+        JointAction,
+        action_id=e.action_id,
+        at=e.at,
+        place=e.place,
+        departments=e.departments,
+        round=s.reopen_count,
     )
     return {
         "joint_actions": (*s.joint_actions, action),

@@ -77,6 +77,7 @@ class JointAction(Frozen):
     at: AwareDatetime
     place: str
     departments: tuple[str, ...]
+    round: int = Field(default=0, description="The case's reopen count when it was scheduled.")
 
 
 class Callback(Frozen):
@@ -137,6 +138,11 @@ class CaseState(Frozen):
         return tuple(self.assignments)
 
     def joint_action_departments(self) -> frozenset[str]:
-        """Departments named in any joint action that are still assigned."""
-        named = {d for action in self.joint_actions for d in action.departments}
+        """Departments in this round's joint actions (since the last reopen), still assigned."""
+        named = {
+            d
+            for action in self.joint_actions
+            if action.round == self.reopen_count
+            for d in action.departments
+        }
         return frozenset(d for d in named if d in self.assignments)

@@ -1,0 +1,335 @@
+"""Builders for domain tests: actors, commands with fresh ids, and a case played step by step."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from typing import Any
+
+from whistle.domain import (
+    SYSTEM,
+    Acknowledge,
+    Actor,
+    CaseState,
+    CloseCase,
+    Command,
+    ContactRequester,
+    DisputeAssignment,
+    Escalate,
+    Event,
+    GrantExtension,
+    MarkDuplicate,
+    PauseClock,
+    PublishCase,
+    RaiseWhistle,
+    RecordCallback,
+    RefuseExtension,
+    Rejection,
+    ReopenCase,
+    ReportCompletion,
+    ReportProgress,
+    RequestExtension,
+    ResolveCase,
+    ResumeClock,
+    RouteCase,
+    RuleOnDispute,
+    ScheduleJointAction,
+    WithdrawCase,
+    decide,
+    evolve,
+    load_rules,
+    route,
+)
+from whistle.domain.calendar import shanghai
+
+TZ = shanghai()
+T0 = datetime(2025, 9, 22, 9, 0, tzinfo=TZ)  # a Monday
+JINHAI = "tongan.datong.jinhai"
+CASE = "K-0001"
+LEAD = "urban_management"  # the jinhai tourist-crowds rule: lead 城管
+SUPPORT = ("public_security", "transport", "culture_tourism")
+
+SECRETARY = Actor(user_id="sec-jinhai", role="secretary", area=JINHAI)
+SUPERVISOR = Actor(user_id="sup-datong", role="supervisor", area="tongan.datong")
+ADMIN = Actor(user_id="admin", role="admin")
+
+_ids = itertools.count(1)
+
+
+def cid(prefix: str = "cmd") -> str:
+    """A fresh command id."""
+    return f"{prefix}-{next(_ids)}"
+
+
+def liaison(department: str) -> Actor:
+    """The liaison (部门联络员) of ``department``."""
+    return Actor(user_id=f"liaison-{department}", role="liaison", department=department)
+
+
+def raise_whistle(case_id: str = CASE, **fields: Any) -> RaiseWhistle:
+    """A whistle about tourist crowds on 金海社区's coastal promenade."""
+    values: dict[str, Any] = {
+        "community": JINHAI,
+        "category": "tourist_crowds",
+        "title": "滨海浪漫线游客激增，占道停车",
+        "description": "周末人流激增，社区无法独自处理",
+        "address": "同安区滨海旅游浪漫线金海段",
+        "urgency": "general",
+        "requester": {"name": "陈女士", "phone": "13800000000"},
+    }
+    values.update(fields)
+    actor = values.pop("actor", SECRETARY)
+    return RaiseWhistle(command_id=cid("raise"), case_id=case_id, actor=actor, **values)
+
+
+def ack(dept: str, case_id: str = CASE, **kw: Any) -> Acknowledge:
+    """签收 by ``dept``."""
+    return Acknowledge(
+        command_id=kw.pop("command_id", cid("ack")),
+        case_id=case_id,
+        actor=kw.pop("actor", liaison(dept)),
+        department=dept,
+    )
+
+
+def dispute(dept: str, case_id: str = CASE) -> DisputeAssignment:
+    """退单 by ``dept``: wrong function."""
+    return DisputeAssignment(
+        command_id=cid("dispute"),
+        case_id=case_id,
+        actor=liaison(dept),
+        department=dept,
+        reason="wrong_function",
+        text="游客疏导不属于本部门职能",
+    )
+
+
+def rule(dept: str, new: str | None = None, case_id: str = CASE) -> RuleOnDispute:
+    """A supervisor's ruling: reassign to ``new`` or uphold."""
+    return RuleOnDispute(
+        command_id=cid("rule"),
+        case_id=case_id,
+        actor=SUPERVISOR,
+        department=dept,
+        outcome="reassign" if new else "uphold",
+        new_department=new,
+        reason="按职能清单",
+    )
+
+
+def contact(dept: str, case_id: str = CASE) -> ContactRequester:
+    """First contact with the requester by ``dept``."""
+    return ContactRequester(
+        command_id=cid("contact"), case_id=case_id, actor=liaison(dept), department=dept
+    )
+
+
+def joint(depts: tuple[str, ...], at: datetime, by: Actor = SECRETARY) -> ScheduleJointAction:
+    """集结 of ``depts`` at ``at``."""
+    return ScheduleJointAction(
+        command_id=cid("joint"),
+        case_id=CASE,
+        actor=by,
+        at=at,
+        place="滨海浪漫线金海段",
+        departments=depts,
+    )
+
+
+def progress(dept: str) -> ReportProgress:
+    """A progress note by ``dept``."""
+    return ReportProgress(
+        command_id=cid("progress"), case_id=CASE, actor=liaison(dept), department=dept, note="巡查"
+    )
+
+
+def complete(dept: str) -> ReportCompletion:
+    """``dept`` reports its part done."""
+    return ReportCompletion(
+        command_id=cid("done"), case_id=CASE, actor=liaison(dept), department=dept, summary="完成"
+    )
+
+
+def resolve(dept: str = LEAD) -> ResolveCase:
+    """办结 by the lead's liaison."""
+    return ResolveCase(
+        command_id=cid("resolve"),
+        case_id=CASE,
+        actor=liaison(dept),
+        outcome="solved",
+        summary="设置临时停车区并安排疏导",
+    )
+
+
+def callback(solved: bool = True, satisfied: bool = True, **kw: Any) -> RecordCallback:
+    """回访 by the secretary."""
+    return RecordCallback(
+        command_id=cid("callback"),
+        case_id=CASE,
+        actor=SECRETARY,
+        solved=solved,
+        satisfied=satisfied,
+        score=kw.pop("score", 5 if satisfied else 2),
+        **kw,
+    )
+
+
+def reopen() -> ReopenCase:
+    """Reopen after an unsatisfying callback."""
+    return ReopenCase(command_id=cid("reopen"), case_id=CASE, actor=SECRETARY, reason="问题反弹")
+
+
+def close() -> CloseCase:
+    """Close after evaluation."""
+    return CloseCase(command_id=cid("close"), case_id=CASE, actor=SECRETARY)
+
+
+def withdraw() -> WithdrawCase:
+    """The community withdraws."""
+    return WithdrawCase(
+        command_id=cid("withdraw"), case_id=CASE, actor=SECRETARY, reason="已自行解决"
+    )
+
+
+def duplicate(original: str) -> MarkDuplicate:
+    """Mark as duplicate of ``original``."""
+    return MarkDuplicate(
+        command_id=cid("dup"), case_id=CASE, actor=SUPERVISOR, original_case_id=original
+    )
+
+
+def request_ext(dept: str, until: datetime, clock: str = "resolve") -> RequestExtension:
+    """延期 request by ``dept``."""
+    return RequestExtension(
+        command_id=cid("ext"),
+        case_id=CASE,
+        actor=liaison(dept),
+        department=dept,
+        clock=clock,  # type: ignore[arg-type]
+        until=until,
+        reason="需协调产权单位",
+    )
+
+
+def grant(key: str, until: datetime | None = None) -> GrantExtension:
+    """A supervisor grants the extension on ``key``."""
+    return GrantExtension(
+        command_id=cid("grant"), case_id=CASE, actor=SUPERVISOR, clock_key=key, until=until
+    )
+
+
+def refuse(key: str) -> RefuseExtension:
+    """A supervisor refuses the extension on ``key``."""
+    return RefuseExtension(
+        command_id=cid("refuse"), case_id=CASE, actor=SUPERVISOR, clock_key=key, reason="理由不足"
+    )
+
+
+def pause(*keys: str, by: Actor | None = None) -> PauseClock:
+    """Pause clocks (all running when no keys) waiting for the requester."""
+    return PauseClock(
+        command_id=cid("pause"),
+        case_id=CASE,
+        actor=by or liaison(LEAD),
+        clock_keys=keys,
+        reason="等待群众补充材料",
+    )
+
+
+def resume(*keys: str, by: Actor | None = None) -> ResumeClock:
+    """Resume paused clocks."""
+    return ResumeClock(
+        command_id=cid("resume"), case_id=CASE, actor=by or liaison(LEAD), clock_keys=keys
+    )
+
+
+def escalate(step: str = "supervision", tier: str = "street") -> Escalate:
+    """A supervisor's manual escalation."""
+    return Escalate(
+        command_id=cid("escalate"),
+        case_id=CASE,
+        actor=SUPERVISOR,
+        step=step,  # type: ignore[arg-type]
+        tier=tier,  # type: ignore[arg-type]
+        reason="群众反映强烈",
+    )
+
+
+def publish() -> PublishCase:
+    """晒事."""
+    return PublishCase(command_id=cid("publish"), case_id=CASE, actor=SECRETARY, summary="已公示")
+
+
+class Story:
+    """A case played through ``decide``/``evolve``, keeping every event."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.state: CaseState | None = None
+        self.events: list[Event] = []
+        self.now = now
+
+    def later(self, **delta: float) -> Story:
+        """Advance the story's clock."""
+        self.now += timedelta(**delta)
+        return self
+
+    def attempt(self, command: Command, at: datetime | None = None) -> list[Event] | Rejection:
+        """``decide`` only: the outcome without applying it."""
+        return decide(self.state, command, at or self.now)
+
+    def do(self, command: Command, at: datetime | None = None) -> list[Event]:
+        """Decide and apply; fails the test on a rejection."""
+        result = self.attempt(command, at)
+        assert not isinstance(result, Rejection), f"{command.type} rejected: {result}"
+        for event in result:
+            self.state = evolve(self.state, event)
+            self.events.append(event)
+        return result
+
+    def rejected(self, command: Command, code: str, at: datetime | None = None) -> Rejection:
+        """Assert that ``command`` is refused with ``code`` and the state is untouched."""
+        before = self.state
+        result = self.attempt(command, at)
+        assert isinstance(result, Rejection), f"{command.type} accepted: {result}"
+        assert result.code == code, result
+        assert result.message
+        assert self.state is before
+        return result
+
+    def routing(self) -> RouteCase:
+        """The system's routing command for the case now."""
+        assert self.state is not None
+        return route(load_rules(), self.state, self.now)
+
+    @property
+    def s(self) -> CaseState:
+        """The current state (the case exists)."""
+        assert self.state is not None
+        return self.state
+
+
+def routed_story(**raise_fields: Any) -> Story:
+    """A 金海 whistle raised and routed at T0."""
+    story = Story()
+    story.do(raise_whistle(**raise_fields))
+    story.do(story.routing())
+    return story
+
+
+def working_story() -> Story:
+    """Routed, and every department acknowledged."""
+    story = routed_story()
+    for dept in story.s.assignments:
+        story.do(ack(dept))
+    return story
+
+
+def system_breach_command(state: CaseState, key: str, fired_at: datetime) -> Command:
+    """The deadline tracker's command for the pending deadline ``key``."""
+    from whistle.domain import deadline_command, pending_deadlines
+
+    found = {d.key: d for d in pending_deadlines(state)}
+    return deadline_command(state, found[key], fired_at)
+
+
+__all__ = ["SYSTEM"]
