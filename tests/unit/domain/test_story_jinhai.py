@@ -40,7 +40,7 @@ def test_a_whistle_in_jinhai_from_raise_to_callback() -> None:
     assert story.s.status == "raised"
     assert story.s.street == "tongan.datong" and story.s.district == "tongan"
 
-    # The router sends it to 城管 (lead) with 公安, 交通 and 文旅, under the 30-minute whistle policy.
+    # The router sends it to 城管 (lead) with 公安, 交通 and 文旅, under the 30-minute policy.
     routing = story.routing()
     assert routing.rule_id == "tongan.datong.jinhai.tourist_crowds"
     assert routing.policy == "whistle"
