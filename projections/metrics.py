@@ -1,0 +1,215 @@
+"""三率 and friends by department/community/street/district/category and day/week/month, ranked.
+
+Every metric is computed over a cohort: the cases *raised* in the bucket (day, ISO week starting
+Monday, or month, in Asia/Shanghai time) and in the requested range [since, until). Definitions:
+
+- 响应率 response rate = assignments acknowledged within their deadline ÷ assignments dispatched.
+  An assignment is one case × department routing (lead or supporting), including one later
+  reassigned after a dispute; "within deadline" is the decider's judgement carried by
+  DepartmentAcknowledged.within_deadline (else acknowledged_at ≤ the ack clock's due time).
+- 解决率 resolution rate = callbacks saying "solved" ÷ callbacks made (every CallbackRecorded).
+- 满意率 satisfaction rate = callbacks saying "satisfied" ÷ callbacks made.
+  By department, a callback counts for the case's lead department when it was made (首接负责).
+- score = 100 × (w_resp·响应率 + w_res·解决率 + w_sat·满意率) ÷ (w_resp + w_res + w_sat),
+  default weights 30/35/35; no score when a rate has no denominator.
+- time to acknowledge = acknowledged_at − dispatched_at per acknowledged assignment;
+  time to resolve = resolved_at − raised_at per case currently resolved (or closed after it);
+  each as median and p90 (percentile_cont, continuous interpolation), in seconds.
+- breaches = ClockBreached events (per clock, summed); by department, the clock's department.
+- dispute rate = assignments disputed at least once ÷ assignments dispatched.
+- reopen rate = cases reopened at least once ÷ cases resolved at least once.
+  Case-level figures (time to resolve, reopen rate) count for the lead department.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from projections.queries import EVERYTHING, Scope
+
+GroupBy = Literal["department", "community", "street", "district", "category"]
+Period = Literal["day", "week", "month"]
+GROUPS: tuple[str, ...] = ("department", "community", "street", "district", "category")
+PERIODS: tuple[str, ...] = ("day", "week", "month")
+S = "projection"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the combined score (published county scheme: 30/35/35)."""
+
+    response: float = 30
+    resolution: float = 35
+    satisfaction: float = 35
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+def _bucket(period: Period | None) -> str:
+    if period is None:
+        return "'all'"
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}")
+    return (
+        f"to_char(date_trunc('{period}', c.raised_at AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD')"
+    )
+
+
+def _group(group_by: GroupBy, department_column: str) -> str:
+    if group_by not in GROUPS:
+        raise ValueError(f"group_by must be one of {GROUPS}")
+    return department_column if group_by == "department" else f"c.{group_by}"
+
+
+def metrics_sql(group_by: GroupBy, period: Period | None, scope: Scope) -> tuple[str, list[Any]]:
+    """The SQL of ``metrics`` and its extra parameters (after $1 since and $2 until)."""
+    args: list[Any] = []
+    case_filter = ""
+    if scope.area:
+        args.append(scope.area)
+        n = f"${len(args) + 2}"
+        case_filter = (
+            f" AND (c.community = {n} OR c.street = {n} OR c.district = {n} OR c.area = {n})"
+        )
+    dept = ""
+    if scope.department:
+        args.append(scope.department)
+        dept = f"${len(args) + 2}"
+
+    def only(column: str) -> str:
+        return f" AND {column} = {dept}" if dept else ""
+
+    pct = "percentile_cont({q}) WITHIN GROUP (ORDER BY {x})"
+    ack_s = "extract(epoch FROM a.acknowledged_at - a.dispatched_at)"
+    res_s = "extract(epoch FROM c.resolved_at - c.raised_at)"
+    sql = f"""
+WITH c AS (
+  SELECT c.*, {_bucket(period)} AS bucket FROM {S}.cases c
+   WHERE c.raised_at >= $1 AND c.raised_at < $2{case_filter}
+), a AS (
+  SELECT c.bucket, {_group(group_by, "a.department")} AS grp,
+         count(*) AS dispatched,
+         count(*) FILTER (WHERE a.acknowledged_in_time) AS acknowledged_in_time,
+         count(*) FILTER (WHERE a.acknowledged_at IS NOT NULL) AS acknowledged,
+         count(*) FILTER (WHERE a.dispute_count > 0) AS disputed,
+         {pct.format(q=0.5, x=ack_s)} AS ack_median_s,
+         {pct.format(q=0.9, x=ack_s)} AS ack_p90_s
+    FROM c JOIN {S}.assignments a USING (case_id)
+   WHERE true{only("a.department")}
+   GROUP BY 1, 2
+), cb AS (
+  SELECT c.bucket, {_group(group_by, "b.department")} AS grp,
+         count(*) AS callbacks,
+         count(*) FILTER (WHERE b.solved) AS solved,
+         count(*) FILTER (WHERE b.satisfied) AS satisfied
+    FROM c JOIN {S}.callbacks b USING (case_id)
+   WHERE true{only("b.department")}
+   GROUP BY 1, 2
+), r AS (
+  SELECT c.bucket, {_group(group_by, "c.lead_department")} AS grp,
+         count(*) AS cases,
+         count(*) FILTER (WHERE c.resolved_at IS NOT NULL OR c.reopen_count > 0) AS resolved,
+         count(*) FILTER (WHERE c.reopen_count > 0) AS reopened,
+         {pct.format(q=0.5, x=res_s)} AS resolve_median_s,
+         {pct.format(q=0.9, x=res_s)} AS resolve_p90_s
+    FROM c WHERE true{only("c.lead_department")}
+   GROUP BY 1, 2
+), k AS (
+  SELECT c.bucket, {_group(group_by, "k.department")} AS grp, sum(k.breaches) AS breaches
+    FROM c JOIN {S}.clocks k USING (case_id)
+   WHERE k.breaches > 0{only("k.department")}
+   GROUP BY 1, 2
+)
+SELECT bucket, grp,
+       coalesce(a.dispatched, 0) AS dispatched,
+       coalesce(a.acknowledged_in_time, 0) AS acknowledged_in_time,
+       coalesce(a.acknowledged, 0) AS acknowledged,
+       coalesce(a.disputed, 0) AS disputed,
+       a.ack_median_s, a.ack_p90_s,
+       coalesce(cb.callbacks, 0) AS callbacks,
+       coalesce(cb.solved, 0) AS solved,
+       coalesce(cb.satisfied, 0) AS satisfied,
+       coalesce(r.cases, 0) AS cases,
+       coalesce(r.resolved, 0) AS resolved,
+       coalesce(r.reopened, 0) AS reopened,
+       r.resolve_median_s, r.resolve_p90_s,
+       coalesce(k.breaches, 0)::bigint AS breaches
+  FROM a FULL JOIN cb USING (bucket, grp) FULL JOIN r USING (bucket, grp)
+  FULL JOIN k USING (bucket, grp)
+ WHERE grp IS NOT NULL
+ ORDER BY bucket, grp"""
+    return sql, args
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def finish_row(record: dict[str, Any], weights: Weights) -> dict[str, Any]:
+    """Add the rates and the combined score to one aggregated row."""
+    row = dict(record)
+    row["bucket"] = None if row["bucket"] == "all" else row["bucket"]
+    row["group"] = row.pop("grp")
+    row["response_rate"] = _ratio(row["acknowledged_in_time"], row["dispatched"])
+    row["resolution_rate"] = _ratio(row["solved"], row["callbacks"])
+    row["satisfaction_rate"] = _ratio(row["satisfied"], row["callbacks"])
+    row["dispute_rate"] = _ratio(row["disputed"], row["dispatched"])
+    row["reopen_rate"] = _ratio(row["reopened"], row["resolved"])
+    rates = (row["response_rate"], row["resolution_rate"], row["satisfaction_rate"])
+    total = weights.response + weights.resolution + weights.satisfaction
+    if None in rates or not total:
+        row["score"] = None
+    else:
+        r, s, t = rates
+        assert r is not None and s is not None and t is not None
+        row["score"] = (
+            100 * (weights.response * r + weights.resolution * s + weights.satisfaction * t) / total
+        )
+    return row
+
+
+async def metrics(
+    conn: asyncpg.Connection,
+    group_by: GroupBy,
+    period: Period | None,
+    since: datetime,
+    until: datetime,
+    scope: Scope = EVERYTHING,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> list[dict[str, Any]]:
+    """One row per (bucket, group) of cases raised in [since, until); bucket None if no period."""
+    sql, args = metrics_sql(group_by, period, scope)
+    records = await conn.fetch(sql, since, until, *args)
+    return [finish_row(dict(r), weights) for r in records]
+
+
+async def rankings(
+    conn: asyncpg.Connection,
+    group_by: GroupBy,
+    since: datetime,
+    until: datetime,
+    scope: Scope = EVERYTHING,
+    weights: Weights = DEFAULT_WEIGHTS,
+    by: str = "score",
+) -> list[dict[str, Any]]:
+    """排名: groups ranked by ``by`` (default the combined score) over [since, until).
+
+    Higher is better; equal values share a rank (1, 2, 2, 4); groups without a value come last
+    with rank None, ordered by name.
+    """
+    rows = await metrics(conn, group_by, None, since, until, scope, weights)
+    valued = sorted((r for r in rows if r[by] is not None), key=lambda r: (-r[by], r["group"]))
+    rank, previous = 0, None
+    for i, row in enumerate(valued, start=1):
+        if row[by] != previous:
+            rank, previous = i, row[by]
+        row["rank"] = rank
+    rest = sorted((r for r in rows if r[by] is None), key=lambda r: r["group"])
+    for row in rest:
+        row["rank"] = None
+    return valued + rest
