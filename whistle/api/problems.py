@@ -40,8 +40,11 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
-class ProblemError(Exception):
-    """Raise to answer with a problem; ``kind`` names the title and the type URI."""
+class ProblemError(StarletteHTTPException):
+    """Raise to answer with a problem; ``kind`` names the title and the type URI.
+
+    An HTTPException, so that FastAPI lets it through while it reads a body (413 mid-stream).
+    """
 
     def __init__(
         self,
@@ -55,15 +58,14 @@ class ProblemError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail or detail_key or kind)
+        super().__init__(status, detail, headers)
         self.status = status
         self.kind = kind
-        self.detail = detail
+        self.problem_detail = detail
         self.detail_key = detail_key
         self.detail_values = detail_values or {}
         self.code = code
         self.errors = errors
-        self.headers = headers
 
 
 def request_lang(request: Request) -> Lang:
@@ -144,7 +146,7 @@ def field_errors(raw: list[Any], lang: Lang) -> list[FieldError]:
 
 async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    detail = exc.detail
+    detail = exc.problem_detail
     if detail is None and exc.detail_key:
         detail = text(DETAILS, exc.detail_key, request_lang(request), **exc.detail_values)
     return problem_response(

@@ -100,7 +100,9 @@ class FakeBus:
             )
         status = "duplicate" if command_id in self._seen else "accepted"
         self._seen.add(command_id)
-        events = [{"type": command.type, "case_id": case_id, "seq": 1}] if status == "accepted" else []
+        events = (
+            [{"type": command.type, "case_id": case_id, "seq": 1}] if status == "accepted" else []
+        )
         return Decision(command_id=command_id, case_id=case_id, status=status, events=events)
 
 

@@ -38,7 +38,10 @@ DEPT = "urban_management"
 
 # suffix → (roles allowed, a valid body)
 COMMANDS: dict[str, tuple[set[str], dict[str, object]]] = {
-    "/callback": ({"secretary", "supervisor", "admin"}, {"solved": True, "satisfied": True, "score": 5}),
+    "/callback": (
+        {"secretary", "supervisor", "admin"},
+        {"solved": True, "satisfied": True, "score": 5},
+    ),
     "/reopen": ({"secretary", "supervisor", "admin"}, {"reason": "居民不满意"}),
     "/close": ({"secretary", "supervisor", "admin"}, {}),
     "/withdraw": ({"secretary", "admin"}, {"reason": "已自行解决"}),

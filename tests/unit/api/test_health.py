@@ -1,0 +1,43 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.unit.api.fakes import FakeRead
+from whistle.api.deps import Services
+
+
+async def test_healthz_is_alive(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_when_everything_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+async def test_readyz_fails_on_kafka_database_or_lag(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    services.extras["kafka"]["up"] = False
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["kafka"]["ok"] is False
+    services.extras["kafka"]["up"] = True
+    read = services.read
+    assert isinstance(read, FakeRead)
+    read.down = True
+    assert (await client.get("/readyz")).json()["checks"]["postgres"]["ok"] is False
+    read.down = False
+    read.lag_events = 101
+    lagging = await client.get("/readyz")
+    assert lagging.status_code == 503
+    assert lagging.json()["checks"]["projection_lag"] == {
+        "ok": False,
+        "max_events": 100,
+        "events": 101,
+        "seconds": None,
+    }

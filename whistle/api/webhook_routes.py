@@ -1,0 +1,280 @@
+"""Webhook endpoints over HTTP: register, list, rotate, enable/disable, the log, redelivery."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from whistle.api.deps import CurrentPrincipal, CurrentServices, Services, require_role
+from whistle.api.identity import Principal
+from whistle.api.problems import ProblemError, problem_responses
+from whistle.domain.areas import load_departments
+from whistle.webhooks.schema import ensure_schema
+from whistle.webhooks.secretbox import SecretBox, resolve_key
+from whistle.webhooks.signing import new_secret
+from whistle.webhooks.store import Endpoint, WebhookStore
+
+router = APIRouter(tags=["webhooks"])
+
+EndpointId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class EndpointIn(BaseModel):
+    """A department's receiver to register."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    department: str | None = Field(
+        default=None, description="Department code; a liaison's own department by default."
+    )
+    url: AnyHttpUrl = Field(description="Where deliveries are POSTed (http or https).")
+    description: str = Field(default="", max_length=200)
+    event_types: list[str] | None = Field(
+        default=None, max_length=50, description="Event types to receive; all when omitted."
+    )
+
+
+class RotateIn(BaseModel):
+    """How long the previous secret stays valid alongside the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+
+
+class EndpointOut(BaseModel):
+    """An endpoint as listed (its secrets are never shown again)."""
+
+    endpoint_id: int
+    department: str
+    url: str
+    description: str
+    event_types: list[str] | None
+    enabled: bool
+    disabled_reason: str | None
+    rotating: bool = Field(description="True while two secrets are valid.")
+
+
+class EndpointCreated(EndpointOut):
+    """A new endpoint with its secret, shown this once."""
+
+    secret: str = Field(description="The `whsec_` secret to verify signatures with.")
+
+
+class SecretOut(BaseModel):
+    """A rotated secret, shown this once."""
+
+    endpoint_id: int
+    secret: str
+    previous_valid_until: datetime
+
+
+class DeliveryOut(BaseModel):
+    """One delivery of the log."""
+
+    model_config = ConfigDict(extra="allow")
+
+    delivery_id: int
+    endpoint_id: int
+    event_id: str
+    case_id: str
+    event_type: str
+    status: str
+    attempts: int
+
+
+class Deliveries(BaseModel):
+    """The delivery log of an endpoint, newest first."""
+
+    items: list[DeliveryOut]
+
+
+async def _store(services: Services) -> WebhookStore:
+    store: WebhookStore | None = services.extras.get("webhook_store")
+    if store is None:
+        pool = services.extras["pool"]
+        settings = services.extras["settings"]
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        store = WebhookStore(pool, SecretBox(resolve_key(secret, settings.state_dir)))
+        async with pool.acquire() as conn:
+            await ensure_schema(conn)
+        services.extras["webhook_store"] = store
+    return store
+
+
+def _out(ep: Endpoint) -> dict[str, Any]:
+    return {
+        "endpoint_id": ep.endpoint_id,
+        "department": ep.department,
+        "url": ep.url,
+        "description": ep.description,
+        "event_types": list(ep.event_types) if ep.event_types is not None else None,
+        "enabled": ep.enabled,
+        "disabled_reason": ep.disabled_reason,
+        "rotating": len(ep.secrets) > 1,
+    }
+
+
+def _may_manage(principal: Principal, department: str) -> bool:
+    return principal.role == "admin" or (
+        principal.role == "liaison" and principal.department == department
+    )
+
+
+async def _endpoint_in_scope(
+    store: WebhookStore, principal: Principal, endpoint_id: int
+) -> Endpoint:
+    require_role(principal, ("liaison", "admin"))
+    ep = await store.endpoint(endpoint_id)
+    if ep is None or not _may_manage(principal, ep.department):
+        raise ProblemError(404, "not_found", f"no webhook endpoint {endpoint_id}")
+    return ep
+
+
+@router.post(
+    "/v1/webhooks",
+    status_code=201,
+    response_model=EndpointCreated,
+    summary="Register a department's webhook endpoint (the secret is shown once)",
+    responses=problem_responses(401, 403, 422),
+    operation_id="addWebhook",
+)
+async def add_webhook(
+    body: EndpointIn, principal: CurrentPrincipal, services: CurrentServices
+) -> JSONResponse:
+    """Admins register for any department; a liaison for their own."""
+    require_role(principal, ("liaison", "admin"))
+    department = body.department or principal.department
+    if not department or department not in load_departments():
+        raise ProblemError(422, "validation", f"unknown department {department!r}")
+    if not _may_manage(principal, department):
+        raise ProblemError(
+            403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": department}
+        )
+    store = await _store(services)
+    secret = new_secret()
+    endpoint_id = await store.add_endpoint(
+        department, str(body.url), secret, body.description, body.event_types
+    )
+    ep = await store.endpoint(endpoint_id)
+    assert ep is not None
+    created = EndpointCreated(**_out(ep), secret=secret)
+    return JSONResponse(
+        created.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/v1/webhooks/{endpoint_id}", "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/v1/webhooks",
+    response_model=list[EndpointOut],
+    summary="Webhook endpoints in scope",
+    responses=problem_responses(401, 403),
+    operation_id="listWebhooks",
+)
+async def list_webhooks(principal: CurrentPrincipal, services: CurrentServices) -> Any:
+    """Every endpoint (admin) or the liaison's department's."""
+    require_role(principal, ("liaison", "admin"))
+    store = await _store(services)
+    department = None if principal.role == "admin" else principal.department
+    return [_out(ep) for ep in await store.endpoints(department)]
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/rotate",
+    response_model=SecretOut,
+    summary="Rotate the secret; the previous one stays valid for the overlap",
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="rotateWebhookSecret",
+)
+async def rotate(
+    endpoint_id: EndpointId,
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    body: RotateIn | None = None,
+) -> JSONResponse:
+    """While both secrets are valid, every delivery carries both signatures."""
+    store = await _store(services)
+    await _endpoint_in_scope(store, principal, endpoint_id)
+    overlap = timedelta(hours=(body or RotateIn()).overlap_hours)
+    secret = new_secret()
+    await store.rotate(endpoint_id, secret, overlap)
+    out = SecretOut(
+        endpoint_id=endpoint_id,
+        secret=secret,
+        previous_valid_until=datetime.now().astimezone() + overlap,
+    )
+    return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/{action}",
+    response_model=EndpointOut,
+    summary="Enable or disable an endpoint (a 410 from the receiver disables it)",
+    responses=problem_responses(401, 403, 404),
+    operation_id="toggleWebhook",
+)
+async def toggle(
+    endpoint_id: EndpointId,
+    action: Annotated[str, Path(pattern="^(enable|disable)$")],
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+) -> Any:
+    """Pending deliveries wait while an endpoint is disabled and resume when enabled."""
+    store = await _store(services)
+    await _endpoint_in_scope(store, principal, endpoint_id)
+    await store.set_enabled(endpoint_id, action == "enable", f"disabled by {principal.user_id}")
+    ep = await store.endpoint(endpoint_id)
+    assert ep is not None
+    return _out(ep)
+
+
+@router.get(
+    "/v1/webhooks/{endpoint_id}/deliveries",
+    response_model=Deliveries,
+    summary="The delivery log of an endpoint (dead letters with status=dead)",
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="listWebhookDeliveries",
+)
+async def deliveries(
+    endpoint_id: EndpointId,
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """Newest first, with attempts counts and the last status code or error."""
+    store = await _store(services)
+    await _endpoint_in_scope(store, principal, endpoint_id)
+    return {"items": await store.deliveries(status, endpoint_id, limit)}
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    summary="Send a delivery again now (e.g. a dead letter)",
+    responses=problem_responses(401, 403, 404),
+    operation_id="redeliverWebhook",
+)
+async def redeliver(
+    endpoint_id: EndpointId,
+    delivery_id: Annotated[int, Path(ge=1, le=2**62)],
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+) -> dict[str, Any]:
+    """Queue the delivery; the delivery worker sends it within a moment."""
+    store = await _store(services)
+    await _endpoint_in_scope(store, principal, endpoint_id)
+    rows = await store.pool.fetchval(
+        "SELECT count(*) FROM webhooks.deliveries WHERE delivery_id = $1 AND endpoint_id = $2",
+        delivery_id,
+        endpoint_id,
+    )
+    if not rows or not await store.redeliver(delivery_id):
+        raise ProblemError(404, "not_found", f"no delivery {delivery_id} of endpoint {endpoint_id}")
+    return {"delivery_id": delivery_id, "status": "pending"}
