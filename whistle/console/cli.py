@@ -1,0 +1,192 @@
+"""`whistle inbox | show | ack | dispute | progress | complete | watch`: the liaison console."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from whistle.console.board import render
+from whistle.console.client import Api, ApiError, default_api_url
+from whistle.console.text import CLOCKS, STATUSES, local_time, pad, pick, say
+
+Handler = Callable[[Api, argparse.Namespace], int]
+REASONS = ("wrong_function", "wrong_place", "unclear_ownership", "other")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="API token (default: $WHISTLE_TOKEN)")
+    parser.add_argument("--api", help="API base URL (default: $WHISTLE_API_URL or local)")
+    parser.add_argument("--lang", choices=["zh", "en"], default=None, help="zh (default) or en")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the liaison's commands and ``watch`` to the ``whistle`` parser."""
+    specs: list[tuple[str, str, Handler]] = [
+        ("inbox", "待办案件 / the department's open cases", _inbox),
+        ("show", "案件详情 / one case", _show),
+        ("ack", "签收 / acknowledge a case", _ack),
+        ("dispute", "退单 / dispute a routing", _dispute),
+        ("progress", "报告进展 / report progress", _progress),
+        ("complete", "报告办结 / report the department's part complete", _complete),
+        ("watch", "超时督办看板（终端）/ live breach board", _watch),
+    ]
+    for name, help_text, handler in specs:
+        p = subparsers.add_parser(name, help=help_text)
+        _common(p)
+        if name not in {"inbox", "watch"}:
+            p.add_argument("case_id")
+        if name == "inbox":
+            p.add_argument("--limit", type=int, default=50)
+        if name == "dispute":
+            p.add_argument("--reason", choices=REASONS, default="wrong_function")
+            p.add_argument("--text", required=True, help="why this is not your department's")
+        if name == "progress":
+            p.add_argument("--note", required=True)
+        if name == "complete":
+            p.add_argument("--summary", required=True)
+        if name == "watch":
+            p.add_argument("--once", action="store_true", help="print the board once and exit")
+            p.add_argument("--no-color", action="store_true")
+        p.set_defaults(func=_runner(handler))
+
+
+def _lang(args: argparse.Namespace) -> str:
+    return args.lang or ("en" if os.environ.get("WHISTLE_LANG") == "en" else "zh")
+
+
+def _runner(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        lang = _lang(args)
+        args.lang = lang
+        token = args.token or os.environ.get("WHISTLE_TOKEN")
+        if not token:
+            print(f"{say('error', lang)}: {say('no_token', lang)}", file=sys.stderr)
+            return 3
+        api = Api(args.api or default_api_url(), token, lang)
+        try:
+            return handler(api, args)
+        except ApiError as err:
+            detail = say("unreachable", lang) + " " + err.detail if err.status == 0 else err.detail
+            text = f"{err.title}: {detail}" if detail and err.status else detail or err.title
+            code = f" [{err.code}]" if err.code else ""
+            print(f"{say('error', lang)}: {text}{code}".replace("\n", " "), file=sys.stderr)
+            return err.exit_code
+        finally:
+            api.close()
+
+    return run
+
+
+def _dump(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _inbox(api: Api, args: argparse.Namespace) -> int:
+    page = api.call("GET", "/v1/inbox", params={"limit": args.limit})
+    if args.json:
+        _dump(page)
+        return 0
+    items = page.get("items", [])
+    if not items:
+        print(say("inbox_empty", args.lang))
+        return 0
+    for c in items:
+        print(
+            "  ".join(
+                [
+                    pad(c["case_id"], 24),
+                    pad(pick(STATUSES, c.get("status"), args.lang), 10),
+                    pad(local_time(c.get("raised_at")), 11),
+                    pad(str(c.get("community") or ""), 24),
+                    str(c.get("title") or ""),
+                ]
+            ).rstrip()
+        )
+    return 0
+
+
+def _show(api: Api, args: argparse.Namespace) -> int:
+    case = api.call("GET", f"/v1/cases/{args.case_id}")
+    if args.json:
+        _dump(case)
+        return 0
+    lang = args.lang
+    print(f"{say('case', lang)}  {case['case_id']}  {pick(STATUSES, case.get('status'), lang)}")
+    print(f"{say('title', lang)}  {case.get('title') or ''}")
+    print(f"{say('community', lang)}  {case.get('community') or case.get('area') or ''}")
+    print(f"{say('raised', lang)}  {local_time(case.get('raised_at'))}")
+    print(f"{say('departments', lang)}:")
+    for a in case.get("assignments", []):
+        role = f"({say('lead', lang)})" if a.get("role") == "lead" else ""
+        acked = say("acked", lang) if a.get("acknowledged_at") else say("not_acked", lang)
+        print(f"  - {a.get('department')} {role} {acked}")
+    if case.get("clocks"):
+        print(f"{say('clocks', lang)}:")
+    for k in case.get("clocks", []):
+        flag = f"  {say('breached', lang)}" if k.get("breached_at") else ""
+        print(
+            f"  - {pick(CLOCKS, k.get('clock'), lang)} {k.get('department') or ''}"
+            f"  {say('due', lang)} {local_time(k.get('due_at'))}  {k.get('status')}{flag}"
+        )
+    return 0
+
+
+def _report(
+    api: Api, args: argparse.Namespace, suffix: str, body: dict[str, Any], done: str
+) -> int:
+    result = api.command(args.case_id, suffix, body)
+    if args.json:
+        _dump(result)
+        return 0
+    status = result.get("status", "accepted")
+    if status == "pending":
+        print(say("pending", args.lang))
+        return 6
+    message = say(done, args.lang, case=args.case_id)
+    print(message if status == "accepted" else f"{message}（{say('duplicate', args.lang)}）")
+    return 0
+
+
+def _ack(api: Api, args: argparse.Namespace) -> int:
+    return _report(api, args, "/acknowledge", {}, "ack_done")
+
+
+def _dispute(api: Api, args: argparse.Namespace) -> int:
+    body = {"reason": args.reason, "text": args.text}
+    return _report(api, args, "/dispute", body, "dispute_done")
+
+
+def _progress(api: Api, args: argparse.Namespace) -> int:
+    return _report(api, args, "/progress", {"note": args.note}, "progress_done")
+
+
+def _complete(api: Api, args: argparse.Namespace) -> int:
+    return _report(api, args, "/complete", {"summary": args.summary}, "complete_done")
+
+
+def _watch(api: Api, args: argparse.Namespace) -> int:
+    names = api.call("GET", "/v1/names")
+    color = not args.no_color and sys.stdout.isatty()
+    while True:
+        try:
+            for event, data in api.stream("/v1/stream/breaches"):
+                if event != "board":
+                    continue
+                lines = render(json.loads(data), names, args.lang, color)
+                if color:
+                    sys.stdout.write("\x1b[H\x1b[2J")
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
+                if args.once:
+                    return 0
+        except ApiError as err:
+            if err.status != 0:
+                raise
+        print(say("reconnecting", args.lang), file=sys.stderr)
+        time.sleep(2)
