@@ -10,6 +10,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from whistle.dev.services import ensure_services, services_status
+from whistle.settings import Settings
+
 pytestmark = pytest.mark.integration
 
 
@@ -71,3 +74,14 @@ async def test_the_application_database_exists(database_url: str) -> None:
         )
     finally:
         await connection.close()
+
+
+def test_starting_the_services_again_changes_nothing(
+    kafka_bootstrap: str, database_url: str, service_settings: Settings
+) -> None:
+    before = services_status(service_settings)
+    lines = ensure_services(service_settings)
+    assert services_status(service_settings) == before
+    assert before[0] is True
+    for line in lines:
+        assert "already running" in line or "external" in line
