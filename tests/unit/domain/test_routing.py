@@ -79,7 +79,7 @@ def test_route_records_rule_version_policy_and_every_due_time() -> None:
     dues = {p.key: p.due_at for p in command.clocks}
     assert dues["ack:urban_management"] == T0 + timedelta(minutes=30)
     assert dues["resolve:urban_management"] == T0 + timedelta(days=7)
-    assert [r.step for r in command.escalation][0] == "reminder"
+    assert command.escalation[0].step == "reminder"
 
 
 def test_unknown_category_goes_to_the_district_office() -> None:
@@ -108,7 +108,8 @@ def test_a_rule_change_never_alters_a_routed_case(tmp_path: Path) -> None:
         text.read_text(encoding="utf-8")
         .replace('version = "2025.11.1"', 'version = "2099.1"')
         .replace(
-            'lead = "urban_management"\nsupporting = ["public_security", "transport", "culture_tourism"]',
+            'lead = "urban_management"\n'
+            'supporting = ["public_security", "transport", "culture_tourism"]',
             'lead = "transport"\nsupporting = []',
         )
     )
