@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from whistle.dev.services import ServiceError, ensure_services, services_status, stop_all
+from whistle.dev.services import ServiceError, kafka_up, postgres_up, services_status, stop_all
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,9 +28,10 @@ def _report(lines: list[str]) -> None:
 
 
 def _up(_: argparse.Namespace) -> int:
-    """Start the services."""
+    """Start the services, reporting each as soon as it is up."""
     try:
-        _report(ensure_services())
+        for start in (kafka_up, postgres_up):
+            print(start(), flush=True)
     except ServiceError as error:
         print(f"whistle dev up: {error}", file=sys.stderr)
         return 1

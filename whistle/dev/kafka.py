@@ -213,7 +213,7 @@ def format_storage(paths: KafkaPaths) -> None:
 
 def running_pid(paths: KafkaPaths) -> int | None:
     """The pid of this checkout's broker when it runs, else None."""
-    return our_pid(paths.pid_file, str(paths.server_properties))
+    return our_pid(paths.pid_file, f"kafka.Kafka {paths.server_properties}")
 
 
 async def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:

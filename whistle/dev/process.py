@@ -64,12 +64,29 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def find_pid(marker: str) -> int | None:
+    """A live process whose command line contains ``marker`` (e.g. its config file), if any."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and marker in cmdline(int(entry.name)):
+            pid = int(entry.name)
+            if pid != os.getpid() and pid_alive(pid):
+                return pid
+    return None
+
+
 def our_pid(pid_file: Path, marker: str) -> int | None:
-    """The live pid from ``pid_file`` if its command line contains ``marker``, else None."""
+    """This checkout's live process: the pid file's if its command line has ``marker``.
+
+    When the pid file is missing or stale but a process with ``marker`` runs, the pid file
+    is rewritten to name it (so ``down`` still stops exactly that process).
+    """
     pid = read_pid(pid_file)
-    if pid is None or not pid_alive(pid):
-        return None
-    return pid if marker in cmdline(pid) else None
+    if pid is not None and pid_alive(pid) and marker in cmdline(pid):
+        return pid
+    found = find_pid(marker)
+    if found is not None:
+        pid_file.write_text(f"{found}\n")
+    return found
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
