@@ -8,6 +8,7 @@ from typing import Any
 
 from projections.model import CaseRows, Model, Row
 from whistle.domain.areas import district_of, street_of
+from whistle.domain.types import TIER_ORDER
 
 Event = dict[str, Any]
 Handler = Callable[[Model, CaseRows, Event, datetime], None]
@@ -130,7 +131,7 @@ def department_acknowledged(model: Model, rows: CaseRows, ev: Event, at: datetim
             within = a["ack_due_at"] is None or at <= a["ack_due_at"]
         a.update(acknowledged_at=at, acknowledged_in_time=within)
     _meet(rows, "ack", ev["department"], at)
-    if rows.case["status"] == "routed":
+    if ev["department"] == rows.case["lead_department"] and rows.case["status"] == "routed":
         rows.case["status"] = "in_progress"
 
 
@@ -170,9 +171,18 @@ def dispute_ruled(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None
     new = ev.get("new_department")
     if ev["outcome"] == "reassign" and new:
         old.update(active=False, released_at=at)
-        for (_, dept), clock in rows.table("clocks").items():
-            if dept == department and clock["stopped_at"] is None:
-                clock.update(stopped_at=at, paused_at=None, status="released")
+        clocks = rows.table("clocks")
+        for kind, dept in list(clocks):
+            if dept != department:
+                continue
+            if kind == "ack":  # the old department's sign-for clock ends with its part
+                clock = clocks[(kind, dept)]
+                if clock["stopped_at"] is None:
+                    clock.update(stopped_at=at, paused_at=None, status="released")
+            else:  # its other clocks move, as they are, to the new department
+                moved = clocks.pop((kind, dept))
+                moved["department"] = new
+                clocks[(kind, new)] = moved
         a = _assignment(model, case_id, new)
         a.update(role=old["role"], active=True, dispatched_at=at, released_at=None)
         if rows.case["lead_department"] == department:
@@ -191,10 +201,9 @@ def requester_contacted(model: Model, rows: CaseRows, ev: Event, at: datetime) -
 
 @handles("JointActionScheduled")
 def joint_action_scheduled(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
-    """集结 scheduled: the named departments' joint-action clocks are met."""
+    """集结 scheduled: every joint-action clock is met."""
     rows.case["joint_action_at"] = _ts(ev["at"])
-    for department in ev.get("departments", ()):
-        _meet(rows, "joint_action", department, at)
+    _meet(rows, "joint_action", None, at)
 
 
 @handles("ProgressReported")
@@ -212,6 +221,9 @@ def department_completed(model: Model, rows: CaseRows, ev: Event, at: datetime) 
 def case_resolved(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
     """办结: resolved by the lead; every resolve clock is met."""
     rows.case.update(status="resolved", resolved_at=at, resolution=ev.get("outcome"))
+    a = _assignment(model, rows.case["case_id"], ev["department"])
+    if a["completed_at"] is None:
+        a["completed_at"] = at
     _meet(rows, "resolve", None, at)
 
 
@@ -240,7 +252,12 @@ def callback_recorded(model: Model, rows: CaseRows, ev: Event, at: datetime) -> 
 def case_reopened(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
     """Reopened: back in progress with restarted clocks."""
     rows.case.update(
-        status="in_progress", reopen_count=ev["reopen_count"], resolved_at=None, resolution=None
+        status="in_progress",
+        reopen_count=ev["reopen_count"],
+        resolved_at=None,
+        resolution=None,
+        closed_at=None,
+        final_reason=None,
     )
     for a in rows.table("assignments").values():
         if a["active"]:
@@ -279,7 +296,7 @@ def extension_requested(model: Model, rows: CaseRows, ev: Event, at: datetime) -
     assert x is not None
     x.update(
         department=ev["department"],
-        clock=ev["clock_key"],
+        clock=ev["clock"],
         requested_due_at=_ts(ev["requested_due_at"]),
         reason=ev.get("reason"),
         requested_at=at,
@@ -289,7 +306,8 @@ def extension_requested(model: Model, rows: CaseRows, ev: Event, at: datetime) -
 
 def _decide_extension(rows: CaseRows, ev: Event, at: datetime, status: str) -> None:
     for x in rows.table("extension_requests").values():
-        if x["clock"] == ev["clock_key"] and x["status"] == "pending":
+        key = f"{x['clock']}:{x['department']}"
+        if key == ev["clock_key"] and x["status"] == "pending":
             x.update(status=status, decided_at=at, decided_by=ev["actor"]["user_id"])
             if status == "granted":
                 x["granted_due_at"] = _ts(ev["due_at"])
@@ -354,7 +372,11 @@ def case_escalated(model: Model, rows: CaseRows, ev: Event, at: datetime) -> Non
         escalated_at=at,
         escalated_by=ev["actor"]["user_id"],
     )
-    rows.case.update(escalation_tier=ev["tier"], escalation_step=ev["step"], escalated_at=at)
+    tier = ev["tier"]
+    current = rows.case["escalation_tier"]
+    if current is not None and TIER_ORDER[current] > TIER_ORDER[tier]:
+        tier = current  # the case stays at the highest tier it reached
+    rows.case.update(escalation_tier=tier, escalation_step=ev["step"], escalated_at=at)
 
 
 @handles("CasePublished")

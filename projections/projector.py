@@ -42,6 +42,8 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.InvalidCachedStatementError,
+    asyncpg.UndefinedTableError,
     CheckpointMoved,
     TimeoutError,
 )

@@ -13,7 +13,7 @@ import whistle
 
 # Command modules outside ``whistle/*/cli.py`` (those are found automatically); each module
 # defines ``register(subparsers)`` and sets ``func(args) -> int`` on its parsers.
-EXTRA_COMMAND_MODULES: tuple[str, ...] = ("streams.cli",)
+EXTRA_COMMAND_MODULES: tuple[str, ...] = ("streams.cli", "projections.cli")
 
 
 def command_modules() -> list[str]:

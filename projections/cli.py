@@ -1,0 +1,157 @@
+"""``whistle db migrate``, ``whistle projector``, ``whistle projections rebuild|check``,
+``whistle case at``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from projections.migrate import LIVE_SCHEMA, MigrationError, migrate_dsn
+from projections.projector import ProjectorConfig, run_projector
+from projections.rebuild import check, print_progress, rebuild
+from projections.store import DEFAULT_PROJECTOR
+from projections.timetravel import case_as_of_json
+from whistle.logs import configure_logging
+from whistle.settings import get_settings
+
+Subparsers = Any
+
+
+def _connection_args(p: argparse.ArgumentParser, kafka: bool = True) -> None:
+    settings = get_settings()
+    p.add_argument("--dsn", default=None, help=f"PostgreSQL DSN (default: {settings.dsn})")
+    if kafka:
+        p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers")
+        p.add_argument("--topic", default=None, help="events topic (default: whistle.case-events)")
+        p.add_argument("--projector", default=DEFAULT_PROJECTOR, help="checkpoint name")
+
+
+def _resolve(args: argparse.Namespace) -> tuple[str, str, str]:
+    settings = get_settings()
+    return (
+        args.dsn or settings.dsn,
+        getattr(args, "bootstrap", None) or settings.bootstrap,
+        getattr(args, "topic", None) or settings.topic("case-events"),
+    )
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add the projection commands to the ``whistle`` parser."""
+    db = subparsers.add_parser("db", help="the read-model database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    mig = db_sub.add_parser("migrate", help="apply pending migrations (refuses edited ones)")
+    _connection_args(mig, kafka=False)
+    mig.set_defaults(func=_migrate)
+
+    proj = subparsers.add_parser("projector", help="run the live projector until SIGTERM")
+    _connection_args(proj)
+    proj.add_argument("--batch-size", type=int, default=5000)
+    proj.set_defaults(func=_projector)
+
+    group = subparsers.add_parser("projections", help="rebuild or check the read models")
+    sub = group.add_subparsers(dest="projections_command", required=True)
+    reb = sub.add_parser("rebuild", help="replay the log into fresh tables, then swap them in")
+    _connection_args(reb)
+    reb.set_defaults(func=_rebuild)
+    chk = sub.add_parser("check", help="rebuild aside and compare with live; exit 1 on difference")
+    _connection_args(chk)
+    chk.set_defaults(func=_check)
+
+    case = subparsers.add_parser("case", help="one case from the read models")
+    case_sub = case.add_subparsers(dest="case_command", required=True)
+    at = case_sub.add_parser("at", help="time travel: the case as of an instant")
+    at.add_argument("case_id")
+    at.add_argument(
+        "--at", required=True, help="ISO 8601 instant with offset, e.g. 2026-11-02T09:00+08:00"
+    )
+    _connection_args(at, kafka=False)
+    at.set_defaults(func=_case_at)
+
+
+def _setup() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    _setup()
+    dsn, _, _ = _resolve(args)
+    try:
+        applied = asyncio.run(migrate_dsn(dsn, LIVE_SCHEMA))
+    except MigrationError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
+    print(f"applied: {applied}" if applied else "up to date")
+    return 0
+
+
+def _projector(args: argparse.Namespace) -> int:
+    _setup()
+    dsn, bootstrap, topic = _resolve(args)
+    config = ProjectorConfig(
+        dsn=dsn,
+        bootstrap=bootstrap,
+        topic=topic,
+        projector=args.projector,
+        batch_size=args.batch_size,
+    )
+    asyncio.run(run_projector(config))
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    _setup()
+    dsn, bootstrap, topic = _resolve(args)
+    result = asyncio.run(
+        rebuild(dsn, bootstrap, topic, projector=args.projector, progress=print_progress)
+    )
+    print(
+        f"\nrebuilt {result.cases:,} cases from {result.events:,} events in "
+        f"{result.seconds:.1f} s ({result.rate:,.0f} ev/s); swapped in as {result.schema!r}"
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    _setup()
+    dsn, bootstrap, topic = _resolve(args)
+    diffs, result = asyncio.run(
+        check(dsn, bootstrap, topic, projector=args.projector, progress=print_progress)
+    )
+    print(f"\nreplayed {result.events:,} events up to the live checkpoint")
+    if not diffs:
+        print("read models identical: rebuilt == live")
+        return 0
+    for d in diffs:
+        print(f"{d.table}: {d.only_live} rows only in live, {d.only_rebuilt} only in rebuilt")
+        for sample in d.samples:
+            print(f"  {json.dumps(sample, default=str, ensure_ascii=False)}")
+    return 1
+
+
+async def _at(dsn: str, case_id: str, at: datetime) -> dict[str, Any] | None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await case_as_of_json(conn, case_id, at)
+    finally:
+        await conn.close()
+
+
+def _case_at(args: argparse.Namespace) -> int:
+    dsn, _, _ = _resolve(args)
+    at = datetime.fromisoformat(args.at)
+    if at.tzinfo is None:
+        print("--at needs a UTC offset (e.g. +08:00 or Z)", file=sys.stderr)
+        return 2
+    state = asyncio.run(_at(dsn, args.case_id, at))
+    if state is None:
+        print(f"case {args.case_id} did not exist at {at.isoformat()}", file=sys.stderr)
+        return 1
+    print(json.dumps(state, ensure_ascii=False, indent=2))
+    return 0
