@@ -13,7 +13,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import whistle
-from whistle.api import cases, health, liaison, open311, supervisor
+from whistle.api import (
+    cases,
+    dashboard,
+    health,
+    liaison,
+    open311,
+    supervisor,
+    webhook_routes,
+)
 from whistle.api.deps import Services
 from whistle.api.limits import BodyLimit
 from whistle.api.pgread import PgReadModel
@@ -108,7 +116,7 @@ def create_app(
         app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=api.max_body_bytes)
-    for module in (health, cases, liaison, supervisor, open311):
+    for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

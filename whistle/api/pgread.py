@@ -1,18 +1,21 @@
-"""The read models in PostgreSQL (schema ``projection``), queried for the API.
+"""The read models in PostgreSQL, through ``projections.queries`` and ``projections.metrics``.
 
-Small queries of the API's own; every case-scoped query filters by area prefix or department.
+Listing is the API's own query: it needs several statuses, case ids and "published only"
+(Open311), which ``list_cases`` does not take.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from projections import metrics as m
+from projections import queries as q
 from projections.migrate import LIVE_SCHEMA
-from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, Row, Scope
+from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, Row, Scope
 
 S = LIVE_SCHEMA
 CASE_COLUMNS = (
@@ -22,14 +25,7 @@ CASE_COLUMNS = (
     " callback_count, last_solved, last_satisfied, escalation_tier, escalation_step,"
     " escalated_at, published_at, breach_count, applied_seq, updated_at"
 )
-GROUP_COLUMNS: dict[str, str] = {
-    "department": "a.department",
-    "community": "c.community",
-    "street": "c.street",
-    "district": "c.district",
-    "category": "c.category",
-}
-CHINA_TZ = "Asia/Shanghai"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def scope_sql(scope: Scope, args: list[Any], alias: str = "c") -> str:
@@ -64,27 +60,7 @@ class PgReadModel:
     async def case(self, case_id: str) -> Row | None:
         """The case with its assignments and clocks."""
         async with self._pool.acquire() as conn:
-            record = await conn.fetchrow(
-                f"SELECT {CASE_COLUMNS} FROM {S}.cases WHERE case_id = $1", case_id
-            )
-            if record is None:
-                return None
-            row = _row(record)
-            assignments = await conn.fetch(
-                f"SELECT department, role, active, dispatched_at, ack_due_at, acknowledged_at,"
-                f" acknowledged_in_time, disputed, dispute_count, completed_at, released_at,"
-                f" breached FROM {S}.assignments WHERE case_id = $1 ORDER BY dispatched_at",
-                case_id,
-            )
-            clocks = await conn.fetch(
-                f"SELECT clock, department, mode, started_at, due_at, paused_at, paused_seconds,"
-                f" stopped_at, breached_at, breaches, status FROM {S}.clocks"
-                f" WHERE case_id = $1 ORDER BY started_at, clock",
-                case_id,
-            )
-        row["assignments"] = [dict(a) for a in assignments]
-        row["clocks"] = [dict(k) for k in clocks]
-        return row
+            return await q.get_case(conn, case_id)
 
     async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
         """Cases in scope, newest first."""
@@ -124,18 +100,8 @@ class PgReadModel:
 
     async def timeline(self, case_id: str) -> list[Row]:
         """The case's events in order, bodies decoded."""
-        records = await self._pool.fetch(
-            f"SELECT seq, type, occurred_at, event_id, command_id, actor_user_id, actor_role,"
-            f" actor_department, actor_area, body FROM {S}.case_events"
-            f" WHERE case_id = $1 ORDER BY seq",
-            case_id,
-        )
-        rows = []
-        for record in records:
-            row = dict(record)
-            row["body"] = _json(row["body"])
-            rows.append(row)
-        return rows
+        async with self._pool.acquire() as conn:
+            return await q.timeline(conn, case_id)
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """The first event (WhistleRaised) body of each case."""
@@ -148,55 +114,20 @@ class PgReadModel:
         return {r["case_id"]: _json(r["body"]) for r in records}
 
     async def breaches(self, scope: Scope) -> list[Row]:
-        """Open breaches in scope, oldest breach first."""
-        args: list[Any] = []
-        if scope.department is not None:
-            args.append(scope.department)
-            cond = f"b.department = ${len(args)}"
-        elif scope.area is not None:
-            args.append(scope.area)
-            cond = (
-                f"EXISTS (SELECT 1 FROM {S}.cases c WHERE c.case_id = b.case_id"
-                f" AND (c.area = $1 OR starts_with(c.area, $1 || '.')))"
-            )
-        else:
-            cond = "true"
-        return [
-            dict(r)
-            for r in await self._pool.fetch(
-                f"SELECT * FROM {S}.open_breaches b WHERE {cond} ORDER BY b.breached_at LIMIT 1000",
-                *args,
-            )
-        ]
+        """Open breaches in scope, most overdue first."""
+        async with self._pool.acquire() as conn:
+            return await q.open_breaches(conn, _scope(scope))
 
     async def disputes(self, scope: Scope) -> list[Row]:
         """Disputes awaiting a ruling, in scope."""
-        args: list[Any] = []
-        cond = scope_sql(scope, args)
-        return [
-            dict(r)
-            for r in await self._pool.fetch(
-                f"SELECT d.*, c.title, c.category, c.community, c.street, c.district"
-                f" FROM {S}.disputes d JOIN {S}.cases c USING (case_id)"
-                f" WHERE d.status = 'awaiting' AND {cond} ORDER BY d.raised_at LIMIT 1000",
-                *args,
-            )
-        ]
+        async with self._pool.acquire() as conn:
+            return await q.disputes_awaiting(conn, _scope(scope))
 
     async def extensions(self, scope: Scope) -> list[Row]:
-        """Pending extension requests, in scope (``clock_key`` is what grant/refuse take)."""
-        args: list[Any] = []
-        cond = scope_sql(scope, args)
-        return [
-            dict(r)
-            for r in await self._pool.fetch(
-                f"SELECT e.*, e.clock || ':' || e.department AS clock_key, c.title,"
-                f" c.community, c.street, c.district"
-                f" FROM {S}.extension_requests e JOIN {S}.cases c USING (case_id)"
-                f" WHERE e.status = 'pending' AND {cond} ORDER BY e.requested_at LIMIT 1000",
-                *args,
-            )
-        ]
+        """Pending extension requests, in scope, with the ``clock_key`` grant/refuse take."""
+        async with self._pool.acquire() as conn:
+            rows = await q.extension_requests(conn, _scope(scope))
+        return [r | {"clock_key": f"{r['clock']}:{r['department']}"} for r in rows]
 
     async def metrics(
         self,
@@ -206,94 +137,44 @@ class PgReadModel:
         since: datetime | None,
         until: datetime | None,
     ) -> list[Row]:
-        """三率 per group and bucket: response (acknowledged in time ÷ dispatched), resolution
-        and satisfaction (÷ callbacks), the 30/35/35 score, and acknowledge times."""
-        args: list[Any] = []
-        cond = scope_sql(scope, args)
-        if scope.department is not None:
-            cond += f" AND a.department = ${len(args)}"
-        group = GROUP_COLUMNS[group_by]
-        args += [since, until]
-        lo, hi = f"${len(args) - 1}", f"${len(args)}"
+        """三率 and times per group and bucket (definitions in ``projections.metrics``)."""
+        async with self._pool.acquire() as conn:
+            return await m.metrics(
+                conn,
+                group_by,
+                None if period == "all" else period,
+                *_range(since, until),
+                _scope(scope),
+            )
 
-        def bucket(column: str) -> str:
-            if period == "all":
-                return "NULL::timestamp"
-            return f"date_trunc('{period}', {column} AT TIME ZONE '{CHINA_TZ}')"
-
-        in_range = "({col} >= {lo} OR {lo} IS NULL) AND ({col} < {hi} OR {hi} IS NULL)"
-        sql = f"""
-WITH acks AS (
-  SELECT {group} AS grp, {bucket("a.dispatched_at")} AS bucket,
-         count(*) AS dispatched,
-         count(*) FILTER (WHERE a.acknowledged_in_time) AS acknowledged_in_time,
-         count(a.acknowledged_at) AS acknowledged,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM
-             a.acknowledged_at - a.dispatched_at)) AS ack_p50_s,
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM
-             a.acknowledged_at - a.dispatched_at)) AS ack_p90_s,
-         count(*) FILTER (WHERE a.breached) AS breached
-    FROM {S}.assignments a JOIN {S}.cases c USING (case_id)
-   WHERE a.dispatched_at IS NOT NULL AND {cond}
-     AND {in_range.format(col="a.dispatched_at", lo=lo, hi=hi)}
-   GROUP BY 1, 2
-), calls AS (
-  SELECT {group.replace("a.department", "k.department")} AS grp,
-         {bucket("k.called_at")} AS bucket,
-         count(*) AS callbacks,
-         count(*) FILTER (WHERE k.solved) AS solved,
-         count(*) FILTER (WHERE k.satisfied) AS satisfied
-    FROM {S}.callbacks k JOIN {S}.cases c USING (case_id)
-   WHERE {cond.replace("a.department", "k.department")}
-     AND {in_range.format(col="k.called_at", lo=lo, hi=hi)}
-   GROUP BY 1, 2
-)
-SELECT coalesce(acks.grp, calls.grp) AS "group", coalesce(acks.bucket, calls.bucket) AS bucket,
-       coalesce(dispatched, 0) AS dispatched,
-       coalesce(acknowledged, 0) AS acknowledged,
-       coalesce(acknowledged_in_time, 0) AS acknowledged_in_time,
-       coalesce(breached, 0) AS breached,
-       coalesce(callbacks, 0) AS callbacks, coalesce(solved, 0) AS solved,
-       coalesce(satisfied, 0) AS satisfied, ack_p50_s, ack_p90_s
-  FROM acks FULL OUTER JOIN calls
-    ON acks.grp IS NOT DISTINCT FROM calls.grp
-   AND acks.bucket IS NOT DISTINCT FROM calls.bucket
- ORDER BY 2 NULLS FIRST, 1
-"""
-        return [_rates(dict(r)) for r in await self._pool.fetch(sql, *args)]
+    async def rankings(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        by: RankBy,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        """排名 over [since, until) (definitions in ``projections.metrics``)."""
+        async with self._pool.acquire() as conn:
+            return await m.rankings(
+                conn, group_by, *_range(since, until), scope=_scope(scope), by=by
+            )
 
     async def lag(self) -> Lag:
-        """Events between the projector's checkpoints and the high watermarks it last saw."""
-        row = await self._pool.fetchrow(
-            f"SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0) AS events,"
-            f" extract(epoch FROM now() - min(updated_at)"
-            f"   FILTER (WHERE high_watermark > next_offset)) AS seconds"
-            f" FROM {S}.checkpoints"
-        )
-        assert row is not None
-        seconds = row["seconds"]
-        return Lag(events=int(row["events"]), seconds=float(seconds) if seconds else None)
+        """How far the projector is behind the log."""
+        async with self._pool.acquire() as conn:
+            lag = await q.projection_lag(conn)
+        return Lag(events=int(lag["events"]), seconds=lag["seconds"])
 
     async def ping(self) -> None:
         """``SELECT 1``."""
         await self._pool.fetchval("SELECT 1")
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    return since or EPOCH, until or datetime.now(UTC) + timedelta(days=1)
 
 
-def _rates(row: Row) -> Row:
-    response = _ratio(row["acknowledged_in_time"], row["dispatched"])
-    resolution = _ratio(row["solved"], row["callbacks"])
-    satisfaction = _ratio(row["satisfied"], row["callbacks"])
-    row["response_rate"] = response
-    row["resolution_rate"] = resolution
-    row["satisfaction_rate"] = satisfaction
-    parts = (response, resolution, satisfaction)
-    row["score"] = (
-        round(0.30 * parts[0] + 0.35 * parts[1] + 0.35 * parts[2], 4)  # type: ignore[operator]
-        if None not in parts
-        else None
-    )
-    return row
+def _scope(scope: Scope) -> q.Scope:
+    return q.Scope(area=scope.area, department=scope.department)

@@ -11,6 +11,7 @@ from whistle.api.identity import Principal
 Row = dict[str, Any]
 GroupBy = Literal["department", "community", "street", "district", "category"]
 Period = Literal["day", "week", "month", "all"]
+RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,17 @@ class ReadModel(Protocol):
         until: datetime | None,
     ) -> list[Row]:
         """三率 and times per group (and per period bucket)."""
+        ...
+
+    async def rankings(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        by: RankBy,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        """排名: groups ranked by ``by`` (higher is better), ties sharing a rank."""
         ...
 
     async def lag(self) -> Lag:

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 from whistle.api.commands import add_command_route
 from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.problems import problem_responses
-from whistle.api.readmodel import GroupBy, Period, Scope
+from whistle.api.readmodel import GroupBy, Period, RankBy, Scope
 from whistle.api.views import Metrics, Rows
 from whistle.domain import commands as c
 
@@ -73,6 +73,26 @@ async def metrics(
     """Rates over the cases in the caller's scope."""
     items = await services.read.metrics(Scope.of(principal), group_by, period, since, until)
     return Metrics(group_by=group_by, period=period, since=since, until=until, items=items)
+
+
+@router.get(
+    "/v1/rankings",
+    response_model=Metrics,
+    summary="排名: departments, communities, streets or categories ranked by score or a rate",
+    responses=problem_responses(401, 422),
+    operation_id="getRankings",
+)
+async def rankings(
+    principal: CurrentPrincipal,
+    services: CurrentServices,
+    group_by: Annotated[GroupBy, Query()] = "department",
+    by: Annotated[RankBy, Query(description="What to rank by (higher is better)")] = "score",
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> Metrics:
+    """Groups in the caller's scope ranked over [since, until)."""
+    items = await services.read.rankings(Scope.of(principal), group_by, by, since, until)
+    return Metrics(group_by=group_by, period="all", since=since, until=until, items=items)
 
 
 add_command_route(router, "/dispute/ruling", c.RuleOnDispute, summary="Rule on a dispute")

@@ -8,7 +8,7 @@ from typing import Any
 
 from whistle.api.deps import Services
 from whistle.api.identity import Principal, in_area
-from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, Row, Scope
+from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, Row, Scope
 from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 
@@ -171,6 +171,17 @@ class FakeRead:
     ) -> list[Row]:
         rows = [r for r in self.rows.values() if _in_scope(r, scope)]
         return [{"group": group_by, "bucket": None, "cases": len(rows)}]
+
+    async def rankings(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        by: RankBy,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        rows = [r for r in self.rows.values() if _in_scope(r, scope)]
+        return [{"group": r["community"], "rank": 1} for r in rows]
 
     async def lag(self) -> Lag:
         return Lag(events=self.lag_events, seconds=None)

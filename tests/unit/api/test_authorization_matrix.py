@@ -75,16 +75,23 @@ COMMANDS: dict[str, tuple[set[str], dict[str, object]]] = {
     "/escalate": ({"supervisor", "admin"}, {"step": "reminder", "tier": "street"}),
 }
 CASE_READS = ["", "/timeline", "/at?t=2026-11-21T00:00:00%2B08:00", "/commands/c1"]
-COLLECTIONS = ["/v1/cases", "/v1/breaches", "/v1/disputes", "/v1/extensions", "/v1/metrics"]
+COLLECTIONS = [
+    "/v1/cases",
+    "/v1/breaches",
+    "/v1/disputes",
+    "/v1/extensions",
+    "/v1/metrics",
+    "/v1/rankings",
+]
 
 
-def test_the_matrix_covers_every_v1_endpoint() -> None:
+def test_the_matrix_covers_every_case_liaison_and_supervisor_endpoint() -> None:
     paths = create_app(Settings()).openapi()["paths"]
     routes = {
         (method.upper(), path)
         for path, operations in paths.items()
-        if path.startswith("/v1/")
-        for method in operations
+        for method, operation in operations.items()
+        if {"cases", "liaison", "supervisor"} & set(operation["tags"])
     }
     covered = {("POST", "/v1/cases/{case_id}" + s) for s in COMMANDS}
     covered |= {("GET", "/v1/cases/{case_id}" + s.split("?")[0]) for s in CASE_READS}
@@ -178,7 +185,7 @@ async def test_listings_show_only_the_callers_scope(client: httpx.AsyncClient, t
     assert {c["case_id"] for c in cases.json()["items"]} == EXPECTED_LISTING[token]
     breaches = await client.get("/v1/breaches", headers=auth(token))
     assert {b["case_id"] for b in breaches.json()["items"]} == EXPECTED_LISTING[token]
-    for path in ("/v1/disputes", "/v1/extensions", "/v1/metrics"):
+    for path in ("/v1/disputes", "/v1/extensions", "/v1/metrics", "/v1/rankings"):
         assert (await client.get(path, headers=auth(token))).status_code == 200
 
 
