@@ -18,6 +18,7 @@ from whistle.settings import LOCAL_POSTGRES_PORT, REPO_ROOT
 PG_ROOT = Path("/usr/lib/postgresql")
 DATABASE = "whistle"
 SYSTEM_USER = "postgres"
+MAX_CONNECTIONS = 300  # several engineers, workers, projectors and test runs share it
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def start_cluster(paths: PostgresPaths, bins: Path) -> None:
             "or set WHISTLE_DATABASE_URL"
         )
     options = f"-p {LOCAL_POSTGRES_PORT} -k {paths.root} -c listen_addresses=127.0.0.1"
+    options += f" -c max_connections={MAX_CONNECTIONS}"
     command = [str(bins / "pg_ctl"), "-D", str(paths.data), "-o", options]
     command += ["-l", str(paths.log), "-w", "-t", "60", "start"]
     done = subprocess.run(_as_postgres(command), capture_output=True, text=True, check=False)
