@@ -14,9 +14,10 @@ help:  ## list the targets
 
 venv: $(INSTALLED)  ## create .venv and install the package (again only when pyproject.toml changed)
 
+# flock: several engineers share this checkout; two pip installs into one venv would clash.
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	flock $(VENV)/.install.lock $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 services: venv  ## start local Kafka and PostgreSQL (no-op when up or external)
