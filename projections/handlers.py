@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from projections.model import CaseRows, Model, Row
 from whistle.domain.areas import district_of, street_of
@@ -14,7 +16,7 @@ Event = dict[str, Any]
 Handler = Callable[[Model, CaseRows, Event, datetime], None]
 HANDLERS: dict[str, Handler] = {}
 
-FINAL = ("closed", "withdrawn", "duplicate")
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 def handles(event_type: str) -> Callable[[Handler], Handler]:
@@ -338,9 +340,13 @@ def clock_paused(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
 def clock_resumed(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
     """Clocks resumed with the due times the decider computed."""
     due = ev.get("due_at", {})
+    paused_for = ev.get("paused_for", {})
     for key in ev["clock_keys"]:
         clock = _clock(model, rows.case["case_id"], key)
-        paused = (at - clock["paused_at"]).total_seconds() if clock["paused_at"] else 0.0
+        if key in paused_for:  # in the clock's own mode (working time), as the decider counted
+            paused = _DURATION.validate_python(paused_for[key]).total_seconds()
+        else:
+            paused = (at - clock["paused_at"]).total_seconds() if clock["paused_at"] else 0.0
         clock.update(
             paused_at=None,
             paused_seconds=clock["paused_seconds"] + paused,

@@ -311,6 +311,112 @@ class CaseStory:
             note="",
         )
 
+    def paused(self, at: datetime, keys: list[str]) -> Event:
+        """Clocks paused waiting for the requester."""
+        return self._add(
+            "ClockPaused",
+            at,
+            self.liaison(self.lead or "unknown"),
+            clock_keys=keys,
+            reason="waiting for the resident",
+        )
+
+    def resumed(
+        self, at: datetime, keys: list[str], paused: timedelta, dues: dict[str, datetime]
+    ) -> Event:
+        """Clocks resumed with new due times."""
+        return self._add(
+            "ClockResumed",
+            at,
+            self.liaison(self.lead or "unknown"),
+            clock_keys=keys,
+            due_at={k: iso(v) for k, v in dues.items()},
+            paused_for={k: duration(paused) for k in keys},
+            note="",
+        )
+
+    def withdrawn(self, at: datetime) -> Event:
+        """Withdrawn by the community."""
+        return self._add("CaseWithdrawn", at, self.secretary(), reason="solved by itself")
+
+
+COMMUNITIES = (
+    "tongan.datong.jinhai",
+    "tongan.datong.fengxiang",
+    "tongan.xiangping.yunxi",
+    "haicang.xinyang.xichi",
+    "xiangan.maxiang.fengshan",
+)
+DEPARTMENTS = ("urban_management", "transport", "public_security", "housing", "greening")
+CATEGORIES = ("parking", "noise", "vendors", "sanitation", "greening", "property")
+
+
+def random_story(rng: Any, case_id: str, t0: datetime) -> CaseStory:
+    """A plausible, varied case history (disputes, breaches, extensions, pauses, reopenings)."""
+    s = CaseStory(case_id, rng.choice(COMMUNITIES))
+    t = t0
+    step = lambda lo, hi: timedelta(minutes=rng.randint(lo, hi))  # noqa: E731
+    s.raised(t, rng.choice(CATEGORIES))
+    if rng.random() < 0.03:
+        s.withdrawn(t + step(5, 60))
+        return s
+    t += step(1, 5)
+    lead, *others = rng.sample(DEPARTMENTS, 3)
+    supporting = tuple(others[: rng.randint(0, 2)])
+    routed_at = t
+    s.routed(t, lead, supporting)
+    resolve_due = routed_at + timedelta(days=7)
+    for d in (lead, *supporting):
+        t2 = t + step(1, 45)
+        if d in supporting and rng.random() < 0.1:
+            s.disputed(t2, d)
+            s.ruled(t2 + step(10, 120), d, rng.choice([None, "water"]))
+            continue
+        if t2 > routed_at + timedelta(minutes=30) and rng.random() < 0.5:
+            s.breached(
+                routed_at + timedelta(minutes=31), "ack", d, routed_at + timedelta(minutes=30)
+            )
+        s.acknowledged(t2, d)
+    t += step(60, 600)
+    s.contacted(t, lead)
+    if rng.random() < 0.2:
+        key = f"resolve:{lead}"
+        s.paused(t + step(1, 30), [key])
+        pause = step(60, 600)
+        resolve_due += pause
+        s.resumed(t + step(31, 60) + pause, [key], pause, {key: resolve_due})
+    t += step(60, 3000)
+    s.progress(t, lead)
+    if rng.random() < 0.1:
+        wanted = resolve_due + timedelta(days=3)
+        s.extension_requested(t + step(1, 10), lead, resolve_due, wanted)
+        s.extension_granted(t + step(11, 60), lead, resolve_due, wanted)
+        resolve_due = wanted
+    t += step(600, 14000)
+    if t > resolve_due:
+        s.breached(resolve_due + timedelta(minutes=1), "resolve", lead, resolve_due)
+        s.escalated(resolve_due + timedelta(minutes=2))
+    for d in supporting:
+        if s.lead and any(
+            e.get("department") == d and e["type"] == "DepartmentAcknowledged" for e in s.events
+        ):
+            s.completed(t, d)
+    if rng.random() < 0.1:
+        return s  # still open
+    s.resolved(t + step(1, 10), rng.choice(["solved", "solved", "explained"]))
+    t += step(600, 3000)
+    solved = rng.random() < 0.9
+    satisfied = solved and rng.random() < 0.9
+    s.callback(t, solved, satisfied)
+    if not satisfied and rng.random() < 0.5:
+        s.reopened(t + step(10, 60), 1)
+        t += step(600, 3000)
+        s.resolved(t)
+        s.callback(t + step(60, 600), True, True)
+    if rng.random() < 0.8:
+        s.closed(t + step(600, 1200))
+    return s
+
 
 def encode_event(event: Event) -> bytes:
     """Compact UTF-8 JSON, as ``whistle.domain.encode`` writes it."""
