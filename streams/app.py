@@ -4,25 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+import weakref
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from whistle.domain import DecodeError, WhistleRaised, deadline_command, load_rules, parse_event
+from streams import metrics
+from streams.deadlines import (
+    DeadlineHeap,
+    DueDeadline,
+    Pending,
+    changed,
+    decode_pending,
+    encode_pending,
+)
+from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+from whistle.domain import (
+    DecodeError,
+    WhistleRaised,
+    deadline_command,
+    load_rules,
+    parse_event,
+    pending_deadlines,
+    route,
+)
 from whistle.domain import encode as encode_message
-from whistle.domain import pending_deadlines, route
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS
-
-from streams import metrics
-from streams.deadlines import DeadlineHeap, DueDeadline, Pending, decode_pending, encode_pending
-from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
 
 log = get_logger()
 
@@ -47,11 +62,13 @@ class Streams:
 
     def __init__(self, settings: Settings, *, store: str = "rocksdb://") -> None:
         self.settings = settings
+        datadir = settings.state_dir / "workers" / settings.worker_id
+        datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             f"{settings.topic_prefix}-streams",
             broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
             store=store,
-            datadir=str(settings.state_dir / "workers" / settings.worker_id),
+            datadir=str(datadir),
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
             consumer_auto_offset_reset="earliest",
@@ -63,21 +80,39 @@ class Streams:
             table_cleanup_interval=3600.0,
             consumer_group_instance_id=None,
         )
-        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw"}
-        raw["value_serializer"] = "raw"
-        self.commands = self.app.topic(settings.topic(CASE_COMMANDS.name), **raw)
-        self.events = self.app.topic(settings.topic(CASE_EVENTS.name), **raw)
-        self.replies = self.app.topic(settings.topic(CASE_REPLIES.name), **raw)
-        self.dead_letters = self.app.topic(settings.topic(DEAD_LETTERS.name), **raw)
-        table = {"partitions": settings.partitions, "key_type": str, "value_type": bytes}
-        table |= {"value_serializer": "raw", "options": ROCKSDB_OPTIONS}
-        self.cases = self.app.Table("cases", **table)
-        self.deadlines = self.app.Table("deadlines", **table)
+        self.commands = self._raw_topic(CASE_COMMANDS.name)
+        self.events = self._raw_topic(CASE_EVENTS.name)
+        self.replies = self._raw_topic(CASE_REPLIES.name)
+        self.dead_letters = self._raw_topic(DEAD_LETTERS.name)
+        # Raw byte keys; each write is made in the context of the command record it comes
+        # from, so the state lands in the partition of the case's commands (co-partitioned).
+        self.cases = self._raw_table("cases")
+        self.deadlines = self._raw_table("deadlines")
         self.heap = DeadlineHeap()
         self.rules = load_rules()
         self._owned: frozenset[int] | None = None
         self._last_offsets: dict[TP, int] = {}
         self._register()
+
+    def _raw_topic(self, name: str) -> Any:
+        """A topic of raw bytes keys and values (the domain does its own decoding)."""
+        return self.app.topic(
+            self.settings.topic(name),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    def _raw_table(self, name: str) -> Any:
+        """A RocksDB table of raw bytes, partitioned like the commands."""
+        return self.app.Table(
+            name,
+            partitions=self.settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=ROCKSDB_OPTIONS,
+        )
 
     def _register(self) -> None:
         self.app.agent(self.commands, name="decider", concurrency=1)(self._decider)
@@ -96,6 +131,7 @@ class Streams:
                     round(e.message.timestamp * 1000),  # Faust gives seconds
                     e.message.partition,
                     e.message.offset,
+                    e,
                 )
                 for e in batch
             ]
@@ -106,7 +142,7 @@ class Streams:
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
 
     def _load_state(self, case_id: str) -> Any:
-        return decode_state(self.cases.get(case_id))
+        return decode_state(self.cases.get(case_id.encode()))
 
     async def _publish(self, result: BatchResult) -> None:
         """Append events, wait for the broker, then store states, deadlines and replies."""
@@ -116,12 +152,14 @@ class Streams:
         if pending:
             await asyncio.gather(*pending)
         for case_id, raw_state in result.states.items():
-            self.cases[case_id] = raw_state
-        for case_id, new in result.deadlines.items():
-            old = decode_pending(self.deadlines.get(case_id))
+            key = case_id.encode()
+            _current_event.set(weakref.ref(result.origins[case_id]))  # type: ignore[arg-type]
+            self.cases[key] = raw_state
+            new, old = result.deadlines[case_id], decode_pending(self.deadlines.get(key))
             if new != old:
-                self.deadlines[case_id] = encode_pending(new)
-                self.heap.add(case_id, {k: d for k, d in new.items() if old.get(k) != d})
+                self.deadlines[key] = encode_pending(new)
+                self.heap.add(case_id, changed(old, new))
+        _current_event.set(None)
         for command_id, body in result.replies:
             await self.replies.send(key=command_id.encode(), value=body)
         metrics.EVENTS_APPENDED.inc(len(result.events))
@@ -148,9 +186,7 @@ class Streams:
                 continue
             if isinstance(event, WhistleRaised):
                 command = route(self.rules, event, event.occurred_at)
-                await self.commands.send(
-                    key=event.case_id.encode(), value=encode_message(command)
-                )
+                await self.commands.send(key=event.case_id.encode(), value=encode_message(command))
                 metrics.ROUTED.inc()
 
     # ---- deadlines ---------------------------------------------------------------------
@@ -160,7 +196,8 @@ class Streams:
 
     def _ready(self) -> bool:
         app = self.app
-        return not (app.rebalancing or app.in_recovery) and app.tables.recovery.completed.is_set()
+        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        return not (app.rebalancing or app.in_recovery) and recovered
 
     async def _scan_deadlines(self) -> None:
         if not self._ready():
@@ -177,25 +214,29 @@ class Streams:
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         n = self.settings.partitions
-        for case_id, raw in self.deadlines.items():
-            if partition_of(case_id.encode(), n) in owned:
+        for key, raw in self.deadlines.items():
+            if partition_of(key, n) in owned:
                 pending = decode_pending(raw)
                 if pending:
-                    yield case_id, pending
+                    yield key.decode(), pending
 
     def _current_pending(self, case_id: str) -> Pending:
-        return decode_pending(self.deadlines.get(case_id))
+        return decode_pending(self.deadlines.get(case_id.encode()))
 
     async def _fire(self, due: DueDeadline, now: float) -> None:
-        state = decode_state(self.cases.get(due.case_id))
-        deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None) if state else None
+        state = decode_state(self.cases.get(due.case_id.encode()))
+        deadline = (
+            next((d for d in pending_deadlines(state) if d.key == due.key), None) if state else None
+        )
         if state is None or deadline is None:
             return
         command = deadline_command(state, deadline, datetime.fromtimestamp(now, tz=UTC))
         await self.commands.send(key=due.case_id.encode(), value=encode_message(command))
         metrics.DEADLINES_FIRED.inc()
         metrics.DEADLINE_LATENESS.observe(max(0.0, now - due.due_at))
-        log.info("deadline_fired", case_id=due.case_id, key=due.key, late_s=round(now - due.due_at, 3))
+        log.info(
+            "deadline_fired", case_id=due.case_id, key=due.key, late_s=round(now - due.due_at, 3)
+        )
 
     # ---- lag ---------------------------------------------------------------------------
     async def _measure_lag(self) -> None:
@@ -205,7 +246,7 @@ class Streams:
                 continue
             try:
                 high = self.app.consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - not known yet after a rebalance
+            except Exception:
                 continue
             done = self._last_offsets.get(tp, -1) + 1
             by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, (high or 0) - done)

@@ -59,7 +59,9 @@ class DeadlineHeap:
     def rebuild(self, rows: Iterable[tuple[str, Pending]]) -> None:
         """Replace the index by the deadlines of ``rows`` (case id, pending)."""
         self._heap = [
-            _Entry(due, case_id, key, due) for case_id, pending in rows for key, due in pending.items()
+            _Entry(due, case_id, key, due)
+            for case_id, pending in rows
+            for key, due in pending.items()
         ]
         heapq.heapify(self._heap)
 

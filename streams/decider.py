@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from streams.deadlines import Pending
 from whistle.domain import (
     CaseState,
     Command,
@@ -27,8 +28,6 @@ from whistle.domain import (
 )
 from whistle.logs import get_logger
 
-from streams.deadlines import Pending
-
 log = get_logger()
 
 
@@ -41,6 +40,8 @@ class CommandRecord:
     timestamp_ms: int
     partition: int = 0
     offset: int = 0
+    origin: object = None
+    """The transport's own handle of the record (a Faust event), handed back per case."""
 
 
 @dataclass
@@ -53,6 +54,7 @@ class BatchResult:
     states: dict[str, bytes] = field(default_factory=dict)
     deadlines: dict[str, Pending] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
+    origins: dict[str, object] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         """Tally one outcome for the metrics."""
@@ -76,7 +78,8 @@ def pending_of(state: CaseState) -> Pending:
 
 def reply(command: Command, status: str, **extra: object) -> tuple[str, bytes]:
     """A reply record for the API: key = command id."""
-    body = {"command_id": command.command_id, "case_id": command.case_id, "status": status}
+    body: dict[str, object] = {"command_id": command.command_id, "case_id": command.case_id}
+    body["status"] = status
     body.update(extra)
     return command.command_id, json.dumps(body, ensure_ascii=False, default=str).encode()
 
@@ -99,7 +102,9 @@ def decide_batch(
         now = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
         outcome = decide(state, command, now)
         if isinstance(outcome, Rejection):
-            result.replies.append(reply(command, "rejected", code=outcome.code, message=outcome.message))
+            result.replies.append(
+                reply(command, "rejected", code=outcome.code, message=outcome.message)
+            )
             result.count("rejected")
             log.info("command_rejected", case_id=case_id, code=outcome.code, type=command.type)
             continue
@@ -110,6 +115,7 @@ def decide_batch(
         state = _apply(state, outcome, result)
         states[case_id] = state
         result.states[case_id] = encode_state(state)
+        result.origins[case_id] = record.origin
         result.deadlines[case_id] = pending_of(state)
         result.replies.append(
             reply(command, "accepted", events=[e.model_dump(mode="json") for e in outcome])

@@ -6,11 +6,10 @@ import asyncio
 
 import faust
 
+from streams.app import Streams
 from whistle.logs import configure_logging, get_logger
 from whistle.settings import Settings
 from whistle.topics import ensure_topics
-
-from streams.app import Streams
 
 
 def run_worker(settings: Settings) -> int:
@@ -18,9 +17,7 @@ def run_worker(settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     asyncio.run(ensure_topics(settings))
     streams = Streams(settings)
-    get_logger().info(
-        "worker_starting", worker_id=settings.worker_id, bootstrap=settings.bootstrap
-    )
+    get_logger().info("worker_starting", worker_id=settings.worker_id, bootstrap=settings.bootstrap)
     worker = faust.Worker(streams.app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from tests.conftest import unique_name
 from tests.service_fixtures import isolated_env, settings_of, supervised
 from whistle.bus import CommandBus
-from whistle.domain import Actor, RaiseWhistle
+from whistle.domain import Actor, RaiseWhistle, load_rules
 from whistle.topics import CASE_EVENTS, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -70,4 +70,4 @@ async def test_a_raised_whistle_is_decided_and_routed(
         assert again.status == "duplicate"
         events = await read_events(kafka_bootstrap, settings.topic(CASE_EVENTS.name), 2)
     assert [(e["type"], e["seq"]) for e in events] == [("WhistleRaised", 1), ("CaseRouted", 2)]
-    assert events[1]["lead"] == "urban_management"
+    assert events[1]["lead"] == load_rules().match("parking", "tongan.datong.jinhai").lead

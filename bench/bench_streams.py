@@ -1,0 +1,164 @@
+"""Raised → routed throughput of the stream worker, beside a plain aiokafka loop, same broker.
+
+Method: N RaiseWhistle commands are produced onto a fresh commands topic *before* the worker
+starts; the clock starts when the first WhistleRaised appears on the event log and stops when
+the N-th CaseRouted does (each whistle = 2 decisions + 1 routing hop + 3 produces). The baseline
+consumes N pre-produced records and produces one record per input (consume → produce, flush at
+the end), the lower bound of any Kafka stream processor on this broker. Each is run --runs times,
+interleaved; medians and the ratio are printed.
+
+    .venv/bin/python bench/bench_streams.py --whistles 20000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.service_fixtures import isolated_env, settings_of, supervised
+from whistle.domain import Actor, RaiseWhistle, encode
+from whistle.settings import Settings, get_settings
+from whistle.topics import CASE_COMMANDS, CASE_EVENTS, ensure_topics
+
+SECRETARY = Actor(user_id="bench", role="secretary", area="tongan.datong.jinhai")
+CATEGORIES = ["parking", "noise", "vendors", "sanitation", "greening", "square_dancing"]
+
+
+def whistle(i: int, run: str) -> RaiseWhistle:
+    """The i-th benchmark whistle."""
+    return RaiseWhistle(
+        command_id=f"{run}-{i}",
+        case_id=f"B-{run}-{i}",
+        actor=SECRETARY,
+        community="tongan.datong.jinhai",
+        category=CATEGORIES[i % len(CATEGORIES)],
+        title="bench",
+        address="金海社区",
+    )
+
+
+async def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Produce every record and wait until the broker has them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def wait_routed(bootstrap: str, topic: str, n: int, timeout_s: float) -> float:
+    """Seconds from the first WhistleRaised to the n-th CaseRouted on the event log."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    first: float | None = None
+    routed = 0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while routed < n and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batch.values():
+                for record in records:
+                    kind = json.loads(record.value)["type"]
+                    if first is None and kind == "WhistleRaised":
+                        first = time.perf_counter()
+                    routed += kind == "CaseRouted"
+        if routed < n or first is None:
+            raise RuntimeError(f"only {routed}/{n} routed within {timeout_s} s")
+        return time.perf_counter() - first
+    finally:
+        await consumer.stop()
+
+
+async def whistle_run(base: Settings, n: int, partitions: int) -> float:
+    """Raised → routed whistles per second of one worker."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = isolated_env(
+            Path(tmp), base.bootstrap, base.dsn, f"bench-{uuid.uuid4().hex[:8]}", partitions
+        )
+        env["WHISTLE_LOG_LEVEL"] = "WARNING"
+        settings = settings_of(env)
+        await ensure_topics(settings)
+        run = uuid.uuid4().hex[:6]
+        cmds = [whistle(i, run) for i in range(n)]
+        await produce_all(
+            base.bootstrap,
+            settings.topic(CASE_COMMANDS.name),
+            [(c.case_id.encode(), encode(c)) for c in cmds],
+        )
+        with supervised(Path(tmp), env) as supervisor:
+            supervisor.start("worker", "worker")
+            seconds = await wait_routed(
+                base.bootstrap, settings.topic(CASE_EVENTS.name), n, timeout_s=60 + n / 200
+            )
+        return n / seconds
+
+
+async def baseline_run(base: Settings, n: int, partitions: int) -> float:
+    """Records per second of a plain aiokafka consume → produce loop."""
+    settings = base.model_copy(
+        update={"topic_prefix": f"base-{uuid.uuid4().hex[:8]}", "partitions": partitions}
+    )
+    await ensure_topics(settings)
+    source, sink = settings.topic(CASE_COMMANDS.name), settings.topic(CASE_EVENTS.name)
+    run = uuid.uuid4().hex[:6]
+    await produce_all(
+        base.bootstrap, source, [(f"B-{i}".encode(), encode(whistle(i, run))) for i in range(n)]
+    )
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=base.bootstrap, auto_offset_reset="earliest", group_id=f"g-{run}"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=base.bootstrap, linger_ms=5, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        done, start = 0, None
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batch.values():
+                for record in records:
+                    start = start or time.perf_counter()
+                    await producer.send(sink, key=record.key, value=record.value)
+                    done += 1
+        await producer.flush()
+        assert start is not None
+        return n / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def main() -> None:
+    """Interleave the two measurements and print medians and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--whistles", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--partitions", type=int, default=12)
+    args = parser.parse_args()
+    base = get_settings()
+    ours, plain = [], []
+    for i in range(args.runs):
+        plain.append(await baseline_run(base, args.whistles, args.partitions))
+        ours.append(await whistle_run(base, args.whistles, args.partitions))
+        print(f"run {i + 1}: whistle {ours[-1]:,.0f}/s  aiokafka loop {plain[-1]:,.0f}/s")
+    m_ours, m_plain = statistics.median(ours), statistics.median(plain)
+    print(
+        f"median raised→routed: {m_ours:,.0f} whistles/s; plain consume→produce: "
+        f"{m_plain:,.0f} records/s; ratio {m_ours / m_plain:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,63 @@
+"""Reads a whole case-event topic and checks the log's invariants (used by fault tests)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every record value of ``topic`` (JSON), from the start to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[dict[str, Any]] = []
+        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+            batch = await consumer.getmany(timeout_ms=1000)
+            out += [json.loads(r.value) for rs in batch.values() for r in rs if r.value]
+        return out
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class LogReport:
+    """What a fault test asserts on: gaps, conflicts, duplicates and effects per command."""
+
+    cases: int = 0
+    events: int = 0
+    identical_redeliveries: int = 0
+    gaps: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    effects: dict[str, int] = field(default_factory=dict)
+
+
+def check_log(events: list[dict[str, Any]]) -> LogReport:
+    """Per case: seqs 1..n without gaps, one event per seq (identical repeats are counted)."""
+    report = LogReport(events=len(events))
+    by_case: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for event in events:
+        seen = by_case[event["case_id"]].get(event["seq"])
+        if seen is None:
+            by_case[event["case_id"]][event["seq"]] = event
+        elif seen == event:
+            report.identical_redeliveries += 1
+        else:
+            report.conflicts.append(f"{event['case_id']}#{event['seq']}")
+    report.cases = len(by_case)
+    for case_id, seqs in by_case.items():
+        if sorted(seqs) != list(range(1, len(seqs) + 1)):
+            report.gaps.append(case_id)
+        for event in seqs.values():
+            key = f"{event['command_id']}"
+            report.effects[key] = report.effects.get(key, 0) + 1
+    return report
