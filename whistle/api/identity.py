@@ -7,11 +7,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
+from whistle.domain.areas import known_area, known_department
 from whistle.domain.base import Actor
 
 UserRole = Literal["secretary", "liaison", "supervisor", "admin"]
 USER_ROLES: tuple[UserRole, ...] = ("secretary", "liaison", "supervisor", "admin")
 TOKEN_PREFIX = "wh_"
+SCOPE_KINDS: dict[str, tuple[str, ...]] = {
+    "secretary": ("community", "village"),
+    "supervisor": ("street", "town", "district"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,13 @@ def validate_scope(role: str, area: str | None, department: str | None) -> str |
         return f"a {role} is scoped by area, not by department"
     if role == "admin" and (area or department):
         return "an admin sees everything: give neither area nor department"
-    if role not in ("secretary", "liaison", "supervisor", "admin"):
+    if role not in USER_ROLES:
         return f"unknown role {role!r}"
+    if department and not known_department(department):
+        return f"unknown department {department!r}"
+    if area:
+        known = known_area(area)
+        kinds = SCOPE_KINDS[role]
+        if known is None or known.kind not in kinds:
+            return f"a {role}'s area must be a known {' or '.join(kinds)} code, not {area!r}"
     return None

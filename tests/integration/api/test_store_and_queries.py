@@ -1,0 +1,132 @@
+"""The API's tables and listing query against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from projections.migrate import migrate
+from whistle.api.pgread import PgReadModel
+from whistle.api.readmodel import CaseFilters, Scope
+from whistle.api.store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api
+
+pytestmark = pytest.mark.integration
+
+JINHAI = "tongan.datong.jinhai"
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh database with the API's and the projections' tables."""
+    created = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
+    assert created is not None
+    async with created.acquire() as conn:
+        await migrate_api(conn)
+        await migrate(conn)
+        assert await migrate_api(conn) == []  # idempotent
+    yield created
+    await created.close()
+
+
+async def test_tokens_are_stored_hashed_and_revocable(pool: asyncpg.Pool) -> None:
+    users = PgUsers(pool, cache_ttl_s=0)
+    token = await users.add("sec-jinhai", "secretary", area=JINHAI, name="金海书记")
+    stored = await pool.fetchval("SELECT token_sha256 FROM api.users")
+    assert token not in stored and len(stored) == 64
+    principal = await users.principal(token)
+    assert principal is not None
+    assert (principal.role, principal.area) == ("secretary", JINHAI)
+    assert await users.principal(token + "x") is None
+    assert await users.revoke("sec-jinhai")
+    assert await users.principal(token) is None
+    assert not await users.revoke("sec-jinhai")
+    assert [u.user_id for u in await users.list()] == ["sec-jinhai"]
+
+
+@pytest.mark.parametrize(
+    ("role", "area", "department"),
+    [
+        ("secretary", None, None),
+        ("secretary", "tongan.datong", None),
+        ("secretary", "nowhere", None),
+        ("liaison", None, None),
+        ("liaison", None, "no_such_department"),
+        ("supervisor", JINHAI, None),
+        ("admin", "tongan", None),
+    ],
+)
+async def test_inconsistent_scopes_are_refused(
+    pool: asyncpg.Pool, role: str, area: str | None, department: str | None
+) -> None:
+    with pytest.raises(ValueError):
+        await PgUsers(pool).add("u", role, area=area, department=department)  # type: ignore[arg-type]
+
+
+async def test_duplicate_users_are_refused(pool: asyncpg.Pool) -> None:
+    users = PgUsers(pool)
+    await users.add("li-um", "liaison", department="urban_management")
+    with pytest.raises(ValueError, match="exists"):
+        await users.add("li-um", "liaison", department="urban_management")
+
+
+async def test_concurrent_retries_with_one_key_share_one_case(pool: asyncpg.Pool) -> None:
+    keys = PgIdempotency(pool)
+    claims = await asyncio.gather(
+        *(keys.claim("sec", "k1", "digest", f"WH-{i}", f"cmd-{i}") for i in range(8))
+    )
+    assert len({(c.case_id, c.command_id) for c in claims}) == 1
+    assert sum(not c.replay for c in claims) == 1
+    with pytest.raises(IdempotencyMismatch):
+        await keys.claim("sec", "k1", "other digest", "WH-x", "cmd-x")
+    other_user = await keys.claim("sec2", "k1", "digest", "WH-y", "cmd-y")
+    assert other_user.case_id == "WH-y"
+
+
+async def _insert_case(
+    pool: asyncpg.Pool, case_id: str, area: str, departments: list[str], **kw: object
+) -> None:
+    parts = area.split(".")
+    await pool.execute(
+        "INSERT INTO projection.cases (case_id, status, area, district, street, community,"
+        " departments, raised_at, category, published_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'parking', $9)",
+        case_id,
+        kw.get("status", "routed"),
+        area,
+        parts[0],
+        ".".join(parts[:2]),
+        ".".join(parts[:3]),
+        departments,
+        datetime(2026, 11, 20, tzinfo=UTC),
+        kw.get("published_at"),
+    )
+
+
+async def test_listing_is_scoped_by_area_prefix_or_department(pool: asyncpg.Pool) -> None:
+    await _insert_case(pool, "WH-A", JINHAI, ["urban_management"])
+    await _insert_case(
+        pool, "WH-B", "tongan.datong.jinhai.vanke", ["public_security"], status="closed"
+    )
+    await _insert_case(pool, "WH-C", "tongan.datong_x.other", ["urban_management"])
+    read = PgReadModel(pool)
+
+    async def ids(scope: Scope, **filters: object) -> set[str]:
+        rows = await read.cases(scope, CaseFilters(**filters))  # type: ignore[arg-type]
+        return {r["case_id"] for r in rows}
+
+    assert await ids(Scope(area=JINHAI)) == {"WH-A", "WH-B"}
+    assert await ids(Scope(area="tongan.datong")) == {"WH-A", "WH-B"}  # not datong_x
+    assert await ids(Scope(area="tongan")) == {"WH-A", "WH-B", "WH-C"}
+    assert await ids(Scope(department="urban_management")) == {"WH-A", "WH-C"}
+    assert await ids(Scope()) == {"WH-A", "WH-B", "WH-C"}
+    assert await ids(Scope(), status=("closed",)) == {"WH-B"}
+    assert await ids(Scope(), case_ids=("WH-A", "WH-C")) == {"WH-A", "WH-C"}
+    assert await ids(Scope(), published_only=True) == set()
+    row = await read.case("WH-A")
+    assert row is not None and row["departments"] == ["urban_management"]
+    lag = await read.lag()
+    assert lag.events == 0

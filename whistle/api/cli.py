@@ -1,0 +1,117 @@
+"""`whistle api` (serve the HTTP API) and `whistle users add | list | revoke`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from whistle.api.store import PgUsers, migrate_api
+from whistle.logs import configure_logging
+from whistle.settings import get_settings
+
+UsersAction = Callable[[PgUsers, argparse.Namespace], Awaitable[int]]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``api`` and ``users`` to the ``whistle`` parser."""
+    api = subparsers.add_parser("api", help="serve the HTTP API (uvicorn)")
+    api.add_argument("--host", default=None, help="default: WHISTLE_HTTP_HOST (127.0.0.1)")
+    api.add_argument("--port", type=int, default=None, help="default: WHISTLE_HTTP_PORT (8080)")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.set_defaults(func=_serve)
+
+    users = subparsers.add_parser("users", help="API users and their tokens")
+    sub = users.add_subparsers(dest="users_command", required=True)
+    add = sub.add_parser("add", help="create a user; prints the token once")
+    add.add_argument("user_id")
+    add.add_argument(
+        "--role", required=True, choices=["secretary", "liaison", "supervisor", "admin"]
+    )
+    add.add_argument("--area", help="community (secretary) or street/district (supervisor) code")
+    add.add_argument("--department", help="department code (liaison)")
+    add.add_argument("--name", default="", help="display name")
+    add.set_defaults(func=_users(_add))
+    lst = sub.add_parser("list", help="users (never their tokens)")
+    lst.set_defaults(func=_users(_list))
+    rev = sub.add_parser("revoke", help="revoke a user's token")
+    rev.add_argument("user_id")
+    rev.set_defaults(func=_users(_revoke))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(
+        "whistle.api.asgi:app",
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        workers=args.workers,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _users(action: UsersAction) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return asyncio.run(_with_users(action, args))
+
+    return run
+
+
+async def _with_users(action: UsersAction, args: argparse.Namespace) -> int:
+    pool = await asyncpg.create_pool(get_settings().dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        async with pool.acquire() as conn:
+            await migrate_api(conn)
+        return await action(PgUsers(pool, cache_ttl_s=0), args)
+    finally:
+        await pool.close()
+
+
+async def _add(users: PgUsers, args: argparse.Namespace) -> int:
+    try:
+        token = await users.add(
+            args.user_id,
+            args.role,
+            area=args.area,
+            department=args.department,
+            name=args.name,
+        )
+    except ValueError as exc:
+        print(f"whistle users add: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.user_id} ({args.role}) created; its token, shown only this once:")
+    print(token)
+    return 0
+
+
+async def _list(users: PgUsers, args: argparse.Namespace) -> int:
+    rows: list[Any] = await users.list()
+    print(f"{'user_id':<20} {'role':<11} {'scope':<32} {'created':<20} status")
+    for u in rows:
+        scope = u.area or u.department or "*"
+        status = f"revoked {u.revoked_at:%Y-%m-%d %H:%M}" if u.revoked_at else "active"
+        print(
+            f"{u.user_id:<20} {u.role:<11} {scope:<32} {u.created_at:%Y-%m-%d %H:%M}     {status}"
+        )
+    return 0
+
+
+async def _revoke(users: PgUsers, args: argparse.Namespace) -> int:
+    if not await users.revoke(args.user_id):
+        print(f"whistle users revoke: no active user {args.user_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.user_id}")
+    return 0
