@@ -1,0 +1,250 @@
+"""Property tests: random command sequences never break an invariant of the case."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_event
+from hypothesis import strategies as st
+
+from tests.unit.domain import builders as b
+from whistle.domain import (
+    CaseState,
+    Command,
+    Event,
+    Rejection,
+    deadline_command,
+    decide,
+    encode,
+    event_id_for,
+    evolve,
+    fold,
+    parse_event,
+    pending_deadlines,
+)
+from whistle.domain.types import FINAL_STATUSES
+
+EXAMPLES = int(os.environ.get("WHISTLE_PROPERTY_EXAMPLES", "2000"))
+OUTSIDER = "water"
+
+WEIGHTS = {
+    "ack": 4,
+    "ack_lead": 3,
+    "dispute": 1,
+    "rule_uphold": 1,
+    "rule_reassign": 1,
+    "contact": 2,
+    "joint": 2,
+    "progress": 1,
+    "complete": 3,
+    "resolve": 4,
+    "callback": 3,
+    "reopen": 2,
+    "close": 2,
+    "withdraw": 1,
+    "duplicate": 1,
+    "request_ext": 2,
+    "grant": 2,
+    "refuse": 1,
+    "pause": 2,
+    "resume": 2,
+    "escalate": 1,
+    "publish": 2,
+    "fire": 4,
+    "retry": 2,
+}
+ACTIONS = tuple(action for action, weight in WEIGHTS.items() for _ in range(weight))
+
+
+class Step(NamedTuple):
+    """One random step: how long to wait, what to do, and the dice for its arguments."""
+
+    advance: int
+    action: str
+    pick: int
+    pick2: int
+    number: int
+    flag: bool
+    flag2: bool
+
+
+STEPS = st.builds(
+    Step,
+    advance=st.integers(0, 2 * 86400),
+    action=st.sampled_from(ACTIONS),
+    pick=st.integers(0, 63),
+    pick2=st.integers(0, 63),
+    number=st.integers(-60, 3600),
+    flag=st.booleans(),
+    flag2=st.booleans(),
+)
+
+
+def _command(step: Step, state: CaseState, now: datetime) -> Command | None:
+    departments = [*sorted(state.assignments), OUTSIDER]
+    dept = departments[step.pick % len(departments)]
+    lead = state.lead or b.LEAD
+    clock_keys = sorted(state.clocks) or [f"resolve:{lead}"]
+    key = clock_keys[step.pick2 % len(clock_keys)]
+    action = step.action
+    if action == "ack":
+        return b.ack(dept, case_id=state.case_id)
+    if action == "ack_lead":
+        return b.ack(lead, case_id=state.case_id)
+    if action in ("withdraw", "duplicate") and not (step.flag and step.flag2):
+        return None  # rarer still: both end the case
+    if action == "dispute":
+        return b.dispute(dept)
+    if action == "rule_uphold":
+        return b.rule(dept)
+    if action == "rule_reassign":
+        new = ("housing", "greening", "justice", b.LEAD)[step.pick2 % 4]
+        return b.rule(dept, new=new)
+    if action == "contact":
+        return b.contact(dept)
+    if action == "joint":
+        size = 1 + step.pick2 % min(3, len(departments))
+        return b.joint(tuple(departments[:size]), at=now + timedelta(hours=2))
+    if action == "progress":
+        return b.progress(dept)
+    if action == "complete":
+        return b.complete(dept)
+    if action == "resolve":
+        return b.resolve(lead)
+    if action == "callback":
+        fault = ("department", "requester", "none")[step.pick2 % 3]
+        return b.callback(solved=step.flag, satisfied=step.flag2, fault=fault)
+    if action == "reopen":
+        return b.reopen()
+    if action == "close":
+        return b.close()
+    if action == "withdraw":
+        return b.withdraw()
+    if action == "duplicate":
+        return b.duplicate("K-0000")
+    if action == "request_ext":
+        kind = ("ack", "contact", "resolve")[step.pick2 % 3]
+        clock = state.clocks.get(f"{kind}:{dept}")
+        base = clock.due_at if clock else now
+        return b.request_ext(dept, until=base + timedelta(minutes=step.number), clock=kind)
+    if action == "grant":
+        return b.grant(key)
+    if action == "refuse":
+        return b.refuse(key)
+    if action == "pause":
+        return b.pause(*([key] if step.flag else []), by=b.liaison(lead))
+    if action == "resume":
+        return b.resume(*([key] if step.flag else []), by=b.SUPERVISOR)
+    if action == "escalate":
+        return b.escalate()
+    if action == "publish":
+        return b.publish()
+    if action == "fire":
+        deadlines = pending_deadlines(state)
+        if not deadlines:
+            return None
+        deadline = deadlines[step.pick2 % len(deadlines)]
+        fired = deadline.due_at + timedelta(seconds=step.number)
+        return deadline_command(state, deadline, fired)
+    return None
+
+
+def check_events(state: CaseState | None, command: Command, events: list[Event]) -> None:
+    """Envelope invariants of the events one command produced."""
+    first = 1 if state is None else state.seq + 1
+    assert [e.seq for e in events] == list(range(first, first + len(events)))
+    for e in events:
+        assert e.case_id == command.case_id and e.command_id == command.command_id
+        assert e.event_id == event_id_for(command.command_id, e.seq)
+        assert e.actor == command.actor
+        assert parse_event(encode(e)) == e  # trusted construction produced a valid event
+
+
+def check_state(state: CaseState) -> None:
+    """Invariants of any reachable state."""
+    if state.routed_at is None:
+        assert state.status in ("raised", "withdrawn", "duplicate") and not state.clocks
+    else:
+        assert state.lead in state.assignments
+        assert state.assignments[state.lead].role == "lead"
+        assert all(d in state.assignments for d in state.supporting)
+        assert len(state.assignments) == 1 + len(state.supporting)
+    for key, clock in state.clocks.items():
+        assert key == f"{clock.kind}:{clock.department}"
+        assert clock.department in state.assignments
+        assert not (clock.paused_since is not None and clock.met_at is not None)
+        assert 0 <= clock.escalation_level <= len(state.escalation_ladder)
+        assert clock.escalation_level == 0 or clock.breached_at is not None
+        assert clock.due_at >= clock.started_at
+    if state.status in ("resolved", "closed"):
+        assert state.resolved_at is not None and state.outcome is not None
+    if state.status == "closed":
+        assert state.callbacks >= 1
+    keys = [d.key for d in pending_deadlines(state)]
+    assert len(keys) == len(set(keys))
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(start=st.integers(0, 9), steps=st.lists(STEPS, min_size=3, max_size=40))
+def test_random_command_sequences_keep_every_invariant(start: int, steps: list[Step]) -> None:
+    """Start raised (1 in 10), routed (4 in 10) or with every department signed in (5 in 10)."""
+    story = b.Story()
+    story.do(b.raise_whistle())
+    if start > 0:
+        story.do(story.routing())
+    if start > 4:
+        for department in story.s.assignments:
+            story.do(b.ack(department))
+    last: Command | None = None
+    for step in steps:
+        story.later(seconds=step.advance)
+        state = story.s
+        if step.action == "retry":
+            if last is not None:
+                assert decide(state, last, story.now) == []
+            continue
+        command = _command(step, state, story.now)
+        if command is None:
+            continue
+        was_final = state.status in ("withdrawn", "duplicate")
+        result = decide(state, command, story.now)
+        if isinstance(result, Rejection):
+            assert result.code and result.message
+            assert result.command_id == command.command_id
+            continue
+        check_events(state, command, result)
+        if was_final:
+            assert result == []
+        if command.type == "BreachClock" or (
+            command.type == "Escalate" and command.actor.role == "system"
+        ):
+            assert len(result) <= 1
+        for event in result:
+            state = evolve(state, event)
+            story.events.append(event)
+        story.state = state
+        check_state(state)
+        if result:
+            last = command
+            assert decide(state, command, story.now) == []  # a retry is a no-op
+    assert story.s.status in FINAL_STATUSES or story.s.status in (
+        "raised",
+        "routed",
+        "in_progress",
+        "resolved",
+    )
+    note_event(f"final status: {story.s.status}")
+    note_event(f"reopened: {story.s.reopen_count > 0}, escalated: {story.s.escalations > 0}")
+    assert fold(story.events) == story.s
+    replayed: CaseState | None = None
+    for event in story.events:
+        replayed = evolve(replayed, event)
+    assert replayed == story.s
+    assert CaseState.model_validate(story.s.model_dump(mode="json")) == story.s
