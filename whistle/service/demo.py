@@ -1,0 +1,122 @@
+"""Demo data drawn from the seed: users in 同安区 and whistles across the three districts."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A demo user; its token is made once and kept in the local state folder."""
+
+    user_id: str
+    role: str
+    area: str | None = None
+    department: str | None = None
+    name: str = ""
+
+
+DEMO_USERS = (
+    DemoUser("demo-admin", "admin", name="演示管理员"),
+    DemoUser(
+        "demo-secretary-jinhai", "secretary", area="tongan.datong.jinhai", name="金海社区书记"
+    ),
+    DemoUser("demo-supervisor-tongan", "supervisor", area="tongan", name="同安区督办"),
+    DemoUser("demo-liaison-transport", "liaison", department="transport", name="交通联络员"),
+    DemoUser("demo-liaison-urban", "liaison", department="urban_management", name="城管联络员"),
+    DemoUser("demo-liaison-police", "liaison", department="public_security", name="公安联络员"),
+)
+
+DEMO_WHISTLES: tuple[dict[str, Any], ...] = (
+    {
+        "community": "tongan.datong.jinhai",
+        "category": "parking",
+        "title": "滨海步道周末游客车辆违停，堵塞消防通道",
+        "address": "同安区大同街道金海社区滨海步道入口",
+        "urgency": "general",
+    },
+    {
+        "community": "tongan.datong.jinhai",
+        "category": "tourist_crowds",
+        "title": "海边网红打卡点游客激增，占道摆摊",
+        "address": "金海社区滨海浪漫线",
+    },
+    {
+        "community": "tongan.datong.fengxiang",
+        "category": "square_dancing",
+        "title": "广场舞噪音扰民（夜间十点后）",
+        "address": "凤祥社区中心广场",
+    },
+    {
+        "community": "haicang.xinyang.xinyang",
+        "compound": "haicang.xinyang.xinyang.vanke",
+        "category": "property_management",
+        "title": "万科城小区物业与业主停车费纠纷",
+        "address": "海沧区万科城",
+    },
+    {
+        "community": "xiangan.dadeng.shuanghu",
+        "category": "sanitation",
+        "title": "老旧片区垃圾清运不及时",
+        "address": "翔安区大嶝街道双沪社区",
+    },
+    {
+        "community": "xiangan.maxiang.wumei",
+        "category": "greening",
+        "title": "村口绿化带长期缺乏养护",
+        "address": "翔安区马巷镇五美社区",
+    },
+)
+
+
+def read_tokens(path: Path) -> dict[str, str]:
+    """Demo tokens kept from an earlier run (user id → token)."""
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def write_tokens(path: Path, tokens: dict[str, str]) -> None:
+    """Keep the demo tokens for the next run, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tokens, indent=2))
+    path.chmod(0o600)
+
+
+def raise_whistles(api: str, tokens: dict[str, str]) -> list[str]:
+    """Raise the demo whistles (idempotent: fixed Idempotency-Keys); return their case ids."""
+    case_ids = []
+    for number, body in enumerate(DEMO_WHISTLES, start=1):
+        user = "demo-secretary-jinhai" if body["community"].endswith("jinhai") else "demo-admin"
+        response = httpx.post(
+            f"{api}/v1/cases",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {tokens[user]}",
+                "Idempotency-Key": f"demo-whistle-{number}",
+            },
+            timeout=30.0,
+        )
+        if response.status_code not in (200, 201, 202):
+            raise RuntimeError(
+                f"demo whistle {number}: HTTP {response.status_code} {response.text}"
+            )
+        case_ids.append(response.json()["case_id"])
+    return case_ids
+
+
+def wait_routed(api: str, token: str, case_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    """The case once its read model shows the routed department."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            f"{api}/v1/cases/{case_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status_code == 200 and response.json().get("lead_department"):
+            return dict(response.json())
+        time.sleep(0.5)
+    raise RuntimeError(f"case {case_id} was not routed within {timeout_s:.0f} s")
