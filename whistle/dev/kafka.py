@@ -11,8 +11,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from whistle.dev.process import (
     ServiceError,
     our_pid,
@@ -218,6 +216,8 @@ def running_pid(paths: KafkaPaths) -> int | None:
 
 async def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
     """True when the cluster at ``bootstrap`` answers a metadata request."""
+    from aiokafka.admin import AIOKafkaAdminClient  # imported here: keeps `whistle` start fast
+
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )
