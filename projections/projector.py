@@ -42,6 +42,7 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.InternalClientError,
     asyncpg.InvalidCachedStatementError,
     asyncpg.UndefinedTableError,
     CheckpointMoved,
@@ -134,6 +135,7 @@ class Projector:
     def __init__(self, config: ProjectorConfig | None = None) -> None:
         self.config = config or ProjectorConfig()
         self.totals = ApplyStats()
+        self.retries = 0
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -175,6 +177,7 @@ class Projector:
                     backoff = 0.2
                     await self._loop(conn, consumer, positions)
                 except DB_ERRORS as exc:
+                    self.retries += 1
                     log.warning("projector_retry", error=repr(exc), backoff_s=backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.config.max_backoff_s)
