@@ -13,6 +13,7 @@ from pathlib import Path
 
 from whistle.dev.process import (
     ServiceError,
+    last_error,
     our_pid,
     pid_alive,
     port_open,
@@ -287,7 +288,7 @@ def _wait_ready(paths: KafkaPaths, pid: int, timeout: float = START_TIMEOUT_S) -
     wait_until(ready, timeout, interval=0.5)
     if not pid_alive(pid):
         paths.pid_file.unlink(missing_ok=True)
-        log = tail(paths.logs / "server.log", 2) or tail(paths.logs / "kafka.out", 2)
+        log = last_error(paths.logs / "server.log") or tail(paths.logs / "kafka.out", 2)
         raise ServiceError(f"kafka: broker exited during start-up: {log}")
     if not answers(local_bootstrap(), 2.0):
         raise ServiceError(

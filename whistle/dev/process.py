@@ -123,6 +123,20 @@ def tail(path: Path, lines: int = 5) -> str:
     return " | ".join(line.strip() for line in text[-lines:])
 
 
+def last_error(path: Path) -> str:
+    """The last ERROR line of a log file and the exception line after it (empty if none)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    found = [i for i, line in enumerate(lines) if " ERROR " in line or " FATAL " in line]
+    if not found:
+        return ""
+    following = lines[found[-1] + 1 : found[-1] + 2]
+    cause = [line.strip() for line in following if not line.startswith(("\t", "["))]
+    return " | ".join([lines[found[-1]].strip(), *cause])
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion, even when called from inside a running event loop."""
     try:
