@@ -7,10 +7,12 @@ Not a timed test: numbers depend on the machine; record them in docs/benchmarks.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
 import time
+import timeit
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -175,6 +177,15 @@ def long_case(n_events: int) -> list[Event]:
     return events
 
 
+def calibrate() -> float:
+    """Nanoseconds to build an 8-key dict: a rough yardstick of this machine's Python speed."""
+    runs = [
+        timeit.timeit("dict(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8)", number=200_000) / 200_000
+        for _ in range(5)
+    ]
+    return statistics.median(runs) * 1e9
+
+
 def main() -> None:
     """Run both benchmarks and print medians."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -199,7 +210,12 @@ def main() -> None:
         fold(events)
         rebuilds.append(time.perf_counter() - start)
 
-    print(f"python {platform.python_version()} on {platform.machine()} ({platform.system()})")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"python {platform.python_version()} on {platform.machine()} ({platform.system()}), "
+        f"{os.cpu_count()} CPUs, load average {load:.2f}; "
+        f"calibration: dict(8 keys) {calibrate():.0f} ns"
+    )
     print(
         f"decide+evolve: median {statistics.median(rates):,.0f} commands/s "
         f"(min {min(rates):,.0f}, max {max(rates):,.0f}; {args.runs} runs × {args.cases} cases × "

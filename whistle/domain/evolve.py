@@ -383,24 +383,34 @@ def evolve(state: CaseState | None, event: Event) -> CaseState:
 def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState | None:
     """Apply ``events`` in order to ``state`` (None: rebuild from the first event).
 
-    Same result as calling ``evolve`` per event; the applied command ids are gathered once at
-    the end instead of copying the set after every event.
+    Same result as calling ``evolve`` per event, but cheaper for long cases: the applied command
+    ids are gathered once at the end, and events that change nothing but the sequence number
+    (progress notes) do not copy the state — no handler reads ``seq``.
     """
     seen: set[str] = set()
+    seq = 0 if state is None else state.seq
     for event in events:
         if state is None:
             state = evolve(None, event)
+            seq = state.seq
             continue
-        if event.seq != state.seq + 1 or event.case_id != state.case_id:
-            evolve(state, event)  # raises the EvolveError
+        if event.seq != seq + 1 or event.case_id != state.case_id:
+            evolve(replace(state, {"seq": seq}), event)  # raises the EvolveError
         handler = HANDLERS.get(event.type)
         if handler is None:
-            evolve(state, event)
+            evolve(replace(state, {"seq": seq}), event)  # raises the EvolveError
             raise AssertionError("unreachable")  # pragma: no cover
+        seq = event.seq
         updates = handler(state, event)
-        updates["seq"] = event.seq
-        state = replace(state, updates)
+        if updates:
+            updates["seq"] = seq
+            state = replace(state, updates)
         seen.add(event.command_id)
-    if state is not None and not seen <= state.applied_command_ids:
-        state = replace(state, {"applied_command_ids": state.applied_command_ids | seen})
-    return state
+    if state is None:
+        return None
+    final: Updates = {}
+    if state.seq != seq:
+        final["seq"] = seq
+    if not seen <= state.applied_command_ids:
+        final["applied_command_ids"] = state.applied_command_ids | seen
+    return replace(state, final) if final else state
