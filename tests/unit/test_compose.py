@@ -9,11 +9,17 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from whistle.cli import build_parser
 from whistle.settings import REPO_ROOT, Settings
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-WHISTLE_SERVICES = {"worker": ["worker"], "projector": ["projector"], "api": ["api"]}
-KNOWN_COMMANDS = {("worker",), ("projector",), ("api",), ("db", "migrate")}
+WHISTLE_SERVICES = {
+    "worker": ["worker"],
+    "projector": ["projector"],
+    "api": ["api"],
+    "webhooks": ["webhooks", "deliver"],
+}
+KNOWN_COMMANDS = {tuple(command) for command in WHISTLE_SERVICES.values()} | {("db", "migrate")}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,15 @@ def test_every_whistle_command_in_compose_is_a_known_subcommand(services: dict) 
         assert tuple(service["command"][1:]) in KNOWN_COMMANDS, name
 
 
+def test_every_whistle_command_in_compose_parses_with_the_whistle_cli(services: dict) -> None:
+    parser = build_parser()
+    for name, service in whistle_services(services).items():
+        try:
+            parser.parse_args(service["command"][1:])
+        except SystemExit:
+            pytest.fail(f"{name}: `{' '.join(service['command'])}` is not a whistle command")
+
+
 def test_every_whistle_variable_in_compose_is_a_settings_field(services: dict) -> None:
     fields = set(Settings.model_fields)
     for name, service in services.items():
@@ -68,6 +83,12 @@ def test_the_whistle_processes_use_the_compose_broker_and_database(services: dic
         database = urlsplit(env["WHISTLE_DATABASE_URL"])
         assert (database.hostname, database.port) == ("postgres", 5432), name
         assert database.path == f"/{environment(services['postgres'])['POSTGRES_DB']}", name
+
+
+def test_every_whistle_process_shares_one_required_secret_key(services: dict) -> None:
+    keys = {environment(s).get("WHISTLE_SECRET_KEY") for s in whistle_services(services).values()}
+    assert len(keys) == 1
+    assert next(iter(keys), "").startswith("${WHISTLE_SECRET_KEY:?")
 
 
 def test_the_whistle_processes_wait_for_healthy_services(services: dict) -> None:
