@@ -29,6 +29,7 @@ from whistle.domain import (
     DecodeError,
     WhistleRaised,
     deadline_command,
+    load_policies,
     load_rules,
     parse_event,
     pending_deadlines,
@@ -89,7 +90,8 @@ class Streams:
         self.cases = self._raw_table("cases")
         self.deadlines = self._raw_table("deadlines")
         self.heap = DeadlineHeap()
-        self.rules = load_rules()
+        self.rules = load_rules(settings.routing_rules_file)
+        self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
         self._last_offsets: dict[TP, int] = {}
         self._register()
@@ -185,7 +187,7 @@ class Streams:
                 await self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS.name)
                 continue
             if isinstance(event, WhistleRaised):
-                command = route(self.rules, event, event.occurred_at)
+                command = route(self.rules, event, event.occurred_at, policies=self.policies)
                 await self.commands.send(key=event.case_id.encode(), value=encode_message(command))
                 metrics.ROUTED.inc()
 

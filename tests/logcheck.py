@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every record value of ``topic`` (JSON), from the start to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        for _ in range(100):  # without a group, every partition is assigned once metadata is in
+            tps = list(consumer.assignment())
+            if tps:
+                break
+            await asyncio.sleep(0.1)
+        assert tps, f"topic {topic} has no partitions"
         ends = await consumer.end_offsets(tps)
         out: list[dict[str, Any]] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=1000)
             out += [json.loads(r.value) for rs in batch.values() for r in rs if r.value]
         return out
@@ -39,10 +44,12 @@ class LogReport:
     gaps: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     effects: dict[str, int] = field(default_factory=dict)
+    repeated_commands: list[str] = field(default_factory=list)
 
 
 def check_log(events: list[dict[str, Any]]) -> LogReport:
-    """Per case: seqs 1..n without gaps, one event per seq (identical repeats are counted)."""
+    """Per case: seqs 1..n without gaps, one event per seq (identical repeats are counted),
+    and each command's events in one unbroken run (a command applied twice leaves two)."""
     report = LogReport(events=len(events))
     by_case: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
     for event in events:
@@ -57,7 +64,11 @@ def check_log(events: list[dict[str, Any]]) -> LogReport:
     for case_id, seqs in by_case.items():
         if sorted(seqs) != list(range(1, len(seqs) + 1)):
             report.gaps.append(case_id)
-        for event in seqs.values():
-            key = f"{event['command_id']}"
-            report.effects[key] = report.effects.get(key, 0) + 1
+        runs: dict[str, list[int]] = defaultdict(list)
+        for seq in sorted(seqs):
+            runs[seqs[seq]["command_id"]].append(seq)
+        for command_id, run in runs.items():
+            report.effects[command_id] = len(run)
+            if run != list(range(run[0], run[0] + len(run))):
+                report.repeated_commands.append(command_id)  # applied twice: two separate runs
     return report

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     worker_web_port: int = Field(default=6066, description="Faust worker's web port (/metrics).")
+    routing_rules_file: Path | None = Field(
+        default=None, description="Routing rules TOML; unset: the packaged demo rules."
+    )
+    sla_policies_file: Path | None = Field(
+        default=None, description="SLA policies TOML; unset: the packaged 12345 defaults."
+    )
     reply_timeout_s: float = Field(default=10.0, gt=0, description="Bounded wait for a decision.")
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "INFO"
