@@ -63,7 +63,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
-from whistle.domain.fast import construct
+from whistle.domain.fast import construct_from
 from whistle.domain.sla import plan_clock
 from whistle.domain.state import Assignment, CaseState, Clock
 from whistle.domain.types import FINAL_STATUSES
@@ -89,17 +89,16 @@ class Ctx:
         """One event of ``cls`` with the next sequence number and the command's envelope."""
         seq = 1 if self.state is None else self.state.seq + 1
         command = self.command
-        event = construct(
-            cls,
-            event_id=event_id_for(command.command_id, seq),
-            case_id=command.case_id,
-            seq=seq,
-            occurred_at=self.now,
-            actor=command.actor,
-            command_id=command.command_id,
-            **fields,
-        )
-        return [event]
+        command_id = command.command_id
+        envelope = {
+            "event_id": event_id_for(command_id, seq),
+            "case_id": command.case_id,
+            "seq": seq,
+            "occurred_at": self.now,
+            "actor": command.actor,
+            "command_id": command_id,
+        }
+        return [construct_from(cls, envelope, fields)]
 
     def reject(self, code: str, message: str) -> Rejection:
         """A rejection with a stable ``code`` and a message a person can act on."""
