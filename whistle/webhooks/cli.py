@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         async def main() -> int:
-            store = await open_store(get_settings(), min_size=1, max_size=2)
+            settings = get_settings()
+            configure_logging(settings.log_format, "WARNING")
+            store = await open_store(settings, min_size=1, max_size=2)
             try:
                 async with store.pool.acquire() as conn:
                     await ensure_schema(conn)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -45,17 +47,30 @@ class Due:
     secrets: tuple[str, ...]
 
 
-def _endpoint(row: asyncpg.Record, box: SecretBox, now: datetime) -> Endpoint:
-    secrets = [box.open(row["secret_sealed"])]
-    if row["previous_sealed"] and (row["previous_expires_at"] or now) > now:
-        secrets.append(box.open(row["previous_sealed"]))
+@lru_cache(maxsize=4096)
+def _opened(box: SecretBox, sealed: str) -> str:
+    return box.open(sealed)
+
+
+def valid_secrets(row: Mapping[str, Any], box: SecretBox) -> tuple[str, ...]:
+    """The secrets of an endpoint row that sign now: the current one, and the previous one
+    while the rotation overlap lasts (the row carries the database's ``now``)."""
+    secrets = [_opened(box, row["secret_sealed"])]
+    expires = row["previous_expires_at"]
+    if row["previous_sealed"] and expires is not None and expires > row["now"]:
+        secrets.append(_opened(box, row["previous_sealed"]))
+    return tuple(secrets)
+
+
+def _endpoint(row: asyncpg.Record, box: SecretBox) -> Endpoint:
+    secrets = valid_secrets(row, box)
     types = tuple(row["event_types"]) if row["event_types"] is not None else None
     return Endpoint(
         endpoint_id=row["endpoint_id"],
         department=row["department"],
         url=row["url"],
         enabled=row["enabled"],
-        secrets=tuple(secrets),
+        secrets=secrets,
         event_types=types,
         description=row["description"],
         disabled_reason=row["disabled_reason"],
@@ -97,14 +112,14 @@ class WebhookStore:
             " WHERE $1::text IS NULL OR department = $1 ORDER BY endpoint_id",
             department,
         )
-        return [_endpoint(r, self.box, r["now"]) for r in rows]
+        return [_endpoint(r, self.box) for r in rows]
 
     async def endpoint(self, endpoint_id: int) -> Endpoint | None:
         """One endpoint by id."""
         row = await self.pool.fetchrow(
             "SELECT *, now() AS now FROM webhooks.endpoints WHERE endpoint_id = $1", endpoint_id
         )
-        return _endpoint(row, self.box, row["now"]) if row else None
+        return _endpoint(row, self.box) if row else None
 
     async def rotate(self, endpoint_id: int, new_secret: str, overlap: timedelta) -> bool:
         """Make ``new_secret`` current; the old one stays valid for ``overlap``."""
@@ -167,23 +182,13 @@ class WebhookStore:
             only,
             LEASE,
         )
-        claimed = []
-        for r in rows:
-            secrets = [self.box.open(r["secret_sealed"])]
-            if r["previous_sealed"] and (r["previous_expires_at"] or r["now"]) > r["now"]:
-                secrets.append(self.box.open(r["previous_sealed"]))
-            claimed.append(
-                Due(
-                    r["delivery_id"],
-                    r["endpoint_id"],
-                    r["event_id"],
-                    r["body"],
-                    r["attempts"],
-                    r["url"],
-                    tuple(secrets),
-                )
+        return [
+            Due(
+                r["delivery_id"], r["endpoint_id"], r["event_id"], r["body"], r["attempts"],
+                r["url"], valid_secrets(r, self.box),
             )
-        return claimed
+            for r in rows
+        ]  # fmt: skip
 
     async def record_attempt(
         self,
@@ -196,59 +201,46 @@ class WebhookStore:
         retry_in: float | None,
         manual: bool = False,
     ) -> None:
-        """Log one attempt and move the delivery: delivered, retried later, dead, or gone (410)."""
-        attempt = due.attempts + 1
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms,"
-                " status_code, error, manual) VALUES ($1,$2,$3,$4,$5,$6,$7)"
-                " ON CONFLICT DO NOTHING",
-                due.delivery_id,
-                attempt,
-                started_at,
-                duration_ms,
-                status_code,
-                error,
-                manual,
+        """Log one attempt and move the delivery: delivered, retried later, dead, or gone (410).
+
+        One statement (one round trip): the attempt row, the delivery's new state, and for a
+        410 the endpoint disabled.
+        """
+        status = {"delivered": "delivered", "retry": "pending"}.get(outcome, "dead")
+        if outcome == "retry" and retry_in is None:
+            status = "dead"
+        reason = {"gone": "endpoint gone (410)", "dead": "retries exhausted"}.get(outcome)
+        await self.pool.execute(
+            """
+            WITH attempt AS (
+                INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms,
+                                               status_code, error, manual)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
+            ), delivery AS (
+                UPDATE webhooks.deliveries SET status = $8, attempts = $2,
+                       last_status_code = $5, last_error = $6, dead_reason = $9,
+                       delivered_at = CASE WHEN $8 = 'delivered' THEN now() END,
+                       next_attempt_at = CASE WHEN $10::float8 IS NULL THEN next_attempt_at
+                                         ELSE now() + make_interval(secs => $10::float8) END
+                 WHERE delivery_id = $1
+             RETURNING endpoint_id
             )
-            if outcome == "delivered":
-                await conn.execute(
-                    "UPDATE webhooks.deliveries SET status = 'delivered', attempts = $2,"
-                    " delivered_at = now(), last_status_code = $3, last_error = NULL"
-                    " WHERE delivery_id = $1",
-                    due.delivery_id,
-                    attempt,
-                    status_code,
-                )
-            elif outcome == "retry" and retry_in is not None:
-                await conn.execute(
-                    "UPDATE webhooks.deliveries SET attempts = $2, last_status_code = $3,"
-                    " last_error = $4, next_attempt_at = now() + make_interval(secs => $5)"
-                    " WHERE delivery_id = $1",
-                    due.delivery_id,
-                    attempt,
-                    status_code,
-                    error,
-                    float(retry_in),
-                )
-            else:
-                reason = "endpoint gone (410)" if outcome == "gone" else "retries exhausted"
-                await conn.execute(
-                    "UPDATE webhooks.deliveries SET status = 'dead', attempts = $2,"
-                    " last_status_code = $3, last_error = $4, dead_reason = $5"
-                    " WHERE delivery_id = $1",
-                    due.delivery_id,
-                    attempt,
-                    status_code,
-                    error,
-                    reason,
-                )
-                if outcome == "gone":
-                    await conn.execute(
-                        "UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),"
-                        " disabled_reason = '410 Gone from the receiver' WHERE endpoint_id = $1",
-                        due.endpoint_id,
-                    )
+            UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
+                   disabled_reason = '410 Gone from the receiver'
+             WHERE $11 AND endpoint_id = (SELECT endpoint_id FROM delivery)
+            """,
+            due.delivery_id,
+            due.attempts + 1,
+            started_at,
+            duration_ms,
+            status_code,
+            error,
+            manual,
+            status,
+            reason,
+            retry_in if status == "pending" else None,
+            outcome == "gone",
+        )
 
     async def redeliver(self, delivery_id: int) -> bool:
         """Queue a delivery again now (dead or delivered), keeping its attempt log."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from datetime import UTC, datetime
 
 import asyncpg
@@ -68,6 +69,7 @@ class DeliveryWorker:
         self.consumer: AIOKafkaConsumer | None = None
         self._wake = asyncio.Event()
         self._inflight = 0
+        self._direct: deque[Due] = deque()  # enqueued by this worker, already leased to it
         self._tasks: set[asyncio.Task[str]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,8 +119,9 @@ class DeliveryWorker:
                 if not records:
                     continue
                 async with self.store.pool.acquire() as conn:
-                    new_ids = await enqueue(conn, self.name, records)
-                if new_ids:
+                    fresh = await enqueue(conn, self.name, records, self.store.box)
+                if fresh:
+                    self._direct.extend(fresh)
                     self._wake.set()
         finally:
             await self.consumer.stop()
@@ -127,7 +130,9 @@ class DeliveryWorker:
         while not stop.is_set():
             self._wake.clear()
             free = self.concurrency - self._inflight
-            due = await self.store.claim_due(free) if free > 0 else []
+            due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
+            if free > len(due):
+                due += await self.store.claim_due(free - len(due))
             for item in due:
                 self._inflight += 1
                 task = asyncio.create_task(self.deliver(client, item))

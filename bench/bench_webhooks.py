@@ -1,0 +1,216 @@
+"""Raise → webhook delivered: latency from each whistle's intended send time to its delivery.
+
+Method (open loop, so a stall is never hidden): whistles are scheduled at a fixed rate
+(default 200/s); whistle i is *intended* at t0 + i/rate and sent as a RaiseWhistle command on a
+fresh commands topic without waiting for anything. The real processes run as children, as in
+production: `whistle worker` (decider + router) and `whistle webhooks deliver` (its own
+consumer of the event log, Postgres queue, httpx sender). Every department has an endpoint on
+a receiver in this process (uvicorn on 127.0.0.1) that verifies each Standard Webhooks
+signature and records when the case's first CaseRouted delivery arrives. Latency = arrival −
+intended send time. Fresh topics and a fresh database per run; a warm-up batch is excluded.
+
+    .venv/bin/python bench/bench_webhooks.py --rate 200 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.service_fixtures import isolated_env, settings_of, supervised
+from whistle.bus import CommandBus
+from whistle.domain import Actor, RaiseWhistle
+from whistle.domain.areas import load_departments
+from whistle.settings import get_settings
+from whistle.topics import ensure_topics
+from whistle.webhooks.schema import ensure_schema
+from whistle.webhooks.signing import new_secret, verify
+from whistle.webhooks.worker import open_store
+
+SECRETARY = Actor(user_id="bench", role="secretary", area="tongan.datong.jinhai")
+CATEGORIES = ["parking", "noise", "vendors", "sanitation", "greening", "square_dancing"]
+
+
+class Receiver:
+    """A bare ASGI receiver: verifies signatures, records first CaseRouted arrival per case."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.arrived: dict[str, float] = {}
+        self.bad = 0
+        self.requests = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        now = time.time()
+        self.requests += 1
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        try:
+            verify(self.secret, headers, body)
+            event = json.loads(body)
+            if event["data"]["type"] == "CaseRouted":
+                self.arrived.setdefault(event["caseid"], now)
+        except Exception:
+            self.bad += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def whistle(case_id: str, i: int) -> RaiseWhistle:
+    """One benchmark whistle in 金海社区."""
+    return RaiseWhistle(
+        command_id=f"{case_id}-raise",
+        case_id=case_id,
+        actor=SECRETARY,
+        community="tongan.datong.jinhai",
+        category=CATEGORIES[i % len(CATEGORIES)],
+        title="滨海步道违停",
+        address="金海社区滨海步道",
+    )
+
+
+async def send_schedule(
+    bus: CommandBus, prefix: str, count: int, rate: float
+) -> tuple[dict[str, float], float]:
+    """Send ``count`` whistles at ``rate``/s, open loop; return intended times and max lag."""
+    intended: dict[str, float] = {}
+    pending: set[asyncio.Task[None]] = set()
+    t0 = time.time() + 0.2
+    worst_lag = 0.0
+    for i in range(count):
+        due = t0 + i / rate
+        delay = due - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        worst_lag = max(worst_lag, time.time() - due)
+        case_id = f"{prefix}-{i:06d}"
+        intended[case_id] = due
+        task = asyncio.create_task(bus.send(whistle(case_id, i), case_id))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.gather(*pending)
+    return intended, worst_lag
+
+
+async def wait_all(receiver: Receiver, cases: list[str], timeout_s: float) -> None:
+    """Wait until every case was delivered (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(c not in receiver.arrived for c in cases):
+        await asyncio.sleep(0.1)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) -> dict[str, Any]:
+    """One run against fresh topics and a fresh database."""
+    base = get_settings()
+    db = f"bench_wh_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(base.dsn)
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    await admin.close()
+    dsn = base.dsn.rsplit("/", 1)[0] + "/" + db
+    secret = new_secret()
+    receiver = Receiver(secret)
+    port_server = uvicorn.Server(
+        uvicorn.Config(receiver, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    server_task = asyncio.create_task(port_server.serve())
+    while not port_server.started:
+        await asyncio.sleep(0.02)
+    port = port_server.servers[0].sockets[0].getsockname()[1]
+    try:
+        tmp = tempfile.mkdtemp(prefix="bench-webhooks-")
+        if True:
+            env = isolated_env(Path(tmp), base.bootstrap, dsn, f"benchwh-{uuid.uuid4().hex[:8]}")
+            settings = settings_of(env)
+            await ensure_topics(settings)
+            store = await open_store(settings)
+            async with store.pool.acquire() as conn:
+                await ensure_schema(conn)
+            for code in load_departments():
+                await store.add_endpoint(code, f"http://127.0.0.1:{port}/{code}", secret)
+            await store.pool.close()
+            with supervised(Path(tmp), env) as supervisor:
+                supervisor.start("worker", "worker")
+                supervisor.start("webhooks", "webhooks", "deliver")
+                bus = CommandBus(settings)
+                await bus.start()
+                try:
+                    warm, _ = await send_schedule(bus, "warm", warmup, 50)
+                    await wait_all(receiver, list(warm), 180)
+                    supervisor.check_alive()
+                    if any(c not in receiver.arrived for c in warm):
+                        raise RuntimeError(f"warm-up not delivered; logs in {tmp}/logs")
+                    intended, lag = await send_schedule(bus, "run", int(rate * seconds), rate)
+                    await wait_all(receiver, list(intended), 60)
+                finally:
+                    await bus.stop()
+    finally:
+        port_server.should_exit = True
+        await server_task
+        admin = await asyncpg.connect(base.dsn)
+        if not keep:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.close()
+    latencies = [
+        (receiver.arrived[c] - t) * 1000 for c, t in intended.items() if c in receiver.arrived
+    ]
+    return {
+        "rate_per_s": rate,
+        "whistles": len(intended),
+        "delivered": len(latencies),
+        "bad_signatures": receiver.bad,
+        "requests": receiver.requests,
+        "send_lag_max_ms": round(lag * 1000, 1),
+        "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+        "p90_ms": round(percentile(latencies, 90), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        **({"database": db, "logs": tmp} if keep else {}),
+    }
+
+
+def main() -> None:
+    """Parse the arguments, run, print one JSON line per run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    args = parser.parse_args()
+    for _ in range(args.runs):
+        print(
+            json.dumps(asyncio.run(bench(args.rate, args.seconds, args.warmup, args.keep))),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
