@@ -180,10 +180,10 @@ def long_case(n_events: int) -> list[Event]:
 def calibrate() -> float:
     """Nanoseconds to build an 8-key dict: a rough yardstick of this machine's Python speed."""
     runs = [
-        timeit.timeit("dict(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8)", number=200_000) / 200_000
+        timeit.timeit("dict(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8)", number=100_000) / 100_000
         for _ in range(5)
     ]
-    return statistics.median(runs) * 1e9
+    return min(runs) * 1e9
 
 
 def main() -> None:
@@ -196,11 +196,14 @@ def main() -> None:
 
     scripts = [case_script(f"C{i:06d}") for i in range(args.cases)]
     run_throughput(scripts[:50])  # warm up caches
-    rates, cpu_rates = [], []
+    rates, cpu_rates, units = [], [], []
     for _ in range(args.runs):
+        before = calibrate()
         seconds, cpu_seconds, count = run_throughput(scripts)
+        after = calibrate()
         rates.append(count / seconds)
         cpu_rates.append(count / cpu_seconds)
+        units.append(cpu_seconds / count / (min(before, after) * 1e-9))
     per_case = len(scripts[0])
 
     events = long_case(args.events)
@@ -223,6 +226,10 @@ def main() -> None:
         f"(min {min(rates):,.0f}, max {max(rates):,.0f}), "
         f"{statistics.median(cpu_rates):,.0f} commands/s of process CPU time; "
         f"{args.runs} runs × {args.cases} cases × {per_case} commands"
+    )
+    print(
+        f"cost: median {statistics.median(units):.1f} calibration units (8-key dict builds) of "
+        "CPU time per command — compare machines by the calibration figure"
     )
     print(
         f"rebuild {len(events)} events: median {statistics.median(rebuilds) * 1000:.2f} ms wall "

@@ -76,8 +76,8 @@ def event_id_for(command_id: str, seq: int) -> str:
     Equal to ``str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{seq}"))``, computed directly
     from the SHA-1 hex digest (version nibble 5, RFC 4122 variant) because it is on the hot path.
     """
-    h = hashlib.sha1(_NAMESPACE_BYTES + f"{command_id}:{seq}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    h = hashlib.sha1(b"%b%b:%d" % (_NAMESPACE_BYTES, command_id.encode(), seq)).hexdigest()
+    return "%s-%s-5%s-%s%s-%s" % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:32])  # noqa: UP031
 
 
 def envelope(command: Command, seq: int, now: datetime) -> dict[str, object]:
