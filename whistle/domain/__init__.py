@@ -31,6 +31,7 @@ from whistle.domain.calendar import (
     working_time_between,
 )
 from whistle.domain.codec import (
+    EVENT_TYPES,
     AnyCommand,
     AnyEvent,
     DecodeError,
@@ -40,6 +41,7 @@ from whistle.domain.codec import (
     upcast,
 )
 from whistle.domain.commands import (
+    ALL_COMMANDS,
     Acknowledge,
     BreachClock,
     CloseCase,
@@ -67,6 +69,7 @@ from whistle.domain.commands import (
 from whistle.domain.deadlines import Deadline, deadline_command, pending_deadlines
 from whistle.domain.decide import decide
 from whistle.domain.events import (
+    ALL_EVENTS,
     AssignmentDisputed,
     CallbackRecorded,
     CaseClosed,
@@ -98,6 +101,9 @@ from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAc
 from whistle.domain.values import ClockPlan, GeoPoint, LadderRung, Requester
 
 __all__ = [
+    "ALL_COMMANDS",
+    "ALL_EVENTS",
+    "EVENT_TYPES",
     "SYSTEM",
     "Acknowledge",
     "Actor",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_serializer
 
 from whistle.domain.base import Frozen
 from whistle.domain.types import (
@@ -127,6 +127,11 @@ class CaseState(Frozen):
     closed_at: AwareDatetime | None = None
     duplicate_of: str | None = None
     applied_command_ids: frozenset[str] = Field(default_factory=frozenset)
+
+    @field_serializer("applied_command_ids")
+    def _sorted_ids(self, ids: frozenset[str]) -> list[str]:
+        """Sorted, so equal states serialise to equal bytes in every process."""
+        return sorted(ids)
 
     @property
     def area(self) -> str:
