@@ -128,7 +128,7 @@ async def test_a_breach_appears_live_and_the_charts_render(
             await page.wait_for_selector("#rates-chart svg rect", timeout=10_000)
             await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
             assert await page.locator("#breaches tr").count() == 0
-            assert "滨海步道占道经营" in await page.inner_text("#disputes")
+            assert "占道经营应由城管处理" in await page.inner_text("#disputes")
 
             async with pool.acquire() as conn:
                 await dashboard_data.breach(conn, "WH-DEMO-10", "public_security")

@@ -109,7 +109,7 @@
     const db = $("disputes"); db.textContent = "";
     for (const d of board.disputes) {
       const tr = document.createElement("tr");
-      cell(tr, d.case_id); cell(tr, d.title || "–"); cell(tr, name("departments", d.department));
+      cell(tr, d.case_id); cell(tr, d.title || name("areas", d.community)); cell(tr, name("departments", d.department));
       cell(tr, (REASONS[lang][d.reason] || d.reason) + (d.note ? "：" + d.note : ""));
       cell(tr, when(d.raised_at)); db.appendChild(tr);
     }
@@ -174,7 +174,7 @@
       const x0 = L + i * slot + slot / 2 - bw * 1.5;
       SERIES.forEach((s, k) => {
         const v = r[s]; if (v === null || v === undefined) return;
-        const h = (H - B - 10) * v;
+        const h = Math.max((H - B - 10) * v, 2);
         const bar = svg("rect", { x: x0 + k * bw, y: H - B - h, width: bw - 2, height: h, class: "s" + k }, root);
         svg("title", {}, bar).textContent = `${name(group === "department" ? "departments" : "areas", r.group)} ${t(s)} ${pct(v)}`;
       });
@@ -197,7 +197,9 @@
       pts.forEach((p) => svg("circle", { cx: X(p[0]), cy: Y(p[1]), r: 3, class: "s" + k }, root));
     });
     const every = Math.ceil(n / 10);
-    buckets.forEach((b, i) => { if (i % every === 0) text(root, X(i), H - 10, (b.bucket || "").slice(5, 10)); });
+    buckets.forEach((b, i) => {
+      if (i % every === 0 || i === n - 1) text(root, X(i), H - 10, (b.bucket || "").slice(5, 10), i === n - 1 && n > 1 ? "end" : "middle");
+    });
   }
   function sum(rows) {
     const z = { dispatched: 0, acknowledged_in_time: 0, callbacks: 0, solved: 0, satisfied: 0, breached: 0 };
@@ -209,17 +211,16 @@
     return z;
   }
   async function loadMetrics() {
-    const m = await api(`/v1/metrics?group_by=${group}&period=all`);
+    const m = await api(`/v1/rankings?group_by=${group}&by=score`);
     const rows = m.items.filter((r) => r.group);
-    rows.sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || (b.response_rate ?? -1) - (a.response_rate ?? -1));
     barChart($("rates-chart"), rows);
     const tb = $("ranking"); tb.textContent = "";
     rows.forEach((r, i) => {
       const tr = document.createElement("tr");
       cell(tr, i + 1); cell(tr, name(group === "department" ? "departments" : "areas", r.group));
-      cell(tr, r.score === null ? "–" : (r.score * 100).toFixed(1));
+      cell(tr, r.score === null || r.score === undefined ? "–" : r.score.toFixed(1));
       cell(tr, pct(r.response_rate)); cell(tr, pct(r.resolution_rate)); cell(tr, pct(r.satisfaction_rate));
-      cell(tr, r.dispatched); cell(tr, r.breached); tb.appendChild(tr);
+      cell(tr, r.dispatched); cell(tr, r.breaches ?? 0); tb.appendChild(tr);
     });
     const all = sum(m.items);
     $("k-response").textContent = pct(all.response_rate);
