@@ -42,7 +42,7 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services wired into the app."""
     services: Services = request.app.state.services
     return services

@@ -1,0 +1,250 @@
+"""API reads under load: p50/p99 of GETs at a fixed rate, from each request's intended send time.
+
+Method (open loop, so a stall is never hidden): request i is *intended* at t0 + i/rate and sent
+then, whatever happened to the others; latency = response received − intended time, so a
+slow server or a late load generator both show up. The API runs as in production, as a child
+process (`whistle api`: uvicorn with uvloop and httptools, one worker) on a fresh database
+holding N synthetic case histories (projections.synthetic, applied by the projector's own
+code) and the local Kafka broker for its command bus. The mix of reads, by weight:
+
+    40 %  GET /v1/cases/{id}            (a secretary or supervisor, in scope)
+    20 %  GET /v1/cases?limit=20        (a supervisor's district)
+    15 %  GET /v1/inbox                 (a department liaison)
+    15 %  GET /v1/cases/{id}/timeline
+    10 %  GET /v1/breaches              (a supervisor's district)
+
+A warm-up (default 3 s at the same rate) is excluded. Any non-200 counts as an error.
+
+    .venv/bin/python bench/bench_api.py --rate 500 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from projections.apply import ApplyStats, apply_event
+from projections.migrate import migrate, quote_ident
+from projections.model import Model
+from projections.store import write_cases, write_timeline
+from projections.synthetic import COMMUNITIES, encode_event, random_story
+from tests.conftest import with_database
+from tests.service_fixtures import isolated_env, settings_of, supervised
+from whistle.api.store import PgUsers, migrate_api
+from whistle.settings import get_settings
+from whistle.topics import ensure_topics
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@dataclass
+class Results:
+    """Latencies (seconds) per endpoint, and the failures."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float, ok: bool) -> None:
+        self.latencies.setdefault(name, []).append(seconds)
+        if not ok:
+            self.errors[name] = self.errors.get(name, 0) + 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+async def load_cases(dsn: str, count: int, seed: int) -> list[str]:
+    """Write ``count`` synthetic case histories into the read models; return the case ids."""
+    rng = random.Random(seed)
+    model, stats = Model(), ApplyStats()
+    ids = []
+    for i in range(count):
+        story = random_story(rng, f"WH-BENCH-{i:06d}", T0 + timedelta(minutes=3 * i))
+        ids.append(story.case_id)
+        for event in story.events:
+            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "projection, public"})
+    try:
+        await migrate(conn)
+        await migrate_api(conn)
+        async with conn.transaction():
+            await write_cases(conn, model, model.dirty, replace=False)
+            await write_timeline(conn, model)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return ids
+
+
+async def make_tokens(dsn: str) -> dict[str, str]:
+    """A secretary of 金海, a supervisor of 同安, a liaison of urban management."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        users = PgUsers(pool)
+        return {
+            "secretary": await users.add("sec", "secretary", area=COMMUNITIES[0]),
+            "supervisor": await users.add("sup", "supervisor", area="tongan"),
+            "liaison": await users.add("li", "liaison", department="urban_management"),
+        }
+    finally:
+        await pool.close()
+
+
+def request_plan(
+    rng: random.Random, ids_by_scope: dict[str, list[str]], tokens: dict[str, str]
+) -> tuple[str, str, str]:
+    """(endpoint name, path, token) of one request drawn from the mix."""
+    roll = rng.random()
+    if roll < 0.40:
+        who = "secretary" if rng.random() < 0.5 else "supervisor"
+        return "case", f"/v1/cases/{rng.choice(ids_by_scope[who])}", tokens[who]
+    if roll < 0.60:
+        return "list", "/v1/cases?limit=20", tokens["supervisor"]
+    if roll < 0.75:
+        return "inbox", "/v1/inbox?limit=20", tokens["liaison"]
+    if roll < 0.90:
+        case_id = rng.choice(ids_by_scope["supervisor"])
+        return "timeline", f"/v1/cases/{case_id}/timeline", tokens["supervisor"]
+    return "breaches", "/v1/breaches", tokens["supervisor"]
+
+
+async def drive(
+    http: httpx.AsyncClient,
+    rate: float,
+    seconds: float,
+    plan: Any,
+    results: Results | None,
+) -> float:
+    """Send ``rate × seconds`` requests open-loop; return the achieved send rate."""
+    loop = asyncio.get_running_loop()
+    total = int(rate * seconds)
+    start = loop.time() + 0.2
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(intended: float, name: str, path: str, token: str) -> None:
+        ok = False
+        try:
+            response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if results is not None:
+            results.add(name, loop.time() - intended, ok)
+
+    for i in range(total):
+        intended = start + i / rate
+        delay = intended - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(intended, *plan())))
+    sent_at = loop.time()
+    await asyncio.gather(*tasks)
+    return total / max(sent_at - start, 1e-9)
+
+
+def report(results: Results, rate: float, achieved: float) -> dict[str, Any]:
+    """Percentiles in milliseconds, overall and per endpoint."""
+    every = [v for vs in results.latencies.values() for v in vs]
+
+    def summary(values: list[float], errors: int) -> dict[str, Any]:
+        return {
+            "requests": len(values),
+            "errors": errors,
+            "p50_ms": round(1000 * percentile(values, 0.50), 2),
+            "p90_ms": round(1000 * percentile(values, 0.90), 2),
+            "p99_ms": round(1000 * percentile(values, 0.99), 2),
+            "max_ms": round(1000 * max(values), 2),
+        }
+
+    return {
+        "target_rps": rate,
+        "achieved_send_rps": round(achieved, 1),
+        "all": summary(every, sum(results.errors.values())),
+        "by_endpoint": {
+            name: summary(values, results.errors.get(name, 0))
+            for name, values in sorted(results.latencies.items())
+        },
+    }
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured duration")
+    parser.add_argument("--warmup", type=float, default=3.0, help="excluded warm-up, seconds")
+    parser.add_argument("--cases", type=int, default=20_000, help="synthetic cases in the DB")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    base = get_settings()
+    database = f"bench_api_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(base.dsn)
+    await admin.execute(f"CREATE DATABASE {quote_ident(database)}")
+    await admin.close()
+    dsn = with_database(base.dsn, database)
+    try:
+        began = time.monotonic()
+        ids = await load_cases(dsn, args.cases, args.seed)
+        tokens = await make_tokens(dsn)
+        print(f"loaded {len(ids)} cases in {time.monotonic() - began:.1f} s", flush=True)
+        conn = await asyncpg.connect(dsn)
+        rows = await conn.fetch("SELECT case_id, community, district FROM projection.cases")
+        await conn.close()
+        ids_by_scope = {
+            "secretary": [r["case_id"] for r in rows if r["community"] == COMMUNITIES[0]],
+            "supervisor": [r["case_id"] for r in rows if r["district"] == "tongan"],
+        }
+        with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+            env = isolated_env(Path(tmp), base.bootstrap, dsn, f"bench-{uuid.uuid4().hex[:8]}")
+            settings = settings_of(env)
+            await ensure_topics(settings)
+            url = f"http://127.0.0.1:{settings.http_port}"
+            with supervised(Path(tmp), env) as supervisor:
+                supervisor.start("api", "api", "--workers", str(args.workers))
+                await asyncio.to_thread(supervisor.wait_ready, f"{url}/healthz")
+                rng = random.Random(args.seed)
+
+                def plan() -> tuple[str, str, str]:
+                    return request_plan(rng, ids_by_scope, tokens)
+
+                limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+                async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+                    await drive(http, args.rate, args.warmup, plan, None)
+                    results = Results()
+                    achieved = await drive(http, args.rate, args.seconds, plan, results)
+        summary = report(results, args.rate, achieved)
+        summary |= {"cases": args.cases, "seconds": args.seconds, "workers": args.workers}
+        print(json.dumps(summary, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return 0 if summary["all"]["errors"] == 0 else 1
+    finally:
+        admin = await asyncpg.connect(base.dsn)
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
+        await admin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
