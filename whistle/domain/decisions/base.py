@@ -1,0 +1,97 @@
+"""What every decision shares: the context that builds events and rejections, and the status
+and assignment checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from whistle.domain.base import Command, Event, Rejection, event_id_for
+from whistle.domain.calendar import BusinessCalendar, default_calendar
+from whistle.domain.fast import construct_from
+from whistle.domain.state import Assignment, CaseState
+from whistle.domain.types import FINAL_STATUSES
+
+Decision = list[Event] | Rejection
+
+
+OPEN = frozenset({"routed", "in_progress"})
+
+
+CALENDAR = default_calendar()
+
+
+class Ctx:
+    """The command being decided, its state and time; builds events and rejections."""
+
+    __slots__ = ("calendar", "command", "now", "state")
+
+    def __init__(self, state: CaseState | None, command: Command, now: datetime) -> None:
+        self.state = state
+        self.command = command
+        self.now = now
+        self.calendar: BusinessCalendar = CALENDAR
+
+    def emit(self, cls: type[Event], **fields: Any) -> list[Event]:
+        """One event of ``cls`` with the next sequence number and the command's envelope."""
+        seq = 1 if self.state is None else self.state.seq + 1
+        command = self.command
+        command_id = command.command_id
+        envelope = {
+            "event_id": event_id_for(command_id, seq),
+            "case_id": command.case_id,
+            "seq": seq,
+            "occurred_at": self.now,
+            "actor": command.actor,
+            "command_id": command_id,
+        }
+        return [construct_from(cls, envelope, fields)]
+
+    def reject(self, code: str, message: str) -> Rejection:
+        """A rejection with a stable ``code`` and a message a person can act on."""
+        return Rejection(
+            code=code,
+            message=message,
+            command_id=self.command.command_id,
+            case_id=self.command.case_id,
+        )
+
+
+def status_rejection(ctx: Ctx, s: CaseState) -> Rejection | None:
+    """Rejection unless the case is routed and not yet resolved."""
+    if s.status in OPEN:
+        return None
+    if s.status == "raised":
+        return ctx.reject("not_routed", "The case has not been routed to any department yet.")
+    if s.status == "resolved":
+        return ctx.reject("case_resolved", "The case is already resolved (办结).")
+    return ctx.reject("case_finished", f"The case is {s.status}; nothing more can be done.")
+
+
+def assignment(ctx: Ctx, s: CaseState, department: str) -> Assignment | Rejection:
+    """The department's assignment, or ``not_routed_to_department``."""
+    found = s.assignments.get(department)
+    if found is None:
+        return ctx.reject(
+            "not_routed_to_department",
+            f"The case is not routed to {department!r}; routed to: {', '.join(s.assignments)}.",
+        )
+    return found
+
+
+def working_assignment(ctx: Ctx, s: CaseState, department: str) -> Assignment | Rejection:
+    """An open case's assignment that the department has acknowledged."""
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    found = assignment(ctx, s, department)
+    if isinstance(found, Assignment) and found.acknowledged_at is None:
+        return ctx.reject("not_acknowledged", f"{department!r} must acknowledge (签收) first.")
+    return found
+
+
+def unfinished(ctx: Ctx, s: CaseState) -> Rejection | None:
+    """Rejection once the case is resolved or final (withdraw, duplicate, manual escalation)."""
+    if s.status in FINAL_STATUSES or s.status == "resolved":
+        return status_rejection(ctx, s)
+    return None

@@ -1,0 +1,93 @@
+"""Decisions after resolution: callback (回访), reopen, close, publish (晒事)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from whistle.domain.commands import (
+    CloseCase,
+    PublishCase,
+    RecordCallback,
+    ReopenCase,
+)
+from whistle.domain.decisions.base import (
+    Ctx,
+    Decision,
+    status_rejection,
+)
+from whistle.domain.events import (
+    CallbackRecorded,
+    CaseClosed,
+    CasePublished,
+    CaseReopened,
+)
+from whistle.domain.sla import plan_clock
+from whistle.domain.state import CaseState
+from whistle.domain.types import FINAL_STATUSES
+
+
+def _callback(ctx: Ctx, s: CaseState, c: RecordCallback) -> Decision:
+    if s.status in FINAL_STATUSES:
+        return status_rejection(ctx, s) or []
+    if s.status != "resolved":
+        return ctx.reject(
+            "callback_before_resolution", "A callback (回访) comes after the case is resolved."
+        )
+    return ctx.emit(
+        CallbackRecorded,
+        solved=c.solved,
+        satisfied=c.satisfied,
+        score=c.score,
+        comment=c.comment,
+        fault=c.fault,
+    )
+
+
+def _reopen(ctx: Ctx, s: CaseState, c: ReopenCase) -> Decision:
+    if s.status not in ("resolved", "closed"):
+        if s.status in ("withdrawn", "duplicate"):
+            return status_rejection(ctx, s) or []
+        return ctx.reject("not_resolved", "Only a resolved or closed case can be reopened.")
+    verdict = s.last_callback
+    if verdict is None:
+        return ctx.reject("callback_missing", "Record the callback (回访) before reopening.")
+    if (verdict.solved and verdict.satisfied) or verdict.fault in ("requester", "external"):
+        return ctx.reject(
+            "reopen_not_warranted",
+            "The callback found the case solved and satisfying, or not the department's fault.",
+        )
+    plans = tuple(
+        plan_clock("resolve", k.department, k.mode, k.budget, ctx.now, ctx.calendar)
+        for k in s.clocks.values()
+        if k.kind == "resolve"
+    )
+    return ctx.emit(CaseReopened, reason=c.reason, reopen_count=s.reopen_count + 1, clocks=plans)
+
+
+def _close(ctx: Ctx, s: CaseState, c: CloseCase) -> Decision:
+    if s.status in FINAL_STATUSES:
+        return status_rejection(ctx, s) or []
+    if s.status != "resolved":
+        return ctx.reject("not_resolved", "Only a resolved case can be closed.")
+    if s.callbacks == 0:
+        return ctx.reject("callback_missing", "Record the callback (回访) before closing.")
+    return ctx.emit(CaseClosed, note=c.note)
+
+
+def _publish(ctx: Ctx, s: CaseState, c: PublishCase) -> Decision:
+    if s.status not in ("resolved", "closed"):
+        if s.status in ("withdrawn", "duplicate"):
+            return status_rejection(ctx, s) or []
+        return ctx.reject("not_resolved", "Only a resolved case can be published (晒事).")
+    if s.published_at is not None:
+        return ctx.reject("already_published", "The case is already published.")
+    return ctx.emit(CasePublished, summary=c.summary)
+
+
+DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
+    "RecordCallback": _callback,
+    "ReopenCase": _reopen,
+    "CloseCase": _close,
+    "PublishCase": _publish,
+}

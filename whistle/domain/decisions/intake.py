@@ -1,0 +1,89 @@
+"""Decisions at intake and its ends: raise (接), route (派), withdraw, mark duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from whistle.domain.areas import known_area, known_department
+from whistle.domain.commands import (
+    MarkDuplicate,
+    RaiseWhistle,
+    RouteCase,
+    WithdrawCase,
+)
+from whistle.domain.decisions.base import (
+    Ctx,
+    Decision,
+    status_rejection,
+    unfinished,
+)
+from whistle.domain.events import (
+    CaseMarkedDuplicate,
+    CaseRouted,
+    CaseWithdrawn,
+    WhistleRaised,
+)
+from whistle.domain.state import CaseState
+from whistle.domain.types import FINAL_STATUSES
+
+
+def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
+    if s is not None:
+        return ctx.reject("case_exists", f"Case {c.case_id} already exists.")
+    community = known_area(c.community)
+    if community is None or community.kind not in ("community", "village"):
+        return ctx.reject("unknown_area", f"{c.community!r} is not a known community.")
+    if c.compound is not None:
+        compound = known_area(c.compound)
+        if compound is None or compound.parent != c.community:
+            return ctx.reject(
+                "unknown_area", f"{c.compound!r} is not a compound of {c.community!r}."
+            )
+    fields = c.model_dump(exclude={"type", "command_id", "case_id", "actor"})
+    fields.update(location=c.location, requester=c.requester)
+    return ctx.emit(WhistleRaised, **fields)
+
+
+def _route(ctx: Ctx, s: CaseState, c: RouteCase) -> Decision:
+    if s.status != "raised":
+        if s.status in FINAL_STATUSES:
+            return status_rejection(ctx, s) or []
+        return ctx.reject("already_routed", f"The case is already routed to {s.lead!r}.")
+    departments = (c.lead, *c.supporting)
+    unknown = [d for d in departments if not known_department(d)]
+    if unknown:
+        return ctx.reject("unknown_department", f"Unknown department(s): {', '.join(unknown)}.")
+    if len(set(departments)) != len(departments):
+        return ctx.reject("invalid_routing", "A department appears twice in the routing.")
+    strays = [p.key for p in c.clocks if p.department not in departments]
+    if strays:
+        return ctx.reject("invalid_routing", f"Clocks for unassigned departments: {strays}.")
+    return ctx.emit(
+        CaseRouted,
+        lead=c.lead,
+        supporting=c.supporting,
+        rule_id=c.rule_id,
+        rules_version=c.rules_version,
+        policy=c.policy,
+        clocks=c.clocks,
+        escalation=c.escalation,
+    )
+
+
+def _withdraw(ctx: Ctx, s: CaseState, c: WithdrawCase) -> Decision:
+    return unfinished(ctx, s) or ctx.emit(CaseWithdrawn, reason=c.reason)
+
+
+def _duplicate(ctx: Ctx, s: CaseState, c: MarkDuplicate) -> Decision:
+    if c.original_case_id == s.case_id:
+        return ctx.reject("self_duplicate", "A case cannot duplicate itself.")
+    return unfinished(ctx, s) or ctx.emit(CaseMarkedDuplicate, original_case_id=c.original_case_id)
+
+
+DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
+    "RaiseWhistle": _raise,
+    "RouteCase": _route,
+    "WithdrawCase": _withdraw,
+    "MarkDuplicate": _duplicate,
+}

@@ -1,0 +1,180 @@
+"""Decisions of the departments' work: acknowledge, dispute and ruling, contact, joint action,
+progress, completion, resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from whistle.domain.areas import known_department
+from whistle.domain.base import Rejection
+from whistle.domain.commands import (
+    Acknowledge,
+    ContactRequester,
+    DisputeAssignment,
+    ReportCompletion,
+    ReportProgress,
+    ResolveCase,
+    RuleOnDispute,
+    ScheduleJointAction,
+)
+from whistle.domain.decisions.base import (
+    Ctx,
+    Decision,
+    assignment,
+    status_rejection,
+    working_assignment,
+)
+from whistle.domain.events import (
+    AssignmentDisputed,
+    CaseResolved,
+    DepartmentAcknowledged,
+    DepartmentCompleted,
+    DisputeRuled,
+    JointActionScheduled,
+    ProgressReported,
+    RequesterContacted,
+)
+from whistle.domain.sla import plan_clock
+from whistle.domain.state import CaseState
+from whistle.domain.values import ClockPlan
+
+
+def _acknowledge(ctx: Ctx, s: CaseState, c: Acknowledge) -> Decision:
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    found = assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    if found.acknowledged_at is not None:
+        return []
+    clock = s.clocks.get(f"ack:{c.department}")
+    within = None if clock is None else ctx.now <= clock.due_at
+    return ctx.emit(DepartmentAcknowledged, department=c.department, within_deadline=within)
+
+
+def _dispute(ctx: Ctx, s: CaseState, c: DisputeAssignment) -> Decision:
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    found = assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    if found.disputed:
+        return ctx.reject("dispute_pending", "Your earlier dispute (退单) awaits a ruling.")
+    if found.completed_at is not None:
+        return ctx.reject("assignment_completed", "You already reported your part completed.")
+    return ctx.emit(AssignmentDisputed, department=c.department, reason=c.reason, text=c.text)
+
+
+def _rule(ctx: Ctx, s: CaseState, c: RuleOnDispute) -> Decision:
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    found = s.assignments.get(c.department)
+    if found is None or not found.disputed:
+        return ctx.reject("no_open_dispute", f"{c.department!r} has no open dispute to rule on.")
+    new = c.new_department
+    plans: tuple[ClockPlan, ...] = ()
+    if new is not None:
+        if not known_department(new):
+            return ctx.reject("unknown_department", f"Unknown department {new!r}.")
+        if new in s.assignments:
+            return ctx.reject(
+                "department_already_assigned", f"{new!r} is already assigned to this case."
+            )
+        ack = s.clocks.get(f"ack:{c.department}")
+        if ack is not None:
+            plans = (plan_clock("ack", new, ack.mode, ack.budget, ctx.now, ctx.calendar),)
+    return ctx.emit(
+        DisputeRuled,
+        department=c.department,
+        outcome=c.outcome,
+        new_department=new,
+        reason=c.reason,
+        clocks=plans,
+    )
+
+
+def _contact(ctx: Ctx, s: CaseState, c: ContactRequester) -> Decision:
+    found = working_assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    return ctx.emit(RequesterContacted, department=c.department, channel=c.channel, note=c.note)
+
+
+def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    missing = [d for d in c.departments if d not in s.assignments]
+    if missing:
+        return ctx.reject(
+            "not_routed_to_department",
+            f"Joint action names departments not on the case: {', '.join(missing)}.",
+        )
+    if len(set(c.departments)) != len(c.departments):
+        return ctx.reject("invalid_joint_action", "A department appears twice.")
+    return ctx.emit(
+        JointActionScheduled,
+        action_id=f"ja-{len(s.joint_actions) + 1}",
+        at=c.at,
+        place=c.place,
+        departments=c.departments,
+        note=c.note,
+    )
+
+
+def _progress(ctx: Ctx, s: CaseState, c: ReportProgress) -> Decision:
+    found = working_assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    if c.action_id is not None and all(a.action_id != c.action_id for a in s.joint_actions):
+        return ctx.reject("unknown_joint_action", f"No joint action {c.action_id!r}.")
+    return ctx.emit(ProgressReported, department=c.department, note=c.note, action_id=c.action_id)
+
+
+def _completion(ctx: Ctx, s: CaseState, c: ReportCompletion) -> Decision:
+    found = working_assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    if found.completed_at is not None:
+        return ctx.reject("already_completed", f"{c.department!r} already reported completion.")
+    if found.disputed:
+        return ctx.reject("dispute_pending", "Your dispute (退单) awaits a ruling.")
+    return ctx.emit(DepartmentCompleted, department=c.department, summary=c.summary)
+
+
+def _resolve(ctx: Ctx, s: CaseState, c: ResolveCase) -> Decision:
+    bad = status_rejection(ctx, s)
+    if bad is not None:
+        return bad
+    lead = s.lead or ""
+    if s.assignments[lead].acknowledged_at is None:
+        return ctx.reject("not_acknowledged", f"The lead {lead!r} must acknowledge first.")
+    if s.assignments[lead].disputed:
+        return ctx.reject("dispute_pending", f"The lead's dispute awaits a ruling ({lead!r}).")
+    waiting = sorted(
+        d
+        for d in s.joint_action_departments()
+        if d != lead and s.assignments[d].completed_at is None
+    )
+    if waiting:
+        return ctx.reject(
+            "joint_action_incomplete",
+            f"Joint-action departments have not reported completion: {', '.join(waiting)}.",
+        )
+    return ctx.emit(CaseResolved, department=lead, outcome=c.outcome, summary=c.summary)
+
+
+DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
+    "Acknowledge": _acknowledge,
+    "DisputeAssignment": _dispute,
+    "RuleOnDispute": _rule,
+    "ContactRequester": _contact,
+    "ScheduleJointAction": _joint_action,
+    "ReportProgress": _progress,
+    "ReportCompletion": _completion,
+    "ResolveCase": _resolve,
+}
