@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from whistle.domain import add_working_time, default_calendar, working_time_between
+from whistle.domain import add_working_time, default_calendar, load_calendar, working_time_between
 from whistle.domain.calendar import shanghai
 
 TZ = shanghai()
@@ -105,3 +107,35 @@ def test_other_time_zones_are_converted() -> None:
 
     utc_start = datetime(2025, 9, 22, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
     assert add_working_time(utc_start, timedelta(hours=1)) == at(2025, 9, 22, 10, 0)
+
+
+def test_adding_a_year_is_a_data_change(tmp_path: Path) -> None:
+    (tmp_path / "calendars").mkdir()
+    (tmp_path / "calendar.toml").write_text(
+        'timezone = "Asia/Shanghai"\nworking_hours = [["09:00", "17:00"]]\n', encoding="utf-8"
+    )
+    (tmp_path / "calendars" / "cn-2027.json").write_text(
+        json.dumps(
+            {
+                "year": 2027,
+                "source": "test",
+                "holidays": [{"name": "元旦", "dates": ["2027-01-01"], "workdays": ["2027-01-02"]}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    cal = load_calendar(tmp_path)
+    assert cal.years == {2027} and cal.working_day == timedelta(hours=8)
+    assert not cal.is_working_day(date(2027, 1, 1)) and cal.is_working_day(date(2027, 1, 2))
+    assert cal.add_working_time(at(2026, 12, 31, 16, 0), timedelta(hours=2)) == at(
+        2027, 1, 2, 10, 0
+    )
+
+
+def test_a_day_cannot_be_both_holiday_and_workday(tmp_path: Path) -> None:
+    (tmp_path / "calendars").mkdir()
+    (tmp_path / "calendar.toml").write_text("", encoding="utf-8")
+    bad = {"year": 2027, "holidays": [{"dates": ["2027-01-01"], "workdays": ["2027-01-01"]}]}
+    (tmp_path / "calendars" / "cn-2027.json").write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ValueError, match="both"):
+        load_calendar(tmp_path)
