@@ -42,6 +42,9 @@ class BusinessCalendar:
     workdays: frozenset[date] = frozenset()
     years: frozenset[int] = frozenset()
     sources: tuple[str, ...] = field(default=())
+    _days: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def working_day(self) -> timedelta:
@@ -55,12 +58,19 @@ class BusinessCalendar:
         return day.weekday() < 5 and day not in self.holidays
 
     def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        if not self.is_working_day(day):
-            return []
-        return [
-            (datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz))
-            for s, e in self.working_hours
-        ]
+        """The day's working intervals as aware datetimes (memoised per day)."""
+        found = self._days.get(day)
+        if found is None:
+            found = []
+            if self.is_working_day(day):
+                found = [
+                    (datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz))
+                    for s, e in self.working_hours
+                ]
+            if len(self._days) > 20_000:
+                self._days.clear()
+            self._days[day] = found
+        return found
 
     def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when ``duration`` of working time has elapsed after ``start``."""

@@ -27,6 +27,8 @@ from whistle.domain.events import (
 from whistle.domain.state import CaseState
 from whistle.domain.types import FINAL_STATUSES
 
+_NOT_COPIED = frozenset({"type", "command_id", "case_id", "actor"})
+
 
 def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
     if s is not None:
@@ -40,8 +42,7 @@ def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
             return ctx.reject(
                 "unknown_area", f"{c.compound!r} is not a compound of {c.community!r}."
             )
-    fields = c.model_dump(exclude={"type", "command_id", "case_id", "actor"})
-    fields.update(location=c.location, requester=c.requester)
+    fields = {k: v for k, v in c.__dict__.items() if k not in _NOT_COPIED}
     return ctx.emit(WhistleRaised, **fields)
 
 
