@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,8 @@ def test_two_rules_for_the_same_area_and_category_are_an_error() -> None:
         )
 
 
-def routed_state(**fields: object) -> CaseState:
+def routed_state(**fields: Any) -> CaseState:
+    """A raised (not yet routed) case with ``fields`` in its whistle."""
     story = Story()
     story.do(raise_whistle(**fields))
     return story.s
