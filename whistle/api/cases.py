@@ -8,7 +8,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
 from whistle.api.commands import (
@@ -21,12 +21,25 @@ from whistle.api.commands import (
     request_model,
     roles_for,
 )
-from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role, visible_case
+from whistle.api.deps import (
+    CurrentPrincipal,
+    CurrentServices,
+    check_visible,
+    require_role,
+    visible_case,
+)
 from whistle.api.identity import Principal, in_area
 from whistle.api.problems import ProblemError, problem_responses, request_lang
 from whistle.api.readmodel import CaseFilters, Scope
 from whistle.api.store import IdempotencyMismatch
-from whistle.api.views import CaseAsOf, CaseDetail, CaseList, CommandStatus, Timeline
+from whistle.api.views import (
+    CaseAsOf,
+    CaseDetail,
+    CaseList,
+    CommandStatus,
+    Timeline,
+    json_response,
+)
 from whistle.domain import commands as c
 from whistle.domain.codec import parse_event
 from whistle.domain.evolve import fold
@@ -126,7 +139,7 @@ async def list_cases(
     raised_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> CaseList:
+) -> Response:
     """Secretaries see their community, liaisons their department's cases, supervisors their
     street or district, admins everything; filters narrow within that."""
     filters = CaseFilters(
@@ -140,7 +153,7 @@ async def list_cases(
         offset=offset,
     )
     rows = await services.read.cases(Scope.of(principal), filters)
-    return CaseList.model_validate({"items": rows, "limit": limit, "offset": offset})
+    return json_response({"items": rows, "limit": limit, "offset": offset})
 
 
 @router.get(
@@ -150,9 +163,11 @@ async def list_cases(
     responses=problem_responses(401, 404),
     operation_id="getCase",
 )
-async def get_case(case_id: CaseId, principal: CurrentPrincipal, services: CurrentServices) -> Any:
+async def get_case(
+    case_id: CaseId, principal: CurrentPrincipal, services: CurrentServices
+) -> Response:
     """The case, or 404 when it is outside the caller's scope."""
-    return await visible_case(services, principal, case_id)
+    return json_response(await visible_case(services, principal, case_id))
 
 
 @router.get(
@@ -164,11 +179,10 @@ async def get_case(case_id: CaseId, principal: CurrentPrincipal, services: Curre
 )
 async def get_timeline(
     case_id: CaseId, principal: CurrentPrincipal, services: CurrentServices
-) -> Timeline:
+) -> Response:
     """The case's events in order."""
-    await visible_case(services, principal, case_id)
-    events = await services.read.timeline(case_id)
-    return Timeline.model_validate({"case_id": case_id, "events": events})
+    await check_visible(services, principal, case_id)
+    return json_response({"case_id": case_id, "events": await services.read.timeline(case_id)})
 
 
 @router.get(
@@ -185,7 +199,7 @@ async def get_case_at(
     services: CurrentServices,
 ) -> CaseAsOf:
     """Folds the case's events up to ``t`` with the domain's own ``evolve``."""
-    await visible_case(services, principal, case_id)
+    await check_visible(services, principal, case_id)
     rows = [r for r in await services.read.timeline(case_id) if r["occurred_at"] <= t]
     state = fold(parse_event(r["body"]) for r in rows)
     if state is None:
@@ -207,7 +221,7 @@ async def get_command_status(
     services: CurrentServices,
 ) -> CommandStatus:
     """200 with the command's events once applied; 404 until then (or when it was rejected)."""
-    await visible_case(services, principal, case_id)
+    await check_visible(services, principal, case_id)
     events = [r for r in await services.read.timeline(case_id) if r.get("command_id") == command_id]
     if not events:
         raise ProblemError(404, "not_found", detail_key="case_not_found")

@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         log_config=None,
         proxy_headers=True,
+        timeout_keep_alive=75,
     )
     return 0
 

@@ -13,7 +13,13 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from whistle.api.deps import CurrentPrincipal, CurrentServices, Services, require_role, visible_case
+from whistle.api.deps import (
+    CurrentPrincipal,
+    CurrentServices,
+    Services,
+    check_visible,
+    require_role,
+)
 from whistle.api.i18n import Lang
 from whistle.api.identity import USER_ROLES, Principal, UserRole
 from whistle.api.problems import ProblemError, field_errors, problem_responses, request_lang
@@ -211,7 +217,7 @@ def add_command_route(
         services: Services,
         idempotency_key: str | None,
     ) -> JSONResponse:
-        await visible_case(services, principal, case_id)
+        await check_visible(services, principal, case_id)
         require_role(principal, roles)
         values = body.model_dump(exclude_none=True)
         if fill is not None:

@@ -83,9 +83,19 @@ def visible(principal: Principal, row: Row | None) -> bool:
     return row is not None and sees(principal, row.get("area"), row.get("departments") or ())
 
 
+def _not_found() -> ProblemError:
+    return ProblemError(404, "not_found", detail_key="case_not_found")
+
+
 async def visible_case(services: Services, principal: Principal, case_id: str) -> Row:
     """The case, or 404 when it does not exist or lies outside the caller's scope."""
     row = await services.read.case(case_id)
     if row is None or not visible(principal, row):
-        raise ProblemError(404, "not_found", detail_key="case_not_found")
+        raise _not_found()
     return row
+
+
+async def check_visible(services: Services, principal: Principal, case_id: str) -> None:
+    """404 unless the case exists within the caller's scope (reads only its scope columns)."""
+    if not visible(principal, await services.read.case_scope(case_id)):
+        raise _not_found()

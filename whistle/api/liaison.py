@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from whistle.api.commands import add_command_route, department_from_principal
 from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
 from whistle.api.problems import problem_responses
 from whistle.api.readmodel import CaseFilters, Scope
-from whistle.api.views import CaseList
+from whistle.api.views import CaseList, json_response
 from whistle.domain import commands as c
 from whistle.domain.base import Command
 
@@ -32,12 +33,12 @@ async def inbox(
     status: Annotated[list[str] | None, Query(description="Default: every open status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> CaseList:
+) -> Response:
     """Open cases assigned to the caller's department, newest first."""
     require_role(principal, ("liaison",))
     filters = CaseFilters(status=tuple(status or OPEN_STATUSES), limit=limit, offset=offset)
     rows = await services.read.cases(Scope.of(principal), filters)
-    return CaseList.model_validate({"items": rows, "limit": limit, "offset": offset})
+    return json_response({"items": rows, "limit": limit, "offset": offset})
 
 
 def _department_route(suffix: str, command: type[Command], summary: str) -> None:

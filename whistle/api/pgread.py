@@ -62,6 +62,13 @@ class PgReadModel:
         async with self._pool.acquire() as conn:
             return await q.get_case(conn, case_id)
 
+    async def case_scope(self, case_id: str) -> Row | None:
+        """``area`` and ``departments`` of the case."""
+        record = await self._pool.fetchrow(
+            f"SELECT area, departments FROM {S}.cases WHERE case_id = $1", case_id
+        )
+        return _row(record) if record is not None else None
+
     async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
         """Cases in scope, newest first."""
         args: list[Any] = []

@@ -62,6 +62,10 @@ class ReadModel(Protocol):
         """One case with its assignments and clocks, or None."""
         ...
 
+    async def case_scope(self, case_id: str) -> Row | None:
+        """Just what scope checks need: ``area`` and ``departments`` (one indexed lookup)."""
+        ...
+
     async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
         """Cases in ``scope`` matching ``filters``, newest first."""
         ...

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from whistle.api.commands import add_command_route
 from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.problems import problem_responses
 from whistle.api.readmodel import GroupBy, Period, RankBy, Scope
-from whistle.api.views import Metrics, Rows
+from whistle.api.views import Metrics, Rows, json_response
 from whistle.domain import commands as c
 
 router = APIRouter(tags=["supervisor"])
@@ -26,9 +27,9 @@ SYSTEM_ONLY = frozenset({"level", "deadline_key", "due_at", "fired_at"})
     responses=problem_responses(401),
     operation_id="listBreaches",
 )
-async def breaches(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+async def breaches(principal: CurrentPrincipal, services: CurrentServices) -> Response:
     """Open breaches with their latest escalation, in the caller's scope."""
-    return Rows(items=await services.read.breaches(Scope.of(principal)))
+    return json_response({"items": await services.read.breaches(Scope.of(principal))})
 
 
 @router.get(
@@ -38,9 +39,9 @@ async def breaches(principal: CurrentPrincipal, services: CurrentServices) -> Ro
     responses=problem_responses(401),
     operation_id="listDisputes",
 )
-async def disputes(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+async def disputes(principal: CurrentPrincipal, services: CurrentServices) -> Response:
     """Disputes awaiting a supervisor's ruling."""
-    return Rows(items=await services.read.disputes(Scope.of(principal)))
+    return json_response({"items": await services.read.disputes(Scope.of(principal))})
 
 
 @router.get(
@@ -50,9 +51,9 @@ async def disputes(principal: CurrentPrincipal, services: CurrentServices) -> Ro
     responses=problem_responses(401),
     operation_id="listExtensions",
 )
-async def extensions(principal: CurrentPrincipal, services: CurrentServices) -> Rows:
+async def extensions(principal: CurrentPrincipal, services: CurrentServices) -> Response:
     """Pending extension requests."""
-    return Rows(items=await services.read.extensions(Scope.of(principal)))
+    return json_response({"items": await services.read.extensions(Scope.of(principal))})
 
 
 @router.get(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 
 class Open(BaseModel):
@@ -101,3 +103,12 @@ class Metrics(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     items: list[dict[str, Any]]
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """Read-model rows as JSON, serialized once in Rust (pydantic-core) on the hot read path.
+
+    The route's ``response_model`` still documents the shape; FastAPI does not re-validate a
+    returned Response, which is what keeps reads cheap (see docs/benchmarks.md, API).
+    """
+    return Response(to_json(payload), status_code=status_code, media_type="application/json")

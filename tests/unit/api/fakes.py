@@ -130,6 +130,10 @@ class FakeRead:
     async def case(self, case_id: str) -> Row | None:
         return self.rows.get(case_id)
 
+    async def case_scope(self, case_id: str) -> Row | None:
+        row = self.rows.get(case_id)
+        return None if row is None else {"area": row["area"], "departments": row["departments"]}
+
     async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
         out = [r for r in self.rows.values() if _in_scope(r, scope)]
         if filters.status:
