@@ -7,6 +7,7 @@ from typing import Literal
 
 from whistle.domain.base import SYSTEM, Command, Frozen
 from whistle.domain.commands import BreachClock, Escalate
+from whistle.domain.fast import construct
 from whistle.domain.state import CaseState, Clock
 from whistle.domain.types import EscalationStep, Tier
 
@@ -32,7 +33,10 @@ def _base_key(clock: Clock) -> str:
 
 
 def pending_deadlines(state: CaseState) -> list[Deadline]:
-    """Every timer the case needs now: unmet clocks' breaches and the next ladder rung."""
+    """Every timer the case needs now: unmet clocks' breaches and the next ladder rung.
+
+    Called after every event by the deadline tracker, so built without re-validation.
+    """
     if state.status not in OPEN:
         return []
     ladder = state.escalation_ladder
@@ -43,7 +47,8 @@ def pending_deadlines(state: CaseState) -> list[Deadline]:
         base = _base_key(clock)
         if clock.breached_at is None:
             found.append(
-                Deadline(
+                construct(
+                    Deadline,
                     case_id=state.case_id,
                     key=base,
                     due_at=clock.due_at,
@@ -55,7 +60,8 @@ def pending_deadlines(state: CaseState) -> list[Deadline]:
             level = clock.escalation_level + 1
             rung = ladder[level - 1]
             found.append(
-                Deadline(
+                construct(
+                    Deadline,
                     case_id=state.case_id,
                     key=f"{base}:escalate:{level}",
                     due_at=clock.due_at + rung.after,
