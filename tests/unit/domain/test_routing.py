@@ -13,6 +13,7 @@ from whistle.domain import (
     CaseState,
     RoutingRules,
     Rule,
+    WhistleRaised,
     fold,
     load_areas,
     load_departments,
@@ -189,3 +190,10 @@ def test_registry_holds_the_seed_names() -> None:
 def test_ancestors_roll_up_the_hierarchy() -> None:
     assert ancestors(VANKE) == ("haicang.xinyang.xinyang", "haicang.xinyang", "haicang")
     assert lineage("tongan") == ("tongan",)
+
+
+def test_route_accepts_the_raised_event_as_well_as_the_state() -> None:
+    story = Story()
+    [raised] = story.do(raise_whistle())
+    assert isinstance(raised, WhistleRaised)
+    assert route(load_rules(), raised, T0) == route(load_rules(), story.s, T0)
