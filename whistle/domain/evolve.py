@@ -36,7 +36,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
-from whistle.domain.fast import construct, replace
+from whistle.domain.fast import construct, construct_from, replace
 from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction
 from whistle.domain.types import TIER_ORDER
 from whistle.domain.values import ClockPlan
@@ -51,17 +51,8 @@ class EvolveError(ValueError):
 
 def clock_from_plan(plan: ClockPlan, generation: int = 0) -> Clock:
     """A fresh running clock from its routed plan."""
-    return construct(
-        Clock,
-        key=plan.key,
-        kind=plan.kind,
-        department=plan.department,
-        mode=plan.mode,
-        budget=plan.budget,
-        started_at=plan.started_at,
-        due_at=plan.due_at,
-        generation=generation,
-    )
+    extra = {"key": f"{plan.kind}:{plan.department}", "generation": generation}
+    return construct_from(Clock, plan.__dict__, extra)
 
 
 def _meet(clocks: dict[str, Clock], keys: Iterable[str], at: datetime) -> dict[str, Clock]:
@@ -99,7 +90,7 @@ def _routed(s: CaseState, e: CaseRouted) -> Updates:
         "lead": e.lead,
         "supporting": e.supporting,
         "assignments": assignments,
-        "clocks": {plan.key: clock_from_plan(plan) for plan in e.clocks},
+        "clocks": {clock.key: clock for clock in map(clock_from_plan, e.clocks)},
         "rule_id": e.rule_id,
         "rules_version": e.rules_version,
         "policy": e.policy,

@@ -62,7 +62,7 @@ def construct(cls: type[M], **values: Any) -> M:
 
     Fields keep their declaration order, so the JSON equals that of a validated instance.
     """
-    template, names, factories = _template(cls)
+    template, names, factories = _TEMPLATES.get(cls) or _template(cls)
     data = template.copy()
     data.update(values)
     for name, factory in factories:
