@@ -17,16 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
+from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,8 +38,11 @@ from tests.service_fixtures import isolated_env, settings_of, supervised
 from whistle.bus import CommandBus
 from whistle.domain import Actor, RaiseWhistle
 from whistle.domain.areas import load_departments
+from whistle.domain.base import SYSTEM, event_id_for
+from whistle.domain.codec import encode
+from whistle.domain.events import CaseRouted
 from whistle.settings import get_settings
-from whistle.topics import ensure_topics
+from whistle.topics import CASE_EVENTS, ensure_topics
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.signing import new_secret, verify
 from whistle.webhooks.worker import open_store
@@ -89,8 +96,22 @@ def whistle(case_id: str, i: int) -> RaiseWhistle:
     )
 
 
+Send = Callable[[str, int], Awaitable[None]]
+
+
+def routed(case_id: str, i: int) -> CaseRouted:
+    """The router's dispatch of case ``i`` (for the webhook stage alone)."""
+    now = datetime.now(UTC)
+    return CaseRouted(
+        event_id=event_id_for(f"{case_id}-route", 2), case_id=case_id, seq=2, occurred_at=now,
+        actor=SYSTEM, command_id=f"{case_id}-route", lead="urban_management",
+        supporting=("public_security",) if i % 2 else (), rule_id="bench",
+        rules_version="bench", policy="default", clocks=(),
+    )  # fmt: skip
+
+
 async def send_schedule(
-    bus: CommandBus, prefix: str, count: int, rate: float
+    send: Send, prefix: str, count: int, rate: float
 ) -> tuple[dict[str, float], float]:
     """Send ``count`` whistles at ``rate``/s, open loop; return intended times and max lag."""
     intended: dict[str, float] = {}
@@ -105,7 +126,7 @@ async def send_schedule(
         worst_lag = max(worst_lag, time.time() - due)
         case_id = f"{prefix}-{i:06d}"
         intended[case_id] = due
-        task = asyncio.create_task(bus.send(whistle(case_id, i), case_id))
+        task = asyncio.create_task(send(case_id, i))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
@@ -120,13 +141,27 @@ async def wait_all(receiver: Receiver, cases: list[str], timeout_s: float) -> No
         await asyncio.sleep(0.1)
 
 
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the run's topics (the worker's internal ones too)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 def percentile(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) -> dict[str, Any]:
+async def bench(
+    rate: float, seconds: float, warmup: int, stage: str = "e2e", keep: bool = False
+) -> dict[str, Any]:
     """One run against fresh topics and a fresh database."""
     base = get_settings()
     db = f"bench_wh_{uuid.uuid4().hex[:8]}"
@@ -143,10 +178,11 @@ async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) ->
     while not port_server.started:
         await asyncio.sleep(0.02)
     port = port_server.servers[0].sockets[0].getsockname()[1]
+    prefix = f"benchwh-{uuid.uuid4().hex[:8]}"
+    tmp = tempfile.mkdtemp(prefix="bench-webhooks-")
     try:
-        tmp = tempfile.mkdtemp(prefix="bench-webhooks-")
         if True:
-            env = isolated_env(Path(tmp), base.bootstrap, dsn, f"benchwh-{uuid.uuid4().hex[:8]}")
+            env = isolated_env(Path(tmp), base.bootstrap, dsn, prefix)
             settings = settings_of(env)
             await ensure_topics(settings)
             store = await open_store(settings)
@@ -156,17 +192,28 @@ async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) ->
                 await store.add_endpoint(code, f"http://127.0.0.1:{port}/{code}", secret)
             await store.pool.close()
             with supervised(Path(tmp), env) as supervisor:
-                supervisor.start("worker", "worker")
+                if stage == "e2e":
+                    supervisor.start("worker", "worker")
                 supervisor.start("webhooks", "webhooks", "deliver")
                 bus = CommandBus(settings)
                 await bus.start()
+                events = settings.topic(CASE_EVENTS.name)
+
+                async def send(case_id: str, i: int) -> None:
+                    if stage == "e2e":
+                        await bus.send(whistle(case_id, i), case_id)
+                    else:
+                        await bus._producer.send_and_wait(
+                            events, key=case_id.encode(), value=encode(routed(case_id, i))
+                        )
+
                 try:
-                    warm, _ = await send_schedule(bus, "warm", warmup, 50)
+                    warm, _ = await send_schedule(send, "warm", warmup, 50)
                     await wait_all(receiver, list(warm), 180)
                     supervisor.check_alive()
                     if any(c not in receiver.arrived for c in warm):
                         raise RuntimeError(f"warm-up not delivered; logs in {tmp}/logs")
-                    intended, lag = await send_schedule(bus, "run", int(rate * seconds), rate)
+                    intended, lag = await send_schedule(send, "run", int(rate * seconds), rate)
                     await wait_all(receiver, list(intended), 60)
                 finally:
                     await bus.stop()
@@ -177,10 +224,14 @@ async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) ->
         if not keep:
             await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
+        if not keep:
+            await drop_topics(base.bootstrap, prefix)
+            shutil.rmtree(tmp, ignore_errors=True)
     latencies = [
         (receiver.arrived[c] - t) * 1000 for c, t in intended.items() if c in receiver.arrived
     ]
     return {
+        "stage": stage,
         "rate_per_s": rate,
         "whistles": len(intended),
         "delivered": len(latencies),
@@ -192,7 +243,7 @@ async def bench(rate: float, seconds: float, warmup: int, keep: bool = False) ->
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        **({"database": db, "logs": tmp} if keep else {}),
+        **({"database": db, "logs": tmp, "topic_prefix": prefix} if keep else {}),
     }
 
 
@@ -204,10 +255,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    parser.add_argument(
+        "--stage",
+        choices=["e2e", "webhooks"],
+        default="e2e",
+        help="e2e: RaiseWhistle command → delivery (worker + webhooks); webhooks: CaseRouted "
+        "appended to the event log → delivery (the webhook worker alone)",
+    )
     args = parser.parse_args()
     for _ in range(args.runs):
         print(
-            json.dumps(asyncio.run(bench(args.rate, args.seconds, args.warmup, args.keep))),
+            json.dumps(
+                asyncio.run(bench(args.rate, args.seconds, args.warmup, args.stage, args.keep))
+            ),
             flush=True,
         )
 

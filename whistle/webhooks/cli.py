@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -153,6 +154,7 @@ async def _redeliver(store: WebhookStore, args: argparse.Namespace) -> int:
 def _deliver(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def main() -> None:
         store = await open_store(settings, min_size=2, max_size=12)

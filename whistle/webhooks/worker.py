@@ -7,8 +7,8 @@ import contextlib
 from collections import deque
 from datetime import UTC, datetime
 
+import aiohttp
 import asyncpg
-import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from whistle.logs import get_logger
@@ -80,9 +80,11 @@ class DeliveryWorker:
             self._wake.set()
 
         await listener.add_listener(NOTIFY_CHANNEL, on_notify)
-        limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=64)
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency * 2, limit_per_host=self.concurrency
+        )
         try:
-            async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+            async with aiohttp.ClientSession(connector=connector) as client:
                 loops = [asyncio.create_task(self._send_loop(client, stop))]
                 if self.consume:
                     loops.append(asyncio.create_task(self._consume_loop(stop)))
@@ -126,7 +128,7 @@ class DeliveryWorker:
         finally:
             await self.consumer.stop()
 
-    async def _send_loop(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    async def _send_loop(self, client: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             free = self.concurrency - self._inflight
@@ -149,7 +151,7 @@ class DeliveryWorker:
         if not task.cancelled() and task.exception():
             log.error("webhook_deliver_crashed", error=str(task.exception()))
 
-    async def deliver(self, client: httpx.AsyncClient, due: Due, manual: bool = False) -> str:
+    async def deliver(self, client: aiohttp.ClientSession, due: Due, manual: bool = False) -> str:
         """Attempt one delivery, log the attempt, and move the delivery on; return the outcome."""
         result = await post(client, due, self.timeout_s)
         verdict = judge(result, due.attempts, self.delays)
