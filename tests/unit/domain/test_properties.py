@@ -160,7 +160,10 @@ def check_events(state: CaseState | None, command: Command, events: list[Event])
         assert e.case_id == command.case_id and e.command_id == command.command_id
         assert e.event_id == event_id_for(command.command_id, e.seq)
         assert e.actor == command.actor
-        assert parse_event(encode(e)) == e  # trusted construction produced a valid event
+        data = encode(e)
+        again = parse_event(data)
+        assert again == e  # trusted construction produced a valid event...
+        assert encode(again) == data  # ...whose JSON is that of a validated one
 
 
 def check_state(state: CaseState) -> None:
