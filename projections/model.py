@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.tables import CHILD_TABLES, TABLES
+from projections.tables import CHILD_TABLES, COHORT_COLUMNS, TABLES
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -56,6 +56,10 @@ class Model:
             spec = CHILD_TABLES[table]
             row = spec.defaults()
             row["case_id"] = case_id
+            case = self.case_rows(case_id).case
+            for column in COHORT_COLUMNS:
+                if column in row:
+                    row[column] = case[column]
             for name, value in zip(spec.key[1:], key, strict=True):
                 row[name] = value
             rows[key] = row

@@ -28,6 +28,10 @@ class TableSpec:
         return tuple(row[c] for c, _ in self.columns)
 
 
+COHORT_COLUMNS = ("raised_at", "category", "district", "street", "community")
+"""Copied from the case into its assignments, callbacks and clocks (migration 0002)."""
+COHORT: tuple[tuple[str, Any], ...] = tuple((c, None) for c in COHORT_COLUMNS)
+
 CASES = TableSpec(
     "cases",
     (
@@ -85,6 +89,7 @@ ASSIGNMENTS = TableSpec(
         ("completed_at", None),
         ("released_at", None),
         ("breached", False),
+        *COHORT,
     ),
     ("case_id", "department"),
 )
@@ -104,6 +109,7 @@ CLOCKS = TableSpec(
         ("breached_at", None),
         ("breaches", 0),
         ("status", "running"),
+        *COHORT,
     ),
     ("case_id", "clock", "department"),
 )
@@ -171,6 +177,7 @@ CALLBACKS = TableSpec(
         ("fault", None),
         ("called_at", None),
         ("recorded_by", None),
+        *COHORT,
     ),
     ("case_id", "seq"),
 )
