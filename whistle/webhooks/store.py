@@ -47,6 +47,32 @@ class Due:
     secrets: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt's result and what it means for its delivery."""
+
+    due: Due
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    outcome: str  # delivered | retry | dead | gone
+    retry_in: float | None = None
+    manual: bool = False
+
+    def row(self) -> tuple[Any, ...]:
+        """The values ``record_attempts`` writes."""
+        status = {"delivered": "delivered", "retry": "pending"}.get(self.outcome, "dead")
+        if self.outcome == "retry" and self.retry_in is None:
+            status = "dead"
+        reason = {"gone": "endpoint gone (410)", "dead": "retries exhausted"}.get(self.outcome)
+        return (
+            self.due.delivery_id, self.due.attempts + 1, self.started_at, self.duration_ms,
+            self.status_code, self.error, self.manual, status, reason,
+            self.retry_in if status == "pending" else None, self.outcome == "gone",
+        )  # fmt: skip
+
+
 @lru_cache(maxsize=4096)
 def _opened(box: SecretBox, sealed: str) -> str:
     return box.open(sealed)
@@ -190,56 +216,48 @@ class WebhookStore:
             for r in rows
         ]  # fmt: skip
 
-    async def record_attempt(
-        self,
-        due: Due,
-        started_at: datetime,
-        duration_ms: float,
-        status_code: int | None,
-        error: str | None,
-        outcome: str,
-        retry_in: float | None,
-        manual: bool = False,
-    ) -> None:
-        """Log one attempt and move the delivery: delivered, retried later, dead, or gone (410).
+    async def record_attempt(self, attempt: Attempt) -> None:
+        """Log one attempt and move its delivery on (see ``record_attempts``)."""
+        await self.record_attempts([attempt])
 
-        One statement (one round trip): the attempt row, the delivery's new state, and for a
-        410 the endpoint disabled.
+    async def record_attempts(self, attempts: list[Attempt]) -> None:
+        """Log attempts and move each delivery: delivered, retried later, dead, or gone (410).
+
+        One statement for the whole batch: the attempt rows, the deliveries' new states, and
+        the endpoints that answered 410 disabled.
         """
-        status = {"delivered": "delivered", "retry": "pending"}.get(outcome, "dead")
-        if outcome == "retry" and retry_in is None:
-            status = "dead"
-        reason = {"gone": "endpoint gone (410)", "dead": "retries exhausted"}.get(outcome)
+        if not attempts:
+            return
+        cols = list(zip(*(a.row() for a in attempts), strict=True))
         await self.pool.execute(
             """
-            WITH attempt AS (
+            WITH r AS (
+                SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::float8[],
+                                     $5::int[], $6::text[], $7::bool[], $8::text[], $9::text[],
+                                     $10::float8[], $11::bool[])
+                  AS r(delivery_id, attempt, started_at, duration_ms, status_code, error,
+                       manual, status, reason, retry_in, gone)
+            ), logged AS (
                 INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms,
                                                status_code, error, manual)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
-            ), delivery AS (
-                UPDATE webhooks.deliveries SET status = $8, attempts = $2,
-                       last_status_code = $5, last_error = $6, dead_reason = $9,
-                       delivered_at = CASE WHEN $8 = 'delivered' THEN now() END,
-                       next_attempt_at = CASE WHEN $10::float8 IS NULL THEN next_attempt_at
-                                         ELSE now() + make_interval(secs => $10::float8) END
-                 WHERE delivery_id = $1
-             RETURNING endpoint_id
+                SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, manual
+                  FROM r ON CONFLICT DO NOTHING
+            ), moved AS (
+                UPDATE webhooks.deliveries d SET status = r.status, attempts = r.attempt,
+                       last_status_code = r.status_code, last_error = r.error,
+                       dead_reason = r.reason,
+                       delivered_at = CASE WHEN r.status = 'delivered' THEN r.started_at
+                                      + make_interval(secs => r.duration_ms / 1000) END,
+                       next_attempt_at = CASE WHEN r.retry_in IS NULL THEN d.next_attempt_at
+                                         ELSE now() + make_interval(secs => r.retry_in) END
+                  FROM r WHERE d.delivery_id = r.delivery_id
+             RETURNING d.endpoint_id, r.gone
             )
             UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
                    disabled_reason = '410 Gone from the receiver'
-             WHERE $11 AND endpoint_id = (SELECT endpoint_id FROM delivery)
+             WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
             """,
-            due.delivery_id,
-            due.attempts + 1,
-            started_at,
-            duration_ms,
-            status_code,
-            error,
-            manual,
-            status,
-            reason,
-            retry_in if status == "pending" else None,
-            outcome == "gone",
+            *[list(c) for c in cols],
         )
 
     async def redeliver(self, delivery_id: int) -> bool:

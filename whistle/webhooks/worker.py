@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from datetime import UTC, datetime
 
@@ -17,7 +18,7 @@ from whistle.topics import CASE_EVENTS
 from whistle.webhooks.intake import LogRecord, enqueue
 from whistle.webhooks.schedule import RETRY_DELAYS_S
 from whistle.webhooks.sender import judge, post
-from whistle.webhooks.store import NOTIFY_CHANNEL, Due, WebhookStore
+from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
 log = get_logger()
 
@@ -71,12 +72,16 @@ class DeliveryWorker:
         self._inflight = 0
         self._direct: deque[Due] = deque()  # enqueued by this worker, already leased to it
         self._tasks: set[asyncio.Task[str]] = set()
+        self._poll_db = True  # look for due retries and redeliveries (NOTIFY, or each second)
+        self._results: list[Attempt] = []
+        self._results_ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
         listener = await self.store.pool.acquire()
 
         def on_notify(*_: object) -> None:
+            self._poll_db = True
             self._wake.set()
 
         await listener.add_listener(NOTIFY_CHANNEL, on_notify)
@@ -85,6 +90,7 @@ class DeliveryWorker:
         )
         try:
             async with aiohttp.ClientSession(connector=connector) as client:
+                recorder = asyncio.create_task(self._record_loop())
                 loops = [asyncio.create_task(self._send_loop(client, stop))]
                 if self.consume:
                     loops.append(asyncio.create_task(self._consume_loop(stop)))
@@ -96,6 +102,10 @@ class DeliveryWorker:
                         await task
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
+                recorder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recorder
+                await self._flush()
         finally:
             await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
             await self.store.pool.release(listener)
@@ -109,6 +119,7 @@ class DeliveryWorker:
             metadata_max_age_ms=5000,
         )
         await self.consumer.start()
+        conn = await self.store.pool.acquire()  # its own connection: never queues behind sends
         try:
             self.consumer.subscribe([self.topic], listener=_SeekToCheckpoint(self))
             while not stop.is_set():
@@ -120,21 +131,27 @@ class DeliveryWorker:
                 ]
                 if not records:
                     continue
-                async with self.store.pool.acquire() as conn:
-                    fresh = await enqueue(conn, self.name, records, self.store.box)
+                fresh = await enqueue(conn, self.name, records, self.store.box)
                 if fresh:
                     self._direct.extend(fresh)
                     self._wake.set()
         finally:
+            await self.store.pool.release(conn)
             await self.consumer.stop()
 
     async def _send_loop(self, client: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        polled = 0.0
         while not stop.is_set():
             self._wake.clear()
             free = self.concurrency - self._inflight
             due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
-            if free > len(due):
-                due += await self.store.claim_due(free - len(due))
+            if time.monotonic() - polled >= 1.0:
+                self._poll_db = True
+            if free > len(due) and self._poll_db:
+                self._poll_db, polled = False, time.monotonic()
+                claimed = await self.store.claim_due(free - len(due))
+                due += claimed
+                self._poll_db = len(claimed) == free  # more may be due: look again at once
             for item in due:
                 self._inflight += 1
                 task = asyncio.create_task(self.deliver(client, item))
@@ -151,20 +168,40 @@ class DeliveryWorker:
         if not task.cancelled() and task.exception():
             log.error("webhook_deliver_crashed", error=str(task.exception()))
 
+    async def _record_loop(self) -> None:
+        """Write finished attempts in batches: one statement for all that finished meanwhile."""
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            try:
+                await self._flush()
+            except (OSError, asyncpg.PostgresError) as exc:  # keep them; try again shortly
+                log.error("webhook_record_failed", error=str(exc))
+                await asyncio.sleep(1.0)
+                self._results_ready.set()
+
+    async def _flush(self) -> None:
+        batch, self._results = self._results, []
+        try:
+            await self.store.record_attempts(batch)
+        except BaseException:
+            self._results = batch + self._results
+            raise
+
     async def deliver(self, client: aiohttp.ClientSession, due: Due, manual: bool = False) -> str:
-        """Attempt one delivery, log the attempt, and move the delivery on; return the outcome."""
+        """Attempt one delivery and queue its log entry and new state; return the outcome.
+
+        The delivery stays leased until its entry is written, so nobody else sends it meanwhile.
+        """
         result = await post(client, due, self.timeout_s)
         verdict = judge(result, due.attempts, self.delays)
-        await self.store.record_attempt(
-            due,
-            result.started_at,
-            result.duration_ms,
-            result.status_code,
-            result.error,
-            verdict.outcome,
-            verdict.retry_in,
-            manual,
-        )
+        self._results.append(
+            Attempt(
+                due, result.started_at, result.duration_ms, result.status_code, result.error,
+                verdict.outcome, verdict.retry_in, manual,
+            )
+        )  # fmt: skip
+        self._results_ready.set()
         log.info(
             "webhook_attempt",
             delivery_id=due.delivery_id,
