@@ -137,28 +137,31 @@ async def project_live(dsn: str, bootstrap: str, topic: str, total: int) -> floa
 
 
 def equivalent_batches(events: list[tuple[bytes, bytes]]) -> list[dict[str, list[tuple[Any, ...]]]]:
-    """The rows the projector writes per batch of ``BATCH`` events, keyed so batches never
-    collide (a case in several batches gets one row per batch: same widths, same indexes)."""
+    """The rows the projector writes per batch of ``BATCH`` events (timeline rows, and every
+    row of each case the batch touched), keyed so batches never collide: a case touched by
+    several batches gets one row per batch — same widths, same indexes, plain COPY."""
     batches = []
+    model, stats = Model(), ApplyStats()
     for b, start in enumerate(range(0, len(events), BATCH)):
-        model, stats = Model(), ApplyStats()
         for offset, (_, value) in enumerate(events[start : start + BATCH], start=start):
             event = decode(value)
             assert event is not None
             apply_event(model, event, value.decode(), 0, offset, stats)
-        rows: dict[str, list[tuple[Any, ...]]] = {"case_events": model.timeline}
         suffix = f"#{b}"
-        rows["cases"] = [
-            CASES.record({**r.case, "case_id": r.case["case_id"] + suffix})
-            for r in model.cases.values()
-        ]
+        touched = [model.cases[c] for c in model.dirty]
+        rows: dict[str, list[tuple[Any, ...]]] = {
+            "cases": [
+                CASES.record({**r.case, "case_id": r.case["case_id"] + suffix}) for r in touched
+            ]
+        }
         for name, spec in CHILD_TABLES.items():
             rows[name] = [
                 spec.record({**row, "case_id": row["case_id"] + suffix})
-                for r in model.cases.values()
+                for r in touched
                 for row in r.children.get(name, {}).values()
             ]
         rows["case_events"] = [(t[0] + suffix, *t[1:]) for t in model.timeline]
+        model.timeline, model.dirty = [], set()
         batches.append(rows)
     return batches
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 
@@ -14,6 +15,13 @@ class TableSpec:
     columns: tuple[tuple[str, Any], ...]
     key: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        template = {c: v for c, v in self.columns}
+        lists = tuple(c for c, v in self.columns if isinstance(v, list))
+        object.__setattr__(self, "_template", template)
+        object.__setattr__(self, "_lists", lists)
+        object.__setattr__(self, "_getter", itemgetter(*self.column_names))
+
     @property
     def column_names(self) -> tuple[str, ...]:
         """Column names in table order."""
@@ -21,11 +29,14 @@ class TableSpec:
 
     def defaults(self) -> dict[str, Any]:
         """A fresh row with every column at its default (lists copied)."""
-        return {c: (list(v) if isinstance(v, list) else v) for c, v in self.columns}
+        row: dict[str, Any] = self._template.copy()  # type: ignore[attr-defined]
+        for name in self._lists:  # type: ignore[attr-defined]
+            row[name] = list(row[name])
+        return row
 
     def record(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The row as a tuple in column order, for ``copy_records_to_table``."""
-        return tuple(row[c] for c, _ in self.columns)
+        return self._getter(row)  # type: ignore[attr-defined,no-any-return]
 
 
 COHORT_COLUMNS = ("raised_at", "category", "district", "street", "community")
