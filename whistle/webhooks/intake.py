@@ -19,7 +19,7 @@ import asyncpg
 
 from whistle.logs import get_logger
 from whistle.webhooks.concern import concerned, departments_after
-from whistle.webhooks.payload import delivery_body
+from whistle.webhooks.payload import cloudevent_of, delivery_body
 from whistle.webhooks.secretbox import SecretBox
 from whistle.webhooks.store import LEASE, NOTIFY_CHANNEL, Due, valid_secrets
 
@@ -112,6 +112,7 @@ async def enqueue(
         endpoints = await _endpoints(conn, {d for d, _ in targets}) if targets else {}
         rows: list[tuple[Any, ...]] = []
         by_endpoint: dict[int, Any] = {}
+        converted: dict[str, dict[str, Any] | None] = {}
         for department, raw in targets:
             when = _when(raw.get("occurred_at"))
             for ep in endpoints.get(department, []):
@@ -120,11 +121,17 @@ async def enqueue(
                     continue
                 if when is not None and when < ep["created_at"] - REGISTRATION_SLACK:
                     continue  # an endpoint receives what happens after it was registered
-                try:
-                    body = delivery_body(raw, department)
-                except ValueError as exc:
-                    log.warning("webhook_bad_event", case_id=raw["case_id"], error=str(exc))
+                event_id = str(raw.get("event_id"))
+                if event_id not in converted:
+                    try:
+                        converted[event_id] = cloudevent_of(raw)
+                    except ValueError as exc:
+                        log.warning("webhook_bad_event", case_id=raw["case_id"], error=str(exc))
+                        converted[event_id] = None
+                cloudevent = converted[event_id]
+                if cloudevent is None:
                     continue
+                body = delivery_body(raw, department, cloudevent)
                 by_endpoint[ep["endpoint_id"]] = ep
                 rows.append(
                     (ep["endpoint_id"], raw["event_id"], raw["case_id"], raw["type"],

@@ -16,6 +16,11 @@ def acknowledge_path(case_id: str) -> str:
     return f"/v1/cases/{case_id}/acknowledge"
 
 
+def cloudevent_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """The raw event as a CloudEvents 1.0 object (personal data left out)."""
+    return _cloudevent(raw)
+
+
 def _cloudevent(raw: dict[str, Any]) -> dict[str, Any]:
     event = parse_event(raw)
     try:
@@ -39,9 +44,14 @@ def _minimal_cloudevent(event: Event) -> dict[str, Any]:
     }
 
 
-def delivery_body(raw: dict[str, Any], department: str) -> str:
-    """The compact CloudEvent JSON sent to ``department`` for the raw event ``raw``."""
-    event = _cloudevent(raw)
+def delivery_body(
+    raw: dict[str, Any], department: str, cloudevent: dict[str, Any] | None = None
+) -> str:
+    """The compact CloudEvent JSON sent to ``department`` for the raw event ``raw``.
+
+    ``cloudevent``: the event already converted (one conversion for several departments).
+    """
+    event = dict(cloudevent) if cloudevent is not None else _cloudevent(raw)
     case_id = str(raw["case_id"])
     event["department"] = department  # extension attribute: the recipient department
     event["caseid"] = case_id
