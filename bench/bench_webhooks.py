@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -153,6 +154,12 @@ async def drop_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank)."""
     ordered = sorted(values)
@@ -213,8 +220,13 @@ async def bench(
                     supervisor.check_alive()
                     if any(c not in receiver.arrived for c in warm):
                         raise RuntimeError(f"warm-up not delivered; logs in {tmp}/logs")
+                    webhooks_pid = supervisor.children["webhooks"].pid
+                    cpu0, load = process_cpu_s(webhooks_pid), os.getloadavg()[0]
+                    requests0 = receiver.requests
                     intended, lag = await send_schedule(send, "run", int(rate * seconds), rate)
                     await wait_all(receiver, list(intended), 60)
+                    cpu_s = process_cpu_s(webhooks_pid) - cpu0
+                    sent = receiver.requests - requests0
                 finally:
                     await bus.stop()
     finally:
@@ -238,6 +250,8 @@ async def bench(
         "bad_signatures": receiver.bad,
         "requests": receiver.requests,
         "send_lag_max_ms": round(lag * 1000, 1),
+        "load_avg_1m": round(load, 2),
+        "webhook_worker_cpu_ms_per_delivery": round(cpu_s * 1000 / max(sent, 1), 3),
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
         "p90_ms": round(percentile(latencies, 90), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
