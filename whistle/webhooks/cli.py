@@ -170,5 +170,10 @@ def _deliver(args: argparse.Namespace) -> int:
         finally:
             await store.pool.close()
 
-    asyncio.run(main())
+    try:
+        import uvloop  # faster transports: most of a delivery's CPU is socket I/O
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
     return 0
