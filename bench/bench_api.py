@@ -24,6 +24,8 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -130,15 +132,13 @@ def request_plan(
 
 async def drive(
     http: httpx.AsyncClient,
-    rate: float,
-    seconds: float,
+    schedule: Schedule,
     plan: Any,
     results: Results | None,
 ) -> float:
-    """Send ``rate × seconds`` requests open-loop; return the achieved send rate."""
+    """Send this generator's share of the schedule open-loop; return its achieved send rate."""
     loop = asyncio.get_running_loop()
-    total = int(rate * seconds)
-    start = loop.time() + 0.2
+    start = loop.time() + (schedule.start_wall - time.time())
     tasks: list[asyncio.Task[None]] = []
 
     async def one(intended: float, name: str, path: str, token: str) -> None:
@@ -151,15 +151,92 @@ async def drive(
         if results is not None:
             results.add(name, loop.time() - intended, ok)
 
-    for i in range(total):
-        intended = start + i / rate
+    total = int(schedule.rate * schedule.seconds)
+    mine = range(schedule.index, total, schedule.stride)
+    for i in mine:
+        intended = start + i / schedule.rate
         delay = intended - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(intended, *plan())))
     sent_at = loop.time()
     await asyncio.gather(*tasks)
-    return total / max(sent_at - start, 1e-9)
+    return len(mine) / max(sent_at - start, 1e-9)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Request i of ``rate × seconds`` is intended at start_wall + i/rate; this generator sends
+    those with i ≡ index (mod stride)."""
+
+    rate: float
+    seconds: float
+    start_wall: float
+    index: int = 0
+    stride: int = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one load-generator process needs."""
+
+    url: str
+    tokens: dict[str, str]
+    ids_by_scope: dict[str, list[str]]
+    warmup: Schedule
+    measured: Schedule
+    seed: int
+
+
+async def _generate(job: Job) -> tuple[Results, float]:
+    rng = random.Random(job.seed)
+
+    def plan() -> tuple[str, str, str]:
+        return request_plan(rng, job.ids_by_scope, job.tokens)
+
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=job.url, limits=limits, timeout=30) as http:
+        await drive(http, job.warmup, plan, None)
+        results = Results()
+        achieved = await drive(http, job.measured, plan, results)
+    return results, achieved
+
+
+def generator_process(job: Job) -> tuple[Results, float]:
+    """Entry point of one load-generator process (uvloop, like the server)."""
+    import uvloop
+
+    return uvloop.run(_generate(job))
+
+
+def generate(
+    url: str,
+    tokens: dict[str, str],
+    ids_by_scope: dict[str, list[str]],
+    args: argparse.Namespace,
+) -> tuple[Results, float]:
+    """Run ``args.procs`` generator processes on one interleaved schedule; merge their results."""
+    start = time.time() + 2.0
+    jobs = [
+        Job(
+            url,
+            tokens,
+            ids_by_scope,
+            Schedule(args.rate, args.warmup, start, k, args.procs),
+            Schedule(args.rate, args.seconds, start + args.warmup + 0.5, k, args.procs),
+            args.seed + k,
+        )
+        for k in range(args.procs)
+    ]
+    with multiprocessing.get_context("spawn").Pool(args.procs) as pool:
+        parts = pool.map(generator_process, jobs)
+    merged = Results()
+    for part, _ in parts:
+        for name, values in part.latencies.items():
+            merged.latencies.setdefault(name, []).extend(values)
+        for name, count in part.errors.items():
+            merged.errors[name] = merged.errors.get(name, 0) + count
+    return merged, sum(rate for _, rate in parts)
 
 
 def report(results: Results, rate: float, achieved: float) -> dict[str, Any]:
@@ -194,6 +271,7 @@ async def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="excluded warm-up, seconds")
     parser.add_argument("--cases", type=int, default=20_000, help="synthetic cases in the DB")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -224,18 +302,15 @@ async def main() -> int:
             with supervised(Path(tmp), env) as supervisor:
                 supervisor.start("api", "api", "--workers", str(args.workers))
                 await asyncio.to_thread(supervisor.wait_ready, f"{url}/healthz")
-                rng = random.Random(args.seed)
-
-                def plan() -> tuple[str, str, str]:
-                    return request_plan(rng, ids_by_scope, tokens)
-
-                limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-                async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-                    await drive(http, args.rate, args.warmup, plan, None)
-                    results = Results()
-                    achieved = await drive(http, args.rate, args.seconds, plan, results)
+                results, achieved = generate(url, tokens, ids_by_scope, args)
         summary = report(results, args.rate, achieved)
-        summary |= {"cases": args.cases, "seconds": args.seconds, "workers": args.workers}
+        summary |= {
+            "cases": args.cases,
+            "seconds": args.seconds,
+            "workers": args.workers,
+            "generator_processes": args.procs,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        }
         print(json.dumps(summary, indent=2))
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

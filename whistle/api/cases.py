@@ -48,6 +48,9 @@ router = APIRouter(tags=["cases"])
 
 CaseId = Annotated[str, Path(max_length=64, description="Case id, e.g. WH-20261126-7K3M9QX2PA")]
 RAISERS = roles_for(c.RaiseWhistle)
+SEES_REQUESTER = frozenset({"secretary", "liaison", "admin"})
+"""Who reads the requester's contact in a timeline: the community and the departments that
+must call back; supervisors see it masked."""
 
 RaiseWhistleRequest = request_model(
     c.RaiseWhistle,
@@ -65,6 +68,15 @@ def raise_community(principal: Principal, asked: str | None) -> str:
             403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": community}
         )
     return community
+
+
+def mask_requester(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with the requester's name and phone masked (personal data)."""
+    body = event.get("body") or {}
+    if not body.get("requester"):
+        return event
+    masked = {k: ("***" if v else v) for k, v in body["requester"].items()}
+    return event | {"body": body | {"requester": masked}}
 
 
 def request_digest(values: dict[str, Any]) -> str:
@@ -182,7 +194,10 @@ async def get_timeline(
 ) -> Response:
     """The case's events in order."""
     await check_visible(services, principal, case_id)
-    return json_response({"case_id": case_id, "events": await services.read.timeline(case_id)})
+    events = await services.read.timeline(case_id)
+    if principal.role not in SEES_REQUESTER:
+        events = [mask_requester(e) for e in events]
+    return json_response({"case_id": case_id, "events": events})
 
 
 @router.get(

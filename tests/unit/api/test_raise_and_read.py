@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.unit.api.conftest import auth
-from tests.unit.api.fakes import JINHAI, FakeBus
+from tests.unit.api.fakes import JINHAI, FakeBus, FakeRead
 from whistle.api.deps import Services
 
 SEC = auth("tok-sec-in")
@@ -117,3 +117,15 @@ async def test_metrics_accept_group_and_period_and_refuse_others(
     bad = await client.get("/v1/metrics", params={"group_by": "colour"}, headers=SEC)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.group_by"
+
+
+async def test_supervisors_see_the_requester_masked(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    read = services.read
+    assert isinstance(read, FakeRead)
+    read.events["WH-IN"][0]["body"]["requester"] = {"name": "王女士", "phone": "13800000000"}
+    supervisor = await client.get("/v1/cases/WH-IN/timeline", headers=auth("tok-sup-street-in"))
+    assert supervisor.json()["events"][0]["body"]["requester"] == {"name": "***", "phone": "***"}
+    liaison = await client.get("/v1/cases/WH-IN/timeline", headers=auth("tok-liaison-in"))
+    assert liaison.json()["events"][0]["body"]["requester"]["phone"] == "13800000000"
