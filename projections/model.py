@@ -40,6 +40,17 @@ class Model:
     cases: dict[str, CaseRows] = field(default_factory=dict)
     timeline: list[tuple[Any, ...]] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
+    stored: set[str] = field(default_factory=set)
+    """Cases whose rows are in the database (loaded from it, or written by a committed batch)."""
+
+    def evict(self, keep: int) -> None:
+        """Forget the oldest cases beyond ``keep`` (only between batches: nothing dirty)."""
+        excess = len(self.cases) - keep
+        if excess <= 0:
+            return
+        for case_id in list(self.cases)[:excess]:
+            del self.cases[case_id]
+            self.stored.discard(case_id)
 
     def case_rows(self, case_id: str) -> CaseRows:
         """The rows of ``case_id``, creating an empty case when it is new."""

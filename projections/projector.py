@@ -64,6 +64,7 @@ class ProjectorConfig:
     poll_ms: int = 200
     heartbeat_s: float = 5.0
     max_backoff_s: float = 10.0
+    cache_cases: int = 200_000
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:
@@ -79,14 +80,20 @@ async def project_batch(
     positions: dict[int, Position],
     config: ProjectorConfig,
     high_watermarks: Mapping[int, int],
+    model: Model | None = None,
 ) -> ApplyStats:
-    """Apply one batch of Kafka records and advance the checkpoints, in one transaction."""
+    """Apply one batch of Kafka records and advance the checkpoints, in one transaction.
+
+    ``model`` is the projector's cache of case rows from earlier batches (this projector is
+    the only writer: the fenced checkpoint proves it); it must be dropped if this raises.
+    """
     stats = ApplyStats()
     decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
     for partition, recs in records.items():
         for rec in recs:
             decoded.append((partition, rec, decode(rec.value)))
-    model = Model()
+    model = model if model is not None else Model()
+    model.dirty, model.timeline = set(), []
     new_positions = dict(positions)
     async with conn.transaction():
         await load_cases(conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
@@ -114,6 +121,8 @@ async def project_batch(
             {p: new_positions[p] for p in records},
         )
     positions.update(new_positions)
+    model.stored |= model.dirty
+    model.dirty = set()
     return stats
 
 
@@ -138,6 +147,7 @@ class Projector:
         self.retries = 0
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self._cache = Model()
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -161,6 +171,7 @@ class Projector:
                 conn: asyncpg.Connection | None = None
                 try:
                     conn = await connect(self.config.dsn, self.config.schema)
+                    self._cache = Model()  # the database may have changed while away
                     if self.config.schema == LIVE_SCHEMA:
                         await migrate(conn, self.config.schema)
                     await init_checkpoints(
@@ -205,7 +216,14 @@ class Projector:
             records = {tp.partition: recs for tp, recs in fetched.items() if recs}
             hws = {tp.partition: consumer.highwater(tp) or 0 for tp in consumer.assignment()}
             if records:
-                stats = await project_batch(conn, records, positions, self.config, hws)
+                try:
+                    stats = await project_batch(
+                        conn, records, positions, self.config, hws, self._cache
+                    )
+                except BaseException:
+                    self._cache = Model()  # rows of a failed batch must not survive
+                    raise
+                self._cache.evict(self.config.cache_cases)
                 self.totals.add(stats)
                 last_beat = time.monotonic()
             elif time.monotonic() - last_beat >= self.config.heartbeat_s:

@@ -21,6 +21,7 @@ async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[
         return
     for record in await conn.fetch("SELECT * FROM cases WHERE case_id = ANY($1::text[])", wanted):
         model.cases[record["case_id"]] = CaseRows(dict(record))
+        model.stored.add(record["case_id"])
     for name, spec in CHILD_TABLES.items():
         key = spec.key[1:]
         sql = f"SELECT * FROM {name} WHERE case_id = ANY($1::text[])"
@@ -28,6 +29,7 @@ async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[
             rows = model.cases.get(record["case_id"])
             if rows is None:  # a child row without its case: keep it, the case row comes later
                 rows = model.case_rows(record["case_id"])
+                model.stored.add(record["case_id"])
             row = dict(record)
             rows.table(name)[tuple(row[k] for k in key)] = row
 
@@ -35,13 +37,15 @@ async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[
 async def write_cases(
     conn: asyncpg.Connection, model: Model, case_ids: Iterable[str], replace: bool
 ) -> int:
-    """Write the rows of ``case_ids`` (deleting their old rows first when ``replace``)."""
+    """Write the rows of ``case_ids``; when ``replace``, first delete the old rows of those
+    already stored (``model.stored``)."""
     ids = list(case_ids)
     if not ids:
         return 0
-    if replace:
+    old = [c for c in ids if c in model.stored]
+    if replace and old:
         for name in (CASES.name, *CHILD_TABLES):
-            await conn.execute(f"DELETE FROM {name} WHERE case_id = ANY($1::text[])", ids)
+            await conn.execute(f"DELETE FROM {name} WHERE case_id = ANY($1::text[])", old)
     cases = [CASES.record(model.cases[c].case) for c in ids]
     await conn.copy_records_to_table(CASES.name, records=cases, columns=CASES.column_names)
     for name, spec in CHILD_TABLES.items():
