@@ -130,8 +130,65 @@ def request_plan(
     return "breaches", "/v1/breaches", tokens["supervisor"]
 
 
+class RawClient:
+    """A lean HTTP/1.1 keep-alive GET client (a pool of ``size`` connections), so that the
+    load generator's own CPU does not dominate on a small machine; httpx is the default."""
+
+    def __init__(self, host: str, port: int, size: int) -> None:
+        self.host, self.port, self.size = host, port, size
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+        self.freed = asyncio.Condition()
+
+    async def _acquire(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with self.freed:
+            while not self.idle and self.opened >= self.size:
+                await self.freed.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def _release(
+        self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
+    ) -> None:
+        async with self.freed:
+            if conn is None:
+                self.opened -= 1
+            else:
+                self.idle.append(conn)
+            self.freed.notify()
+
+    async def get(self, path: str, token: str) -> int:
+        """GET ``path``; the status code."""
+        conn = await self._acquire()
+        reader, writer = conn
+        try:
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n".encode()
+            )
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            writer.close()
+            await self._release(None)
+            return 0
+        await self._release(conn)
+        return status
+
+    async def aclose(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
 async def drive(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | RawClient,
     schedule: Schedule,
     plan: Any,
     results: Results | None,
@@ -143,11 +200,14 @@ async def drive(
 
     async def one(intended: float, name: str, path: str, token: str) -> None:
         ok = False
-        try:
-            response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
-            ok = response.status_code == 200
-        except httpx.HTTPError:
-            ok = False
+        if isinstance(http, RawClient):
+            ok = await http.get(path, token) == 200
+        else:
+            try:
+                response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
         if results is not None:
             results.add(name, loop.time() - intended, ok)
 
@@ -186,6 +246,8 @@ class Job:
     warmup: Schedule
     measured: Schedule
     seed: int
+    client: str
+    connections: int
 
 
 async def _generate(job: Job) -> tuple[Results, float]:
@@ -194,7 +256,18 @@ async def _generate(job: Job) -> tuple[Results, float]:
     def plan() -> tuple[str, str, str]:
         return request_plan(rng, job.ids_by_scope, job.tokens)
 
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    if job.client == "raw":
+        host, port = job.url.removeprefix("http://").split(":")
+        raw = RawClient(host, int(port), job.connections)
+        try:
+            await drive(raw, job.warmup, plan, None)
+            results = Results()
+            return results, await drive(raw, job.measured, plan, results)
+        finally:
+            await raw.aclose()
+    limits = httpx.Limits(
+        max_connections=job.connections, max_keepalive_connections=job.connections
+    )
     async with httpx.AsyncClient(base_url=job.url, limits=limits, timeout=30) as http:
         await drive(http, job.warmup, plan, None)
         results = Results()
@@ -225,6 +298,8 @@ def generate(
             Schedule(args.rate, args.warmup, start, k, args.procs),
             Schedule(args.rate, args.seconds, start + args.warmup + 0.5, k, args.procs),
             args.seed + k,
+            args.client,
+            args.connections,
         )
         for k in range(args.procs)
     ]
@@ -237,6 +312,31 @@ def generate(
         for name, count in part.errors.items():
             merged.errors[name] = merged.errors.get(name, 0) + count
     return merged, sum(rate for _, rate in parts)
+
+
+def cpu_pressure() -> float | None:
+    """Linux PSI: % of the last 10 s in which some runnable task waited for a CPU."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return None
+    return float(first.split()[1].removeprefix("avg10="))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def report(results: Results, rate: float, achieved: float) -> dict[str, Any]:
@@ -272,6 +372,10 @@ async def main() -> int:
     parser.add_argument("--cases", type=int, default=20_000, help="synthetic cases in the DB")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    parser.add_argument(
+        "--client", choices=["httpx", "raw"], default="httpx", help="HTTP client of the generator"
+    )
+    parser.add_argument("--connections", type=int, default=64, help="per generator process")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -302,14 +406,24 @@ async def main() -> int:
             with supervised(Path(tmp), env) as supervisor:
                 supervisor.start("api", "api", "--workers", str(args.workers))
                 await asyncio.to_thread(supervisor.wait_ready, f"{url}/healthz")
+                api_pid = supervisor.children["api"].pid
+                pressure_before = cpu_pressure()
+                cpu_before = tree_cpu_seconds(api_pid)
                 results, achieved = generate(url, tokens, ids_by_scope, args)
+                server_cpu = tree_cpu_seconds(api_pid) - cpu_before
         summary = report(results, args.rate, achieved)
         summary |= {
             "cases": args.cases,
             "seconds": args.seconds,
             "workers": args.workers,
             "generator_processes": args.procs,
+            "client": args.client,
+            "server_cpu_ms_per_request": round(
+                1000 * server_cpu / (args.rate * (args.warmup + args.seconds)), 3
+            ),
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpu_pressure_some_avg10_after": cpu_pressure(),
+            "cpu_pressure_some_avg10_before": pressure_before,
         }
         print(json.dumps(summary, indent=2))
         if args.json:
