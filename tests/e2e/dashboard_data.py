@@ -1,12 +1,22 @@
-"""Read-model rows for the dashboard's browser test: cases, assignments, callbacks, a breach."""
+"""Read models for the dashboard's and the console's tests, built from real case events.
+
+The events go through the projector's own code (``apply_event``, ``write_cases``), so the
+tests see exactly what the projections engineer's read models hold for such a history.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
-S = "projection"
+from projections.apply import ApplyStats, apply_event
+from projections.model import Model
+from projections.store import load_cases, write_cases, write_timeline
+from projections.synthetic import CaseStory
+
 NOW = datetime.now(UTC)
 
 CASES = [
@@ -22,90 +32,55 @@ CASES = [
 ]
 
 
-def _street(community: str) -> str:
-    return community.rsplit(".", 1)[0]
+async def project(conn: asyncpg.Connection, events: list[dict[str, Any]]) -> None:
+    """Apply ``events`` to the live read models, as the projector would."""
+    model = Model()
+    stats = ApplyStats()
+    async with conn.transaction():
+        await conn.execute("SET LOCAL search_path TO projection, public")
+        await load_cases(conn, model, {e["case_id"] for e in events})
+        for event in events:
+            apply_event(model, event, json.dumps(event, ensure_ascii=False), None, None, stats)
+        await write_cases(conn, model, model.dirty, replace=True)
+        await write_timeline(conn, model)
+
+
+def _closed_case(case_id: str, community: str, dept: str, *facts: Any) -> list[dict[str, Any]]:
+    in_time, solved, satisfied, days = facts
+    story = CaseStory(case_id, community)
+    t0 = NOW - timedelta(days=days, hours=3)
+    story.raised(t0)
+    story.routed(t0 + timedelta(seconds=1), dept)
+    story.acknowledged(t0 + timedelta(minutes=20 if in_time else 50), dept, in_time)
+    story.resolved(t0 + timedelta(hours=20))
+    story.callback(t0 + timedelta(days=1), solved, satisfied)
+    story.closed(t0 + timedelta(days=1, minutes=5))
+    return list(story.events)
+
+
+def _open_case(case_id: str, dept: str, title: str, hours_ago: float) -> CaseStory:
+    story = CaseStory(case_id, "tongan.datong.jinhai")
+    t0 = NOW - timedelta(hours=hours_ago)
+    story.raised(t0, category="noise")["title"] = title
+    story.routed(t0 + timedelta(seconds=1), dept)
+    return story
 
 
 async def seed(conn: asyncpg.Connection) -> None:
-    """Closed-loop cases spread over a week, so every chart has something to draw."""
-    for case_id, community, dept, in_time, solved, satisfied, days in CASES:
-        raised = NOW - timedelta(days=days, hours=3)
-        await conn.execute(
-            f"INSERT INTO {S}.cases (case_id, status, title, category, urgency, channel, area,"
-            " district, street, community, raised_at, lead_department, departments, routed_at)"
-            " VALUES ($1,'closed',$2,'parking','general','whistle',$3,'tongan',$4,$3,$5,$6,$7,$5)",
-            case_id,
-            f"演示案件 {case_id[-2:]}",
-            community,
-            _street(community),
-            raised,
-            dept,
-            [dept],
-        )
-        acked = raised + timedelta(minutes=20 if in_time else 50)
-        await conn.execute(
-            f"INSERT INTO {S}.assignments (case_id, department, role, dispatched_at, ack_due_at,"
-            " acknowledged_at, acknowledged_in_time, breached)"
-            " VALUES ($1,$2,'lead',$3,$4,$5,$6,$7)",
-            case_id,
-            dept,
-            raised,
-            raised + timedelta(minutes=30),
-            acked,
-            in_time,
-            not in_time,
-        )
-        await conn.execute(
-            f"INSERT INTO {S}.callbacks (case_id, seq, department, solved, satisfied, fault,"
-            " called_at, recorded_by) VALUES ($1, 9, $2, $3, $4, 'none', $5, 'sec-demo')",
-            case_id,
-            dept,
-            solved,
-            satisfied,
-            raised + timedelta(days=1),
-        )
-    await conn.execute(
-        f"INSERT INTO {S}.disputes (case_id, seq, department, reason, note, raised_at, raised_by)"
-        " VALUES ('WH-DEMO-09', 3, 'transport', 'wrong_function', '占道经营应由城管处理', $1,"
-        " 'liaison-transport')",
-        NOW - timedelta(minutes=40),
-    )
-    await _open_case(conn, "WH-DEMO-09", "tongan.datong.jinhai", "transport", "滨海步道占道经营")
-
-
-async def _open_case(
-    conn: asyncpg.Connection, case_id: str, community: str, dept: str, title: str
-) -> None:
-    raised = NOW - timedelta(hours=2)
-    await conn.execute(
-        f"INSERT INTO {S}.cases (case_id, status, title, category, urgency, channel, area,"
-        " district, street, community, raised_at, lead_department, departments, routed_at)"
-        " VALUES ($1,'routed',$2,'street_vending','general','whistle',$3,'tongan',$4,$3,$5,$6,"
-        " $7,$5) ON CONFLICT DO NOTHING",
-        case_id,
-        title,
-        community,
-        _street(community),
-        raised,
-        dept,
-        [dept],
-    )
+    """Closed-loop cases over a week, and one dispute (退单) awaiting a ruling."""
+    events: list[dict[str, Any]] = []
+    for case_id, community, dept, *facts in CASES:
+        events += _closed_case(case_id, community, dept, *facts)
+    disputed = _open_case("WH-DEMO-09", "transport", "滨海步道占道经营", 2)
+    disputed.disputed(NOW - timedelta(minutes=40), "transport")["text"] = "占道经营应由城管处理"
+    events += disputed.events
+    await project(conn, events)
 
 
 async def breach(conn: asyncpg.Connection, case_id: str, department: str) -> None:
-    """Nobody signed for ``department`` in time: an open case with a breached ack clock."""
-    await _open_case(conn, case_id, "tongan.datong.jinhai", department, "广场舞噪音扰民")
-    due = NOW - timedelta(minutes=35)
-    await conn.execute(
-        f"INSERT INTO {S}.clocks (case_id, clock, department, mode, started_at, due_at,"
-        " breached_at, status) VALUES ($1, 'ack', $2, 'calendar', $3, $4, now(), 'breached')",
-        case_id,
-        department,
-        due - timedelta(minutes=30),
-        due,
-    )
-    await conn.execute(
-        f"UPDATE {S}.cases SET escalation_tier = 'street', escalation_step = 'reminder',"
-        " escalated_at = now() WHERE case_id = $1",
-        case_id,
-    )
+    """Nobody signed for ``department`` in time: the ack clock breached, a 催办 by the street."""
+    story = _open_case(case_id, department, "广场舞噪音扰民", 1)
+    due = NOW - timedelta(hours=1) + timedelta(minutes=30)
+    story.breached(NOW, "ack", department, due)
+    story.escalated(NOW, "reminder", "street")
+    await project(conn, story.events)
