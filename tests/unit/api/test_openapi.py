@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import httpx
+
 from whistle.api.openapi import OPENAPI_PATH, render
 
 
@@ -27,3 +29,12 @@ def test_request_bodies_refuse_unknown_fields() -> None:
     schemas = json.loads(render())["components"]["schemas"]
     for name in ("RaiseWhistleRequest", "AcknowledgeRequest", "RecordCallbackRequest"):
         assert schemas[name]["additionalProperties"] is False, name
+
+
+async def test_the_docs_page_is_served_without_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
