@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from whistle.domain.areas import lineage
 from whistle.domain.base import Actor, Command, Rejection
+from whistle.domain.rejections import MESSAGES_ZH
 from whistle.domain.state import CaseState
 
 DEPARTMENT_COMMANDS = frozenset(
@@ -45,7 +46,11 @@ ROLES: dict[str, frozenset[str]] = {
 
 def _reject(command: Command, code: str, message: str) -> Rejection:
     return Rejection(
-        code=code, message=message, command_id=command.command_id, case_id=command.case_id
+        code=code,
+        message=message,
+        command_id=command.command_id,
+        case_id=command.case_id,
+        message_zh=MESSAGES_ZH.get(code),
     )
 
 

@@ -64,6 +64,7 @@ class Rejection(Frozen):
     message: str
     command_id: str = ""
     case_id: str = ""
+    message_zh: str | None = Field(default=None, description="The same in Chinese, shorter.")
 
 
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +55,7 @@ from whistle.domain import (
     decide,
     event_id_for,
 )
+from whistle.domain.rejections import MESSAGES_ZH
 
 # --- raise ------------------------------------------------------------------------------------
 
@@ -591,3 +594,12 @@ def test_community_is_kept_as_given() -> None:
     story = routed_story()
     assert story.s.community == JINHAI and story.s.area == JINHAI
     assert SUPERVISOR.area is not None and JINHAI.startswith(SUPERVISOR.area)
+
+
+def test_every_rejection_code_has_a_chinese_message() -> None:
+    root = Path(__file__).resolve().parents[3] / "whistle" / "domain"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
+    codes = set(re.findall(r'reject\(\s*(?:command,\s*)?"([a-z_]+)"', source))
+    assert len(codes) > 30 and codes <= set(MESSAGES_ZH), codes - set(MESSAGES_ZH)
+    rejection = routed_story().rejected(ack("water"), "not_routed_to_department")
+    assert rejection.message_zh == "该案件未派给此部门。"

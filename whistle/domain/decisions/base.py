@@ -9,6 +9,7 @@ from typing import Any
 from whistle.domain.base import Command, Event, Rejection, event_id_for
 from whistle.domain.calendar import BusinessCalendar, default_calendar
 from whistle.domain.fast import construct_from
+from whistle.domain.rejections import MESSAGES_ZH
 from whistle.domain.state import Assignment, CaseState
 from whistle.domain.types import FINAL_STATUSES
 
@@ -54,6 +55,7 @@ class Ctx:
             message=message,
             command_id=self.command.command_id,
             case_id=self.command.case_id,
+            message_zh=MESSAGES_ZH.get(code),
         )
 
 
