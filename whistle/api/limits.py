@@ -7,7 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whistle.api.i18n import DETAILS, TITLES, negotiate, text
-from whistle.api.problems import PROBLEM_JSON, TYPE_PREFIX, ProblemError
+from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, ProblemError
 
 
 class BodyLimit:
@@ -47,22 +47,25 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
         lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
-        body = json.dumps(
-            {
-                "type": TYPE_PREFIX + "too_large",
-                "title": text(TITLES, "too_large", lang),
-                "status": 413,
-                "detail": text(DETAILS, "body_too_large", lang, limit=self.limit),
-                "instance": scope.get("path", ""),
-            },
-            ensure_ascii=False,
-        ).encode()
+        detail = text(DETAILS, "body_too_large", lang, limit=self.limit)
+        path = scope.get("path", "")
+        payload: object = {
+            "type": TYPE_PREFIX + "too_large",
+            "title": text(TITLES, "too_large", lang),
+            "status": 413,
+            "detail": detail,
+            "instance": path,
+        }
+        media_type = PROBLEM_JSON
+        if path.startswith(OPEN311_PREFIX):
+            payload, media_type = [{"code": 413, "description": detail}], "application/json"
+        body = json.dumps(payload, ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-type", media_type.encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

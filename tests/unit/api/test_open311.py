@@ -122,3 +122,13 @@ def test_extended_statuses_follow_fixmystreet() -> None:
     assert extended_status({"status": "resolved", "resolution": "not_solvable"}) == "unable to fix"
     assert extended_status({"status": "duplicate"}) == "duplicate"
     assert extended_status({"status": "withdrawn"}) == "closed"
+
+
+async def test_oversized_open311_posts_answer_the_spec_error_array(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/open311/v2/requests.json", data=FORM | {"description": "长" * 3000}
+    )
+    assert response.status_code == 413
+    assert response.json()[0]["code"] == 413
