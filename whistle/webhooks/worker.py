@@ -15,12 +15,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
-from whistle.webhooks.intake import LogRecord, enqueue
+from whistle.webhooks.intake import EndpointCache, LogRecord, enqueue
 from whistle.webhooks.schedule import RETRY_DELAYS_S
 from whistle.webhooks.sender import judge, post
 from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
 log = get_logger()
+GONE_MEMORY_S = 30.0
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -75,6 +76,8 @@ class DeliveryWorker:
         self._poll_db = True  # look for due retries and redeliveries (NOTIFY, or each second)
         self._results: list[Attempt] = []
         self._results_ready = asyncio.Event()
+        self._endpoints = EndpointCache(ttl_s=1.0)
+        self._gone: dict[int, float] = {}  # endpoint → when it answered 410 (not sent to since)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -131,7 +134,7 @@ class DeliveryWorker:
                 ]
                 if not records:
                     continue
-                fresh = await enqueue(conn, self.name, records, self.store.box)
+                fresh = await enqueue(conn, self.name, records, self.store.box, self._endpoints)
                 if fresh:
                     self._direct.extend(fresh)
                     self._wake.set()
@@ -145,6 +148,7 @@ class DeliveryWorker:
             self._wake.clear()
             free = self.concurrency - self._inflight
             due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
+            due = [d for d in due if not self._is_gone(d.endpoint_id)]
             if time.monotonic() - polled >= 1.0:
                 self._poll_db = True
             if free > len(due) and self._poll_db:
@@ -167,6 +171,14 @@ class DeliveryWorker:
         self._wake.set()
         if not task.cancelled() and task.exception():
             log.error("webhook_deliver_crashed", error=str(task.exception()))
+
+    def _is_gone(self, endpoint_id: int) -> bool:
+        """True shortly after a 410 from the endpoint: its deliveries wait in Postgres."""
+        at = self._gone.get(endpoint_id)
+        if at is not None and time.monotonic() - at > GONE_MEMORY_S:
+            del self._gone[endpoint_id]
+            return False
+        return at is not None
 
     async def _record_loop(self) -> None:
         """Write finished attempts in batches: one statement for all that finished meanwhile."""
@@ -202,6 +214,9 @@ class DeliveryWorker:
             )
         )  # fmt: skip
         self._results_ready.set()
+        if verdict.outcome == "gone":
+            self._gone[due.endpoint_id] = time.monotonic()
+            self._endpoints.invalidate()
         log.info(
             "webhook_attempt",
             delivery_id=due.delivery_id,

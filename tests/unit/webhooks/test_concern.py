@@ -34,3 +34,15 @@ def test_a_raised_whistle_concerns_nobody_yet() -> None:
 def test_a_joint_action_concerns_every_department_called() -> None:
     event = {"type": "JointActionScheduled", "departments": ["urban", "transport"]}
     assert concerned(["urban"], ["urban"], event) == ["urban", "transport"]
+
+
+def test_folding_a_batch_skips_what_was_applied_and_names_each_department() -> None:
+    from whistle.webhooks.intake import fold
+
+    routed = {"type": "CaseRouted", "case_id": "c", "seq": 2, "lead": "urban", "supporting": []}
+    breach = {"type": "ClockBreached", "case_id": "c", "seq": 3, "department": "urban"}
+    state: dict[str, tuple[list[str], int]] = {}
+    targets = fold([routed, breach], state)
+    assert [(d, e["seq"]) for d, e in targets] == [("urban", 2), ("urban", 3)]
+    assert state == {"c": (["urban"], 3)}
+    assert fold([routed, breach], state) == []  # a replay
