@@ -79,7 +79,11 @@ class Streams:
             web_port=settings.worker_web_port,
             web_in_thread=False,
             table_cleanup_interval=3600.0,
-            consumer_group_instance_id=None,
+            # Static membership: a restarted worker takes its partitions back at once.
+            consumer_group_instance_id=f"{settings.topic_prefix}-{settings.worker_id}",
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
+            broker_rebalance_timeout=2 * settings.session_timeout_s,
         )
         self.commands = self._raw_topic(CASE_COMMANDS.name)
         self.events = self._raw_topic(CASE_EVENTS.name)
@@ -258,4 +262,6 @@ class Streams:
 
 async def _metrics_page(web: Any, request: Any) -> Any:
     """Prometheus exposition of this worker's metrics."""
-    return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
+    content_type = CONTENT_TYPE_LATEST.split("; charset")[0]
+    return web.bytes(generate_latest(metrics.REGISTRY), content_type=content_type)

@@ -14,7 +14,11 @@ from aiokafka import AIOKafkaConsumer
 async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every record value of ``topic`` (JSON), from the start to the current end."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=500,  # without a group, partitions are assigned from metadata
     )
     await consumer.start()
     try:
