@@ -30,6 +30,8 @@ from whistle.api.deps import Services
 from whistle.api.limits import BodyLimit
 from whistle.api.pgread import PgReadModel
 from whistle.api.problems import Problem, install_problem_handlers
+from whistle.api.readcache import CachedReadModel
+from whistle.api.readmodel import ReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.settings import Settings
@@ -56,6 +58,9 @@ class ApiSettings(BaseSettings):
         default=10_000, ge=0, description="/readyz fails when projections lag more events."
     )
     token_cache_s: float = Field(default=5.0, ge=0, description="Token lookup cache (revoke).")
+    read_cache_s: float = Field(
+        default=1.0, ge=0, description="Lists and boards shared per scope this long (0: off)."
+    )
     pool_min: int = Field(default=2, ge=1)
     pool_max: int = Field(default=10, ge=1)
 
@@ -77,9 +82,12 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         await bus.stop()
         await pool.close()
 
+    read: ReadModel = PgReadModel(pool)
+    if api.read_cache_s > 0:
+        read = CachedReadModel(read, api.read_cache_s)
     services = Services(
         bus=bus,
-        read=PgReadModel(pool),
+        read=read,
         users=PgUsers(pool, api.token_cache_s),
         idempotency=PgIdempotency(pool),
         kafka_probe=health.kafka_probe(settings.bootstrap),

@@ -1,0 +1,125 @@
+"""A short-lived, single-flight cache of the scope-wide reads (lists, boards, metrics).
+
+Read models trail the event log anyway (projection lag); serving the same list to every caller
+of one scope for up to ``ttl_s`` (default 1 s) adds at most that much staleness and turns a
+burst of identical queries into one. Per-case reads (a case, its timeline, its scope) and
+health checks always go to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
+from typing import Any
+
+from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, ReadModel, Row, Scope
+
+MAX_ENTRIES = 4096
+
+
+class CachedReadModel:
+    """``ReadModel`` that caches the scope-wide reads of ``inner`` for ``ttl_s`` seconds."""
+
+    def __init__(self, inner: ReadModel, ttl_s: float) -> None:
+        self._inner = inner
+        self._ttl = ttl_s
+        self._entries: dict[Hashable, tuple[float, asyncio.Future[Any]]] = {}
+
+    async def _cached(self, key: Hashable, produce: Callable[[], Awaitable[Any]]) -> Any:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
+            entry = (now + self._ttl, asyncio.ensure_future(produce()))
+            self._entries[key] = entry
+        try:
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if self._entries.get(key) is entry:
+                del self._entries[key]  # never cache a failure
+            raise
+
+    async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
+        """Cached listing."""
+        result: list[Row] = await self._cached(
+            ("cases", scope, filters), lambda: self._inner.cases(scope, filters)
+        )
+        return result
+
+    async def breaches(self, scope: Scope) -> list[Row]:
+        """Cached board of breaches."""
+        result: list[Row] = await self._cached(
+            ("breaches", scope), lambda: self._inner.breaches(scope)
+        )
+        return result
+
+    async def disputes(self, scope: Scope) -> list[Row]:
+        """Cached disputes awaiting a ruling."""
+        result: list[Row] = await self._cached(
+            ("disputes", scope), lambda: self._inner.disputes(scope)
+        )
+        return result
+
+    async def extensions(self, scope: Scope) -> list[Row]:
+        """Cached pending extension requests."""
+        result: list[Row] = await self._cached(
+            ("extensions", scope), lambda: self._inner.extensions(scope)
+        )
+        return result
+
+    async def metrics(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        period: Period,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        """Cached metrics."""
+        key = ("metrics", scope, group_by, period, since, until)
+        result: list[Row] = await self._cached(
+            key, lambda: self._inner.metrics(scope, group_by, period, since, until)
+        )
+        return result
+
+    async def rankings(
+        self,
+        scope: Scope,
+        group_by: GroupBy,
+        by: RankBy,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Row]:
+        """Cached rankings."""
+        key = ("rankings", scope, group_by, by, since, until)
+        result: list[Row] = await self._cached(
+            key, lambda: self._inner.rankings(scope, group_by, by, since, until)
+        )
+        return result
+
+    async def case(self, case_id: str) -> Row | None:
+        """Not cached."""
+        return await self._inner.case(case_id)
+
+    async def case_scope(self, case_id: str) -> Row | None:
+        """Not cached."""
+        return await self._inner.case_scope(case_id)
+
+    async def timeline(self, case_id: str) -> list[Row]:
+        """Not cached."""
+        return await self._inner.timeline(case_id)
+
+    async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
+        """Not cached."""
+        return await self._inner.whistles(case_ids)
+
+    async def lag(self) -> Lag:
+        """Not cached."""
+        return await self._inner.lag()
+
+    async def ping(self) -> None:
+        """Not cached."""
+        await self._inner.ping()
