@@ -32,10 +32,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=1000)
-            out += [json.loads(r.value) for rs in batch.values() for r in rs if r.value]
+            out += [_decoded(r.value) for rs in batch.values() for r in rs]
         return out
     finally:
         await consumer.stop()
+
+
+def _decoded(value: bytes | None) -> dict[str, Any]:
+    """A record's JSON object; poison (not JSON, not an object) becomes ``{"poison": ...}``."""
+    try:
+        decoded = json.loads(value or b"")
+    except ValueError:
+        decoded = None
+    return decoded if isinstance(decoded, dict) else {"poison": value}
 
 
 @dataclass
@@ -57,6 +66,8 @@ def check_log(events: list[dict[str, Any]]) -> LogReport:
     report = LogReport(events=len(events))
     by_case: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
     for event in events:
+        if "seq" not in event or "case_id" not in event:
+            continue  # poison: dead-lettered by the worker, not part of any case
         seen = by_case[event["case_id"]].get(event["seq"])
         if seen is None:
             by_case[event["case_id"]][event["seq"]] = event

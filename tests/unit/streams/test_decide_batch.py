@@ -1,0 +1,89 @@
+"""The decider's batch step: chained states, replies, dead letters, and identical replays."""
+
+from __future__ import annotations
+
+import json
+
+from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+from whistle.domain import (
+    Acknowledge,
+    Actor,
+    CaseState,
+    RaiseWhistle,
+    encode,
+    load_rules,
+    parse_event,
+    route,
+)
+
+SECRETARY = Actor(user_id="sec", role="secretary", area="tongan.datong.jinhai")
+T0 = 1_795_000_000_000
+
+
+def raise_record(case_id: str, offset: int = 0) -> CommandRecord:
+    """A RaiseWhistle record for a parking whistle in 金海社区."""
+    command = RaiseWhistle(
+        command_id=f"raise-{case_id}",
+        case_id=case_id,
+        actor=SECRETARY,
+        community="tongan.datong.jinhai",
+        category="parking",
+        title="违停",
+        address="金海社区",
+    )
+    return CommandRecord(case_id.encode(), encode(command), T0 + offset, 0, offset)
+
+
+def run(records: list[CommandRecord], store: dict[str, bytes]) -> BatchResult:
+    """One batch against an in-memory state store, which it updates like the agent does."""
+    result = decide_batch(records, lambda case_id: decode_state(store.get(case_id)))
+    store.update(result.states)
+    return result
+
+
+def test_commands_for_one_case_chain_within_a_batch() -> None:
+    store: dict[str, bytes] = {}
+    raised = run([raise_record("A")], store)
+    event = parse_event(raised.events[0][1])
+    state = decode_state(store["A"])
+    assert isinstance(state, CaseState)
+    route_command = route(load_rules(), event, event.occurred_at)  # type: ignore[arg-type]
+    lead = route_command.lead
+    ack = Acknowledge(
+        command_id="ack-A",
+        case_id="A",
+        actor=Actor(user_id="l", role="liaison", department=lead),
+        department=lead,
+    )
+    batch = [
+        CommandRecord(b"A", encode(route_command), T0 + 1, 0, 1),
+        CommandRecord(b"A", encode(ack), T0 + 2, 0, 2),
+    ]
+    result = run(batch, store)
+    seqs = [json.loads(value)["seq"] for _, value in result.events]
+    assert seqs == [2, 3]
+    assert result.outcomes == {"accepted": 2}
+    assert "ack:" + lead not in result.deadlines["A"]
+
+
+def test_a_repeated_command_is_a_duplicate_with_no_events() -> None:
+    store: dict[str, bytes] = {}
+    run([raise_record("A")], store)
+    again = run([raise_record("A", 5)], store)
+    assert again.events == []
+    assert json.loads(again.replies[0][1])["status"] == "duplicate"
+
+
+def test_undecodable_records_become_dead_letters_and_the_batch_goes_on() -> None:
+    store: dict[str, bytes] = {}
+    bad = CommandRecord(b"X", b"{not json", T0, 0, 0)
+    result = run([bad, raise_record("B", 1)], store)
+    assert [value for _, value, _ in result.dead_letters] == [b"{not json"]
+    assert result.outcomes == {"dead_letter": 1, "accepted": 1}
+
+
+def test_replaying_a_batch_from_the_same_state_yields_identical_bytes() -> None:
+    first = decide_batch([raise_record("C")], lambda _: None)
+    again = decide_batch([raise_record("C")], lambda _: None)
+    assert first.events == again.events
+    assert first.states == again.states
