@@ -22,6 +22,7 @@ from whistle.api import dashboard
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.api.pgread import PgReadModel
+from whistle.api.readcache import CachedReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.settings import REPO_ROOT, Settings
 
@@ -67,12 +68,13 @@ async def _no_probe() -> None:
 
 def dashboard_app(pool: asyncpg.Pool) -> FastAPI:
     """The API app over the test database, with the dashboard router."""
-    services = Services(
+    services = Services(  # wired as connect_services does: reads behind the 1 s list cache
         bus=_NoBus(),
-        read=PgReadModel(pool),
+        read=CachedReadModel(PgReadModel(pool), 1.0),
         users=PgUsers(pool, 0.0),
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
+        extras={"pool": pool},
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):

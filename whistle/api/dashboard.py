@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 
 from whistle.api.deps import CurrentPrincipal, CurrentServices, Services
+from whistle.api.pgread import PgReadModel
 from whistle.api.problems import ProblemError, problem_responses
-from whistle.api.readmodel import Scope
+from whistle.api.readmodel import ReadModel, Scope
 from whistle.domain.areas import load_areas, load_departments
 
 router = APIRouter(tags=["dashboard"])
@@ -62,6 +63,17 @@ async def names() -> dict[str, Any]:
     }
 
 
+def _live_read(services: Services) -> ReadModel:
+    """The read model without the API's 1 s list cache (the board shares its own, shorter)."""
+    pool = services.extras.get("pool")
+    if pool is None:
+        return services.read
+    live: ReadModel | None = services.extras.get("live_read")
+    if live is None:
+        live = services.extras["live_read"] = PgReadModel(pool)
+    return live
+
+
 _recent: dict[tuple[int, Scope], tuple[float, dict[str, Any]]] = {}
 
 
@@ -76,9 +88,8 @@ async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2)
     cached = _recent.get(key)
     if cached and now - cached[0] < max_age_s:
         return cached[1]
-    breaches, disputes = await asyncio.gather(
-        services.read.breaches(scope), services.read.disputes(scope)
-    )
+    read = _live_read(services)
+    breaches, disputes = await asyncio.gather(read.breaches(scope), read.disputes(scope))
     snapshot = {"breaches": breaches, "disputes": disputes}
     if len(_recent) > 1000:
         _recent.clear()
