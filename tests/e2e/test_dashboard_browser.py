@@ -24,6 +24,7 @@ from whistle.api.deps import Services
 from whistle.api.pgread import PgReadModel
 from whistle.api.readcache import CachedReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.bus import Decision
 from whistle.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.e2e
@@ -57,19 +58,25 @@ def _need_browser() -> Any:
     return async_playwright
 
 
-class _NoBus:
-    async def submit(self, command: Any, case_id: str, command_id: str) -> Any:
-        raise AssertionError("the dashboard sends no command")
+class AcceptingBus:
+    """Accepts every command and remembers it (the decider has its own tests)."""
+
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    async def submit(self, command: Any, case_id: str, command_id: str) -> Decision:
+        self.commands.append(command)
+        return Decision(command_id=command_id, case_id=case_id, status="accepted")
 
 
 async def _no_probe() -> None:
     return None
 
 
-def dashboard_app(pool: asyncpg.Pool) -> FastAPI:
+def dashboard_app(pool: asyncpg.Pool, bus: AcceptingBus) -> FastAPI:
     """The API app over the test database, with the dashboard router."""
     services = Services(  # wired as connect_services does: reads behind the 1 s list cache
-        bus=_NoBus(),
+        bus=bus,
         read=CachedReadModel(PgReadModel(pool), 1.0),
         users=PgUsers(pool, 0.0),
         idempotency=PgIdempotency(pool),
@@ -100,7 +107,9 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def site(fresh_database: str) -> AsyncIterator[tuple[str, str, asyncpg.Pool]]:
+async def site(
+    fresh_database: str,
+) -> AsyncIterator[tuple[str, str, asyncpg.Pool, AcceptingBus]]:
     """A served dashboard over seeded read models, and a street supervisor's token."""
     pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=6)
     async with pool.acquire() as conn:
@@ -109,17 +118,18 @@ async def site(fresh_database: str) -> AsyncIterator[tuple[str, str, asyncpg.Poo
         await dashboard_data.seed(conn)
     token = await PgUsers(pool).add("sup-datong", "supervisor", area="tongan")
     try:
-        async for url in serve(dashboard_app(pool)):
-            yield url, token, pool
+        bus = AcceptingBus()
+        async for url in serve(dashboard_app(pool, bus)):
+            yield url, token, pool, bus
     finally:
         await pool.close()
 
 
 async def test_a_breach_appears_live_and_the_charts_render(
-    site: tuple[str, str, asyncpg.Pool],
+    site: tuple[str, str, asyncpg.Pool, AcceptingBus],
 ) -> None:
     async_playwright = _need_browser()
-    url, token, pool = site
+    url, token, pool, bus = site
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -144,6 +154,15 @@ async def test_a_breach_appears_live_and_the_charts_render(
             await page.wait_for_timeout(300)
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            dispute = page.locator("#disputes tr", has_text="WH-DEMO-09")
+            await dispute.locator("select").select_option("urban_management")
+            await dispute.locator("button").click()
+            await dispute.locator(".outcome", has_text="已裁定").wait_for(timeout=5_000)
+            [ruling] = bus.commands
+            assert (ruling.type, ruling.case_id) == ("RuleOnDispute", "WH-DEMO-09")
+            assert (ruling.department, ruling.outcome) == ("transport", "reassign")
+            assert ruling.new_department == "urban_management"
 
             await page.goto(f"{url}/dashboard?lang=en")
             await page.wait_for_selector("#breaches tr", timeout=5_000)

@@ -19,11 +19,13 @@
       by_community: "Communities", by_street: "Streets", group: "Unit", score: "Score",
       dispatched: "Dispatched", breached: "Breached", trend: "Rates over time (daily)",
       footer: "Small matters stay in the compound, hard ones in the community · read models of the event log",
-      bad_token: "The token was refused.", no_data: "No data yet",
+      bad_token: "The token was refused.", no_data: "No data yet", ruling: "Ruling",
+      uphold: "Uphold the routing", reassign_to: "Reassign to ", rule: "Rule", ruled: "Ruled; the board updates shortly",
     },
   };
   const ZH = {
     live: "实时", offline: "未连接", bad_token: "令牌无效或已被吊销。", no_data: "暂无数据",
+    uphold: "维持原派单", reassign_to: "改派：", rule: "裁定", ruled: "已裁定，看板稍后更新",
   };
   const CLOCKS = { zh: { ack: "签收", contact: "联系", joint_action: "集结", resolve: "办结" },
     en: { ack: "Acknowledge", contact: "Contact", joint_action: "Joint action", resolve: "Resolve" } };
@@ -109,12 +111,51 @@
     const db = $("disputes"); db.textContent = "";
     for (const d of board.disputes) {
       const tr = document.createElement("tr");
-      cell(tr, d.case_id); cell(tr, d.title || name("areas", d.community)); cell(tr, name("departments", d.department));
+      cell(tr, d.case_id); cell(tr, name("areas", d.community)); cell(tr, name("departments", d.department));
       cell(tr, (REASONS[lang][d.reason] || d.reason) + (d.note ? "：" + d.note : ""));
-      cell(tr, when(d.raised_at)); db.appendChild(tr);
+      cell(tr, when(d.raised_at));
+      tr.appendChild(rulingCell(d)); db.appendChild(tr);
     }
     $("no-disputes").hidden = board.disputes.length > 0;
     $("k-disputes").textContent = board.disputes.length;
+  }
+
+  // 裁定: uphold the routing, or reassign the case to another department.
+  const ruling = new Map();  // dispute key → the supervisor's pending choice, kept across renders
+  function rulingCell(d) {
+    const key = d.case_id + "/" + d.seq;
+    const td = document.createElement("td"); td.className = "ruling";
+    const pick = document.createElement("select");
+    const keep = document.createElement("option"); keep.value = ""; keep.textContent = t("uphold");
+    pick.appendChild(keep);
+    for (const code of Object.keys(names.departments)) {
+      if (code === d.department) continue;
+      const o = document.createElement("option"); o.value = code;
+      o.textContent = t("reassign_to") + name("departments", code); pick.appendChild(o);
+    }
+    pick.value = ruling.get(key) || "";
+    pick.addEventListener("change", () => ruling.set(key, pick.value));
+    const go = document.createElement("button"); go.type = "button"; go.textContent = t("rule");
+    const out = document.createElement("span"); out.className = "outcome";
+    go.addEventListener("click", async () => {
+      go.disabled = true;
+      const body = pick.value
+        ? { department: d.department, outcome: "reassign", new_department: pick.value }
+        : { department: d.department, outcome: "uphold" };
+      try {
+        const r = await fetch(`/v1/cases/${encodeURIComponent(d.case_id)}/dispute/ruling`, {
+          method: "POST",
+          headers: { Authorization: "Bearer " + token, "Content-Type": "application/json",
+            "Accept-Language": lang, "Idempotency-Key": key + "/" + (pick.value || "uphold") },
+          body: JSON.stringify(body),
+        });
+        const answer = await r.json().catch(() => ({}));
+        out.textContent = r.ok ? t("ruled") : (answer.title || r.status) + (answer.detail ? "：" + answer.detail : "");
+        out.classList.toggle("error", !r.ok);
+      } catch (e) { out.textContent = t("offline"); out.classList.add("error"); }
+      go.disabled = false;
+    });
+    td.append(pick, go, out); return td;
   }
 
   async function stream() {
