@@ -61,9 +61,12 @@ class Results:
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    server: list[float] = field(default_factory=list)
 
-    def add(self, name: str, seconds: float, ok: bool) -> None:
+    def add(self, name: str, seconds: float, ok: bool, server: float | None = None) -> None:
         self.latencies.setdefault(name, []).append(seconds)
+        if server is not None:
+            self.server.append(server)
         if not ok:
             self.errors[name] = self.errors.get(name, 0) + 1
 
@@ -159,8 +162,8 @@ class RawClient:
                 self.idle.append(conn)
             self.freed.notify()
 
-    async def get(self, path: str, token: str) -> int:
-        """GET ``path``; the status code."""
+    async def get(self, path: str, token: str) -> tuple[int, float | None]:
+        """GET ``path``; the status code and the API's own time (Server-Timing), in seconds."""
         conn = await self._acquire()
         reader, writer = conn
         try:
@@ -169,18 +172,20 @@ class RawClient:
                 f"Authorization: Bearer {token}\r\n\r\n".encode()
             )
             status = int((await reader.readline()).split()[1])
-            length = 0
+            length, server = 0, None
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.partition(b":")
                 if name.lower() == b"content-length":
                     length = int(value)
+                elif name.lower() == b"server-timing":
+                    server = float(value.split(b"dur=")[1]) / 1000
             await reader.readexactly(length)
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
             writer.close()
             await self._release(None)
-            return 0
+            return 0, None
         await self._release(conn)
-        return status
+        return status, server
 
     async def aclose(self) -> None:
         for _, writer in self.idle:
@@ -199,17 +204,20 @@ async def drive(
     tasks: list[asyncio.Task[None]] = []
 
     async def one(intended: float, name: str, path: str, token: str) -> None:
-        ok = False
+        ok, server = False, None
         if isinstance(http, RawClient):
-            ok = await http.get(path, token) == 200
+            status, server = await http.get(path, token)
+            ok = status == 200
         else:
             try:
                 response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
                 ok = response.status_code == 200
+                timing = response.headers.get("server-timing", "")
+                server = float(timing.split("dur=")[1]) / 1000 if "dur=" in timing else None
             except httpx.HTTPError:
                 ok = False
         if results is not None:
-            results.add(name, loop.time() - intended, ok)
+            results.add(name, loop.time() - intended, ok, server)
 
     total = int(schedule.rate * schedule.seconds)
     mine = range(schedule.index, total, schedule.stride)
@@ -311,6 +319,7 @@ def generate(
             merged.latencies.setdefault(name, []).extend(values)
         for name, count in part.errors.items():
             merged.errors[name] = merged.errors.get(name, 0) + count
+        merged.server.extend(part.server)
     return merged, sum(rate for _, rate in parts)
 
 
@@ -357,6 +366,7 @@ def report(results: Results, rate: float, achieved: float) -> dict[str, Any]:
         "target_rps": rate,
         "achieved_send_rps": round(achieved, 1),
         "all": summary(every, sum(results.errors.values())),
+        "server_timing": summary(results.server, 0) if results.server else None,
         "by_endpoint": {
             name: summary(values, results.errors.get(name, 0))
             for name, values in sorted(results.latencies.items())

@@ -27,7 +27,7 @@ from whistle.api import (
     webhook_routes,
 )
 from whistle.api.deps import Services
-from whistle.api.limits import BodyLimit
+from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.pgread import PgReadModel
 from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
@@ -128,6 +128,7 @@ def create_app(
         app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    app.add_middleware(ServerTiming)
     for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

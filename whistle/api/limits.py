@@ -1,8 +1,9 @@
-"""Request body size limit as pure ASGI middleware: 413 problem+json before any handler runs."""
+"""Pure ASGI middleware: the request body limit (413 before any handler runs), Server-Timing."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,3 +73,29 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=<ms>`` (time in the app until the response starts), so
+    callers and benchmarks can tell the API's own latency from the network's and their own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = [
+                    *message.get("headers", []),
+                    (b"server-timing", b"app;dur=%.2f" % elapsed),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -11,6 +11,7 @@ from whistle.api.deps import Services
 async def test_healthz_is_alive(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.json() == {"status": "ok"}
+    assert response.headers["server-timing"].startswith("app;dur=")
 
 
 async def test_readyz_when_everything_answers(client: httpx.AsyncClient) -> None:
