@@ -43,14 +43,19 @@ class Model:
     stored: set[str] = field(default_factory=set)
     """Cases whose rows are in the database (loaded from it, or written by a committed batch)."""
 
-    def evict(self, keep: int) -> None:
-        """Forget the oldest cases beyond ``keep`` (only between batches: nothing dirty)."""
+    def evict(self, keep: int, protect: set[str] | frozenset[str] = frozenset()) -> None:
+        """Forget the oldest cases beyond ``keep``, except ``protect`` (rows not yet stored)."""
         excess = len(self.cases) - keep
         if excess <= 0:
             return
-        for case_id in list(self.cases)[:excess]:
+        for case_id in list(self.cases):
+            if excess <= 0:
+                break
+            if case_id in protect:
+                continue
             del self.cases[case_id]
             self.stored.discard(case_id)
+            excess -= 1
 
     def case_rows(self, case_id: str) -> CaseRows:
         """The rows of ``case_id``, creating an empty case when it is new."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ from projections.store import (
     Position,
     advance_checkpoints,
     applied_event_ids,
+    case_records,
+    copy_rows,
+    delete_cases,
     init_checkpoints,
     load_cases,
     read_checkpoints,
-    write_cases,
-    write_timeline,
 )
 from whistle.logs import get_logger
 from whistle.settings import get_settings
@@ -74,6 +76,74 @@ async def connect(dsn: str, schema: str) -> asyncpg.Connection:
     )
 
 
+@dataclass
+class PreparedBatch:
+    """A batch applied in memory and snapshotted as COPY records, ready to be written."""
+
+    stats: ApplyStats
+    dirty: list[str]
+    replace: list[str]
+    rows: dict[str, list[tuple[Any, ...]]]
+    expected: dict[int, int]
+    positions: dict[int, Position]
+
+
+async def prepare_batch(
+    read_conn: asyncpg.Connection,
+    records: Mapping[int, list[Any]],
+    positions: Mapping[int, Position],
+    high_watermarks: Mapping[int, int],
+    model: Model,
+) -> PreparedBatch:
+    """Decode and apply a batch to the cached rows (loading the missing cases first)."""
+    stats = ApplyStats()
+    decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
+    for partition, recs in records.items():
+        for rec in recs:
+            decoded.append((partition, rec, decode(rec.value)))
+    model.dirty, model.timeline = set(), []
+    await load_cases(read_conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
+    new_positions: dict[int, Position] = {}
+    for partition, rec, event in decoded:
+        last_at = (new_positions.get(partition) or positions[partition]).last_event_at
+        if event is None:
+            stats.invalid += 1
+            log.error("event_undecodable", partition=partition, offset=rec.offset)
+        else:
+            apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
+            last_at = datetime.fromisoformat(event["occurred_at"])
+        new_positions[partition] = Position(
+            rec.offset + 1, high_watermarks.get(partition, rec.offset + 1), last_at
+        )
+    dirty = list(model.dirty)
+    replace = [c for c in dirty if c in model.stored]
+    model.stored.update(dirty)  # stored once this batch commits; else the cache is dropped
+    rows = case_records(model, dirty)
+    rows["case_events"] = model.timeline
+    model.timeline, model.dirty = [], set()
+    return PreparedBatch(
+        stats,
+        dirty,
+        replace,
+        rows,
+        {p: positions[p].next_offset for p in records},
+        new_positions,
+    )
+
+
+async def write_batch(
+    conn: asyncpg.Connection, batch: PreparedBatch, config: ProjectorConfig
+) -> None:
+    """Write a prepared batch and advance the checkpoints (fenced), in one transaction."""
+    async with conn.transaction():
+        await _check_older(conn, batch.stats)
+        await delete_cases(conn, batch.replace)
+        await copy_rows(conn, batch.rows)
+        await advance_checkpoints(
+            conn, config.projector, config.topic, batch.expected, batch.positions
+        )
+
+
 async def project_batch(
     conn: asyncpg.Connection,
     records: Mapping[int, list[Any]],
@@ -87,43 +157,11 @@ async def project_batch(
     ``model`` is the projector's cache of case rows from earlier batches (this projector is
     the only writer: the fenced checkpoint proves it); it must be dropped if this raises.
     """
-    stats = ApplyStats()
-    decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
-    for partition, recs in records.items():
-        for rec in recs:
-            decoded.append((partition, rec, decode(rec.value)))
     model = model if model is not None else Model()
-    model.dirty, model.timeline = set(), []
-    new_positions = dict(positions)
-    async with conn.transaction():
-        await load_cases(conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
-        for partition, rec, event in decoded:
-            if event is None:
-                stats.invalid += 1
-                log.error("event_undecodable", partition=partition, offset=rec.offset)
-            else:
-                apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
-            last_at = new_positions[partition].last_event_at
-            if event is not None and isinstance(event.get("occurred_at"), str):
-                last_at = datetime.fromisoformat(event["occurred_at"])
-            new_positions[partition] = Position(
-                rec.offset + 1, high_watermarks.get(partition, rec.offset + 1), last_at
-            )
-        await _check_older(conn, stats)
-        await write_cases(conn, model, model.dirty, replace=True)
-        await write_timeline(conn, model)
-        expected = {p: positions[p].next_offset for p in records}
-        await advance_checkpoints(
-            conn,
-            config.projector,
-            config.topic,
-            expected,
-            {p: new_positions[p] for p in records},
-        )
-    positions.update(new_positions)
-    model.stored |= model.dirty
-    model.dirty = set()
-    return stats
+    batch = await prepare_batch(conn, records, positions, high_watermarks, model)
+    await write_batch(conn, batch, config)
+    positions.update(batch.positions)
+    return batch.stats
 
 
 async def _check_older(conn: asyncpg.Connection, stats: ApplyStats) -> None:
@@ -169,8 +207,10 @@ class Projector:
             backoff = 0.2
             while not self._stop.is_set():
                 conn: asyncpg.Connection | None = None
+                read_conn: asyncpg.Connection | None = None
                 try:
                     conn = await connect(self.config.dsn, self.config.schema)
+                    read_conn = await connect(self.config.dsn, self.config.schema)
                     self._cache = Model()  # the database may have changed while away
                     if self.config.schema == LIVE_SCHEMA:
                         await migrate(conn, self.config.schema)
@@ -186,15 +226,16 @@ class Projector:
                         "projector_started", topic=self.config.topic, schema=self.config.schema
                     )
                     backoff = 0.2
-                    await self._loop(conn, consumer, positions)
+                    await self._loop(conn, read_conn, consumer, positions)
                 except DB_ERRORS as exc:
                     self.retries += 1
                     log.warning("projector_retry", error=repr(exc), backoff_s=backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.config.max_backoff_s)
                 finally:
-                    if conn is not None:
-                        conn.terminate()
+                    for c in (conn, read_conn):
+                        if c is not None:
+                            c.terminate()
         finally:
             await consumer.stop()
 
@@ -206,29 +247,62 @@ class Projector:
         return tps
 
     async def _loop(
-        self, conn: asyncpg.Connection, consumer: AIOKafkaConsumer, positions: dict[int, Position]
+        self,
+        conn: asyncpg.Connection,
+        read_conn: asyncpg.Connection,
+        consumer: AIOKafkaConsumer,
+        positions: dict[int, Position],
     ) -> None:
+        """Fetch, apply and write batches; batch N+1 is applied while batch N is written."""
         last_beat = time.monotonic()
-        while not self._stop.is_set():
-            fetched = await consumer.getmany(
-                timeout_ms=self.config.poll_ms, max_records=self.config.batch_size
-            )
-            records = {tp.partition: recs for tp, recs in fetched.items() if recs}
-            hws = {tp.partition: consumer.highwater(tp) or 0 for tp in consumer.assignment()}
-            if records:
-                try:
-                    stats = await project_batch(
-                        conn, records, positions, self.config, hws, self._cache
-                    )
-                except BaseException:
-                    self._cache = Model()  # rows of a failed batch must not survive
-                    raise
-                self._cache.evict(self.config.cache_cases)
-                self.totals.add(stats)
-                last_beat = time.monotonic()
-            elif time.monotonic() - last_beat >= self.config.heartbeat_s:
-                await self._heartbeat(conn, positions, hws)
-                last_beat = time.monotonic()
+        planned = dict(positions)
+        inflight: tuple[asyncio.Task[None], PreparedBatch] | None = None
+        try:
+            while not self._stop.is_set():
+                fetched = await consumer.getmany(
+                    timeout_ms=self.config.poll_ms, max_records=self.config.batch_size
+                )
+                records = {tp.partition: recs for tp, recs in fetched.items() if recs}
+                hws = {tp.partition: consumer.highwater(tp) or 0 for tp in consumer.assignment()}
+                if records:
+                    batch = await prepare_batch(read_conn, records, planned, hws, self._cache)
+                    planned.update(batch.positions)
+                    if inflight is not None:
+                        await self._finish(inflight, positions, protect=set(batch.dirty))
+                    task = asyncio.create_task(write_batch(conn, batch, self.config))
+                    inflight = (task, batch)
+                    last_beat = time.monotonic()
+                    continue
+                if inflight is not None:
+                    await self._finish(inflight, positions)
+                    inflight = None
+                if time.monotonic() - last_beat >= self.config.heartbeat_s:
+                    await self._heartbeat(conn, positions, hws)
+                    planned = dict(positions)
+                    last_beat = time.monotonic()
+            if inflight is not None:
+                await self._finish(inflight, positions)
+                inflight = None
+        except BaseException:
+            self._cache = Model()  # rows of an unwritten batch must not survive
+            if inflight is not None and not inflight[0].done():
+                inflight[0].cancel()
+                with contextlib.suppress(BaseException):
+                    await inflight[0]
+            raise
+
+    async def _finish(
+        self,
+        inflight: tuple[asyncio.Task[None], PreparedBatch],
+        positions: dict[int, Position],
+        protect: set[str] | None = None,
+    ) -> None:
+        """Wait for a written batch (raising its failure), then account for it."""
+        task, batch = inflight
+        await task
+        positions.update(batch.positions)
+        self.totals.add(batch.stats)
+        self._cache.evict(self.config.cache_cases, protect or set())
 
     async def _heartbeat(
         self, conn: asyncpg.Connection, positions: dict[int, Position], hws: Mapping[int, int]

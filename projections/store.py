@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from projections.model import CaseRows, Model
-from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES
+from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, TABLES
 
 DEFAULT_PROJECTOR = "read-models"
 
@@ -32,6 +33,35 @@ async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[
                 model.stored.add(record["case_id"])
             row = dict(record)
             rows.table(name)[tuple(row[k] for k in key)] = row
+
+
+def case_records(model: Model, case_ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Snapshot the rows of ``case_ids`` as COPY records, by table."""
+    ids = list(case_ids)
+    out: dict[str, list[tuple[Any, ...]]] = {
+        CASES.name: [CASES.record(model.cases[c].case) for c in ids]
+    }
+    for name, spec in CHILD_TABLES.items():
+        out[name] = [
+            spec.record(row) for c in ids for row in model.cases[c].children.get(name, {}).values()
+        ]
+    return out
+
+
+async def delete_cases(conn: asyncpg.Connection, case_ids: list[str]) -> None:
+    """Delete every row of ``case_ids`` from the per-case tables (not the timeline)."""
+    if case_ids:
+        for name in (CASES.name, *CHILD_TABLES):
+            await conn.execute(f"DELETE FROM {name} WHERE case_id = ANY($1::text[])", case_ids)
+
+
+async def copy_rows(conn: asyncpg.Connection, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """COPY the records of each table."""
+    for name, records in rows.items():
+        if records:
+            await conn.copy_records_to_table(
+                name, records=records, columns=TABLES[name].column_names
+            )
 
 
 async def write_cases(
