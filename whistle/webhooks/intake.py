@@ -29,6 +29,7 @@ from whistle.webhooks.store import LEASE, Due, valid_secrets
 
 log = get_logger()
 REGISTRATION_SLACK = timedelta(minutes=1)
+GONE_MEMORY_S = 30.0
 Event = dict[str, Any]
 
 
@@ -49,10 +50,20 @@ class EndpointCache:
         self.ttl_s = ttl_s
         self._at = float("-inf")
         self._by_department: dict[str, list[asyncpg.Record]] = {}
+        self._gone: dict[int, float] = {}
 
-    def invalidate(self) -> None:
-        """Read the endpoints again at the next batch."""
+    def gone(self, endpoint_id: int) -> None:
+        """The endpoint answered 410: leave it out at once, before its disabling is written."""
+        self._gone[endpoint_id] = time.monotonic()
         self._at = float("-inf")
+
+    def is_gone(self, endpoint_id: int) -> bool:
+        """True for a while after a 410 (by then the endpoints read say it is disabled)."""
+        at = self._gone.get(endpoint_id)
+        if at is not None and time.monotonic() - at > GONE_MEMORY_S:
+            del self._gone[endpoint_id]
+            return False
+        return at is not None
 
     async def get(self, conn: asyncpg.Connection) -> dict[str, list[asyncpg.Record]]:
         """The endpoints, from the cache while it is fresh."""
@@ -62,7 +73,12 @@ class EndpointCache:
             for row in rows:
                 found.setdefault(row["department"], []).append(row)
             self._by_department, self._at = found, time.monotonic()
-        return self._by_department
+        if not self._gone:
+            return self._by_department
+        return {
+            department: [ep for ep in eps if not self.is_gone(ep["endpoint_id"])]
+            for department, eps in self._by_department.items()
+        }
 
 
 def _when(value: Any) -> datetime | None:

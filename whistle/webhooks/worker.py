@@ -21,7 +21,6 @@ from whistle.webhooks.sender import judge, post
 from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
 log = get_logger()
-GONE_MEMORY_S = 30.0
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -77,7 +76,6 @@ class DeliveryWorker:
         self._results: list[Attempt] = []
         self._results_ready = asyncio.Event()
         self._endpoints = EndpointCache(ttl_s=1.0)
-        self._gone: dict[int, float] = {}  # endpoint → when it answered 410 (not sent to since)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -148,7 +146,7 @@ class DeliveryWorker:
             self._wake.clear()
             free = self.concurrency - self._inflight
             due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
-            due = [d for d in due if not self._is_gone(d.endpoint_id)]
+            due = [d for d in due if not self._endpoints.is_gone(d.endpoint_id)]
             if time.monotonic() - polled >= 1.0:
                 self._poll_db = True
             if free > len(due) and self._poll_db:
@@ -171,14 +169,6 @@ class DeliveryWorker:
         self._wake.set()
         if not task.cancelled() and task.exception():
             log.error("webhook_deliver_crashed", error=str(task.exception()))
-
-    def _is_gone(self, endpoint_id: int) -> bool:
-        """True shortly after a 410 from the endpoint: its deliveries wait in Postgres."""
-        at = self._gone.get(endpoint_id)
-        if at is not None and time.monotonic() - at > GONE_MEMORY_S:
-            del self._gone[endpoint_id]
-            return False
-        return at is not None
 
     async def _record_loop(self) -> None:
         """Write finished attempts in batches: one statement for all that finished meanwhile."""
@@ -215,8 +205,7 @@ class DeliveryWorker:
         )  # fmt: skip
         self._results_ready.set()
         if verdict.outcome == "gone":
-            self._gone[due.endpoint_id] = time.monotonic()
-            self._endpoints.invalidate()
+            self._endpoints.gone(due.endpoint_id)
         log.info(
             "webhook_attempt",
             delivery_id=due.delivery_id,
