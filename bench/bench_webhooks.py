@@ -24,13 +24,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,7 +44,8 @@ from whistle.domain.areas import load_departments
 from whistle.domain.base import SYSTEM, event_id_for
 from whistle.domain.codec import encode
 from whistle.domain.events import CaseRouted
-from whistle.settings import get_settings
+from whistle.service.supervisor import Supervisor
+from whistle.settings import Settings, get_settings
 from whistle.topics import CASE_EVENTS, ensure_topics
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.signing import new_secret, verify
@@ -97,7 +100,7 @@ def whistle(case_id: str, i: int) -> RaiseWhistle:
     )
 
 
-Send = Callable[[str, int], Awaitable[None]]
+Send = Callable[[str, int], Coroutine[Any, Any, None]]
 
 
 def routed(case_id: str, i: int) -> CaseRouted:
@@ -166,98 +169,122 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def bench(
-    rate: float, seconds: float, warmup: int, stage: str = "e2e", keep: bool = False
+async def register_endpoints(settings: Settings, url: str, secret: str) -> None:
+    """The webhooks schema, and one endpoint per department on the receiver."""
+    store = await open_store(settings)
+    try:
+        async with store.pool.acquire() as conn:
+            await ensure_schema(conn)
+        for code in load_departments():
+            await store.add_endpoint(code, f"{url}/{code}", secret)
+    finally:
+        await store.pool.close()
+
+
+async def drive(
+    settings: Settings, supervisor: Supervisor, receiver: Receiver, args: Run
 ) -> dict[str, Any]:
+    """Warm up, then send at the rate; the intended times, the send lag, CPU and load."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=2)
+    bus = CommandBus(settings)
+    await producer.start()
+    await bus.start()
+    events = settings.topic(CASE_EVENTS.name)
+
+    async def send(case_id: str, i: int) -> None:
+        if args.stage == "e2e":
+            await bus.send(whistle(case_id, i), case_id)
+        else:
+            await producer.send_and_wait(
+                events, key=case_id.encode(), value=encode(routed(case_id, i))
+            )
+
+    try:
+        warm, _ = await send_schedule(send, "warm", args.warmup, 50)
+        await wait_all(receiver, list(warm), 180)
+        supervisor.check_alive()
+        if any(c not in receiver.arrived for c in warm):
+            raise RuntimeError(f"warm-up not delivered; logs in {supervisor.log_dir}")
+        pid = supervisor.children["webhooks"].pid
+        cpu0, load, requests0 = process_cpu_s(pid), os.getloadavg()[0], receiver.requests
+        intended, lag = await send_schedule(send, "run", int(args.rate * args.seconds), args.rate)
+        await wait_all(receiver, list(intended), 60)
+        sent = max(receiver.requests - requests0, 1)
+        cpu_ms = (process_cpu_s(pid) - cpu0) * 1000 / sent
+    finally:
+        await bus.stop()
+        await producer.stop()
+    return {"intended": intended, "lag": lag, "load": load, "cpu_ms": cpu_ms}
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run does."""
+
+    rate: float
+    seconds: float
+    warmup: int
+    stage: str = "e2e"
+    keep: bool = False
+
+
+async def bench(args: Run) -> dict[str, Any]:
     """One run against fresh topics and a fresh database."""
     base = get_settings()
     db = f"bench_wh_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base.dsn)
     await admin.execute(f'CREATE DATABASE "{db}"')
     await admin.close()
-    dsn = base.dsn.rsplit("/", 1)[0] + "/" + db
     secret = new_secret()
     receiver = Receiver(secret)
-    port_server = uvicorn.Server(
+    server = uvicorn.Server(
         uvicorn.Config(receiver, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
-    server_task = asyncio.create_task(port_server.serve())
-    while not port_server.started:
+    server_task = asyncio.create_task(server.serve())
+    while not server.started:
         await asyncio.sleep(0.02)
-    port = port_server.servers[0].sockets[0].getsockname()[1]
+    port = server.servers[0].sockets[0].getsockname()[1]
     prefix = f"benchwh-{uuid.uuid4().hex[:8]}"
     tmp = tempfile.mkdtemp(prefix="bench-webhooks-")
     try:
-        if True:
-            env = isolated_env(Path(tmp), base.bootstrap, dsn, prefix)
-            settings = settings_of(env)
-            await ensure_topics(settings)
-            store = await open_store(settings)
-            async with store.pool.acquire() as conn:
-                await ensure_schema(conn)
-            for code in load_departments():
-                await store.add_endpoint(code, f"http://127.0.0.1:{port}/{code}", secret)
-            await store.pool.close()
-            with supervised(Path(tmp), env) as supervisor:
-                if stage == "e2e":
-                    supervisor.start("worker", "worker")
-                supervisor.start("webhooks", "webhooks", "deliver")
-                bus = CommandBus(settings)
-                await bus.start()
-                events = settings.topic(CASE_EVENTS.name)
-
-                async def send(case_id: str, i: int) -> None:
-                    if stage == "e2e":
-                        await bus.send(whistle(case_id, i), case_id)
-                    else:
-                        await bus._producer.send_and_wait(
-                            events, key=case_id.encode(), value=encode(routed(case_id, i))
-                        )
-
-                try:
-                    warm, _ = await send_schedule(send, "warm", warmup, 50)
-                    await wait_all(receiver, list(warm), 180)
-                    supervisor.check_alive()
-                    if any(c not in receiver.arrived for c in warm):
-                        raise RuntimeError(f"warm-up not delivered; logs in {tmp}/logs")
-                    webhooks_pid = supervisor.children["webhooks"].pid
-                    cpu0, load = process_cpu_s(webhooks_pid), os.getloadavg()[0]
-                    requests0 = receiver.requests
-                    intended, lag = await send_schedule(send, "run", int(rate * seconds), rate)
-                    await wait_all(receiver, list(intended), 60)
-                    cpu_s = process_cpu_s(webhooks_pid) - cpu0
-                    sent = receiver.requests - requests0
-                finally:
-                    await bus.stop()
+        env = isolated_env(Path(tmp), base.bootstrap, base.dsn.rsplit("/", 1)[0] + "/" + db, prefix)
+        settings = settings_of(env)
+        await ensure_topics(settings)
+        await register_endpoints(settings, f"http://127.0.0.1:{port}", secret)
+        with supervised(Path(tmp), env) as supervisor:
+            if args.stage == "e2e":
+                supervisor.start("worker", "worker")
+            supervisor.start("webhooks", "webhooks", "deliver")
+            run = await drive(settings, supervisor, receiver, args)
     finally:
-        port_server.should_exit = True
+        server.should_exit = True
         await server_task
-        admin = await asyncpg.connect(base.dsn)
-        if not keep:
+        if not args.keep:
+            admin = await asyncpg.connect(base.dsn)
             await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
-        if not keep:
+            await admin.close()
             await drop_topics(base.bootstrap, prefix)
             shutil.rmtree(tmp, ignore_errors=True)
+    intended, lag, load = run["intended"], run["lag"], run["load"]
     latencies = [
         (receiver.arrived[c] - t) * 1000 for c, t in intended.items() if c in receiver.arrived
     ]
     return {
-        "stage": stage,
-        "rate_per_s": rate,
+        "stage": args.stage,
+        "rate_per_s": args.rate,
         "whistles": len(intended),
         "delivered": len(latencies),
         "bad_signatures": receiver.bad,
         "requests": receiver.requests,
         "send_lag_max_ms": round(lag * 1000, 1),
         "load_avg_1m": round(load, 2),
-        "webhook_worker_cpu_ms_per_delivery": round(cpu_s * 1000 / max(sent, 1), 3),
+        "webhook_worker_cpu_ms_per_delivery": round(run["cpu_ms"], 3),
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
         "p90_ms": round(percentile(latencies, 90), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        **({"database": db, "logs": tmp, "topic_prefix": prefix} if keep else {}),
+        **({"database": db, "logs": tmp, "topic_prefix": prefix} if args.keep else {}),
     }
 
 
@@ -278,12 +305,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     for _ in range(args.runs):
-        print(
-            json.dumps(
-                asyncio.run(bench(args.rate, args.seconds, args.warmup, args.stage, args.keep))
-            ),
-            flush=True,
-        )
+        run = Run(args.rate, args.seconds, args.warmup, args.stage, args.keep)
+        print(json.dumps(asyncio.run(bench(run))), flush=True)
 
 
 if __name__ == "__main__":
