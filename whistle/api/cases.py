@@ -111,25 +111,30 @@ async def raise_whistle(
     require_role(principal, RAISERS)
     values: dict[str, Any] = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
     values["community"] = raise_community(principal, values.get("community"))
-    case_id, command_id = new_case_id(), new_command_id()
-    if idempotency_key:
+    command = build(
+        c.RaiseWhistle,
+        request_lang(request),
+        command_id=new_command_id(),
+        case_id=new_case_id(),
+        actor=principal.actor(),
+        **values,
+    )
+    if idempotency_key:  # bound only once the body is valid, so a corrected retry may reuse it
         try:
             claim = await services.idempotency.claim(
-                principal.user_id, idempotency_key, request_digest(values), case_id, command_id
+                principal.user_id,
+                idempotency_key,
+                request_digest(values),
+                command.case_id,
+                command.command_id,
             )
         except IdempotencyMismatch as exc:
             raise ProblemError(
                 422, "idempotency_mismatch", detail_key="idempotency_mismatch"
             ) from exc
-        case_id, command_id = claim.case_id, claim.command_id
-    command = build(
-        c.RaiseWhistle,
-        request_lang(request),
-        command_id=command_id,
-        case_id=case_id,
-        actor=principal.actor(),
-        **values,
-    )
+        command = command.model_copy(
+            update={"case_id": claim.case_id, "command_id": claim.command_id}
+        )
     return await decide(request, services, command, created=True)
 
 

@@ -77,11 +77,15 @@ def new_command_id() -> str:
     return str(uuid.uuid4())
 
 
-def command_id_for(principal: Principal, idempotency_key: str | None) -> str:
-    """A fresh id, or one derived from the caller's ``Idempotency-Key`` (the decider dedups)."""
+def command_id_for(
+    principal: Principal, case_id: str, command: type[Command], idempotency_key: str | None
+) -> str:
+    """A fresh id, or one derived from the caller's ``Idempotency-Key`` for this command on
+    this case, so that the decider recognises a retry as a duplicate."""
     if not idempotency_key:
         return new_command_id()
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\x00{idempotency_key}"))
+    name = "\x00".join((principal.user_id, case_id, command.__name__, idempotency_key))
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
 
 
 def request_model(
@@ -225,7 +229,7 @@ def add_command_route(
         built = build(
             command,
             request_lang(request),
-            command_id=command_id_for(principal, idempotency_key),
+            command_id=command_id_for(principal, case_id, command, idempotency_key),
             case_id=case_id,
             actor=principal.actor(),
             **values,

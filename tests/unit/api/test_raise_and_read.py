@@ -129,3 +129,11 @@ async def test_supervisors_see_the_requester_masked(
     assert supervisor.json()["events"][0]["body"]["requester"] == {"name": "***", "phone": "***"}
     liaison = await client.get("/v1/cases/WH-IN/timeline", headers=auth("tok-liaison-in"))
     assert liaison.json()["events"][0]["body"]["requester"]["phone"] == "13800000000"
+
+
+async def test_a_key_is_bound_only_to_a_valid_request(client: httpx.AsyncClient) -> None:
+    headers = SEC | {"Idempotency-Key": "raise-44"}
+    invalid = {k: v for k, v in BODY.items() if k != "address"}
+    assert (await client.post("/v1/cases", json=invalid, headers=headers)).status_code == 422
+    fixed = await client.post("/v1/cases", json=BODY, headers=headers)
+    assert fixed.status_code == 201
