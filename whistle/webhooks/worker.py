@@ -95,11 +95,14 @@ class DeliveryWorker:
                 loops = [asyncio.create_task(self._send_loop(client, stop))]
                 if self.consume:
                     loops.append(asyncio.create_task(self._consume_loop(stop)))
-                await stop.wait()
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                failed = [t for t in loops if t.done() and not t.cancelled() and t.exception()]
                 for task in loops:
                     task.cancel()
                 for task in loops:
-                    with contextlib.suppress(asyncio.CancelledError):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -107,6 +110,9 @@ class DeliveryWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await recorder
                 await self._flush()
+                if failed:  # let the process die and be restarted: at-least-once makes it safe
+                    log.error("webhook_worker_failed", error=repr(failed[0].exception()))
+                    raise failed[0].exception()  # type: ignore[misc]
         finally:
             await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
             await self.store.pool.release(listener)

@@ -263,3 +263,18 @@ async def test_during_rotation_deliveries_verify_with_either_secret(rig: Rig) ->
         [request] = await rig.receiver.wait_for("/rot", 1)
     verify(old, request.headers, request.body)
     verify(new, request.headers, request.body)
+
+
+async def test_a_failing_consumer_stops_the_worker_instead_of_idling(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("whistle.webhooks.worker.enqueue", broken)
+    await rig.add(URBAN, "/urban")
+    case_id = f"WH-{uuid.uuid4().hex[:8]}"
+    await rig.publish(raised(case_id), routed(case_id, URBAN))
+    running = DeliveryWorker(rig.settings, rig.store, timeout_s=5.0)
+    with pytest.raises(RuntimeError, match="database went away"):
+        await asyncio.wait_for(running.run(asyncio.Event()), 30)
