@@ -41,13 +41,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "too_large": ("请求体过大", "Request body too large"),
     "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
     "rejected": ("操作被拒绝", "The command was rejected"),
-    "conflict": ("与案件当前状态冲突", "Conflicts with the case's current state"),
     "idempotency_mismatch": (
         "幂等键已用于另一个请求",
         "The Idempotency-Key was already used for a different request",
     ),
-    "pending": ("已受理，处理结果尚未返回", "Accepted; the decision is not in yet"),
-    "unavailable": ("服务暂不可用", "Service unavailable"),
     "internal": ("服务器内部错误", "Internal server error"),
 }
 
@@ -62,12 +59,7 @@ DETAILS: dict[str, tuple[str, str]] = {
     "body_too_large": ("请求体超过 {limit} 字节上限", "The body exceeds the {limit}-byte limit"),
     "role_cannot": ("角色 {role} 不能执行此操作", "Role {role} cannot do this"),
     "out_of_scope": ("不在您的权限范围内：{what}", "Outside your scope: {what}"),
-    "need_department": ("请指定 department", "Name the department"),
     "need_community": ("请指定 community", "Name the community"),
-    "pending": (
-        "命令已提交，但在等待时间内未收到处理结果；请稍后查询 Location",
-        "The command was sent but no decision came within the wait; poll Location",
-    ),
     "idempotency_mismatch": (
         "同一幂等键的请求内容必须完全相同",
         "A retry must carry exactly the same body as the first request",
@@ -76,7 +68,6 @@ DETAILS: dict[str, tuple[str, str]] = {
         "请稍后重试；如持续出现请联系管理员",
         "Retry later; tell the admin if it persists",
     ),
-    "bad_time": ("t 必须是带时区的 ISO 8601 时间", "t must be an ISO 8601 instant with an offset"),
 }
 
 # pydantic error types → (zh, en) templates filled from the error's ``ctx``.
