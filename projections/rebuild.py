@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from projections.projector import connect, topic_partitions
 from projections.store import (
     DEFAULT_PROJECTOR,
     Position,
+    copy_rows,
     read_checkpoints,
     write_cases,
     write_checkpoints,
@@ -94,6 +97,7 @@ async def replay(
     await consumer.start()
     model, stats = Model(), ApplyStats()
     positions = {p: Position(0, end) for p, end in until.items()}
+    writing: asyncio.Task[None] | None = None
     try:
         tps = [TopicPartition(topic, p) for p, end in until.items() if end > 0]
         consumer.assign(tps)
@@ -127,18 +131,28 @@ async def replay(
                 if positions[tp.partition].next_offset >= end:
                     pending.discard(tp)
                     consumer.pause(tp)
-            if len(model.timeline) >= TIMELINE_CHUNK:
-                await write_timeline(conn, model)
+            if len(model.timeline) >= TIMELINE_CHUNK:  # COPY it while replay goes on
+                if writing is not None:
+                    await writing
+                chunk, model.timeline = model.timeline, []
+                writing = asyncio.create_task(copy_rows(conn, {"case_events": chunk}))
             now = time.monotonic()
             if progress and now - shown >= 1.0:
                 progress(done, total, now - started)
                 shown = now
+        if writing is not None:
+            await writing
+            writing = None
         await write_timeline(conn, model)
         if progress:
             progress(done, total, time.monotonic() - started)
         stats.older.clear()
         return model, stats, positions, done
     finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
         await consumer.stop()
 
 
