@@ -87,11 +87,25 @@ def _dump(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+def _names(api: Api) -> dict[str, Any]:
+    try:
+        names: dict[str, Any] = api.call("GET", "/v1/names")
+    except ApiError:
+        return {}
+    return names
+
+
+def _name(names: dict[str, Any], kind: str, code: str | None, lang: str) -> str:
+    entry = names.get(kind, {}).get(code or "")
+    return str(entry.get(lang, code)) if entry else (code or "")
+
+
 def _inbox(api: Api, args: argparse.Namespace) -> int:
     page = api.call("GET", "/v1/inbox", params={"limit": args.limit})
     if args.json:
         _dump(page)
         return 0
+    names = _names(api)
     items = page.get("items", [])
     if not items:
         print(say("inbox_empty", args.lang))
@@ -103,7 +117,7 @@ def _inbox(api: Api, args: argparse.Namespace) -> int:
                     pad(c["case_id"], 24),
                     pad(pick(STATUSES, c.get("status"), args.lang), 10),
                     pad(local_time(c.get("raised_at")), 11),
-                    pad(str(c.get("community") or ""), 24),
+                    pad(_name(names, "areas", c.get("community"), args.lang), 14),
                     str(c.get("title") or ""),
                 ]
             ).rstrip()
@@ -117,21 +131,24 @@ def _show(api: Api, args: argparse.Namespace) -> int:
         _dump(case)
         return 0
     lang = args.lang
+    names = _names(api)
     print(f"{say('case', lang)}  {case['case_id']}  {pick(STATUSES, case.get('status'), lang)}")
     print(f"{say('title', lang)}  {case.get('title') or ''}")
-    print(f"{say('community', lang)}  {case.get('community') or case.get('area') or ''}")
+    community = case.get("community") or case.get("area")
+    print(f"{say('community', lang)}  {_name(names, 'areas', community, lang)}")
     print(f"{say('raised', lang)}  {local_time(case.get('raised_at'))}")
     print(f"{say('departments', lang)}:")
     for a in case.get("assignments", []):
         role = f"({say('lead', lang)})" if a.get("role") == "lead" else ""
         acked = say("acked", lang) if a.get("acknowledged_at") else say("not_acked", lang)
-        print(f"  - {a.get('department')} {role} {acked}")
+        print(f"  - {_name(names, 'departments', a.get('department'), lang)} {role} {acked}")
     if case.get("clocks"):
         print(f"{say('clocks', lang)}:")
     for k in case.get("clocks", []):
         flag = f"  {say('breached', lang)}" if k.get("breached_at") else ""
         print(
-            f"  - {pick(CLOCKS, k.get('clock'), lang)} {k.get('department') or ''}"
+            f"  - {pick(CLOCKS, k.get('clock'), lang)}"
+            f" {_name(names, 'departments', k.get('department'), lang)}"
             f"  {say('due', lang)} {local_time(k.get('due_at'))}  {k.get('status')}{flag}"
         )
     return 0

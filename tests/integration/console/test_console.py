@@ -99,11 +99,11 @@ async def whistle(served: dict[str, Any], who: str, *args: str) -> subprocess.Co
 async def test_a_liaison_reads_the_inbox_and_acknowledges(served: dict[str, Any]) -> None:
     inbox = await whistle(served, "police", "inbox")
     assert inbox.returncode == 0, inbox.stderr
-    assert "WH-DEMO-10" in inbox.stdout and "已派单" in inbox.stdout
+    assert "WH-DEMO-10" in inbox.stdout and "已派单" in inbox.stdout and "金海社区" in inbox.stdout
     assert "WH-DEMO-02" not in inbox.stdout  # transport's case, closed anyway
     show = await whistle(served, "police", "show", "WH-DEMO-10")
     assert show.returncode == 0, show.stderr
-    assert "广场舞噪音扰民" in show.stdout
+    assert "广场舞噪音扰民" in show.stdout and "公安分局" in show.stdout
     ack = await whistle(served, "police", "ack", "WH-DEMO-10")
     assert (ack.returncode, ack.stdout.strip()) == (0, "已签收 WH-DEMO-10")
     [command] = served["bus"].commands
