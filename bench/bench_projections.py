@@ -29,7 +29,7 @@ from projections.migrate import migrate
 from projections.model import Model
 from projections.projector import Projector, ProjectorConfig, connect
 from projections.queries import Scope
-from projections.rebuild import build, swap
+from projections.rebuild import build, end_offsets, swap
 from projections.synthetic import encode_event, random_story
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
 from whistle.settings import get_settings
@@ -218,14 +218,18 @@ async def measure_projection(args: argparse.Namespace, dsn: str, bootstrap: str)
 
 async def measure_rebuild(args: argparse.Namespace, dsn: str, bootstrap: str) -> None:
     """Rebuild (replay into fresh tables + swap) of ``rebuild_events`` events."""
-    t = time.perf_counter()
-    events = make_events(args.rebuild_events, seed=2)
-    n = len(events)
-    print(f"generated {n:,} events in {time.perf_counter() - t:.1f} s")
-    topic = f"bench.case-events-{uuid.uuid4().hex[:8]}"
-    seconds = await produce_all(bootstrap, topic, events)
-    print(f"produced to {topic} at {n / seconds:,.0f} ev/s")
-    del events
+    if args.rebuild_topic:  # reuse a topic an earlier run produced
+        topic = args.rebuild_topic
+        n = sum((await end_offsets(bootstrap, topic)).values())
+    else:
+        t = time.perf_counter()
+        events = make_events(args.rebuild_events, seed=2)
+        n = len(events)
+        print(f"generated {n:,} events in {time.perf_counter() - t:.1f} s")
+        topic = f"bench.case-events-{uuid.uuid4().hex[:8]}"
+        seconds = await produce_all(bootstrap, topic, events)
+        print(f"produced to {topic} at {n / seconds:,.0f} ev/s")
+        del events
     times = []
     for run in range(args.rebuild_runs):
         db = await fresh_database(dsn)
@@ -359,6 +363,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-runs", type=int, default=1)
+    parser.add_argument("--rebuild-topic", default=None, help="replay this existing topic")
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--query-runs", type=int, default=30)
     parser.add_argument("--skip-projection", action="store_true")
