@@ -59,7 +59,7 @@ RaiseWhistleRequest = request_model(
 
 
 def raise_community(principal: Principal, asked: str | None) -> str:
-    """The community a whistle is raised in: the secretary's own, or one in a supervisor's area."""
+    """The community a whistle is raised in: the secretary's own, or the one an admin names."""
     community = asked or (principal.area if principal.role == "secretary" else None)
     if community is None:
         raise ProblemError(422, "validation", detail_key="need_community")
@@ -106,7 +106,7 @@ async def raise_whistle(
         ),
     ] = None,
 ) -> JSONResponse:
-    """Secretaries raise in their community; supervisors anywhere in their area; the case id
+    """Secretaries raise in their community, admins in the community they name; the case id
     is made here. With ``Idempotency-Key`` a retry returns the first request's case."""
     require_role(principal, RAISERS)
     values: dict[str, Any] = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
