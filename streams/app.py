@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from streams.deadlines import (
     encode_pending,
 )
 from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+from streams.producer import LazyProducer
 from whistle.domain import (
     DecodeError,
     WhistleRaised,
@@ -38,12 +39,12 @@ from whistle.domain import (
 from whistle.domain import encode as encode_message
 from whistle.logs import get_logger
 from whistle.settings import Settings
-from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS
+from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS, TopicSpec
 
 log = get_logger()
 
-BATCH_MAX = 500
-BATCH_WITHIN_S = 0.01
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.05
 TICK_S = 0.1
 ROCKSDB_OPTIONS = {
     "block_cache_size": 64 * 1024**2,  # default is 2 GiB per DB; 12 partitions × 2 tables
@@ -94,6 +95,7 @@ class Streams:
         self.cases = self._raw_table("cases")
         self.deadlines = self._raw_table("deadlines")
         self.heap = DeadlineHeap()
+        self.producer = LazyProducer(settings.bootstrap)
         self.rules = load_rules(settings.routing_rules_file)
         self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
@@ -152,11 +154,9 @@ class Streams:
 
     async def _publish(self, result: BatchResult) -> None:
         """Append events, wait for the broker, then store states, deadlines and replies."""
-        pending = [await self.events.send(key=k.encode(), value=v) for k, v in result.events]
-        for key, value, reason in result.dead_letters:
-            await self._dead_letter(key, value, reason, CASE_COMMANDS.name)
-        if pending:
-            await asyncio.gather(*pending)
+        sent = [self._send(CASE_EVENTS, k.encode(), v) for k, v in result.events]
+        sent += [self._dead_letter(k, v, why, CASE_COMMANDS) for k, v, why in result.dead_letters]
+        await self._delivered(sent)
         for case_id, raw_state in result.states.items():
             key = case_id.encode()
             _current_event.set(weakref.ref(result.origins[case_id]))  # type: ignore[arg-type]
@@ -166,34 +166,51 @@ class Streams:
                 self.deadlines[key] = encode_pending(new)
                 self.heap.add(case_id, changed(old, new))
         _current_event.set(None)
-        for command_id, body in result.replies:
-            await self.replies.send(key=command_id.encode(), value=body)
+        for command_id, body in result.replies:  # best effort: the API falls back to 202
+            await self._send(CASE_REPLIES, command_id.encode(), body)
         metrics.EVENTS_APPENDED.inc(len(result.events))
         for outcome, n in result.outcomes.items():
             metrics.COMMANDS.labels(outcome).inc(n)
 
-    async def _dead_letter(
-        self, key: bytes | None, value: bytes | None, reason: str, source: str
-    ) -> None:
-        headers = {"reason": reason.encode()[:1000], "source-topic": source.encode()}
-        await self.dead_letters.send(key=key, value=value, headers=headers)
-        log.warning("dead_letter", source=source, reason=reason[:200])
+    def _send(
+        self, spec: TopicSpec, key: bytes | None, value: bytes | None, headers: Any = None
+    ) -> Awaitable[Any]:
+        """Queue one record on our producer; await the result to know the broker has it."""
+        return self.producer.send(self.settings.topic(spec.name), value, key, headers=headers)
+
+    async def _delivered(self, sends: list[Awaitable[Any]]) -> None:
+        """Wait until the broker acknowledged every queued record."""
+        await self.producer.start_once()
+        if sends:
+            await asyncio.gather(*[await s for s in sends])
+
+    def _dead_letter(
+        self, key: bytes | None, value: bytes | None, reason: str, source: TopicSpec
+    ) -> Awaitable[Any]:
+        log.warning("dead_letter", source=source.name, reason=reason[:200])
+        headers = [("reason", reason.encode()[:1000]), ("source-topic", source.name.encode())]
+        return self._send(DEAD_LETTERS, key, value, headers)
 
     # ---- the router --------------------------------------------------------------------
     async def _router(self, stream: Any) -> None:
-        async for record in stream.events():
-            message = record.message
-            metrics.AGENT_MESSAGES.labels("router").inc()
-            self._last_offsets[message.tp] = message.offset
-            try:
-                event = parse_event(message.value or b"")
-            except DecodeError as exc:
-                await self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS.name)
-                continue
-            if isinstance(event, WhistleRaised):
-                command = route(self.rules, event, event.occurred_at, policies=self.policies)
-                await self.commands.send(key=event.case_id.encode(), value=encode_message(command))
-                metrics.ROUTED.inc()
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            sends = []
+            for record in batch:
+                message = record.message
+                self._last_offsets[message.tp] = message.offset
+                try:
+                    event = parse_event(message.value or b"")
+                except DecodeError as exc:
+                    sends.append(
+                        self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS)
+                    )
+                    continue
+                if isinstance(event, WhistleRaised):
+                    command = route(self.rules, event, event.occurred_at, policies=self.policies)
+                    sends.append(self._send(CASE_COMMANDS, message.key, encode_message(command)))
+                    metrics.ROUTED.inc()
+            await self._delivered(sends)  # before take_events acks the batch
+            metrics.AGENT_MESSAGES.labels("router").inc(len(batch))
 
     # ---- deadlines ---------------------------------------------------------------------
     def _owned_partitions(self) -> frozenset[int]:
@@ -237,7 +254,9 @@ class Streams:
         if state is None or deadline is None:
             return
         command = deadline_command(state, deadline, datetime.fromtimestamp(now, tz=UTC))
-        await self.commands.send(key=due.case_id.encode(), value=encode_message(command))
+        await self._delivered(
+            [self._send(CASE_COMMANDS, due.case_id.encode(), encode_message(command))]
+        )
         metrics.DEADLINES_FIRED.inc()
         metrics.DEADLINE_LATENESS.observe(max(0.0, now - due.due_at))
         log.info(
