@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whistle.asyncapi import asyncapi_document
 from whistle.domain.base import Event
 from whistle.domain.commands import ALL_COMMANDS
 from whistle.domain.events import ALL_EVENTS
@@ -109,6 +110,7 @@ def render() -> dict[str, str]:
     for evt in ALL_EVENTS:
         files[f"events/{evt.__name__}.json"] = _model_schema(evt, "events", "serialization")
     files["cloudevents-envelope.json"] = envelope_schema()
+    files["asyncapi.json"] = asyncapi_document()
     return {
         path: json.dumps(body, ensure_ascii=False, indent=2) + "\n"
         for path, body in sorted(files.items())
