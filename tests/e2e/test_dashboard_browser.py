@@ -151,6 +151,9 @@ async def test_a_breach_appears_live_and_the_charts_render(
             assert "公安分局" in await row.inner_text()
             assert "催办" in await row.inner_text()
             assert await page.inner_text("#k-breaches") == "1"
+            escalation = page.locator("#escalations tr", has_text="WH-DEMO-10")
+            assert "街道催办" in await escalation.inner_text()
+            assert await page.inner_text("#k-escalated") == "1"
             await page.wait_for_timeout(300)
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 
+from projections import queries
 from whistle.api.deps import CurrentPrincipal, CurrentServices, Services
 from whistle.api.pgread import PgReadModel
 from whistle.api.problems import ProblemError, problem_responses
@@ -74,11 +75,21 @@ def _live_read(services: Services) -> ReadModel:
     return live
 
 
+async def _escalations(services: Services, scope: Scope) -> list[dict[str, Any]]:
+    """催办 / 督办 / 通报 of open cases in scope, newest first (at most 200)."""
+    pool = services.extras.get("pool")
+    if pool is None:
+        return []
+    async with pool.acquire() as conn:
+        rows = await queries.escalations(conn, queries.Scope(scope.area, scope.department))
+    return rows[:200]
+
+
 _recent: dict[tuple[int, Scope], tuple[float, dict[str, Any]]] = {}
 
 
 async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2) -> dict[str, Any]:
-    """The live board: open breaches (with their latest escalation) and disputes to rule on.
+    """The live board: open breaches, escalations of open cases, and disputes to rule on.
 
     Viewers of the same scope share one snapshot per half poll interval, so a wall of
     dashboards costs the database a query pair per scope, not per screen.
@@ -89,8 +100,10 @@ async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2)
     if cached and now - cached[0] < max_age_s:
         return cached[1]
     read = _live_read(services)
-    breaches, disputes = await asyncio.gather(read.breaches(scope), read.disputes(scope))
-    snapshot = {"breaches": breaches, "disputes": disputes}
+    breaches, disputes, escalated = await asyncio.gather(
+        read.breaches(scope), read.disputes(scope), _escalations(services, scope)
+    )
+    snapshot = {"breaches": breaches, "disputes": disputes, "escalations": escalated}
     if len(_recent) > 1000:
         _recent.clear()
     _recent[key] = (now, snapshot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from whistle.console.text import CLOCKS, STEPS, ago, local_time, pad, pick, say
+from whistle.console.text import CLOCKS, STEPS, TIERS, ago, local_time, pad, pick, say
 
 Names = dict[str, dict[str, dict[str, str]]]
 
@@ -35,7 +35,8 @@ def render(
     for b in breaches:
         escalation = ""
         if b.get("escalation_step"):
-            escalation = pick(STEPS, b["escalation_step"], lang)
+            tier = pick(TIERS, b.get("escalation_tier"), lang) if b.get("escalation_tier") else ""
+            escalation = tier + pick(STEPS, b["escalation_step"], lang)
         lines.append(
             "  ".join(
                 [
@@ -47,6 +48,21 @@ def render(
                     f"{red}{pad(say('late', lang) + ' ' + ago(b.get('due_at'), lang, now), 16)}"
                     f"{reset}",
                     escalation,
+                ]
+            ).rstrip()
+        )
+    escalations = board.get("escalations", [])
+    lines += ["", f"{bold}{say('escalations', lang)}{reset}  {len(escalations)}"]
+    for e in escalations:
+        tier = pick(TIERS, e.get("tier"), lang)
+        lines.append(
+            "  ".join(
+                [
+                    pad(str(e.get("case_id", "")), 24),
+                    pad(f"{tier}{pick(STEPS, e.get('step'), lang)}", 14),
+                    pad(_name(names, "areas", e.get("community"), lang), 14),
+                    pad(_name(names, "departments", e.get("lead_department"), lang), 22),
+                    local_time(e.get("escalated_at")),
                 ]
             ).rstrip()
         )

@@ -37,6 +37,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "board": ("超时督办看板", "Breach board"),
     "no_breaches": ("暂无超时。", "No breaches."),
     "disputes": ("待裁定退单", "Disputes awaiting a ruling"),
+    "escalations": ("升级督办", "Escalations"),
     "updated": ("更新于", "updated"),
     "late": ("超时", "late"),
     "reconnecting": ("连接中断，2 秒后重连…", "connection lost; reconnecting in 2 s…"),
@@ -56,6 +57,11 @@ CLOCKS = {
     "contact": ("联系", "contact"),
     "joint_action": ("集结", "joint action"),
     "resolve": ("办结", "resolve"),
+}
+TIERS = {
+    "community": ("社区", "community "),
+    "street": ("街道", "street "),
+    "district": ("区", "district "),
 }
 STEPS = {
     "reminder": ("催办", "reminder"),

@@ -63,6 +63,7 @@ async def served(fresh_database: str) -> AsyncIterator[dict[str, Any]]:
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
+        extras={"pool": pool},
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):
@@ -130,3 +131,4 @@ async def test_watch_prints_the_breach_board(served: dict[str, Any]) -> None:
     assert "超时督办看板" in watch.stdout
     assert "WH-DEMO-10" in watch.stdout and "公安分局" in watch.stdout and "催办" in watch.stdout
     assert "占道经营应由城管处理" in watch.stdout  # the dispute to rule on
+    assert "街道催办" in watch.stdout  # the escalation

@@ -23,6 +23,16 @@ BOARD = {
         }
     ],
     "disputes": [],
+    "escalations": [
+        {
+            "case_id": "WH-1",
+            "tier": "street",
+            "step": "reminder",
+            "community": "tongan.datong.jinhai",
+            "lead_department": "public_security",
+            "escalated_at": "2026-11-26T03:40:00+00:00",
+        }
+    ],
 }
 NOW = datetime(2026, 11, 26, 4, 5, tzinfo=UTC)
 
@@ -37,6 +47,7 @@ def test_the_board_names_department_community_lateness_and_escalation() -> None:
     text = "\n".join(render(BOARD, NAMES, "zh", color=False, now=NOW))
     assert "公安分局" in text and "金海社区" in text
     assert "超时 1小时5分" in text and "催办" in text and "签收" in text
+    assert "升级督办  1" in text and "街道催办" in text
 
 
 def test_the_board_in_english() -> None:

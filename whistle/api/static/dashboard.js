@@ -20,6 +20,8 @@
       dispatched: "Dispatched", breached: "Breached", trend: "Rates over time (daily)",
       footer: "Small matters stay in the compound, hard ones in the community · read models of the event log",
       bad_token: "The token was refused.", no_data: "No data yet", ruling: "Ruling",
+      escalations: "Escalations", lead: "Lead department", when: "When",
+      no_escalations: "No open case is escalated.",
       uphold: "Uphold the routing", reassign_to: "Reassign to ", rule: "Rule", ruled: "Ruled; the board updates shortly",
     },
   };
@@ -107,7 +109,19 @@
     seen = now.size ? now : new Set(["∅"]);
     $("no-breaches").hidden = board.breaches.length > 0;
     $("k-breaches").textContent = board.breaches.length;
-    $("k-escalated").textContent = board.breaches.filter((b) => b.escalation_step).length;
+    const escalations = board.escalations || [];
+    $("k-escalated").textContent = new Set(escalations.map((e) => e.case_id)).size;
+    const eb = $("escalations"); eb.textContent = "";
+    for (const e of escalations) {
+      const tr = document.createElement("tr");
+      cell(tr, e.case_id);
+      const tag = document.createElement("span"); tag.className = "tag " + e.step;
+      tag.textContent = (TIERS[lang][e.tier] || "") + (lang === "en" ? " " : "") + (STEPS[lang][e.step] || e.step);
+      cell(tr, "").appendChild(tag);
+      cell(tr, name("areas", e.community)); cell(tr, name("departments", e.lead_department));
+      cell(tr, e.reason || "–"); cell(tr, when(e.escalated_at)); eb.appendChild(tr);
+    }
+    $("no-escalations").hidden = escalations.length > 0;
     const db = $("disputes"); db.textContent = "";
     for (const d of board.disputes) {
       const tr = document.createElement("tr");
