@@ -82,5 +82,5 @@ async def breach(conn: asyncpg.Connection, case_id: str, department: str) -> Non
     story = _open_case(case_id, department, "广场舞噪音扰民", 1)
     due = NOW - timedelta(hours=1) + timedelta(minutes=30)
     story.breached(NOW, "ack", department, due)
-    story.escalated(NOW, "reminder", "street")
+    story.escalated(NOW, "reminder", "street")["reason"] = "30 分钟未签收"
     await project(conn, story.events)
