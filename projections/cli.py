@@ -52,6 +52,11 @@ def register(subparsers: Subparsers) -> None:
     proj = subparsers.add_parser("projector", help="run the live projector until SIGTERM")
     _connection_args(proj)
     proj.add_argument("--batch-size", type=int, default=5000)
+    proj.add_argument(
+        "--partitions",
+        default=None,
+        help="only these partitions, e.g. 0,1,2 (a shard); default all",
+    )
     proj.set_defaults(func=_projector)
 
     group = subparsers.add_parser("projections", help="rebuild or check the read models")
@@ -100,6 +105,7 @@ def _projector(args: argparse.Namespace) -> int:
         topic=topic,
         projector=args.projector,
         batch_size=args.batch_size,
+        partitions=(tuple(int(p) for p in args.partitions.split(",")) if args.partitions else None),
     )
     asyncio.run(run_projector(config))
     return 0

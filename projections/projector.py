@@ -67,6 +67,8 @@ class ProjectorConfig:
     heartbeat_s: float = 5.0
     max_backoff_s: float = 10.0
     cache_cases: int = 200_000
+    partitions: tuple[int, ...] | None = None
+    """Project only these partitions (shards: one projector process per subset); None: all."""
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:
@@ -217,9 +219,8 @@ class Projector:
                     await init_checkpoints(
                         conn, self.config.projector, self.config.topic, [tp.partition for tp in tps]
                     )
-                    positions = await read_checkpoints(
-                        conn, self.config.projector, self.config.topic
-                    )
+                    stored = await read_checkpoints(conn, self.config.projector, self.config.topic)
+                    positions = {tp.partition: stored[tp.partition] for tp in tps}
                     for tp in tps:
                         consumer.seek(tp, positions[tp.partition].next_offset)
                     log.info(
@@ -242,6 +243,8 @@ class Projector:
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Assign every partition of the topic, waiting for the topic to exist."""
         parts = await topic_partitions(self.config.bootstrap, self.config.topic)
+        if self.config.partitions is not None:
+            parts = [p for p in parts if p in self.config.partitions]
         tps = [TopicPartition(self.config.topic, p) for p in parts]
         consumer.assign(tps)
         return tps

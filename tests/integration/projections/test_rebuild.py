@@ -109,3 +109,33 @@ async def test_check_lists_a_tampered_row(
     diffs, _ = await check(fresh_database, kafka_bootstrap, topic)
     assert [(d.table, d.only_live, d.only_rebuilt) for d in diffs] == [("cases", 1, 1)]
     assert {s["case_id"] for s in diffs[0].samples} == {"case-00004"}
+
+
+async def test_two_projectors_sharing_the_partitions_build_what_a_rebuild_builds(
+    kafka_bootstrap: str, fresh_database: str, unique_name: Callable[[str], str]
+) -> None:
+    topic = unique_name("proj-shards")
+    await create_topic(kafka_bootstrap, topic, partitions=4)
+    sent = await produce(kafka_bootstrap, topic, stories(200, seed=4), duplicate_every=13)
+    shards = [
+        Projector(
+            ProjectorConfig(
+                dsn=fresh_database,
+                bootstrap=kafka_bootstrap,
+                topic=topic,
+                batch_size=101,
+                partitions=part,
+            )
+        )
+        for part in ((0, 2), (1, 3))
+    ]
+    tasks = [asyncio.create_task(p.run()) for p in shards]
+    try:
+        await wait_projected(fresh_database, topic, sent)
+    finally:
+        for p in shards:
+            p.stop()
+        await asyncio.gather(*tasks)
+    assert all(p.totals.applied > 0 for p in shards)
+    diffs, _ = await check(fresh_database, kafka_bootstrap, topic)
+    assert diffs == []
