@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from prometheus_client import start_http_server
 
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
@@ -56,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     red.set_defaults(func=_runner(_redeliver))
     dlv = sub.add_parser("deliver", help="run the delivery worker (consumes case events)")
     dlv.add_argument("--concurrency", type=int, default=64)
+    dlv.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("WHISTLE_WEBHOOKS_METRICS_PORT", "0")),
+        help="serve Prometheus /metrics on this port (0: off; $WHISTLE_WEBHOOKS_METRICS_PORT)",
+    )
     dlv.set_defaults(func=_deliver)
 
 
@@ -154,6 +162,8 @@ async def _redeliver(store: WebhookStore, args: argparse.Namespace) -> int:
 def _deliver(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=settings.http_host)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def main() -> None:

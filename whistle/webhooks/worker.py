@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
+from whistle.webhooks import metrics
 from whistle.webhooks.intake import EndpointCache, LogRecord, enqueue
 from whistle.webhooks.schedule import RETRY_DELAYS_S
 from whistle.webhooks.sender import judge, post
@@ -139,6 +140,8 @@ class DeliveryWorker:
                 if not records:
                     continue
                 fresh = await enqueue(conn, self.name, records, self.store.box, self._endpoints)
+                metrics.EVENTS.inc(len(records))
+                metrics.QUEUED.inc(len(fresh))
                 if fresh:
                     self._direct.extend(fresh)
                     self._wake.set()
@@ -201,8 +204,11 @@ class DeliveryWorker:
 
         The delivery stays leased until its entry is written, so nobody else sends it meanwhile.
         """
-        result = await post(client, due, self.timeout_s)
+        with metrics.IN_FLIGHT.track_inprogress():
+            result = await post(client, due, self.timeout_s)
         verdict = judge(result, due.attempts, self.delays)
+        metrics.ATTEMPTS.labels(verdict.outcome).inc()
+        metrics.POST_SECONDS.observe(result.duration_ms / 1000)
         self._results.append(
             Attempt(
                 due, result.started_at, result.duration_ms, result.status_code, result.error,

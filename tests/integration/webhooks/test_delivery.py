@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from tests.conftest import unique_name
 from tests.integration.webhooks.receiver import Receiver, running_receiver
@@ -187,6 +188,10 @@ async def test_a_routed_department_receives_a_signed_cloudevent(rig: Rig) -> Non
     assert cloudevent["caseid"] == case_id
     assert cloudevent["acknowledgepath"] == f"/v1/cases/{case_id}/acknowledge"
     assert rig.receiver.on("/water") == []  # not routed there
+    delivered = REGISTRY.get_sample_value(
+        "whistle_webhook_attempts_total", {"outcome": "delivered"}
+    )
+    assert delivered is not None and delivered >= 2  # /metrics of `whistle webhooks deliver`
 
 
 async def test_a_replayed_log_never_delivers_twice(rig: Rig) -> None:
