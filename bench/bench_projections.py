@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -110,6 +113,54 @@ async def produce_all(bootstrap: str, topic: str, events: list[tuple[bytes, byte
     return time.perf_counter() - started
 
 
+async def project_sharded(dsn: str, bootstrap: str, topic: str, total: int, shards: int) -> float:
+    """Run ``shards`` ``whistle projector --partitions`` processes until ``total`` is projected."""
+    conn = await asyncpg.connect(dsn)
+    await migrate(conn)
+    parts = get_settings().partitions
+    groups = [",".join(str(p) for p in range(i, parts, shards)) for i in range(shards)]
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "whistle.cli",
+                "projector",
+                "--dsn",
+                dsn,
+                "--bootstrap",
+                bootstrap,
+                "--topic",
+                topic,
+                "--batch-size",
+                str(BATCH),
+                "--partitions",
+                group,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for group in groups
+    ]
+    try:
+        while True:
+            done = await conn.fetchval(
+                "SELECT coalesce(sum(next_offset), 0) FROM projection.checkpoints"
+            )
+            if done >= total:
+                return time.perf_counter() - started
+            if any(c.poll() is not None for c in children):
+                raise RuntimeError("a projector shard exited")
+            await asyncio.sleep(0.05)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(30)
+        await conn.close()
+
+
 async def project_live(dsn: str, bootstrap: str, topic: str, total: int) -> float:
     """Run the live projector from offset 0 until it has checkpointed ``total`` records."""
     projector = Projector(
@@ -200,7 +251,10 @@ async def measure_projection(args: argparse.Namespace, dsn: str, bootstrap: str)
     for run in range(args.runs):
         db = await fresh_database(dsn)
         try:
-            live.append(n / await project_live(db, bootstrap, topic, n))
+            if args.shards > 1:
+                live.append(n / await project_sharded(db, bootstrap, topic, n, args.shards))
+            else:
+                live.append(n / await project_live(db, bootstrap, topic, n))
         finally:
             await drop_database(dsn, db)
         db = await fresh_database(dsn)
@@ -361,6 +415,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shards", type=int, default=1, help="projector processes")
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-runs", type=int, default=1)
     parser.add_argument("--rebuild-topic", default=None, help="replay this existing topic")

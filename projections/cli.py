@@ -63,6 +63,7 @@ def register(subparsers: Subparsers) -> None:
     sub = group.add_subparsers(dest="projections_command", required=True)
     reb = sub.add_parser("rebuild", help="replay the log into fresh tables, then swap them in")
     _connection_args(reb)
+    reb.add_argument("--workers", type=int, default=1, help="processes replaying partitions")
     reb.set_defaults(func=_rebuild)
     chk = sub.add_parser("check", help="rebuild aside and compare with live; exit 1 on difference")
     _connection_args(chk)
@@ -115,7 +116,14 @@ def _rebuild(args: argparse.Namespace) -> int:
     _setup()
     dsn, bootstrap, topic = _resolve(args)
     result = asyncio.run(
-        rebuild(dsn, bootstrap, topic, projector=args.projector, progress=print_progress)
+        rebuild(
+            dsn,
+            bootstrap,
+            topic,
+            projector=args.projector,
+            progress=print_progress,
+            workers=args.workers,
+        )
     )
     print(
         f"\nrebuilt {result.cases:,} cases from {result.events:,} events in "

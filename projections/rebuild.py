@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from projections.store import (
     write_timeline,
 )
 from projections.tables import TABLES
-from whistle.logs import get_logger
+from whistle.logs import configure_logging, get_logger
 
 log = get_logger()
 
@@ -156,6 +157,68 @@ async def replay(
         await consumer.stop()
 
 
+async def replay_into(
+    dsn: str,
+    bootstrap: str,
+    topic: str,
+    schema: str,
+    until: dict[int, int],
+    progress: Progress | None = None,
+) -> tuple[int, int, ApplyStats, dict[int, Position]]:
+    """Replay ``until``'s partitions into an existing schema: events, cases, stats, positions."""
+    conn = await connect(dsn, schema)
+    try:
+        model, stats, positions, events = await replay(conn, bootstrap, topic, until, progress)
+        ids = list(model.cases)
+        for i in range(0, len(ids), CASE_CHUNK):
+            await write_cases(conn, model, ids[i : i + CASE_CHUNK], replace=False)
+        return events, len(ids), stats, positions
+    finally:
+        await conn.close()
+
+
+async def _replay_in_workers(
+    dsn: str, bootstrap: str, topic: str, schema: str, until: dict[int, int], workers: int
+) -> tuple[int, int, ApplyStats, dict[int, Position]]:
+    """Replay disjoint sets of partitions in ``workers`` processes (cases never span them)."""
+    parts = sorted(until)
+    groups = [parts[i::workers] for i in range(workers)]
+    procs = []
+    for group in groups:
+        if not group:
+            continue
+        spec = ",".join(f"{p}:{until[p]}" for p in group)
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "projections.rebuild",
+                dsn,
+                bootstrap,
+                topic,
+                schema,
+                spec,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
+    events = cases = 0
+    stats = ApplyStats()
+    positions: dict[int, Position] = {}
+    for proc in procs:
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"rebuild worker failed with exit code {proc.returncode}")
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        events += result["events"]
+        cases += result["cases"]
+        for name in ("applied", "duplicates", "conflicts", "invalid", "gaps", "unknown_types"):
+            setattr(stats, name, getattr(stats, name) + result["stats"][name])
+        for p, (next_offset, hw, last_at) in result["positions"].items():
+            at = datetime.fromisoformat(last_at) if last_at else None
+            positions[int(p)] = Position(next_offset, hw, at)
+    return events, cases, stats, positions
+
+
 async def build(
     dsn: str,
     bootstrap: str,
@@ -164,18 +227,24 @@ async def build(
     until: dict[int, int] | None = None,
     projector: str = DEFAULT_PROJECTOR,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> RebuildResult:
-    """Build the read models of ``topic`` (up to ``until``, default its end) into a new schema."""
+    """Build the read models of ``topic`` (up to ``until``, default its end) into a new schema;
+    with ``workers`` > 1, partitions are replayed by that many processes."""
     started = time.monotonic()
     until = until if until is not None else await end_offsets(bootstrap, topic)
     conn = await connect(dsn, schema)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
         await migrate(conn, schema)
-        model, stats, positions, events = await replay(conn, bootstrap, topic, until, progress)
-        ids = list(model.cases)
-        for i in range(0, len(ids), CASE_CHUNK):
-            await write_cases(conn, model, ids[i : i + CASE_CHUNK], replace=False)
+        if workers > 1:
+            events, cases, stats, positions = await _replay_in_workers(
+                dsn, bootstrap, topic, schema, until, workers
+            )
+        else:
+            events, cases, stats, positions = await replay_into(
+                dsn, bootstrap, topic, schema, until, progress
+            )
         await write_checkpoints(conn, projector, topic, positions)
         await conn.execute(f"ANALYZE {quote_ident(schema)}.cases")
     finally:
@@ -183,7 +252,7 @@ async def build(
     return RebuildResult(
         schema,
         events,
-        len(model.cases),
+        cases,
         time.monotonic() - started,
         {p: pos.next_offset for p, pos in positions.items()},
         stats,
@@ -215,9 +284,12 @@ async def rebuild(
     live: str = LIVE_SCHEMA,
     projector: str = DEFAULT_PROJECTOR,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> RebuildResult:
     """Rebuild every read model from the log into fresh tables and swap them in."""
-    result = await build(dsn, bootstrap, topic, f"{live}_rebuild", None, projector, progress)
+    result = await build(
+        dsn, bootstrap, topic, f"{live}_rebuild", None, projector, progress, workers
+    )
     await swap(dsn, result.schema, live)
     result.schema = live
     return result
@@ -291,3 +363,32 @@ async def check(
         return diffs, result
     finally:
         await conn.close()
+
+
+async def _worker(argv: list[str]) -> None:
+    """``python -m projections.rebuild DSN BOOTSTRAP TOPIC SCHEMA P:END,...``: one worker."""
+    dsn, bootstrap, topic, schema, spec = argv
+    configure_logging("json")  # on stderr: stdout carries the result
+    until = {int(p): int(end) for p, end in (item.split(":") for item in spec.split(","))}
+    events, cases, stats, positions = await replay_into(dsn, bootstrap, topic, schema, until)
+    print(
+        json.dumps(
+            {
+                "events": events,
+                "cases": cases,
+                "stats": {k: v for k, v in vars(stats).items() if k != "older"},
+                "positions": {
+                    p: [
+                        pos.next_offset,
+                        pos.high_watermark,
+                        pos.last_event_at.isoformat() if pos.last_event_at else None,
+                    ]
+                    for p, pos in positions.items()
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(_worker(sys.argv[1:]))

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from projections.projector import Projector, ProjectorConfig
-from projections.rebuild import check, rebuild
+from projections.rebuild import build, check, compare, rebuild
 from projections.synthetic import random_story
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
 
@@ -139,3 +139,13 @@ async def test_two_projectors_sharing_the_partitions_build_what_a_rebuild_builds
     assert all(p.totals.applied > 0 for p in shards)
     diffs, _ = await check(fresh_database, kafka_bootstrap, topic)
     assert diffs == []
+
+    # a rebuild by two worker processes gives the same tables too
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        result = await build(fresh_database, kafka_bootstrap, topic, "by_workers", workers=2)
+        assert result.events == sent
+        assert result.stats.applied + result.stats.duplicates == sent
+        assert await compare(conn, "projection", "by_workers") == []
+    finally:
+        await conn.close()
