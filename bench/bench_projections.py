@@ -289,7 +289,9 @@ async def measure_rebuild(args: argparse.Namespace, dsn: str, bootstrap: str) ->
         db = await fresh_database(dsn)
         try:
             started = time.perf_counter()
-            result = await build(db, bootstrap, topic, "projection_rebuild")
+            result = await build(
+                db, bootstrap, topic, "projection_rebuild", workers=args.rebuild_workers
+            )
             await swap(db, "projection_rebuild")
             times.append(time.perf_counter() - started)
             print(
@@ -298,7 +300,10 @@ async def measure_rebuild(args: argparse.Namespace, dsn: str, bootstrap: str) ->
             )
         finally:
             await drop_database(dsn, db)
-    print(f"REBUILD {n:,} events: median {statistics.median(times):.1f} s")
+    print(
+        f"REBUILD {n:,} events, {args.rebuild_workers} worker(s):"
+        f" median {statistics.median(times):.1f} s"
+    )
 
 
 FILL_SQL = """
@@ -419,6 +424,7 @@ async def main() -> None:
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-runs", type=int, default=1)
     parser.add_argument("--rebuild-topic", default=None, help="replay this existing topic")
+    parser.add_argument("--rebuild-workers", type=int, default=1, help="replay processes")
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--query-runs", type=int, default=30)
     parser.add_argument("--skip-projection", action="store_true")
