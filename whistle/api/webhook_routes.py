@@ -13,6 +13,7 @@ from whistle.api.deps import CurrentPrincipal, CurrentServices, Services, requir
 from whistle.api.identity import Principal
 from whistle.api.problems import ProblemError, problem_responses
 from whistle.domain.areas import load_departments
+from whistle.domain.codec import EVENT_TYPES
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import SecretBox, resolve_key
 from whistle.webhooks.signing import new_secret
@@ -155,6 +156,9 @@ async def add_webhook(
         raise ProblemError(
             403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": department}
         )
+    unknown = sorted(set(body.event_types or ()) - set(EVENT_TYPES))
+    if unknown:
+        raise ProblemError(422, "validation", f"unknown event types: {', '.join(unknown)}")
     store = await _store(services)
     secret = new_secret()
     endpoint_id = await store.add_endpoint(

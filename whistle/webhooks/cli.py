@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 from prometheus_client import start_http_server
 
+from whistle.domain.codec import EVENT_TYPES
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
 from whistle.webhooks.schema import ensure_schema
@@ -95,6 +96,10 @@ async def _add(store: WebhookStore, args: argparse.Namespace) -> int:
         print(f"whistle webhooks add: not an http(s) URL: {args.url}", file=sys.stderr)
         return 2
     events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+    unknown = sorted(set(events or ()) - set(EVENT_TYPES))
+    if unknown:
+        print(f"whistle webhooks add: unknown event types: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     secret = new_secret()
     endpoint_id = await store.add_endpoint(
         args.department, args.url, secret, args.description, events

@@ -137,6 +137,7 @@ async def test_bad_input_is_a_problem(api: dict[str, Any]) -> None:
         {"department": "urban_management", "url": "https://x.example", "colour": "red"},
         {"department": "nope", "url": "https://x.example"},
         {"url": "https://x.example"},  # an admin must name the department
+        {"department": "transport", "url": "https://x.example", "event_types": ["Whatever"]},
     ):
         r = await client.post("/v1/webhooks", json=body, headers=headers)
         assert r.status_code == 422, body
