@@ -78,17 +78,23 @@ def _load_demo(settings: Settings, api: str) -> None:
     case_ids = raise_whistles(api, tokens)
     secretary = tokens["demo-secretary-jinhai"]
     case = wait_routed(api, secretary, case_ids[0])
+    supervisor = tokens["demo-supervisor-tongan"]
+    liaison = tokens["demo-liaison-transport"]
     print(
         f"""
 Whistle is running with demo data ({len(case_ids)} whistles raised).
   API docs:    {api}/docs
-  Dashboard:   {api}/dashboard   (token: demo-supervisor-tongan below)
+  Dashboard:   {api}/dashboard   (supervisor token: {supervisor})
   Logs:        {settings.state_dir / "logs"}
   Demo tokens: {settings.state_dir / "demo-tokens.json"}
 
 The first whistle, raised in 金海社区, was routed to {case["lead_department"]}. Try:
 
   curl -s -H 'Authorization: Bearer {secretary}' {api}/v1/cases/{case_ids[0]}
+
+and, as the transport liaison, the console:
+
+  WHISTLE_TOKEN={liaison} .venv/bin/whistle inbox
 
 Ctrl-C stops the service (`make down` stops Kafka and PostgreSQL).""",
         flush=True,
