@@ -1,0 +1,1 @@
+"""Read models of the case event log in PostgreSQL: projector, metrics, rebuild, time travel."""
