@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import Awaitable, Iterable
@@ -43,8 +44,6 @@ from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTER
 
 log = get_logger()
 
-BATCH_MAX = 1000
-BATCH_WITHIN_S = 0.05
 TICK_S = 0.1
 ROCKSDB_OPTIONS = {
     "block_cache_size": 64 * 1024**2,  # default is 2 GiB per DB; 12 partitions × 2 tables
@@ -94,6 +93,8 @@ class Streams:
         # from, so the state lands in the partition of the case's commands (co-partitioned).
         self.cases = self._raw_table("cases")
         self.deadlines = self._raw_table("deadlines")
+        self._batch_max = settings.batch_max
+        self._batch_window = settings.batch_window_ms / 1000
         self.heap = DeadlineHeap()
         self.producer = LazyProducer(settings.bootstrap)
         self.rules = load_rules(settings.routing_rules_file)
@@ -131,7 +132,7 @@ class Streams:
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for batch in stream.take_events(self._batch_max, within=self._batch_window):
             records = [
                 CommandRecord(
                     e.message.key,
@@ -193,24 +194,35 @@ class Streams:
 
     # ---- the router --------------------------------------------------------------------
     async def _router(self, stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for batch in stream.take_events(self._batch_max, within=self._batch_window):
             sends = []
             for record in batch:
                 message = record.message
                 self._last_offsets[message.tp] = message.offset
                 try:
-                    event = parse_event(message.value or b"")
+                    command = self._route_command(message.value or b"")
                 except DecodeError as exc:
                     sends.append(
                         self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS)
                     )
                     continue
-                if isinstance(event, WhistleRaised):
-                    command = route(self.rules, event, event.occurred_at, policies=self.policies)
+                if command is not None:
                     sends.append(self._send(CASE_COMMANDS, message.key, encode_message(command)))
                     metrics.ROUTED.inc()
             await self._delivered(sends)  # before take_events acks the batch
             metrics.AGENT_MESSAGES.labels("router").inc(len(batch))
+
+    def _route_command(self, value: bytes) -> Any:
+        """The RouteCase for a WhistleRaised record, None for other events (only JSON-checked)."""
+        try:
+            kind = json.loads(value).get("type")
+        except (ValueError, AttributeError) as exc:
+            raise DecodeError(f"not a JSON object: {exc}") from exc
+        if kind != "WhistleRaised":
+            return None
+        event = parse_event(value)
+        assert isinstance(event, WhistleRaised)
+        return route(self.rules, event, event.occurred_at, policies=self.policies)
 
     # ---- deadlines ---------------------------------------------------------------------
     def _owned_partitions(self) -> frozenset[int]:

@@ -35,6 +35,20 @@ class Settings(BaseSettings):
         description="Ignored folder for local services, worker data and caches.",
     )
     worker_id: str = Field(default="worker-1", description="Names this worker's data directory.")
+    batch_window_ms: int = Field(
+        default=100,
+        ge=1,
+        le=5000,
+        description="How long the decider and router gather a "
+        "batch: longer raises throughput under load and adds latency at low traffic.",
+    )
+    batch_max: int = Field(default=2000, ge=1, description="Largest batch of records.")
+    session_timeout_s: float = Field(
+        default=10.0,
+        ge=6,
+        description="Kafka group session timeout: how soon a dead worker's "
+        "partitions move to the others.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     worker_web_port: int = Field(default=6066, description="Faust worker's web port (/metrics).")
