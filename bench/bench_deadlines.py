@@ -170,7 +170,7 @@ async def main() -> None:
         commands, log = settings.topic(CASE_COMMANDS.name), settings.topic(CASE_EVENTS.name)
         run = uuid.uuid4().hex[:6]
         now = datetime.now(UTC)
-        due = now + timedelta(seconds=30 + args.cases / 800)
+        due = now + timedelta(seconds=30 + args.cases / 200)
         records = []
         for i in range(args.cases):
             raised = whistle(i, run)
@@ -191,13 +191,14 @@ async def main() -> None:
             supervisor.start("worker", "worker")
             while sum(1 for (c, k) in watch.seen if k == "CaseRouted" and run in c) < args.cases:
                 await asyncio.sleep(0.5)
-            print(f"all {args.cases} routed {time.time() - started:.1f} s after worker start")
+            caught_up = time.time()
+            print(f"all {args.cases} routed {caught_up - started:.1f} s after worker start")
             t_due = due.timestamp()
             await asyncio.sleep(max(0.0, t_due - time.time()))
             while len(watch.lateness) < args.cases and time.time() < t_due + 300:
                 await asyncio.sleep(0.5)
             drained = max(watch.breach_seen) - t_due if watch.breach_seen else float("nan")
-            before = routing_latencies(watch, sent, started + 5, t_due)
+            before = routing_latencies(watch, sent, caught_up + 2, t_due)
             during = routing_latencies(watch, sent, t_due, t_due + max(drained, 1.0))
             rss = rss_mib(supervisor.children["worker"].pid)
             print(

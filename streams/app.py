@@ -243,8 +243,8 @@ class Streams:
             self._owned = owned
             log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
         now = time.time()
-        for due in self.heap.pop_due(now, self._current_pending):
-            await self._fire(due, now)
+        fired = [self._fire(due, now) for due in self.heap.pop_due(now, self._current_pending)]
+        await self._delivered([send for send in fired if send is not None])
         metrics.DEADLINES_PENDING.set(len(self.heap))
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
@@ -258,22 +258,20 @@ class Streams:
     def _current_pending(self, case_id: str) -> Pending:
         return decode_pending(self.deadlines.get(case_id.encode()))
 
-    async def _fire(self, due: DueDeadline, now: float) -> None:
+    def _fire(self, due: DueDeadline, now: float) -> Awaitable[Any] | None:
+        """The send of the domain's command for a due deadline (None if it no longer exists)."""
         state = decode_state(self.cases.get(due.case_id.encode()))
-        deadline = (
-            next((d for d in pending_deadlines(state) if d.key == due.key), None) if state else None
-        )
-        if state is None or deadline is None:
-            return
+        if state is None:
+            return None
+        deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None)
+        if deadline is None:
+            return None
         command = deadline_command(state, deadline, datetime.fromtimestamp(now, tz=UTC))
-        await self._delivered(
-            [self._send(CASE_COMMANDS, due.case_id.encode(), encode_message(command))]
-        )
+        late = now - due.due_at
         metrics.DEADLINES_FIRED.inc()
-        metrics.DEADLINE_LATENESS.observe(max(0.0, now - due.due_at))
-        log.info(
-            "deadline_fired", case_id=due.case_id, key=due.key, late_s=round(now - due.due_at, 3)
-        )
+        metrics.DEADLINE_LATENESS.observe(max(0.0, late))
+        log.debug("deadline_fired", case_id=due.case_id, key=due.key, late_s=round(late, 3))
+        return self._send(CASE_COMMANDS, due.case_id.encode(), encode_message(command))
 
     # ---- lag ---------------------------------------------------------------------------
     async def _measure_lag(self) -> None:
