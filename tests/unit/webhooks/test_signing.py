@@ -94,8 +94,9 @@ def test_the_reference_library_verifies_our_deliveries() -> None:
 
 
 def test_we_verify_what_the_reference_library_signs() -> None:
-    import standardwebhooks  # a dev dependency: the reference implementation
     from datetime import UTC, datetime
+
+    import standardwebhooks  # a dev dependency: the reference implementation
 
     secret = new_secret()
     when = datetime.now(UTC)
