@@ -87,8 +87,6 @@ class Streams:
         )
         self.commands = self._raw_topic(CASE_COMMANDS.name)
         self.events = self._raw_topic(CASE_EVENTS.name)
-        self.replies = self._raw_topic(CASE_REPLIES.name)
-        self.dead_letters = self._raw_topic(DEAD_LETTERS.name)
         # Raw byte keys; each write is made in the context of the command record it comes
         # from, so the state lands in the partition of the case's commands (co-partitioned).
         self.cases = self._raw_table("cases")

@@ -141,15 +141,16 @@ async def test_killing_the_worker_loses_and_duplicates_nothing(
 
 
 async def settle(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """The log once every raised case is routed and every ladder has run (bounded wait)."""
+    """The log once every case is routed and nothing changed for a whole ladder (bounded)."""
     events: list[dict[str, Any]] = []
+    previous: Counter[str] | None = None
     for _ in range(40):
         await asyncio.sleep(ACK_WITHIN_S + SUPERVISION_AFTER_S)
         events = await read_topic(bootstrap, topic)
         kinds = Counter(e["type"] for e in distinct(events))
-        if kinds["CaseRouted"] == CASES and kinds == getattr(settle, "last", None):
+        if kinds["CaseRouted"] == CASES and kinds == previous:
             return events
-        settle.last = kinds  # type: ignore[attr-defined]
+        previous = kinds
     return events
 
 
