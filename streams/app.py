@@ -61,14 +61,14 @@ def partition_of(key: bytes, partitions: int) -> int:
 class Streams:
     """Wires topics, tables, the decider, the router and the deadline scanner on one app."""
 
-    def __init__(self, settings: Settings, *, store: str = "rocksdb://") -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         datadir = settings.state_dir / "workers" / settings.worker_id
         datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             f"{settings.topic_prefix}-streams",
             broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
-            store=store,
+            store="rocksdb://",
             datadir=str(datadir),
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
