@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -70,5 +71,30 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
                 if code not in (0, TopicAlreadyExistsError.errno):  # exists: made concurrently
                     reason = rest[0] if rest else ""
                     raise RuntimeError(f"cannot create topic {name}: error {code} {reason}")
+        await _wait_until_led(admin, [settings.topic(spec.name) for spec in specs])
     finally:
         await admin.close()
+
+
+async def _wait_until_led(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0
+) -> None:
+    """Wait until every partition of ``names`` has a leader.
+
+    A consumer group that joins before a new topic's metadata is complete is assigned none of
+    its partitions and keeps that assignment until the next rebalance.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        described = await admin.describe_topics(names)
+        if all(
+            topic["error_code"] == 0
+            and topic["partitions"]
+            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        if loop.time() > deadline:
+            raise RuntimeError(f"topics have no leader after {timeout_s:.0f} s: {names}")
+        await asyncio.sleep(0.2)
