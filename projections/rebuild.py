@@ -35,6 +35,8 @@ log = get_logger()
 
 Progress = Callable[[int, int, float], None]
 TIMELINE_CHUNK = 50_000
+JSON_COLUMNS = frozenset({"body"})
+"""Columns of type json (no equality operator): compared as text."""
 CASE_CHUNK = 50_000
 
 
@@ -324,7 +326,7 @@ async def compare(conn: asyncpg.Connection, live: str, rebuilt: str) -> list[Tab
     """Differences between two copies of the read models, table by table."""
     diffs: list[TableDiff] = []
     for name, spec in TABLES.items():
-        cols = ", ".join(spec.column_names)
+        cols = ", ".join(f"{c}::text" if c in JSON_COLUMNS else c for c in spec.column_names)
         key = ", ".join(spec.key)
         a, b = f"{quote_ident(live)}.{name}", f"{quote_ident(rebuilt)}.{name}"
         only_a = f"SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b}"
