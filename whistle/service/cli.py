@@ -14,10 +14,12 @@ import asyncpg
 from whistle.api.store import PgUsers, migrate_api
 from whistle.dev.services import ServiceError, ensure_services
 from whistle.service.demo import (
+    DEMO_POLICIES,
     DEMO_USERS,
     raise_whistles,
     read_tokens,
     wait_routed,
+    write_env,
     write_tokens,
 )
 from whistle.service.supervisor import Supervisor
@@ -49,7 +51,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"whistle run: {exc}", file=sys.stderr)
         return 1
     asyncio.run(ensure_topics(settings))
-    supervisor = Supervisor(settings, settings.state_dir / "logs")
+    env = {}
+    if args.demo and settings.sla_policies_file is None:  # deadlines a walk-through can wait for
+        env["WHISTLE_SLA_POLICIES_FILE"] = str(DEMO_POLICIES)
+    supervisor = Supervisor(settings, settings.state_dir / "logs", env=env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         for name, command in PROCESSES.items():
@@ -75,6 +80,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _load_demo(settings: Settings, api: str) -> None:
     tokens = asyncio.run(_demo_users(settings))
+    env_file = write_env(settings.state_dir / "demo.env", api, tokens)
+    clocks = (
+        f"{DEMO_POLICIES.name}: departments sign for a case within 2 minutes"
+        if settings.sla_policies_file is None
+        else str(settings.sla_policies_file)
+    )
     case_ids = raise_whistles(api, tokens)
     secretary = tokens["demo-secretary-jinhai"]
     case = wait_routed(api, secretary, case_ids[0])
@@ -86,7 +97,8 @@ Whistle is running with demo data ({len(case_ids)} whistles raised).
   API docs:    {api}/docs
   Dashboard:   {api}/dashboard   (supervisor token: {supervisor})
   Logs:        {settings.state_dir / "logs"}
-  Demo tokens: {settings.state_dir / "demo-tokens.json"}
+  Demo tokens: {settings.state_dir / "demo-tokens.json"}, as shell variables: source {env_file}
+  Demo clocks: {clocks}
 
 The first whistle, raised in 金海社区, was routed to {case["lead_department"]}. Try:
 

@@ -10,6 +10,21 @@ from typing import Any
 
 import httpx
 
+import whistle
+
+DEMO_POLICIES = Path(whistle.__file__).parent / "data" / "sla_policies_demo.toml"
+"""The demo's SLA policies: the real ladders in minutes (sign for a case within 2 minutes)."""
+
+ENV_NAMES = {
+    "demo-admin": "ADMIN",
+    "demo-secretary-jinhai": "SECRETARY",
+    "demo-supervisor-tongan": "SUPERVISOR",
+    "demo-liaison-transport": "TRANSPORT",
+    "demo-liaison-urban": "URBAN",
+    "demo-liaison-police": "POLICE",
+}
+"""Shell variable of each demo user's token in ``demo.env``."""
+
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -85,6 +100,23 @@ def write_tokens(path: Path, tokens: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(tokens, indent=2))
     path.chmod(0o600)
+
+
+def write_env(path: Path, api: str, tokens: dict[str, str]) -> Path:
+    """``demo.env``: the API's URL and every demo token as shell variables (``source`` it)."""
+    lines = [
+        "# Written by `whistle run --demo`: source it, then follow the README's walk-through.",
+        f"export API={api} WHISTLE_API_URL={api}",
+        *(
+            f"export {ENV_NAMES[user]}={token}"
+            for user, token in tokens.items()
+            if user in ENV_NAMES
+        ),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def raise_whistles(api: str, tokens: dict[str, str]) -> list[str]:

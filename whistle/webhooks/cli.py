@@ -1,4 +1,5 @@
-"""`whistle webhooks add | list | rotate | enable | disable | log | redeliver | deliver`."""
+"""`whistle webhooks add | list | rotate | enable | disable | log | redeliver | deliver`, and
+`receive`, a demo receiver."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from prometheus_client import start_http_server
 from whistle.domain.codec import EVENT_TYPES
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
+from whistle.webhooks.receiver import serve
 from whistle.webhooks.schema import ensure_schema
-from whistle.webhooks.signing import new_secret
+from whistle.webhooks.signing import new_secret, secret_bytes
 from whistle.webhooks.store import WebhookStore
 from whistle.webhooks.worker import DeliveryWorker, open_store
 
@@ -66,6 +68,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serve Prometheus /metrics on this port (0: off; $WHISTLE_WEBHOOKS_METRICS_PORT)",
     )
     dlv.set_defaults(func=_deliver)
+    rcv = sub.add_parser(
+        "receive", help="a demo receiver: verify each delivery's signature and print the event"
+    )
+    rcv.add_argument("--host", default="127.0.0.1")
+    rcv.add_argument("--port", type=int, default=9000)
+    rcv.add_argument(
+        "--secret",
+        default=os.environ.get("WHISTLE_WEBHOOK_SECRET"),
+        help="the endpoint's whsec_ secret (default: $WHISTLE_WEBHOOK_SECRET)",
+    )
+    rcv.set_defaults(func=_receive)
 
 
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
@@ -161,6 +174,22 @@ async def _redeliver(store: WebhookStore, args: argparse.Namespace) -> int:
         print(f"whistle webhooks redeliver: no delivery {args.delivery_id}", file=sys.stderr)
         return 1
     print(f"delivery {args.delivery_id} queued; a running `whistle webhooks deliver` sends it")
+    return 0
+
+
+def _receive(args: argparse.Namespace) -> int:
+    if not args.secret:
+        print(
+            "whistle webhooks receive: give --secret (or WHISTLE_WEBHOOK_SECRET)", file=sys.stderr
+        )
+        return 2
+    try:
+        secret_bytes(args.secret)
+    except ValueError as exc:
+        print(f"whistle webhooks receive: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.host, args.port, args.secret)
     return 0
 
 
