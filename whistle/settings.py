@@ -59,6 +59,23 @@ class Settings(BaseSettings):
         default=None, description="SLA policies TOML; unset: the packaged 12345 defaults."
     )
     reply_timeout_s: float = Field(default=10.0, gt=0, description="Bounded wait for a decision.")
+    api_max_inflight_commands: int = Field(
+        default=256,
+        ge=1,
+        description="Command requests (POST…) one API process works on at once; "
+        "more answer 429 + Retry-After at once.",
+    )
+    api_max_inflight_reads: int = Field(
+        default=64,
+        ge=1,
+        description="Reads (GET) one API process works on at once; more answer 429.",
+    )
+    api_retry_after_s: int = Field(
+        default=1,
+        ge=1,
+        description="Retry-After (seconds) of a 429 (at capacity) and of a 503 "
+        "(Kafka or PostgreSQL unreachable).",
+    )
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "INFO"
     secret_key: SecretStr | None = Field(

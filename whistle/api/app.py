@@ -28,8 +28,15 @@ from whistle.api import (
 )
 from whistle.api.deps import Services
 from whistle.api.limits import BodyLimit, ServerTiming
+from whistle.api.nulguard import NulGuard
+from whistle.api.overload import (
+    EXEMPT_PREFIXES,
+    RETRY_AFTER_HEADER,
+    InFlightLimit,
+    install_unavailable_handlers,
+)
 from whistle.api.pgread import PgReadModel
-from whistle.api.problems import Problem, install_problem_handlers
+from whistle.api.problems import Problem, install_problem_handlers, problem_responses
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
@@ -127,8 +134,16 @@ def create_app(
     if services is not None:
         app.state.services = services
     install_problem_handlers(app)
+    install_unavailable_handlers(app, settings.api_retry_after_s)
+    app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, limit=api.max_body_bytes)
     app.add_middleware(ServerTiming)
+    app.add_middleware(
+        InFlightLimit,
+        commands=settings.api_max_inflight_commands,
+        reads=settings.api_max_inflight_reads,
+        retry_after_s=settings.api_retry_after_s,
+    )
     for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -152,6 +167,18 @@ def install_docs(app: FastAPI) -> None:
     app.add_api_route("/docs", docs, include_in_schema=False, response_class=HTMLResponse)
 
 
+def document_shedding(doc: dict[str, Any]) -> None:
+    """429 (at capacity) and 503 (Kafka or PostgreSQL unreachable) on every limited operation."""
+    for path, operations in doc.get("paths", {}).items():
+        if path.startswith(EXEMPT_PREFIXES):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, entry in problem_responses(429, 503).items():
+                entry["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+                responses.setdefault(str(status), entry)
+
+
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI 3.1 document, with the Problem schema every error response refers to."""
     if app.openapi_schema:
@@ -168,5 +195,6 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for name, sub in problem.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
     schemas["Problem"] = problem
+    document_shedding(doc)
     app.openapi_schema = doc
     return doc

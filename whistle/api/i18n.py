@@ -46,6 +46,8 @@ TITLES: dict[str, tuple[str, str]] = {
         "The Idempotency-Key was already used for a different request",
     ),
     "internal": ("服务器内部错误", "Internal server error"),
+    "overloaded": ("请求过多，请稍后重试", "Too many requests in progress"),
+    "unavailable": ("服务暂时不可用", "Service temporarily unavailable"),
 }
 
 DETAILS: dict[str, tuple[str, str]] = {
@@ -63,6 +65,14 @@ DETAILS: dict[str, tuple[str, str]] = {
     "idempotency_mismatch": (
         "同一幂等键的请求内容必须完全相同",
         "A retry must carry exactly the same body as the first request",
+    ),
+    "overloaded": (
+        "服务繁忙：请在 {retry} 秒后重试",
+        "The service is at capacity; retry in {retry} s",
+    ),
+    "unavailable": (
+        "{what} 暂时无法访问：请在 {retry} 秒后重试",
+        "{what} cannot be reached; retry in {retry} s",
     ),
     "internal": (
         "请稍后重试；如持续出现请联系管理员",

@@ -209,7 +209,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Rejected by the decider: conflicts with the case's state (code, message)",
         413: "Body over the size limit",
         422: "Invalid input (errors per field) or a rejection of an invalid command",
-        503: "Not ready",
+        429: "At capacity: too many requests in flight (Retry-After)",
+        503: "Not ready, or Kafka/PostgreSQL unreachable (Retry-After)",
     }
     return {
         s: {

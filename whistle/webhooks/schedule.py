@@ -23,8 +23,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(int(value), MAX_RETRY_AFTER_S)
+    if value.isascii() and value.isdigit():  # not "²", and no 5,000-digit int() to refuse
+        return MAX_RETRY_AFTER_S if len(value) > 6 else min(int(value), MAX_RETRY_AFTER_S)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

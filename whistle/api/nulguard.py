@@ -1,0 +1,71 @@
+"""Refuse NUL characters (U+0000) in the query, path and body with 422: PostgreSQL cannot store
+them in text, so one that reached a query failed with 500, and one inside a command would reach
+the event log and then every projection of it."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from whistle.api.problems import FieldError, ProblemError, problem_response
+
+# a JSON \u0000 escape (not an escaped backslash before "u0000"), or %00 in a form body
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_FORM_NUL = re.compile(rb"%00|\x00")
+_TAIL = 16  # bytes of the previous chunk kept, so that a split escape is still seen
+
+
+def _refuse(field: str) -> ProblemError:
+    message = "不能包含 NUL 字符（U+0000） / must not contain NUL characters (U+0000)"
+    return ProblemError(422, "validation", errors=[FieldError(field=field, message=message)])
+
+
+def nul_field(scope: Scope) -> str | None:
+    """The first query parameter (or the path) that carries a NUL character, if any."""
+    if "\x00" in unquote(scope.get("path", "")):
+        return "path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query.{name.replace(chr(0), '')}"
+    return "query"
+
+
+class NulGuard:
+    """422 for NUL characters: in the query or path at once; in a JSON or form body while the
+    app reads it (raised inside the app, so that its problem handler answers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = nul_field(scope)
+        if field is not None:
+            error = _refuse(field)
+            response = problem_response(Request(scope), 422, error.kind, errors=error.errors)
+            await response(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").lower()
+        pattern = _JSON_NUL if b"json" in content_type else _FORM_NUL
+        tail = b""
+
+        async def checked_receive() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = tail + message.get("body", b"")
+                if pattern.search(chunk):
+                    raise _refuse("body")
+                tail = chunk[-_TAIL:]
+            return message
+
+        await self.app(scope, checked_receive, send)
