@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -59,11 +62,28 @@ async def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, byt
         await producer.stop()
 
 
-async def wait_routed(bootstrap: str, topic: str, n: int, timeout_s: float) -> float:
-    """Seconds from the first WhistleRaised to the n-th CaseRouted on the event log."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    """One measured run: wall-clock rate and CPU seconds spent per item."""
+
+    rate: float
+    cpu_per_item: float
+
+
+async def wait_routed(
+    bootstrap: str, topic: str, n: int, timeout_s: float, cpu: Callable[[], float]
+) -> Run:
+    """Rate from the first WhistleRaised to the n-th CaseRouted, and the worker's CPU/whistle."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     first: float | None = None
+    cpu_first = 0.0
     routed = 0
     deadline = time.monotonic() + timeout_s
     try:
@@ -73,16 +93,17 @@ async def wait_routed(bootstrap: str, topic: str, n: int, timeout_s: float) -> f
                 for record in records:
                     kind = json.loads(record.value)["type"]
                     if first is None and kind == "WhistleRaised":
-                        first = time.perf_counter()
+                        first, cpu_first = time.perf_counter(), cpu()
                     routed += kind == "CaseRouted"
         if routed < n or first is None:
             raise RuntimeError(f"only {routed}/{n} routed within {timeout_s} s")
-        return time.perf_counter() - first
+        seconds, cpu_used = time.perf_counter() - first, cpu() - cpu_first
+        return Run(n / seconds, cpu_used / n)
     finally:
         await consumer.stop()
 
 
-async def whistle_run(base: Settings, n: int, partitions: int) -> float:
+async def whistle_run(base: Settings, n: int, partitions: int) -> Run:
     """Raised → routed whistles per second of one worker."""
     with tempfile.TemporaryDirectory() as tmp:
         env = isolated_env(
@@ -100,13 +121,17 @@ async def whistle_run(base: Settings, n: int, partitions: int) -> float:
         )
         with supervised(Path(tmp), env) as supervisor:
             supervisor.start("worker", "worker")
-            seconds = await wait_routed(
-                base.bootstrap, settings.topic(CASE_EVENTS.name), n, timeout_s=60 + n / 200
+            pid = supervisor.children["worker"].pid
+            return await wait_routed(
+                base.bootstrap,
+                settings.topic(CASE_EVENTS.name),
+                n,
+                timeout_s=60 + n / 50,
+                cpu=lambda: cpu_seconds(pid),
             )
-        return n / seconds
 
 
-async def baseline_run(base: Settings, n: int, partitions: int) -> float:
+async def baseline_run(base: Settings, n: int, partitions: int) -> Run:
     """Records per second of a plain aiokafka consume → produce loop."""
     settings = base.model_copy(
         update={"topic_prefix": f"base-{uuid.uuid4().hex[:8]}", "partitions": partitions}
@@ -124,17 +149,19 @@ async def baseline_run(base: Settings, n: int, partitions: int) -> float:
     await consumer.start()
     await producer.start()
     try:
-        done, start = 0, None
+        done, start, cpu_start = 0, None, 0.0
         while done < n:
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
             for records in batch.values():
                 for record in records:
-                    start = start or time.perf_counter()
+                    if start is None:
+                        start, cpu_start = time.perf_counter(), time.process_time()
                     await producer.send(sink, key=record.key, value=record.value)
                     done += 1
         await producer.flush()
         assert start is not None
-        return n / (time.perf_counter() - start)
+        seconds, cpu_used = time.perf_counter() - start, time.process_time() - cpu_start
+        return Run(n / seconds, cpu_used / n)
     finally:
         await consumer.stop()
         await producer.stop()
@@ -148,15 +175,29 @@ async def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     args = parser.parse_args()
     base = get_settings()
-    ours, plain = [], []
+    ours: list[Run] = []
+    plain: list[Run] = []
     for i in range(args.runs):
         plain.append(await baseline_run(base, args.whistles, args.partitions))
         ours.append(await whistle_run(base, args.whistles, args.partitions))
-        print(f"run {i + 1}: whistle {ours[-1]:,.0f}/s  aiokafka loop {plain[-1]:,.0f}/s")
-    m_ours, m_plain = statistics.median(ours), statistics.median(plain)
+        print(
+            f"run {i + 1}: whistle {ours[-1].rate:,.0f}/s "
+            f"({ours[-1].cpu_per_item * 1e6:,.0f} µs worker CPU each)  "
+            f"aiokafka loop {plain[-1].rate:,.0f}/s "
+            f"({plain[-1].cpu_per_item * 1e6:,.0f} µs CPU each)"
+        )
+    m_ours = statistics.median(r.rate for r in ours)
+    m_plain = statistics.median(r.rate for r in plain)
+    cpu_ours = statistics.median(r.cpu_per_item for r in ours)
+    cpu_plain = statistics.median(r.cpu_per_item for r in plain)
     print(
         f"median raised→routed: {m_ours:,.0f} whistles/s; plain consume→produce: "
         f"{m_plain:,.0f} records/s; ratio {m_ours / m_plain:.2f}"
+    )
+    print(
+        f"median CPU: {cpu_ours * 1e6:,.0f} µs per whistle in the worker "
+        f"(= {1 / cpu_ours:,.0f} whistles per CPU-second); loop {cpu_plain * 1e6:,.0f} µs "
+        f"per record; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -60,6 +60,8 @@ def decode(value: bytes | None) -> dict[str, Any] | None:
     if not isinstance(event.get("seq"), int) or not isinstance(event.get("type"), str):
         return None
     version = event.get("schema_version", 1)
+    if isinstance(version, int) and version > CURRENT_VERSIONS.get(event["type"], 1):
+        return None  # written by a newer Whistle: dead-lettered, not misread
     if isinstance(version, int) and version < CURRENT_VERSIONS.get(event["type"], 1):
         try:
             return upcast(event)

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from projections.apply import ApplyStats, apply_event, decode
+from projections.dead_letters import DeadLetters, dead_letter_topic
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
 from projections.store import (
@@ -88,6 +89,8 @@ class PreparedBatch:
     rows: dict[str, list[tuple[Any, ...]]]
     expected: dict[int, int]
     positions: dict[int, Position]
+    invalid: list[Any] = field(default_factory=list)
+    """Records that are not readable case events (dead-lettered by the live projector)."""
 
 
 async def prepare_batch(
@@ -106,10 +109,12 @@ async def prepare_batch(
     model.dirty, model.timeline = set(), []
     await load_cases(read_conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
     new_positions: dict[int, Position] = {}
+    invalid: list[Any] = []
     for partition, rec, event in decoded:
         last_at = (new_positions.get(partition) or positions[partition]).last_event_at
         if event is None:
             stats.invalid += 1
+            invalid.append(rec)
             log.error("event_undecodable", partition=partition, offset=rec.offset)
         else:
             apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
@@ -130,6 +135,7 @@ async def prepare_batch(
         rows,
         {p: positions[p].next_offset for p in records},
         new_positions,
+        invalid=invalid,
     )
 
 
@@ -188,6 +194,9 @@ class Projector:
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._cache = Model()
+        dead = dead_letter_topic(self.config.topic)
+        live = self.config.schema == LIVE_SCHEMA  # a rebuild re-reads what was dead-lettered
+        self._dead_letters = DeadLetters(self.config.bootstrap, dead) if dead and live else None
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -239,6 +248,8 @@ class Projector:
                             c.terminate()
         finally:
             await consumer.stop()
+            if self._dead_letters is not None:
+                await self._dead_letters.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Assign every partition of the topic, waiting for the topic to exist."""
@@ -269,6 +280,8 @@ class Projector:
                 hws = {tp.partition: consumer.highwater(tp) or 0 for tp in consumer.assignment()}
                 if records:
                     batch = await prepare_batch(read_conn, records, planned, hws, self._cache)
+                    if batch.invalid and self._dead_letters is not None:
+                        await self._dead_letters.send(batch.invalid, self.config.topic)
                     planned.update(batch.positions)
                     if inflight is not None:
                         await self._finish(inflight, positions, protect=set(batch.dirty))

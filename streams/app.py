@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import weakref
 from collections.abc import Awaitable, Iterable
@@ -17,23 +16,15 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
-from streams.deadlines import (
-    DeadlineHeap,
-    DueDeadline,
-    Pending,
-    changed,
-    decode_pending,
-    encode_pending,
-)
-from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+from streams.deadlines import DeadlineHeap, DueDeadline, Pending
+from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state, pending_in
 from streams.producer import LazyProducer
 from whistle.domain import (
-    DecodeError,
+    RouteCase,
     WhistleRaised,
     deadline_command,
     load_policies,
     load_rules,
-    parse_event,
     pending_deadlines,
     route,
 )
@@ -86,11 +77,10 @@ class Streams:
             broker_rebalance_timeout=2 * settings.session_timeout_s,
         )
         self.commands = self._raw_topic(CASE_COMMANDS.name)
-        self.events = self._raw_topic(CASE_EVENTS.name)
         # Raw byte keys; each write is made in the context of the command record it comes
         # from, so the state lands in the partition of the case's commands (co-partitioned).
+        # A value holds the case's pending deadlines, then its state (streams.decider).
         self.cases = self._raw_table("cases")
-        self.deadlines = self._raw_table("deadlines")
         self._batch_max = settings.batch_max
         self._batch_window = settings.batch_window_ms / 1000
         self.heap = DeadlineHeap()
@@ -123,7 +113,6 @@ class Streams:
 
     def _register(self) -> None:
         self.app.agent(self.commands, name="decider", concurrency=1)(self._decider)
-        self.app.agent(self.events, name="router", concurrency=1)(self._router)
         self.app.timer(TICK_S, name="deadline-scanner")(self._scan_deadlines)
         self.app.timer(5.0, name="lag-gauge")(self._measure_lag)
         self.app.page("/metrics")(_metrics_page)
@@ -142,28 +131,30 @@ class Streams:
                 )
                 for e in batch
             ]
-            result = decide_batch(records, self._load_state)
+            result = decide_batch(records, self._load_value, self._route)
             await self._publish(result)
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
 
-    def _load_state(self, case_id: str) -> Any:
-        return decode_state(self.cases.get(case_id.encode()))
+    def _route(self, event: WhistleRaised) -> RouteCase:
+        """The router: the rules and policies in force route a whistle the decider raised."""
+        metrics.ROUTED.inc()
+        return route(self.rules, event, event.occurred_at, policies=self.policies)
+
+    def _load_value(self, case_id: str) -> bytes | None:
+        value: bytes | None = self.cases.get(case_id.encode())
+        return value
 
     async def _publish(self, result: BatchResult) -> None:
-        """Append events, wait for the broker, then store states, deadlines and replies."""
+        """Append events, wait for the broker, then store states (with deadlines) and reply."""
         sent = [self._send(CASE_EVENTS, k.encode(), v) for k, v in result.events]
         sent += [self._dead_letter(k, v, why, CASE_COMMANDS) for k, v, why in result.dead_letters]
         await self._delivered(sent)
-        for case_id, raw_state in result.states.items():
-            key = case_id.encode()
+        for case_id, value in result.states.items():
             _current_event.set(weakref.ref(result.origins[case_id]))  # type: ignore[arg-type]
-            self.cases[key] = raw_state
-            new, old = result.deadlines[case_id], decode_pending(self.deadlines.get(key))
-            if new != old:
-                self.deadlines[key] = encode_pending(new)
-                self.heap.add(case_id, changed(old, new))
+            self.cases[case_id.encode()] = value
+            self.heap.add(case_id, result.deadlines[case_id])
         _current_event.set(None)
         for command_id, body in result.replies:  # best effort: the API falls back to 202
             await self._send(CASE_REPLIES, command_id.encode(), body)
@@ -190,38 +181,6 @@ class Streams:
         headers = [("reason", reason.encode()[:1000]), ("source-topic", source.name.encode())]
         return self._send(DEAD_LETTERS, key, value, headers)
 
-    # ---- the router --------------------------------------------------------------------
-    async def _router(self, stream: Any) -> None:
-        async for batch in stream.take_events(self._batch_max, within=self._batch_window):
-            sends = []
-            for record in batch:
-                message = record.message
-                self._last_offsets[message.tp] = message.offset
-                try:
-                    command = self._route_command(message.value or b"")
-                except DecodeError as exc:
-                    sends.append(
-                        self._dead_letter(message.key, message.value, str(exc), CASE_EVENTS)
-                    )
-                    continue
-                if command is not None:
-                    sends.append(self._send(CASE_COMMANDS, message.key, encode_message(command)))
-                    metrics.ROUTED.inc()
-            await self._delivered(sends)  # before take_events acks the batch
-            metrics.AGENT_MESSAGES.labels("router").inc(len(batch))
-
-    def _route_command(self, value: bytes) -> Any:
-        """The RouteCase for a WhistleRaised record, None for other events (only JSON-checked)."""
-        try:
-            kind = json.loads(value).get("type")
-        except (ValueError, AttributeError) as exc:
-            raise DecodeError(f"not a JSON object: {exc}") from exc
-        if kind != "WhistleRaised":
-            return None
-        event = parse_event(value)
-        assert isinstance(event, WhistleRaised)
-        return route(self.rules, event, event.occurred_at, policies=self.policies)
-
     # ---- deadlines ---------------------------------------------------------------------
     def _owned_partitions(self) -> frozenset[int]:
         topic = self.commands.get_topic_name()
@@ -247,14 +206,14 @@ class Streams:
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         n = self.settings.partitions
-        for key, raw in self.deadlines.items():
+        for key, raw in self.cases.items():
             if partition_of(key, n) in owned:
-                pending = decode_pending(raw)
+                pending = pending_in(raw)
                 if pending:
                     yield key.decode(), pending
 
     def _current_pending(self, case_id: str) -> Pending:
-        return decode_pending(self.deadlines.get(case_id.encode()))
+        return pending_in(self.cases.get(case_id.encode()))
 
     def _fire(self, due: DueDeadline, now: float) -> Awaitable[Any] | None:
         """The send of the domain's command for a due deadline (None if it no longer exists)."""
@@ -275,7 +234,7 @@ class Streams:
     async def _measure_lag(self) -> None:
         by_topic: dict[str, int] = {}
         for tp in self.app.consumer.assignment():
-            if tp.topic not in (self.commands.get_topic_name(), self.events.get_topic_name()):
+            if tp.topic != self.commands.get_topic_name():
                 continue
             try:
                 high = self.app.consumer.highwater(tp)

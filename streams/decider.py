@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from streams.deadlines import Pending
+from streams.deadlines import Pending, changed, decode_pending, encode_pending
 from whistle.domain import (
     CaseState,
     Command,
     DecodeError,
     Event,
     Rejection,
+    WhistleRaised,
     decide,
     encode,
     evolve,
@@ -52,7 +53,9 @@ class BatchResult:
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes | None, str]] = field(default_factory=list)
     states: dict[str, bytes] = field(default_factory=dict)
+    """Case id → new table value (pending deadlines and state, see :func:`encode_value`)."""
     deadlines: dict[str, Pending] = field(default_factory=dict)
+    """Case id → the deadlines that are new or moved, for the scanner's index."""
     outcomes: dict[str, int] = field(default_factory=dict)
     origins: dict[str, object] = field(default_factory=dict)
 
@@ -61,14 +64,38 @@ class BatchResult:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def encode_state(state: CaseState) -> bytes:
-    """Table value of a case state."""
-    return state.model_dump_json().encode()
+VALUE_V1 = b"\x01"
+"""First byte of a table value holding the pending deadlines before the state."""
+
+
+def encode_value(state: CaseState, pending: Pending | None = None) -> bytes:
+    """Table value of a case: ``\\x01`` + pending deadlines JSON + newline + state JSON.
+
+    One value per case, so each decision writes one record to the table's changelog; the
+    deadlines come first so the scanner can index a million cases without decoding states.
+    JSON never holds a raw newline, so the first one ends the deadlines.
+    """
+    deadlines = encode_pending(pending_of(state) if pending is None else pending)
+    return b"".join((VALUE_V1, deadlines, b"\n", state.model_dump_json().encode()))
 
 
 def decode_state(raw: bytes | None) -> CaseState | None:
-    """Inverse of :func:`encode_state`."""
-    return CaseState.model_validate_json(raw) if raw else None
+    """The case state in a table value (a bare state JSON is read too)."""
+    if not raw:
+        return None
+    if raw[:1] == VALUE_V1:
+        raw = raw[raw.index(b"\n") + 1 :]
+    return CaseState.model_validate_json(raw)
+
+
+def pending_in(raw: bytes | None) -> Pending:
+    """The pending deadlines in a table value, without decoding the state."""
+    if not raw:
+        return {}
+    if raw[:1] == VALUE_V1:
+        return decode_pending(raw[1 : raw.index(b"\n")])
+    state = decode_state(raw)  # a bare state: derive them
+    return pending_of(state) if state is not None else {}
 
 
 def pending_of(state: CaseState) -> Pending:
@@ -84,12 +111,25 @@ def reply(command: Command, status: str, **extra: object) -> tuple[str, bytes]:
     return command.command_id, json.dumps(body, ensure_ascii=False, default=str).encode()
 
 
+Router = Callable[[WhistleRaised], Command]
+"""The routing command for a raised whistle (the domain's ``route`` with the rules in force)."""
+
+
 def decide_batch(
-    records: list[CommandRecord], load: Callable[[str], CaseState | None]
+    records: list[CommandRecord],
+    load: Callable[[str], bytes | None],
+    router: Router | None = None,
 ) -> BatchResult:
-    """Decide a batch of commands in order; states chain within the batch."""
+    """Decide a batch of commands in order; states chain within the batch.
+
+    With a ``router``, a ``WhistleRaised`` just appended is routed at once: the router's
+    ``RouteCase`` is decided right after it, on the same state and with the same time, as if it
+    had come back through the commands topic (its command id is deterministic, so a replay
+    decides it identically). Nobody waits for a system command, so it gets no reply.
+    """
     result = BatchResult()
     states: dict[str, CaseState | None] = {}
+    before: dict[str, Pending] = {}
     for record in records:
         try:
             command = parse_command(record.value or b"")
@@ -98,30 +138,54 @@ def decide_batch(
             result.count("dead_letter")
             continue
         case_id = command.case_id
-        state = states[case_id] if case_id in states else load(case_id)
+        if case_id not in states:
+            raw = load(case_id)
+            states[case_id], before[case_id] = decode_state(raw), pending_in(raw)
+        state = states[case_id]
         now = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
         outcome = decide(state, command, now)
+        waited = command.actor.role != "system"  # the API waits for its commands' replies
         if isinstance(outcome, Rejection):
-            result.replies.append(
-                reply(command, "rejected", code=outcome.code, message=outcome.message)
-            )
+            if waited:
+                result.replies.append(
+                    reply(command, "rejected", code=outcome.code, message=outcome.message)
+                )
             result.count("rejected")
             log.info("command_rejected", case_id=case_id, code=outcome.code, type=command.type)
             continue
         if not outcome:
-            result.replies.append(reply(command, "duplicate"))
+            if waited:
+                result.replies.append(reply(command, "duplicate"))
             result.count("duplicate")
             continue
         state = _apply(state, outcome, result)
+        if router is not None and isinstance(outcome[0], WhistleRaised):
+            state = _route(state, router(outcome[0]), now, result)
         states[case_id] = state
-        result.states[case_id] = encode_state(state)
         result.origins[case_id] = record.origin
-        result.deadlines[case_id] = pending_of(state)
-        result.replies.append(
-            reply(command, "accepted", events=[e.model_dump(mode="json") for e in outcome])
-        )
+        if waited:
+            result.replies.append(
+                reply(command, "accepted", events=[e.model_dump(mode="json") for e in outcome])
+            )
         result.count("accepted")
+    for case_id in result.origins:  # once per changed case, however many commands it had
+        final = states[case_id]
+        assert final is not None
+        pending = pending_of(final)
+        result.states[case_id] = encode_value(final, pending)
+        result.deadlines[case_id] = changed(before[case_id], pending)
     return result
+
+
+def _route(state: CaseState, command: Command, now: datetime, result: BatchResult) -> CaseState:
+    """Decide the routing command of a whistle raised in this batch."""
+    outcome = decide(state, command, now)
+    if isinstance(outcome, Rejection):  # a rule set naming an unknown department, say
+        log.error("route_rejected", case_id=state.case_id, code=outcome.code)
+        result.count("rejected")
+        return state
+    result.count("accepted" if outcome else "duplicate")
+    return _apply(state, outcome, result) if outcome else state
 
 
 def _apply(state: CaseState | None, events: list[Event], result: BatchResult) -> CaseState:

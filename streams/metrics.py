@@ -16,7 +16,7 @@ EVENTS_APPENDED = Counter(
     "whistle_events_appended_total", "Events appended to the case log.", registry=REGISTRY
 )
 ROUTED = Counter(
-    "whistle_router_commands_total", "Routing commands sent by the router.", registry=REGISTRY
+    "whistle_router_commands_total", "Routing commands made by the router.", registry=REGISTRY
 )
 AGENT_MESSAGES = Counter(
     "whistle_agent_messages_total", "Records processed, per agent.", ["agent"], registry=REGISTRY

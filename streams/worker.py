@@ -19,5 +19,8 @@ def run_worker(settings: Settings) -> int:
     streams = Streams(settings)
     get_logger().info("worker_starting", worker_id=settings.worker_id, bootstrap=settings.bootstrap)
     worker = faust.Worker(streams.app, loglevel=settings.log_level.lower(), quiet=True)
+    # Faust's terminal spinner, on whenever the level is WARNING or above, sets the root
+    # logger to DEBUG: every library's debug line would then be formatted (10 % of the CPU).
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

@@ -1,4 +1,8 @@
-"""Malformed and unknown records go to the dead-letter topic with a reason; the stream goes on."""
+"""Malformed and unknown records go to the dead-letter topic with a reason; the stream goes on.
+
+Bad commands are caught by the worker's decider; bad events on the log by the projector, the
+log's reader (the worker itself only writes the event log).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import asyncio
 import json
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from projections.migrate import LIVE_SCHEMA
 from tests.conftest import unique_name
 from tests.integration.streams.test_decider_roundtrip import raise_command
 from tests.logcheck import read_topic
@@ -30,9 +36,9 @@ POISON_EVENTS = [
 
 
 async def test_poison_records_are_dead_lettered_and_the_stream_goes_on(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path
+    kafka_bootstrap: str, fresh_database: str, tmp_path: Path
 ) -> None:
-    env = isolated_env(tmp_path, kafka_bootstrap, database_url, unique_name("poison"))
+    env = isolated_env(tmp_path, kafka_bootstrap, fresh_database, unique_name("poison"))
     settings = settings_of(env)
     await ensure_topics(settings)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
@@ -50,8 +56,11 @@ async def test_poison_records_are_dead_lettered_and_the_stream_goes_on(
         await producer.stop()
     with supervised(tmp_path, env) as supervisor:
         supervisor.start("worker", "worker")
+        supervisor.start("projector", "projector")
         dead = await read_dead_letters(kafka_bootstrap, settings.topic(DEAD_LETTERS.name), 5)
         routed = await wait_for_routed(kafka_bootstrap, settings.topic(CASE_EVENTS.name))
+        projected = await wait_for_projected(fresh_database, "P-GOOD")
+    assert projected == "routed"  # the projector went on past the bad events
     assert sorted(value for value, _ in dead) == sorted(POISON_COMMANDS + POISON_EVENTS)
     assert all(headers.get("reason") for _, headers in dead)
     assert routed == "P-GOOD"
@@ -87,3 +96,25 @@ async def wait_for_routed(bootstrap: str, topic: str) -> str:
                 return str(event["case_id"])
         await asyncio.sleep(0.5)
     raise AssertionError("the good whistle was never routed")
+
+
+async def wait_for_projected(dsn: str, case_id: str) -> str:
+    """The projected status of ``case_id`` once it is routed (bounded wait)."""
+    for _ in range(120):
+        try:
+            conn = await asyncpg.connect(dsn)
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            status = await conn.fetchval(
+                f"select status from {LIVE_SCHEMA}.cases where case_id = $1", case_id
+            )
+        except asyncpg.UndefinedTableError:
+            status = None  # not migrated yet
+        finally:
+            await conn.close()
+        if status == "routed":
+            return str(status)
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{case_id} was never projected as routed")

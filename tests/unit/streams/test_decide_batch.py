@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 
-from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state
+from streams.decider import (
+    BatchResult,
+    CommandRecord,
+    decide_batch,
+    decode_state,
+    encode_value,
+    pending_in,
+    pending_of,
+)
 from whistle.domain import (
     Acknowledge,
     Actor,
     CaseState,
     RaiseWhistle,
+    RouteCase,
+    WhistleRaised,
     encode,
     load_rules,
     parse_event,
@@ -36,7 +46,7 @@ def raise_record(case_id: str, offset: int = 0) -> CommandRecord:
 
 def run(records: list[CommandRecord], store: dict[str, bytes]) -> BatchResult:
     """One batch against an in-memory state store, which it updates like the agent does."""
-    result = decide_batch(records, lambda case_id: decode_state(store.get(case_id)))
+    result = decide_batch(records, store.get)
     store.update(result.states)
     return result
 
@@ -64,6 +74,7 @@ def test_commands_for_one_case_chain_within_a_batch() -> None:
     assert seqs == [2, 3]
     assert result.outcomes == {"accepted": 2}
     assert "ack:" + lead not in result.deadlines["A"]
+    assert "ack:" + lead not in pending_in(store["A"])
 
 
 def test_a_repeated_command_is_a_duplicate_with_no_events() -> None:
@@ -87,3 +98,52 @@ def test_replaying_a_batch_from_the_same_state_yields_identical_bytes() -> None:
     again = decide_batch([raise_record("C")], lambda _: None)
     assert first.events == again.events
     assert first.states == again.states
+
+
+def routed_run(records: list[CommandRecord], store: dict[str, bytes]) -> BatchResult:
+    """One batch with the router in force, as the worker runs it."""
+    rules = load_rules()
+
+    def router(event: WhistleRaised) -> RouteCase:
+        return route(rules, event, event.occurred_at)
+
+    result = decide_batch(records, store.get, router)
+    store.update(result.states)
+    return result
+
+
+def test_a_raised_whistle_is_routed_in_the_same_step_with_one_reply() -> None:
+    store: dict[str, bytes] = {}
+    result = routed_run([raise_record("R")], store)
+    kinds = [json.loads(body)["type"] for _, body in result.events]
+    assert kinds == ["WhistleRaised", "CaseRouted"]
+    assert [json.loads(body)["seq"] for _, body in result.events] == [1, 2]
+    assert [json.loads(body)["status"] for _, body in result.replies] == ["accepted"]
+    state = decode_state(store["R"])
+    assert state is not None and state.status == "routed"
+    assert result.deadlines["R"]  # the routed clocks are pending deadlines at once
+
+
+def test_a_replayed_raise_routes_identically_and_a_duplicate_routes_nothing() -> None:
+    first = routed_run([raise_record("S")], {})
+    again = routed_run([raise_record("S")], {})  # a crash before the state was stored
+    assert again.events == first.events
+    store: dict[str, bytes] = {}
+    routed_run([raise_record("T")], store)
+    repeat = routed_run([raise_record("T", offset=5)], store)  # the API retried the POST
+    assert repeat.events == []
+    assert [json.loads(body)["status"] for _, body in repeat.replies] == ["duplicate"]
+
+
+def test_a_table_value_holds_the_deadlines_before_the_state() -> None:
+    store: dict[str, bytes] = {}
+    routed_run([raise_record("V")], store)
+    value = store["V"]
+    state = decode_state(value)
+    assert state is not None
+    assert pending_in(value) == pending_of(state) != {}
+    assert encode_value(state) == value
+    bare = state.model_dump_json().encode()  # a value without the deadlines in front
+    assert decode_state(bare) == state
+    assert pending_in(bare) == pending_of(state)
+    assert pending_in(None) == {} and decode_state(None) is None
