@@ -4,6 +4,10 @@
 events; re-validating there would dominate the cost. These helpers set ``__dict__`` directly
 (pydantic's own ``model_construct``/``model_copy`` do the same, only slower). Never use them on
 untrusted input: decoding always goes through ``parse_command``/``parse_event``.
+
+The four instance slots every pydantic model has are written through their own descriptors
+(``BaseModel.__dict__[slot].__set__``): the same effect as ``object.__setattr__``, without
+looking the name up along the class hierarchy on every write.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from pydantic_core import PydanticUndefined
 
 M = TypeVar("M", bound=BaseModel)
 
-_set = object.__setattr__
+_new = object.__new__
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
 Template = tuple[dict[str, Any], set[str], tuple[tuple[str, Callable[[], Any]], ...]]
 _TEMPLATES: dict[type[BaseModel], Template] = {}
 
@@ -40,6 +50,27 @@ def _template(cls: type[BaseModel]) -> Template:
     return found
 
 
+def template_of(cls: type[BaseModel]) -> tuple[dict[str, Any], set[str]]:
+    """The field template of a model without default factories, and its field-name set.
+
+    For builders that fill a copy of the template themselves and hand it to :func:`adopt`.
+    """
+    template, names, factories = _TEMPLATES.get(cls) or _template(cls)
+    if factories:
+        raise TypeError(f"{cls.__name__} has default factories; use construct")
+    return template, names
+
+
+def adopt(cls: type[M], data: dict[str, Any], names: set[str]) -> M:
+    """An instance of ``cls`` whose ``__dict__`` is ``data`` (every field, in declaration order)."""
+    obj = _new(cls)
+    _set_dict(obj, data)
+    _set_fields_set(obj, names)
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
+
+
 def construct_from(cls: type[M], values: dict[str, Any], extra: dict[str, Any]) -> M:
     """Like ``construct`` from two dicts (no keyword re-packing; for the hottest path)."""
     template, names, factories = _TEMPLATES.get(cls) or _template(cls)
@@ -49,12 +80,7 @@ def construct_from(cls: type[M], values: dict[str, Any], extra: dict[str, Any]) 
     for name, factory in factories:
         if name not in data or data[name] is None:
             data[name] = factory()
-    obj = cls.__new__(cls)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", names)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
+    return adopt(cls, data, names)
 
 
 def construct(cls: type[M], **values: Any) -> M:
@@ -68,22 +94,16 @@ def construct(cls: type[M], **values: Any) -> M:
     for name, factory in factories:
         if name not in values:
             data[name] = factory()
-    obj = cls.__new__(cls)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", names)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
+    return adopt(cls, data, names)
 
 
 def replace(model: M, update: dict[str, Any]) -> M:
     """A copy of ``model`` with ``update`` applied (trusted values, no validation)."""
-    cls = type(model)
-    obj = cls.__new__(cls)
+    obj = _new(type(model))
     data = model.__dict__.copy()
     data.update(update)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", model.__pydantic_fields_set__)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    _set_dict(obj, data)
+    _set_fields_set(obj, model.__pydantic_fields_set__)
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj

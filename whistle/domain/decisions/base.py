@@ -8,7 +8,7 @@ from typing import Any
 
 from whistle.domain.base import Command, Event, Rejection, event_id_for
 from whistle.domain.calendar import BusinessCalendar, default_calendar
-from whistle.domain.fast import construct_from
+from whistle.domain.fast import adopt, template_of
 from whistle.domain.rejections import MESSAGES_ZH
 from whistle.domain.state import Assignment, CaseState
 from whistle.domain.types import FINAL_STATUSES
@@ -35,18 +35,19 @@ class Ctx:
 
     def emit(self, cls: type[Event], **fields: Any) -> list[Event]:
         """One event of ``cls`` with the next sequence number and the command's envelope."""
+        template, names = template_of(cls)
         seq = 1 if self.state is None else self.state.seq + 1
         command = self.command
         command_id = command.command_id
-        envelope = {
-            "event_id": event_id_for(command_id, seq),
-            "case_id": command.case_id,
-            "seq": seq,
-            "occurred_at": self.now,
-            "actor": command.actor,
-            "command_id": command_id,
-        }
-        return [construct_from(cls, envelope, fields)]
+        data = template.copy()
+        data["event_id"] = event_id_for(command_id, seq)
+        data["case_id"] = command.case_id
+        data["seq"] = seq
+        data["occurred_at"] = self.now
+        data["actor"] = command.actor
+        data["command_id"] = command_id
+        data.update(fields)
+        return [adopt(cls, data, names)]
 
     def reject(self, code: str, message: str) -> Rejection:
         """A rejection with a stable ``code`` and a message a person can act on."""
