@@ -11,7 +11,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -46,9 +46,9 @@ class BusinessCalendar:
         default_factory=dict, compare=False, hash=False, repr=False
     )
 
-    @property
+    @cached_property
     def working_day(self) -> timedelta:
-        """Length of one working day (sum of the working-hour intervals)."""
+        """Length of one working day (sum of the working-hour intervals), computed once."""
         return sum((_span(s, e) for s, e in self.working_hours), ZERO)
 
     def is_working_day(self, day: date) -> bool:

@@ -7,16 +7,20 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import get_args
 
 from pydantic import Field
 
 from whistle.domain.base import Frozen
 from whistle.domain.calendar import BusinessCalendar, default_calendar
+from whistle.domain.fast import construct, replace
 from whistle.domain.state import Clock
 from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier, Urgency
 from whistle.domain.values import ClockPlan, LadderRung
 
 CLOCK_ORDER: tuple[ClockKind, ...] = ("ack", "contact", "joint_action", "resolve")
+CLOCK_KINDS = frozenset(get_args(ClockKind))
+CLOCK_MODES = frozenset(get_args(ClockMode))
 MAX_RUNGS = 20
 ZERO = timedelta(0)
 
@@ -47,7 +51,20 @@ class SlaPolicy(Frozen):
     escalation: tuple[EscalationSpec, ...] = ()
 
     def ladder(self) -> tuple[LadderRung, ...]:
-        """The ladder flattened to rungs with their offsets after the due time, in order."""
+        """The ladder flattened to rungs with their offsets after the due time, in order.
+
+        Computed once per policy object (policies are immutable; every routing asks for it).
+        """
+        cached = _LADDERS.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        rungs = self._flatten()
+        if len(_LADDERS) > MAX_CACHED_LADDERS:
+            _LADDERS.clear()
+        _LADDERS[id(self)] = (self, rungs)
+        return rungs
+
+    def _flatten(self) -> tuple[LadderRung, ...]:
         rungs: list[LadderRung] = []
         for spec in self.escalation:
             rungs.append(LadderRung(step=spec.step, tier=spec.tier, after=spec.after))
@@ -57,6 +74,11 @@ class SlaPolicy(Frozen):
                     rungs.append(LadderRung(step=spec.step, tier=spec.tier, after=after))
         rungs.sort(key=lambda r: r.after)
         return tuple(rungs[:MAX_RUNGS])
+
+
+_LADDERS: dict[int, tuple[SlaPolicy, tuple[LadderRung, ...]]] = {}
+"""id(policy) → (policy, its flattened ladder); the policy is kept so its id stays unique."""
+MAX_CACHED_LADDERS = 256
 
 
 def budget_of(spec: ClockSpec, calendar: BusinessCalendar) -> timedelta:
@@ -75,7 +97,10 @@ def plan_clocks(
     start: datetime,
     calendar: BusinessCalendar | None = None,
 ) -> tuple[ClockPlan, ...]:
-    """Every clock of a newly routed case: ack per department, the rest for the lead."""
+    """Every clock of a newly routed case: ack per department, the rest for the lead.
+
+    Each kind's due time is computed once and shared by its departments' clocks.
+    """
     cal = calendar or default_calendar()
     specs = policy.clocks.get(urgency, {})
     plans: list[ClockPlan] = []
@@ -84,8 +109,9 @@ def plan_clocks(
         if spec is None:
             continue
         departments = (lead, *supporting) if kind == "ack" else (lead,)
-        for dept in departments:
-            plans.append(plan_clock(kind, dept, spec.mode, budget_of(spec, cal), start, cal))
+        first = plan_clock(kind, lead, spec.mode, budget_of(spec, cal), start, cal)
+        plans.append(first)
+        plans.extend(replace(first, {"department": dept}) for dept in departments[1:])
     return tuple(plans)
 
 
@@ -97,9 +123,18 @@ def plan_clock(
     start: datetime,
     calendar: BusinessCalendar | None = None,
 ) -> ClockPlan:
-    """One clock started at ``start`` with its due time on ``calendar``."""
+    """One clock started at ``start`` with its due time on ``calendar``.
+
+    Built without re-validation; the checks validation would make on these values (a known
+    kind and mode, an aware ``start``) are made here.
+    """
+    if kind not in CLOCK_KINDS or mode not in CLOCK_MODES:
+        raise ValueError(f"unknown clock kind {kind!r} or mode {mode!r}")
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError("a clock needs a timezone-aware start")
     cal = calendar or default_calendar()
-    return ClockPlan(
+    return construct(
+        ClockPlan,
         kind=kind,
         department=department,
         mode=mode,
