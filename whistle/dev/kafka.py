@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,8 @@ class KafkaPaths:
     """Where the local broker keeps its jars, configuration, data, logs and pid."""
 
     root: Path
+    jars: Path | None = None
+    """The jar cache when it is not ``root/libs`` (a throwaway broker reusing the dev cache)."""
 
     @classmethod
     def under(cls, state_dir: Path) -> KafkaPaths:
@@ -46,7 +51,7 @@ class KafkaPaths:
     @property
     def libs(self) -> Path:
         """Cached jars resolved by Maven."""
-        return self.root / "libs"
+        return self.jars or self.root / "libs"
 
     @property
     def stamp(self) -> Path:
@@ -116,16 +121,16 @@ def resolve_libs(paths: KafkaPaths) -> None:
     paths.stamp.write_text(stamp_text())
 
 
-def server_properties(paths: KafkaPaths) -> str:
+def server_properties(
+    paths: KafkaPaths, port: int = LOCAL_KAFKA_PORT, controller_port: int = CONTROLLER_PORT
+) -> str:
     """The configuration of the combined broker/controller node."""
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{CONTROLLER_PORT}",
-        "listeners": (
-            f"PLAINTEXT://127.0.0.1:{LOCAL_KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{LOCAL_KAFKA_PORT}",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -167,10 +172,12 @@ logger.statechange.level = WARN
 """
 
 
-def write_config(paths: KafkaPaths) -> None:
+def write_config(
+    paths: KafkaPaths, port: int = LOCAL_KAFKA_PORT, controller_port: int = CONTROLLER_PORT
+) -> None:
     """Write server.properties and the log4j2 configuration."""
     paths.logs.mkdir(parents=True, exist_ok=True)
-    paths.server_properties.write_text(server_properties(paths))
+    paths.server_properties.write_text(server_properties(paths, port, controller_port))
     paths.log4j_config.write_text(log4j_properties(paths))
 
 
@@ -202,11 +209,20 @@ def _storage_tool(paths: KafkaPaths, *args: str) -> str:
     return done.stdout.strip()
 
 
+def random_cluster_id() -> str:
+    """A cluster id as ``StorageTool random-uuid`` prints it (base64url, no padding), without
+    starting a JVM for it."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):  # Kafka avoids ids that look like command-line options
+            return text
+
+
 def format_storage(paths: KafkaPaths) -> None:
     """Format the broker's storage once (a new cluster id the first time only)."""
     if (paths.data / "meta.properties").exists():
         return
-    cluster_id = _storage_tool(paths, "random-uuid").splitlines()[-1]
+    cluster_id = random_cluster_id()
     _storage_tool(paths, "format", "-t", cluster_id, "-c", str(paths.server_properties))
 
 
@@ -249,9 +265,9 @@ def local_bootstrap() -> str:
     return f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 
 
-def _check_ports_free() -> None:
+def _check_ports_free(ports: tuple[int, ...] = (LOCAL_KAFKA_PORT, CONTROLLER_PORT)) -> None:
     """Fail in one line when another process holds the broker's ports."""
-    for port in (LOCAL_KAFKA_PORT, CONTROLLER_PORT):
+    for port in ports:
         if port_open(port):
             raise ServiceError(
                 f"kafka: port {port} is already taken by a process that is not this "
@@ -277,24 +293,73 @@ def _spawn(paths: KafkaPaths) -> int:
     return process.pid
 
 
-def _wait_ready(paths: KafkaPaths, pid: int, timeout: float = START_TIMEOUT_S) -> None:
+def _wait_ready(
+    paths: KafkaPaths, pid: int, timeout: float = START_TIMEOUT_S, port: int = LOCAL_KAFKA_PORT
+) -> None:
     """Wait until the broker answers metadata; fail in one line if it dies or stalls."""
+    bootstrap = f"127.0.0.1:{port}"
 
     def ready() -> bool:
         if not pid_alive(pid):
             return True
-        return port_open(LOCAL_KAFKA_PORT) and answers(local_bootstrap(), 2.0)
+        return port_open(port) and answers(bootstrap, 2.0)
 
     wait_until(ready, timeout, interval=0.5)
     if not pid_alive(pid):
         paths.pid_file.unlink(missing_ok=True)
         log = last_error(paths.logs / "server.log") or tail(paths.logs / "kafka.out", 2)
         raise ServiceError(f"kafka: broker exited during start-up: {log}")
-    if not answers(local_bootstrap(), 2.0):
+    if not answers(bootstrap, 2.0):
         raise ServiceError(
             f"kafka: broker (pid {pid}) did not answer within {timeout:.0f} s; "
             f"see {paths.logs / 'server.log'}"
         )
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """A single-node broker at a given folder and ports (the dev broker, or a throwaway one
+    that a fault test may kill and start again)."""
+
+    paths: KafkaPaths
+    port: int = LOCAL_KAFKA_PORT
+    controller_port: int = CONTROLLER_PORT
+
+    @property
+    def bootstrap(self) -> str:
+        """Its bootstrap address."""
+        return f"127.0.0.1:{self.port}"
+
+    def running_pid(self) -> int | None:
+        """The broker's pid when it runs, else None."""
+        return running_pid(self.paths)
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> int:
+        """Configure (once), start and wait until it answers metadata; return its pid."""
+        _check_ports_free((self.port, self.controller_port))
+        resolve_libs(self.paths)
+        write_config(self.paths, self.port, self.controller_port)
+        format_storage(self.paths)
+        pid = _spawn(self.paths)
+        _wait_ready(self.paths, pid, timeout, self.port)
+        return pid
+
+    def kill(self) -> None:
+        """SIGKILL exactly this broker's process (a crash, not a stop) and reap it."""
+        pid = self.running_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(pid), 30.0)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM the broker, SIGKILL it after ``grace`` seconds."""
+        pid = self.running_pid()
+        if pid is not None:
+            terminate(pid, grace)
+        self.paths.pid_file.unlink(missing_ok=True)
 
 
 def kafka_start(state_dir: Path) -> str:
@@ -304,12 +369,7 @@ def kafka_start(state_dir: Path) -> str:
     if pid is not None:
         _wait_ready(paths, pid)
         return f"kafka     up        {local_bootstrap()} (pid {pid}, already running)"
-    _check_ports_free()
-    resolve_libs(paths)
-    write_config(paths)
-    format_storage(paths)
-    pid = _spawn(paths)
-    _wait_ready(paths, pid)
+    pid = KafkaNode(paths).start()
     return f"kafka     up        {local_bootstrap()} (pid {pid}, started, {KAFKA_VERSION})"
 
 

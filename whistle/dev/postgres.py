@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -12,7 +14,15 @@ from pathlib import Path
 
 import asyncpg
 
-from whistle.dev.process import ServiceError, port_open, run_sync, tail
+from whistle.dev.process import (
+    ServiceError,
+    children_of,
+    pid_alive,
+    port_open,
+    run_sync,
+    tail,
+    wait_until,
+)
 from whistle.settings import LOCAL_POSTGRES_PORT, REPO_ROOT
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -141,15 +151,15 @@ def _pid(paths: PostgresPaths) -> str:
         return "?"
 
 
-def start_cluster(paths: PostgresPaths, bins: Path) -> None:
+def start_cluster(paths: PostgresPaths, bins: Path, port: int = LOCAL_POSTGRES_PORT) -> None:
     """Start the cluster on 127.0.0.1 and wait until it accepts connections."""
-    if port_open(LOCAL_POSTGRES_PORT):
+    if port_open(port):
         raise ServiceError(
-            f"postgres: port {LOCAL_POSTGRES_PORT} is already taken by a process that is not "
+            f"postgres: port {port} is already taken by a process that is not "
             "this checkout's cluster; stop it (another checkout: `whistle dev down` there) "
             "or set WHISTLE_DATABASE_URL"
         )
-    options = f"-p {LOCAL_POSTGRES_PORT} -k {paths.root} -c listen_addresses=127.0.0.1"
+    options = f"-p {port} -k {paths.root} -c listen_addresses=127.0.0.1"
     options += f" -c max_connections={MAX_CONNECTIONS}"
     command = [str(bins / "pg_ctl"), "-D", str(paths.data), "-o", options]
     command += ["-l", str(paths.log), "-w", "-t", "60", "start"]
@@ -158,9 +168,9 @@ def start_cluster(paths: PostgresPaths, bins: Path) -> None:
         raise ServiceError(f"postgres: pg_ctl start failed: {tail(paths.log, 2)}")
 
 
-def local_dsn(database: str = DATABASE) -> str:
+def local_dsn(database: str = DATABASE, port: int = LOCAL_POSTGRES_PORT) -> str:
     """The DSN of a database in the local cluster."""
-    return f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/{database}"
+    return f"postgresql://postgres@127.0.0.1:{port}/{database}"
 
 
 async def _create_database(admin_dsn: str, name: str) -> bool:
@@ -176,10 +186,10 @@ async def _create_database(admin_dsn: str, name: str) -> bool:
         await connection.close()
 
 
-def ensure_database(name: str = DATABASE) -> bool:
+def ensure_database(name: str = DATABASE, port: int = LOCAL_POSTGRES_PORT) -> bool:
     """Create the application database in the local cluster if missing."""
     try:
-        return run_sync(_create_database(local_dsn("postgres"), name))
+        return run_sync(_create_database(local_dsn("postgres", port), name))
     except (OSError, asyncpg.PostgresError) as error:
         raise ServiceError(f"postgres: cannot create database {name}: {error}") from error
 
@@ -214,6 +224,58 @@ def postgres_start(state_dir: Path) -> str:
     how = "started" if started else "already running"
     extra = ", created database whistle" if created else ""
     return f"postgres  up        {local_dsn()} (pid {_pid(paths)}, {how}{extra})"
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    """A cluster at a given folder and port (the dev cluster, or a throwaway one that a fault
+    test may kill and start again)."""
+
+    paths: PostgresPaths
+    port: int = LOCAL_POSTGRES_PORT
+
+    def dsn(self, database: str = DATABASE) -> str:
+        """The DSN of one of its databases."""
+        return local_dsn(database, self.port)
+
+    def start(self, database: str = DATABASE) -> None:
+        """initdb (once), start, and create ``database`` if missing."""
+        bins = ensure_installed()
+        if not is_running(self.paths, bins):
+            init_cluster(self.paths, bins)
+            start_cluster(self.paths, bins, self.port)
+        ensure_database(database, self.port)
+
+    def server_pids(self) -> list[int]:
+        """The postmaster's pid and its children's (empty when it does not run)."""
+        try:
+            postmaster = int((self.paths.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return []
+        if not pid_alive(postmaster):
+            return []
+        return [postmaster, *children_of(postmaster)]
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every server process (a crash, not a stop)."""
+        pids = self.server_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not any(pid_alive(pid) for pid in pids), 30.0)
+        # A dead postmaster can linger as a zombie when PID 1 does not reap (containers):
+        # pg_ctl and the next postmaster would take its lock files for a live server's.
+        if pids and not pid_alive(pids[0]):
+            socket = self.paths.root / f".s.PGSQL.{self.port}"
+            for lock in (self.paths.data / "postmaster.pid", Path(f"{socket}.lock"), socket):
+                lock.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """``pg_ctl stop -m immediate`` (for clean-up)."""
+        bins = bin_dir()
+        if bins is not None and is_running(self.paths, bins):
+            command = [str(bins / "pg_ctl"), "-D", str(self.paths.data), "-m", "immediate"]
+            subprocess.run(_as_postgres([*command, "-w", "stop"]), capture_output=True, check=False)
 
 
 def postgres_stop(state_dir: Path) -> str:

@@ -74,6 +74,21 @@ def find_pid(marker: str) -> int | None:
     return None
 
 
+def children_of(pid: int) -> list[int]:
+    """The live direct children of ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[-1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
 def our_pid(pid_file: Path, marker: str) -> int | None:
     """This checkout's live process: the pid file's if its command line has ``marker``.
 
