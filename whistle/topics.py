@@ -47,6 +47,41 @@ DEAD_LETTERS = TopicSpec(
     config={"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
 )
 ALL_TOPICS = (CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS)
+STREAM_TABLES = ("cases", "deadlines")
+"""The stream worker's tables (``streams/app.py``), co-partitioned with the commands."""
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """Faust's changelog topic of a stream-worker table (app id ``<prefix>-streams``)."""
+    return f"{settings.topic_prefix}-streams-{table}-changelog"
+
+
+def _new_topics(settings: Settings, specs: tuple[TopicSpec, ...]) -> dict[str, NewTopic]:
+    """The topics to exist, by name: ``specs`` and, with the commands, the tables' changelogs.
+
+    Faust would create the changelogs itself, but a worker that leads the group's first
+    rebalance before they exist records them as having no partitions, and its decider then
+    fails every write with ``PartitionsMismatch`` until the next metadata refresh (5 min).
+    """
+    wanted = {
+        settings.topic(spec.name): NewTopic(
+            name=settings.topic(spec.name),
+            num_partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            topic_configs=spec.config,
+        )
+        for spec in specs
+    }
+    if CASE_COMMANDS in specs:
+        for table in STREAM_TABLES:
+            name = changelog_topic(settings, table)
+            wanted[name] = NewTopic(
+                name=name,
+                num_partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+    return wanted
 
 
 async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:
@@ -55,23 +90,15 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name=settings.topic(spec.name),
-                num_partitions=settings.partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=spec.config,
-            )
-            for spec in specs
-            if settings.topic(spec.name) not in existing
-        ]
+        wanted = _new_topics(settings, specs)
+        missing = [topic for name, topic in wanted.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *rest in response.topic_errors:
                 if code not in (0, TopicAlreadyExistsError.errno):  # exists: made concurrently
                     reason = rest[0] if rest else ""
                     raise RuntimeError(f"cannot create topic {name}: error {code} {reason}")
-        await _wait_until_led(admin, [settings.topic(spec.name) for spec in specs])
+        await _wait_until_led(admin, list(wanted))
     finally:
         await admin.close()
 
