@@ -9,6 +9,23 @@ from typing import Any
 import structlog
 
 _SECRET_KEYS = frozenset({"token", "secret", "password", "api_key", "authorization", "contact"})
+PAYLOAD_LOGGERS = ("aiokafka.producer.producer",)
+"""Library loggers whose DEBUG lines print whole Kafka records (the requester's name and phone
+included): their DEBUG lines are dropped whatever ``WHISTLE_LOG_LEVEL`` says."""
+
+
+class _NoPayloads(logging.Filter):
+    """Drops DEBUG records (a logger's own filter: it survives Faust's logging setup)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _silence_payload_loggers() -> None:
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoPayloads) for f in logger.filters):
+            logger.addFilter(_NoPayloads())
 
 
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +65,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    _silence_payload_loggers()
 
 
 def get_logger(**bound: Any) -> Any:
