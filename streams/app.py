@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Iterable
@@ -147,20 +146,47 @@ class Streams:
         return value
 
     async def _publish(self, result: BatchResult) -> None:
-        """Append events, wait for the broker, then store states (with deadlines) and reply."""
+        """Append events, then write the new states to the table's changelog, then locally.
+
+        Each step waits until the broker has the previous one's records, so a crash repeats a
+        decision (identically) but never loses one, and the local store is never ahead of the
+        changelog another worker would recover from. The changelog records are produced by our
+        own producer (Faust's per-record path cost ~0.2 ms each) and the persisted changelog
+        offset is stored once per partition and batch, as Faust's recovery expects.
+        """
         sent = [self._send(CASE_EVENTS, k.encode(), v) for k, v in result.events]
         sent += [self._dead_letter(k, v, why, CASE_COMMANDS) for k, v, why in result.dead_letters]
         await self._delivered(sent)
-        for case_id, value in result.states.items():
-            _current_event.set(weakref.ref(result.origins[case_id]))  # type: ignore[arg-type]
-            self.cases[case_id.encode()] = value
-            self.heap.add(case_id, result.deadlines[case_id])
-        _current_event.set(None)
+        if result.states:
+            await self._store(result)
         for command_id, body in result.replies:  # best effort: the API falls back to 202
             await self._send(CASE_REPLIES, command_id.encode(), body)
         metrics.EVENTS_APPENDED.inc(len(result.events))
         for outcome, n in result.outcomes.items():
             metrics.COMMANDS.labels(outcome).inc(n)
+
+    async def _store(self, result: BatchResult) -> None:
+        """Changelog first, then the local RocksDB store, then the persisted offsets."""
+        changelog = self.cases.changelog_topic.get_topic_name()
+        producer = await self.producer.start_once()
+        pending = []
+        for case_id, value in result.states.items():
+            origin = result.origins[case_id]
+            partition = origin.message.partition  # type: ignore[attr-defined]
+            future = await producer.send(changelog, value, case_id.encode(), partition=partition)
+            pending.append((case_id, value, origin, future))
+        persisted: dict[int, int] = {}
+        for _, _, _, future in pending:
+            meta = await future
+            persisted[meta.partition] = max(meta.offset, persisted.get(meta.partition, -1))
+        store = self.cases.data
+        for case_id, value, origin, _ in pending:
+            _current_event.set(weakref.ref(origin))  # type: ignore[arg-type]  # its partition
+            store[case_id.encode()] = value
+            self.heap.add(case_id, result.deadlines[case_id])
+        _current_event.set(None)
+        for partition, offset in persisted.items():
+            store.set_persisted_offset(TP(changelog, partition), offset)
 
     def _send(
         self, spec: TopicSpec, key: bytes | None, value: bytes | None, headers: Any = None
@@ -171,8 +197,9 @@ class Streams:
     async def _delivered(self, sends: list[Awaitable[Any]]) -> None:
         """Wait until the broker acknowledged every queued record."""
         await self.producer.start_once()
-        if sends:
-            await asyncio.gather(*[await s for s in sends])
+        futures = [await s for s in sends]  # all queued before the first wait
+        for future in futures:
+            await future
 
     def _dead_letter(
         self, key: bytes | None, value: bytes | None, reason: str, source: TopicSpec
