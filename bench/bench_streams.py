@@ -1,13 +1,16 @@
 """Raised → routed throughput of the stream worker, beside a plain aiokafka loop, same broker.
 
-Method: N RaiseWhistle commands are produced onto a fresh commands topic *before* the worker
-starts; the clock starts when the first WhistleRaised appears on the event log and stops when
-the N-th CaseRouted does (each whistle = 2 decisions + 1 routing hop + 3 produces). The baseline
+Method: the worker(s) start on fresh topics and are warmed up (one whistle per partition routed,
+so every partition is assigned); then N RaiseWhistle commands are produced as fast as the
+broker takes them. The clock starts when the first of them appears as WhistleRaised on the
+event log and stops at the N-th CaseRouted (each whistle = a raise decided, routed in the same
+step, 2 events + 1 changelog record + 1 reply produced). The worker processes' CPU seconds over
+the same span are divided by N (robust to a busy machine). The baseline
 consumes N pre-produced records and produces one record per input (consume → produce, flush at
 the end), the lower bound of any Kafka stream processor on this broker. Each is run --runs times,
 interleaved; medians and the ratio are printed.
 
-    .venv/bin/python bench/bench_streams.py --whistles 20000 --runs 3
+    .venv/bin/python bench/bench_streams.py --whistles 20000 --runs 3 [--workers 2]
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.service_fixtures import isolated_env, settings_of, supervised
+from streams.app import partition_of
+from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
 from whistle.domain import Actor, RaiseWhistle, encode
 from whistle.settings import Settings, get_settings
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, ensure_topics
@@ -76,35 +80,52 @@ class Run:
     cpu_per_item: float
 
 
-async def wait_routed(
-    bootstrap: str, topic: str, n: int, timeout_s: float, cpu: Callable[[], float]
+async def count_routed(
+    consumer: AIOKafkaConsumer,
+    n: int,
+    run: str,
+    timeout_s: float,
+    cpu: Callable[[], float] = lambda: 0.0,
 ) -> Run:
-    """Rate from the first WhistleRaised to the n-th CaseRouted, and the worker's CPU/whistle."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
+    """Rate from the first WhistleRaised of ``run`` to its n-th CaseRouted, and CPU/whistle."""
     first: float | None = None
     cpu_first = 0.0
     routed = 0
+    marker = f"-{run}-".encode()
     deadline = time.monotonic() + timeout_s
-    try:
-        while routed < n and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-            for records in batch.values():
-                for record in records:
-                    kind = json.loads(record.value)["type"]
-                    if first is None and kind == "WhistleRaised":
-                        first, cpu_first = time.perf_counter(), cpu()
-                    routed += kind == "CaseRouted"
-        if routed < n or first is None:
-            raise RuntimeError(f"only {routed}/{n} routed within {timeout_s} s")
-        seconds, cpu_used = time.perf_counter() - first, cpu() - cpu_first
-        return Run(n / seconds, cpu_used / n)
-    finally:
-        await consumer.stop()
+    while routed < n and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+        for records in batch.values():
+            for record in records:
+                if marker not in (record.key or b""):
+                    continue
+                kind = json.loads(record.value)["type"]
+                if first is None and kind == "WhistleRaised":
+                    first, cpu_first = time.perf_counter(), cpu()
+                routed += kind == "CaseRouted"
+    if routed < n or first is None:
+        raise RuntimeError(f"only {routed}/{n} routed within {timeout_s} s")
+    seconds, cpu_used = time.perf_counter() - first, cpu() - cpu_first
+    return Run(n / seconds, cpu_used / n)
 
 
-async def whistle_run(base: Settings, n: int, partitions: int) -> Run:
-    """Raised → routed whistles per second of one worker."""
+def one_per_partition(partitions: int, run: str) -> list[RaiseWhistle]:
+    """Warm-up whistles whose case ids fall on every partition."""
+    found: dict[int, RaiseWhistle] = {}
+    i = 0
+    while len(found) < partitions:
+        command = whistle(i, run)
+        found.setdefault(partition_of(command.case_id.encode(), partitions), command)
+        i += 1
+    return list(found.values())
+
+
+async def whistle_run(base: Settings, n: int, partitions: int, workers: int = 1) -> Run:
+    """Raised → routed whistles per second of ``workers`` worker processes.
+
+    The workers are started and warmed up first (one whistle per partition routed, so every
+    partition is assigned and recovered); then the N whistles are produced while they run.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         env = isolated_env(
             Path(tmp), base.bootstrap, base.dsn, f"bench-{uuid.uuid4().hex[:8]}", partitions
@@ -112,23 +133,40 @@ async def whistle_run(base: Settings, n: int, partitions: int) -> Run:
         env["WHISTLE_LOG_LEVEL"] = "WARNING"
         settings = settings_of(env)
         await ensure_topics(settings)
-        run = uuid.uuid4().hex[:6]
-        cmds = [whistle(i, run) for i in range(n)]
-        await produce_all(
-            base.bootstrap,
-            settings.topic(CASE_COMMANDS.name),
-            [(c.case_id.encode(), encode(c)) for c in cmds],
+        commands, events = settings.topic(CASE_COMMANDS.name), settings.topic(CASE_EVENTS.name)
+        consumer = AIOKafkaConsumer(
+            events, bootstrap_servers=base.bootstrap, auto_offset_reset="earliest"
         )
-        with supervised(Path(tmp), env) as supervisor:
-            supervisor.start("worker", "worker")
-            pid = supervisor.children["worker"].pid
-            return await wait_routed(
-                base.bootstrap,
-                settings.topic(CASE_EVENTS.name),
-                n,
-                timeout_s=60 + n / 50,
-                cpu=lambda: cpu_seconds(pid),
-            )
+        await consumer.start()
+        try:
+            with supervised(Path(tmp), env) as supervisor:
+                for i in range(workers):
+                    port = str(free_port())
+                    supervisor.start(f"worker-{i}", "worker", "--id", f"w{i}", "--web-port", port)
+                pids = [child.pid for child in supervisor.children.values()]
+                warm = uuid.uuid4().hex[:6]
+                warmup = one_per_partition(partitions, warm)
+                await produce_all(
+                    base.bootstrap, commands, [(c.case_id.encode(), encode(c)) for c in warmup]
+                )
+                await count_routed(consumer, len(warmup), warm, timeout_s=180)
+                run = uuid.uuid4().hex[:6]
+                cmds = [whistle(i, run) for i in range(n)]
+                measuring = asyncio.create_task(
+                    count_routed(
+                        consumer,
+                        n,
+                        run,
+                        timeout_s=60 + n / 50,
+                        cpu=lambda: sum(cpu_seconds(pid) for pid in pids),
+                    )
+                )
+                await produce_all(
+                    base.bootstrap, commands, [(c.case_id.encode(), encode(c)) for c in cmds]
+                )
+                return await measuring
+        finally:
+            await consumer.stop()
 
 
 async def baseline_run(base: Settings, n: int, partitions: int) -> Run:
@@ -173,13 +211,14 @@ async def main() -> None:
     parser.add_argument("--whistles", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (scale-out)")
     args = parser.parse_args()
     base = get_settings()
     ours: list[Run] = []
     plain: list[Run] = []
     for i in range(args.runs):
         plain.append(await baseline_run(base, args.whistles, args.partitions))
-        ours.append(await whistle_run(base, args.whistles, args.partitions))
+        ours.append(await whistle_run(base, args.whistles, args.partitions, args.workers))
         print(
             f"run {i + 1}: whistle {ours[-1].rate:,.0f}/s "
             f"({ours[-1].cpu_per_item * 1e6:,.0f} µs worker CPU each)  "
@@ -191,7 +230,8 @@ async def main() -> None:
     cpu_ours = statistics.median(r.cpu_per_item for r in ours)
     cpu_plain = statistics.median(r.cpu_per_item for r in plain)
     print(
-        f"median raised→routed: {m_ours:,.0f} whistles/s; plain consume→produce: "
+        f"median raised→routed ({args.workers} worker(s)): {m_ours:,.0f} whistles/s; "
+        "plain consume→produce: "
         f"{m_plain:,.0f} records/s; ratio {m_ours / m_plain:.2f}"
     )
     print(
