@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from whistle.settings import Settings
 
@@ -84,10 +84,15 @@ def _new_topics(settings: Settings, specs: tuple[TopicSpec, ...]) -> dict[str, N
     return wanted
 
 
-async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:
-    """Create the topics that do not exist yet; leave existing ones alone."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    await admin.start()
+async def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS, wait_s: float = 120.0
+) -> None:
+    """Create the topics that do not exist yet; leave existing ones alone.
+
+    A broker that does not answer yet (restarting) is waited for up to ``wait_s`` seconds, so
+    a process started during a broker restart comes up once it is back instead of exiting.
+    """
+    admin = await _connected_admin(settings.bootstrap, wait_s)
     try:
         existing = set(await admin.list_topics())
         wanted = _new_topics(settings, specs)
@@ -101,6 +106,22 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
         await _wait_until_led(admin, list(wanted))
     finally:
         await admin.close()
+
+
+async def _connected_admin(bootstrap: str, wait_s: float) -> AIOKafkaAdminClient:
+    """An admin client connected to ``bootstrap``, retrying for up to ``wait_s`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            return admin
+        except KafkaConnectionError:
+            await admin.close()
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(1.0)
 
 
 async def _wait_until_led(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from whistle.logs import get_logger
 from whistle.settings import Settings
@@ -22,6 +23,15 @@ from whistle.webhooks.sender import judge, post
 from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
 log = get_logger()
+
+RECOVERABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    KafkaError,
+)
+"""Failures of PostgreSQL or Kafka after which the worker starts its loops again."""
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -79,7 +89,25 @@ class DeliveryWorker:
         self._endpoints = EndpointCache(ttl_s=1.0)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set."""
+        """Run until ``stop`` is set; after losing PostgreSQL or Kafka, start again by itself.
+
+        What was leased to this worker and not sent is sent again once its lease expires
+        (at-least-once; receivers deduplicate by event id).
+        """
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+                return
+            except RECOVERABLE as exc:
+                log.warning("webhook_worker_restarting", error=repr(exc), backoff_s=backoff)
+                self._direct.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        """Run the loops until ``stop`` is set or one of them fails (then raise its error)."""
         listener = await self.store.pool.acquire()
 
         def on_notify(*_: object) -> None:
@@ -111,12 +139,14 @@ class DeliveryWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await recorder
                 await self._flush()
-                if failed:  # let the process die and be restarted: at-least-once makes it safe
+                if failed:  # start again (run): at-least-once makes it safe
                     log.error("webhook_worker_failed", error=repr(failed[0].exception()))
                     raise failed[0].exception()  # type: ignore[misc]
         finally:
-            await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
-            await self.store.pool.release(listener)
+            with contextlib.suppress(*RECOVERABLE):  # the connection may be gone with the server
+                await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
+            with contextlib.suppress(*RECOVERABLE):
+                await self.store.pool.release(listener)
 
     async def _consume_loop(self, stop: asyncio.Event) -> None:
         self.consumer = AIOKafkaConsumer(
