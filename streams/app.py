@@ -141,8 +141,17 @@ class Streams:
         metrics.ROUTED.inc()
         return route(self.rules, event, event.occurred_at, policies=self.policies)
 
-    def _load_value(self, case_id: str) -> bytes | None:
-        value: bytes | None = self.cases.get(case_id.encode())
+    def _load_value(self, case_id: str, partition: int | None = None) -> bytes | None:
+        """A case's table value, read straight from its partition's RocksDB.
+
+        Faust's mapping interface costs two lookups and several wrappers per read (~7 % of
+        the worker's CPU); the partition is the command record's, or the key's by Kafka's
+        default partitioner (the API keys commands by case id).
+        """
+        key = case_id.encode()
+        if partition is None:
+            partition = partition_of(key, self.settings.partitions)
+        value: bytes | None = self.cases.data._db_for_partition(partition).get(key)
         return value
 
     async def _publish(self, result: BatchResult) -> None:
@@ -240,11 +249,11 @@ class Streams:
                     yield key.decode(), pending
 
     def _current_pending(self, case_id: str) -> Pending:
-        return pending_in(self.cases.get(case_id.encode()))
+        return pending_in(self._load_value(case_id))
 
     def _fire(self, due: DueDeadline, now: float) -> Awaitable[Any] | None:
         """The send of the domain's command for a due deadline (None if it no longer exists)."""
-        state = decode_state(self.cases.get(due.case_id.encode()))
+        state = decode_state(self._load_value(due.case_id))
         if state is None:
             return None
         deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None)

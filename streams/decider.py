@@ -115,9 +115,15 @@ Router = Callable[[WhistleRaised], Command]
 """The routing command for a raised whistle (the domain's ``route`` with the rules in force)."""
 
 
+def accepted(command: Command, events: list[bytes]) -> tuple[str, bytes]:
+    """The reply of an accepted command, its events spliced in as already encoded."""
+    _, head = reply(command, "accepted")
+    return command.command_id, b"".join((head[:-1], b', "events": [', b", ".join(events), b"]}"))
+
+
 def decide_batch(
     records: list[CommandRecord],
-    load: Callable[[str], bytes | None],
+    load: Callable[[str, int], bytes | None],
     router: Router | None = None,
 ) -> BatchResult:
     """Decide a batch of commands in order; states chain within the batch.
@@ -139,7 +145,7 @@ def decide_batch(
             continue
         case_id = command.case_id
         if case_id not in states:
-            raw = load(case_id)
+            raw = load(case_id, record.partition)
             states[case_id], before[case_id] = decode_state(raw), pending_in(raw)
         state = states[case_id]
         now = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
@@ -158,15 +164,15 @@ def decide_batch(
                 result.replies.append(reply(command, "duplicate"))
             result.count("duplicate")
             continue
+        first_event = len(result.events)
         state = _apply(state, outcome, result)
+        encoded = [body for _, body in result.events[first_event:]]
         if router is not None and isinstance(outcome[0], WhistleRaised):
             state = _route(state, router(outcome[0]), now, result)
         states[case_id] = state
         result.origins[case_id] = record.origin
         if waited:
-            result.replies.append(
-                reply(command, "accepted", events=[e.model_dump(mode="json") for e in outcome])
-            )
+            result.replies.append(accepted(command, encoded))
         result.count("accepted")
     for case_id in result.origins:  # once per changed case, however many commands it had
         final = states[case_id]

@@ -46,7 +46,7 @@ def raise_record(case_id: str, offset: int = 0) -> CommandRecord:
 
 def run(records: list[CommandRecord], store: dict[str, bytes]) -> BatchResult:
     """One batch against an in-memory state store, which it updates like the agent does."""
-    result = decide_batch(records, store.get)
+    result = decide_batch(records, lambda case_id, _: store.get(case_id))
     store.update(result.states)
     return result
 
@@ -94,8 +94,8 @@ def test_undecodable_records_become_dead_letters_and_the_batch_goes_on() -> None
 
 
 def test_replaying_a_batch_from_the_same_state_yields_identical_bytes() -> None:
-    first = decide_batch([raise_record("C")], lambda _: None)
-    again = decide_batch([raise_record("C")], lambda _: None)
+    first = decide_batch([raise_record("C")], lambda *_: None)
+    again = decide_batch([raise_record("C")], lambda *_: None)
     assert first.events == again.events
     assert first.states == again.states
 
@@ -107,7 +107,7 @@ def routed_run(records: list[CommandRecord], store: dict[str, bytes]) -> BatchRe
     def router(event: WhistleRaised) -> RouteCase:
         return route(rules, event, event.occurred_at)
 
-    result = decide_batch(records, store.get, router)
+    result = decide_batch(records, lambda case_id, _: store.get(case_id), router)
     store.update(result.states)
     return result
 
@@ -147,3 +147,11 @@ def test_a_table_value_holds_the_deadlines_before_the_state() -> None:
     assert decode_state(bare) == state
     assert pending_in(bare) == pending_of(state)
     assert pending_in(None) == {} and decode_state(None) is None
+
+
+def test_an_accepted_reply_carries_the_command_events_as_json() -> None:
+    result = routed_run([raise_record("J")], {})
+    body = json.loads(result.replies[0][1])
+    assert body["status"] == "accepted" and body["case_id"] == "J"
+    assert [e["type"] for e in body["events"]] == ["WhistleRaised"]  # not the routing's
+    assert body["events"][0] == json.loads(result.events[0][1])
