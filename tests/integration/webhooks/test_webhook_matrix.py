@@ -47,14 +47,14 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 CONCRETE = {"{endpoint_id}": "{e}", "{action}": "enable", "{delivery_id}": "{d}"}
 
 
-async def _endpoint_with_a_delivery(api: dict[str, Any]) -> tuple[int, int]:
-    created = await api["client"].post(
+async def _endpoint_with_a_delivery(served: dict[str, Any]) -> tuple[int, int]:
+    created = await served["client"].post(
         "/v1/webhooks",
         json={"department": "urban_management", "url": "https://u.example/h"},
-        headers=auth(api, "admin"),
+        headers=auth(served, "admin"),
     )
     endpoint_id = int(created.json()["endpoint_id"])
-    delivery_id = await api["pool"].fetchval(
+    delivery_id = await served["pool"].fetchval(
         "INSERT INTO webhooks.deliveries (endpoint_id, event_id, case_id, event_type,"
         " department, body, status) VALUES ($1, 'ev-1', 'WH-1', 'CaseRouted',"
         " 'urban_management', '{}', 'dead') RETURNING delivery_id",
