@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -67,7 +69,20 @@ class Rejection(Frozen):
     message_zh: str | None = Field(default=None, description="The same in Chinese, shorter.")
 
 
-_NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes)
+def _builtin_sha1() -> Callable[[bytes], Any]:
+    """CPython's own SHA-1 (module ``_sha1``), else hashlib's.
+
+    For the short inputs of event ids the built-in one is about twice as fast: hashlib's
+    OpenSSL-backed constructor sets up an EVP context on every call.
+    """
+    try:
+        return cast(Callable[[bytes], Any], importlib.import_module("_sha1").sha1)
+    except (ImportError, AttributeError):  # pragma: no cover - other interpreters
+        return hashlib.sha1
+
+
+_sha1 = _builtin_sha1()
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
@@ -75,12 +90,9 @@ def event_id_for(command_id: str, seq: int) -> str:
     """Deterministic event id: a retried command yields the same ids.
 
     Equal to ``str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{command_id}:{seq}"))``, computed directly
-    from the SHA-1 hex digest (version nibble 5, RFC 4122 variant) of a copy of the hash that has
-    already absorbed the namespace, because it is on the hot path.
+    from the SHA-1 hex digest (version nibble 5, RFC 4122 variant) because it is on the hot path.
     """
-    sha = _NAMESPACE_SHA1.copy()
-    sha.update(f"{command_id}:{seq}".encode())
-    h = sha.hexdigest()
+    h = _sha1(_NAMESPACE_BYTES + f"{command_id}:{seq}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
