@@ -22,6 +22,9 @@ DEPARTMENT_COMMANDS = frozenset(
 LEAD_COMMANDS = frozenset({"ScheduleJointAction", "ResolveCase", "PauseClock", "ResumeClock"})
 """Commands a liaison may issue only for the lead department (首接负责)."""
 
+ADMIN_ONLY = frozenset({"admin"})
+"""Who may issue a command type missing from ``ROLES``."""
+
 ROLES: dict[str, frozenset[str]] = {
     "RaiseWhistle": frozenset({"secretary", "admin", "system"}),
     "RouteCase": frozenset({"system", "supervisor", "admin"}),
@@ -62,7 +65,7 @@ def covers(actor: Actor, area: str) -> bool:
 def authorize(state: CaseState | None, command: Command) -> Rejection | None:
     """None if ``command.actor`` may issue ``command`` on this case, else a rejection."""
     actor = command.actor
-    allowed = ROLES.get(command.type, frozenset({"admin"}))
+    allowed = ROLES.get(command.type, ADMIN_ONLY)
     if actor.role not in allowed:
         return _reject(
             command,

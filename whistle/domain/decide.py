@@ -21,20 +21,22 @@ def decide(state: CaseState | None, command: Command, now: datetime) -> list[Eve
     """
     if now.tzinfo is None:
         raise ValueError("decide needs a timezone-aware 'now'")
-    ctx = Ctx(state, command, now)
     if state is not None:
         if command.command_id in state.applied_command_ids:
             return []
         if command.case_id != state.case_id:
-            return ctx.reject(
+            return Ctx(state, command, now).reject(
                 "wrong_case", f"Command for {command.case_id}, state of {state.case_id}."
             )
-    decider = DECIDERS.get(command.type)
+    kind = command.type
+    decider = DECIDERS.get(kind)
     if decider is None:
-        return ctx.reject("unknown_command", f"Unknown command type {command.type!r}.")
-    if state is None and command.type != "RaiseWhistle":
-        return ctx.reject("case_not_found", f"No case {command.case_id}; raise a whistle first.")
+        return Ctx(state, command, now).reject("unknown_command", f"Unknown command type {kind!r}.")
+    if state is None and kind != "RaiseWhistle":
+        return Ctx(state, command, now).reject(
+            "case_not_found", f"No case {command.case_id}; raise a whistle first."
+        )
     denied = authorize(state, command)
     if denied is not None:
         return denied
-    return decider(ctx, state, command)
+    return decider(Ctx(state, command, now), state, command)

@@ -36,7 +36,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
-from whistle.domain.fast import construct, construct_from, replace
+from whistle.domain.fast import adopt, construct, construct_from, replace
 from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction
 from whistle.domain.types import TIER_ORDER
 from whistle.domain.values import ClockPlan
@@ -364,11 +364,13 @@ def evolve(state: CaseState | None, event: Event) -> CaseState:
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EvolveError(f"{event.type} cannot happen to an existing case")
-    updates = handler(state, event)
-    updates["seq"] = event.seq
-    if event.command_id not in state.applied_command_ids:
-        updates["applied_command_ids"] = state.applied_command_ids | {event.command_id}
-    return replace(state, updates)
+    data = state.__dict__.copy()
+    data.update(handler(state, event))
+    data["seq"] = event.seq
+    applied = state.applied_command_ids
+    if event.command_id not in applied:
+        data["applied_command_ids"] = applied | {event.command_id}
+    return adopt(type(state), data, state.__pydantic_fields_set__)
 
 
 def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState | None:

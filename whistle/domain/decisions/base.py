@@ -4,7 +4,7 @@ and assignment checks."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from whistle.domain.base import Command, Event, Rejection, event_id_for
 from whistle.domain.calendar import BusinessCalendar, default_calendar
@@ -20,22 +20,27 @@ OPEN = frozenset({"routed", "in_progress"})
 
 
 CALENDAR = default_calendar()
+_EVENT_TEMPLATES: dict[type[Event], tuple[dict[str, Any], set[str]]] = {}
 
 
 class Ctx:
     """The command being decided, its state and time; builds events and rejections."""
 
-    __slots__ = ("calendar", "command", "now", "state")
+    __slots__ = ("command", "now", "state")
+
+    calendar: ClassVar[BusinessCalendar] = CALENDAR
 
     def __init__(self, state: CaseState | None, command: Command, now: datetime) -> None:
         self.state = state
         self.command = command
         self.now = now
-        self.calendar: BusinessCalendar = CALENDAR
 
     def emit(self, cls: type[Event], **fields: Any) -> list[Event]:
         """One event of ``cls`` with the next sequence number and the command's envelope."""
-        template, names = template_of(cls)
+        found = _EVENT_TEMPLATES.get(cls)
+        if found is None:
+            found = _EVENT_TEMPLATES[cls] = template_of(cls)
+        template, names = found
         seq = 1 if self.state is None else self.state.seq + 1
         command = self.command
         command_id = command.command_id
