@@ -59,7 +59,18 @@ class RoutingRules(Frozen):
             self._table[key] = rule
 
     def match(self, category: str, area: str) -> Rule:
-        """The most specific rule for ``category`` in ``area``, else the fallback."""
+        """The most specific rule for ``category`` in ``area``, else the fallback (memoised)."""
+        key = (id(self), category, area)
+        found = _MATCHES.get(key)
+        if found is not None and found[0] is self:
+            return found[1]
+        rule = self._lookup(category, area)
+        if len(_MATCHES) > MAX_CACHED_MATCHES:
+            _MATCHES.clear()
+        _MATCHES[key] = (self, rule)
+        return rule
+
+    def _lookup(self, category: str, area: str) -> Rule:
         table = self._table
         areas = (*lineage(area), WILDCARD)
         for cat in (category, WILDCARD):
@@ -68,6 +79,11 @@ class RoutingRules(Frozen):
                 if rule is not None:
                     return rule
         return self.fallback
+
+
+_MATCHES: dict[tuple[int, str, str], tuple[RoutingRules, Rule]] = {}
+"""(id(rules), category, area) → (rules, the matching rule); rule sets never change once built."""
+MAX_CACHED_MATCHES = 10_000
 
 
 def _parse(data: dict[str, object]) -> RoutingRules:

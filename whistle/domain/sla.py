@@ -13,7 +13,7 @@ from pydantic import Field
 
 from whistle.domain.base import Frozen
 from whistle.domain.calendar import BusinessCalendar, default_calendar
-from whistle.domain.fast import construct, replace
+from whistle.domain.fast import adopt, construct, template_of
 from whistle.domain.state import Clock
 from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier, Urgency
 from whistle.domain.values import ClockPlan, LadderRung
@@ -99,20 +99,62 @@ def plan_clocks(
 ) -> tuple[ClockPlan, ...]:
     """Every clock of a newly routed case: ack per department, the rest for the lead.
 
-    Each kind's due time is computed once and shared by its departments' clocks.
+    The policy's clocks for ``urgency`` (kind, mode, budget) are looked up once per policy and
+    calendar; each distinct due time is computed once and shared by the clocks that have it.
     """
     cal = calendar or default_calendar()
-    specs = policy.clocks.get(urgency, {})
+    specs = _clock_specs(policy, urgency, cal)
+    if specs and (start.tzinfo is None or start.utcoffset() is None):
+        raise ValueError("a clock needs a timezone-aware start")
+    dues: dict[tuple[ClockMode, timedelta], datetime] = {}
     plans: list[ClockPlan] = []
-    for kind in CLOCK_ORDER:
-        spec = specs.get(kind)
-        if spec is None:
-            continue
-        departments = (lead, *supporting) if kind == "ack" else (lead,)
-        first = plan_clock(kind, lead, spec.mode, budget_of(spec, cal), start, cal)
-        plans.append(first)
-        plans.extend(replace(first, {"department": dept}) for dept in departments[1:])
+    for kind, mode, budget in specs:
+        due = dues.get((mode, budget))
+        if due is None:
+            due = dues[(mode, budget)] = cal.add(start, budget, mode)
+        for dept in (lead, *supporting) if kind == "ack" else (lead,):
+            plan = {
+                "kind": kind,
+                "department": dept,
+                "mode": mode,
+                "budget": budget,
+                "started_at": start,
+                "due_at": due,
+            }
+            plans.append(adopt(ClockPlan, plan, _PLAN_FIELDS))
     return tuple(plans)
+
+
+_PLAN_FIELDS = template_of(ClockPlan)[1]
+assert list(ClockPlan.model_fields) == [
+    "kind",
+    "department",
+    "mode",
+    "budget",
+    "started_at",
+    "due_at",
+], "plan_clocks builds ClockPlan fields in declaration order"
+
+ClockSpecs = tuple[tuple[ClockKind, ClockMode, timedelta], ...]
+_SPECS: dict[tuple[int, str, int], tuple[SlaPolicy, BusinessCalendar, ClockSpecs]] = {}
+
+
+def _clock_specs(policy: SlaPolicy, urgency: Urgency, cal: BusinessCalendar) -> ClockSpecs:
+    """(kind, mode, budget) of the policy's clocks for ``urgency``, in clock order (memoised)."""
+    key = (id(policy), urgency, id(cal))
+    found = _SPECS.get(key)
+    if found is not None and found[0] is policy and found[1] is cal:
+        return found[2]
+    specs = policy.clocks.get(urgency, {})
+    result = tuple(
+        (kind, spec.mode, budget_of(spec, cal))
+        for kind in CLOCK_ORDER
+        if (spec := specs.get(kind)) is not None
+    )
+    if len(_SPECS) > MAX_CACHED_LADDERS:
+        _SPECS.clear()
+    _SPECS[key] = (policy, cal, result)
+    return result
 
 
 def plan_clock(
