@@ -1,6 +1,7 @@
 """Benchmark of the case domain: decide+evolve throughput and rebuilding a case from events.
 
-Run: ``.venv/bin/python bench/bench_domain.py [--cases N] [--runs R]``. Prints medians of R runs.
+Run: ``.venv/bin/python bench/bench_domain.py [--cases N] [--runs R]``. Prints medians of R runs,
+then the cost of one raise and one route apart (what the stream worker pays per whistle).
 Not a timed test: numbers depend on the machine; record them in docs/benchmarks.md.
 """
 
@@ -13,6 +14,7 @@ import statistics
 import sys
 import time
 import timeit
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,9 +38,11 @@ from whistle.domain import (
     ResumeClock,
     ScheduleJointAction,
     decide,
+    encode,
     evolve,
     fold,
     load_rules,
+    parse_command,
     route,
 )
 from whistle.domain.calendar import shanghai
@@ -177,6 +181,65 @@ def long_case(n_events: int) -> list[Event]:
     return events
 
 
+def cpu_micros(work: Callable[[], object], count: int, runs: int) -> float:
+    """Median CPU microseconds per item of ``work`` (which handles ``count`` items)."""
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        work()
+        times.append((time.process_time() - start) / count * 1e6)
+    return statistics.median(times)
+
+
+def phase_costs(scripts: list[list[tuple[Command, datetime]]], runs: int) -> dict[str, float]:
+    """CPU µs per command of a raise and of a route, each over every case of ``scripts``.
+
+    decide+evolve as in the throughput run; ``route()`` builds the RouteCase from the raised
+    case (rule lookup, clock plans on the business calendar, ladder); ``parse_command`` decodes
+    the command's JSON as the stream worker does before deciding.
+    """
+    raises = [script[0][0] for script in scripts]
+    routes = [script[1][0] for script in scripts]
+    raised: list[CaseState] = []
+    for command in raises:
+        result = decide(None, command, T0)
+        assert isinstance(result, list)
+        raised.append(evolve(None, result[0]))
+    rules = load_rules()
+    raise_json = [encode(c) for c in raises]
+    route_json = [encode(c) for c in routes]
+
+    def decide_and_evolve(state: CaseState | None, command: Command) -> None:
+        result = decide(state, command, T0)
+        if isinstance(result, Rejection):
+            raise RuntimeError(f"{command.type}: {result.code} {result.message}")
+        for event in result:
+            state = evolve(state, event)
+
+    def raise_all() -> None:
+        for command in raises:
+            decide_and_evolve(None, command)
+
+    def route_all() -> None:
+        for state, command in zip(raised, routes, strict=True):
+            decide_and_evolve(state, command)
+
+    n = len(scripts)
+    return {
+        "raise: decide+evolve": cpu_micros(raise_all, n, runs),
+        "route: decide+evolve": cpu_micros(route_all, n, runs),
+        "route(): build the RouteCase": cpu_micros(
+            lambda: [route(rules, state, T0) for state in raised], n, runs
+        ),
+        "parse_command(RaiseWhistle JSON)": cpu_micros(
+            lambda: [parse_command(raw) for raw in raise_json], n, runs
+        ),
+        "parse_command(RouteCase JSON)": cpu_micros(
+            lambda: [parse_command(raw) for raw in route_json], n, runs
+        ),
+    }
+
+
 def calibrate() -> float:
     """CPU nanoseconds to build an 8-key dict: a rough yardstick of this machine's Python speed."""
     timer = timeit.Timer("dict(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8)", timer=time.process_time)
@@ -213,6 +276,8 @@ def main() -> None:
         rebuilds.append(time.perf_counter() - start)
         cpu_rebuilds.append(time.process_time() - cpu_start)
 
+    phases = phase_costs(scripts, max(args.runs, 5))
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"python {platform.python_version()} on {platform.machine()} ({platform.system()}), "
@@ -234,6 +299,9 @@ def main() -> None:
         f"(min {min(rebuilds) * 1000:.2f}, max {max(rebuilds) * 1000:.2f}), "
         f"{statistics.median(cpu_rebuilds) * 1000:.2f} ms CPU; {len(rebuilds)} runs"
     )
+    print(f"per command, CPU median of {max(args.runs, 5)} passes over {args.cases} cases:")
+    for name, micros in phases.items():
+        print(f"  {name:34s} {micros:7.1f} µs")
 
 
 if __name__ == "__main__":
