@@ -7,7 +7,7 @@ from typing import Literal
 
 from whistle.domain.base import SYSTEM, Command, Frozen
 from whistle.domain.commands import BreachClock, Escalate
-from whistle.domain.fast import construct
+from whistle.domain.fast import adopt, template_of
 from whistle.domain.state import CaseState, Clock
 from whistle.domain.types import EscalationStep, Tier
 
@@ -40,39 +40,53 @@ def pending_deadlines(state: CaseState) -> list[Deadline]:
     if state.status not in OPEN:
         return []
     ladder = state.escalation_ladder
+    case_id = state.case_id
     found: list[Deadline] = []
     for clock in state.clocks.values():
         if clock.met_at is not None or clock.paused_since is not None:
             continue
         base = _base_key(clock)
         if clock.breached_at is None:
-            found.append(
-                construct(
-                    Deadline,
-                    case_id=state.case_id,
-                    key=base,
-                    due_at=clock.due_at,
-                    kind="breach",
-                    clock_key=clock.key,
-                )
-            )
+            data = {
+                "case_id": case_id,
+                "key": base,
+                "due_at": clock.due_at,
+                "kind": "breach",
+                "clock_key": clock.key,
+                "level": None,
+                "step": None,
+                "tier": None,
+            }
         elif clock.escalation_level < len(ladder):
             level = clock.escalation_level + 1
             rung = ladder[level - 1]
-            found.append(
-                construct(
-                    Deadline,
-                    case_id=state.case_id,
-                    key=f"{base}:escalate:{level}",
-                    due_at=clock.due_at + rung.after,
-                    kind="escalate",
-                    clock_key=clock.key,
-                    level=level,
-                    step=rung.step,
-                    tier=rung.tier,
-                )
-            )
+            data = {
+                "case_id": case_id,
+                "key": f"{base}:escalate:{level}",
+                "due_at": clock.due_at + rung.after,
+                "kind": "escalate",
+                "clock_key": clock.key,
+                "level": level,
+                "step": rung.step,
+                "tier": rung.tier,
+            }
+        else:
+            continue
+        found.append(adopt(Deadline, data, _DEADLINE_FIELDS))
     return found
+
+
+_DEADLINE_FIELDS = template_of(Deadline)[1]
+assert list(Deadline.model_fields) == [
+    "case_id",
+    "key",
+    "due_at",
+    "kind",
+    "clock_key",
+    "level",
+    "step",
+    "tier",
+], "pending_deadlines builds Deadline fields in declaration order"
 
 
 def deadline_command(state: CaseState, deadline: Deadline, fired_at: datetime) -> Command:
