@@ -36,7 +36,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
-from whistle.domain.fast import adopt, construct, construct_from, replace
+from whistle.domain.fast import adopt, construct, replace, template_of
 from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction
 from whistle.domain.types import TIER_ORDER
 from whistle.domain.values import ClockPlan
@@ -49,10 +49,25 @@ class EvolveError(ValueError):
     """An event that cannot follow the state (wrong case, sequence gap, no case yet)."""
 
 
+_CLOCK_TEMPLATE, _CLOCK_FIELDS = template_of(Clock)
+_ASSIGNMENT_TEMPLATE, _ASSIGNMENT_FIELDS = template_of(Assignment)
+
+
 def clock_from_plan(plan: ClockPlan, generation: int = 0) -> Clock:
     """A fresh running clock from its routed plan."""
-    extra = {"key": f"{plan.kind}:{plan.department}", "generation": generation}
-    return construct_from(Clock, plan.__dict__, extra)
+    data = _CLOCK_TEMPLATE.copy()
+    data.update(plan.__dict__)
+    data["key"] = f"{plan.kind}:{plan.department}"
+    data["generation"] = generation
+    return adopt(Clock, data, _CLOCK_FIELDS)
+
+
+def _new_assignment(department: str, role: str, at: datetime) -> Assignment:
+    data = _ASSIGNMENT_TEMPLATE.copy()
+    data["department"] = department
+    data["role"] = role
+    data["assigned_at"] = at
+    return adopt(Assignment, data, _ASSIGNMENT_FIELDS)
 
 
 def _meet(clocks: dict[str, Clock], keys: Iterable[str], at: datetime) -> dict[str, Clock]:
@@ -80,11 +95,9 @@ def _assign(state: CaseState, department: str, **update: Any) -> dict[str, Assig
 
 def _routed(s: CaseState, e: CaseRouted) -> Updates:
     at = e.occurred_at
-    assignments = {e.lead: construct(Assignment, department=e.lead, role="lead", assigned_at=at)}
+    assignments = {e.lead: _new_assignment(e.lead, "lead", at)}
     for dept in e.supporting:
-        assignments[dept] = construct(
-            Assignment, department=dept, role="supporting", assigned_at=at
-        )
+        assignments[dept] = _new_assignment(dept, "supporting", at)
     return {
         "status": "routed",
         "lead": e.lead,
