@@ -19,6 +19,7 @@ from streams.deadlines import DeadlineHeap, DueDeadline, Pending
 from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state, pending_in
 from streams.producer import LazyProducer
 from whistle.domain import (
+    CaseState,
     RouteCase,
     WhistleRaised,
     deadline_command,
@@ -193,6 +194,7 @@ class Streams:
             _current_event.set(weakref.ref(origin))  # type: ignore[arg-type]  # its partition
             store[case_id.encode()] = value
             self.heap.add(case_id, result.deadlines[case_id])
+        self.heap.deadlines += result.deadline_delta
         _current_event.set(None)
         for partition, offset in persisted.items():
             store.set_persisted_offset(TP(changelog, partition), offset)
@@ -236,9 +238,10 @@ class Streams:
             self._owned = owned
             log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
         now = time.time()
-        fired = [self._fire(due, now) for due in self.heap.pop_due(now, self._current_pending)]
+        states: dict[str, CaseState | None] = {}
+        fired = [self._fire(due, now, states) for due in self.heap.pop_due(now, self._pending)]
         await self._delivered([send for send in fired if send is not None])
-        metrics.DEADLINES_PENDING.set(len(self.heap))
+        metrics.DEADLINES_PENDING.set(self.heap.deadlines)
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         n = self.settings.partitions
@@ -248,12 +251,16 @@ class Streams:
                 if pending:
                     yield key.decode(), pending
 
-    def _current_pending(self, case_id: str) -> Pending:
+    def _pending(self, case_id: str) -> Pending:
         return pending_in(self._load_value(case_id))
 
-    def _fire(self, due: DueDeadline, now: float) -> Awaitable[Any] | None:
+    def _fire(
+        self, due: DueDeadline, now: float, states: dict[str, CaseState | None]
+    ) -> Awaitable[Any] | None:
         """The send of the domain's command for a due deadline (None if it no longer exists)."""
-        state = decode_state(self._load_value(due.case_id))
+        if due.case_id not in states:  # decoded once per case and tick
+            states[due.case_id] = decode_state(self._load_value(due.case_id))
+        state = states[due.case_id]
         if state is None:
             return None
         deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Pending = dict[str, float]
 """Deadline key → due time (epoch seconds) of one case."""
@@ -30,14 +30,6 @@ def decode_pending(raw: bytes | None) -> Pending:
     return json.loads(raw) if raw else {}
 
 
-@dataclass(order=True)
-class _Entry:
-    fire_at: float
-    case_id: str = field(compare=False)
-    key: str = field(compare=False)
-    due_at: float = field(compare=False)
-
-
 @dataclass(frozen=True)
 class DueDeadline:
     """A deadline that has come due: which case, which deadline, when it was due."""
@@ -48,41 +40,64 @@ class DueDeadline:
 
 
 class DeadlineHeap:
-    """Due-time index of the pending deadlines of the owned partitions."""
+    """Next-due-time index of the cases of the owned partitions: one entry per case.
+
+    A case with six open clocks costs one heap entry and one dict slot, not six objects, so a
+    million open cases fit in a few hundred MiB. When a case's time comes, its pending
+    deadlines are read from the table: the due ones fire, the rest (and the fired ones,
+    re-armed in case the firing command is lost) set its next time.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[_Entry] = []
+        self._heap: list[tuple[float, str]] = []
+        self._next: dict[str, float] = {}
+        self.deadlines = 0
+        """How many deadlines the indexed cases hold (for the pending-deadlines gauge)."""
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._next)
 
     def rebuild(self, rows: Iterable[tuple[str, Pending]]) -> None:
         """Replace the index by the deadlines of ``rows`` (case id, pending)."""
-        self._heap = [
-            _Entry(due, case_id, key, due)
-            for case_id, pending in rows
-            for key, due in pending.items()
-        ]
+        self._next, self.deadlines = {}, 0
+        for case_id, pending in rows:
+            if pending:
+                self._next[case_id] = min(pending.values())
+                self.deadlines += len(pending)
+        self._heap = [(at, case_id) for case_id, at in self._next.items()]
         heapq.heapify(self._heap)
 
-    def add(self, case_id: str, pending: Pending) -> None:
-        """Index a case's (new) deadlines; stale entries are dropped when popped."""
-        for key, due in pending.items():
-            heapq.heappush(self._heap, _Entry(due, case_id, key, due))
+    def add(self, case_id: str, pending: Pending, delta: int = 0) -> None:
+        """Index a case's new or moved deadlines; ``delta``: change of its deadline count."""
+        self.deadlines += delta
+        if pending:
+            self._schedule(case_id, min(pending.values()))
+
+    def _schedule(self, case_id: str, at: float) -> None:
+        scheduled = self._next.get(case_id)
+        if scheduled is None or at < scheduled:  # a later entry is superseded by this one
+            self._next[case_id] = at
+            heapq.heappush(self._heap, (at, case_id))
 
     def pop_due(
         self, now: float, current: Callable[[str], Pending], limit: int = 5000
     ) -> list[DueDeadline]:
-        """Pop the deadlines due at ``now`` that the table still holds; re-arm each one."""
+        """The deadlines due at ``now`` that the table still holds, in due order of cases."""
         fired: list[DueDeadline] = []
-        while self._heap and self._heap[0].fire_at <= now and len(fired) < limit:
-            entry = heapq.heappop(self._heap)
-            if current(entry.case_id).get(entry.key) != entry.due_at:
-                continue  # met, moved or already taken effect: stale index entry
-            fired.append(DueDeadline(entry.case_id, entry.key, entry.due_at))
-            heapq.heappush(
-                self._heap, _Entry(now + REARM_AFTER_S, entry.case_id, entry.key, entry.due_at)
-            )
+        while self._heap and self._heap[0][0] <= now and len(fired) < limit:
+            at, case_id = heapq.heappop(self._heap)
+            if self._next.get(case_id) != at:
+                continue  # superseded by an earlier time
+            del self._next[case_id]
+            later: list[float] = []
+            for key, due in sorted(current(case_id).items(), key=lambda item: item[1]):
+                if due <= now:
+                    fired.append(DueDeadline(case_id, key, due))
+                    later.append(now + REARM_AFTER_S)
+                else:
+                    later.append(due)
+            if later:
+                self._schedule(case_id, min(later))
         return fired
 
 

@@ -188,6 +188,8 @@ def check_state(state: CaseState) -> None:
         assert state.callbacks >= 1
     keys = [d.key for d in pending_deadlines(state)]
     assert len(keys) == len(set(keys))
+    # the worker stores states without their default fields (streams.decider.encode_value)
+    assert CaseState.model_validate_json(state.model_dump_json(exclude_defaults=True)) == state
 
 
 @settings(
