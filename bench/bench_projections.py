@@ -33,6 +33,7 @@ from projections.model import Model
 from projections.projector import Projector, ProjectorConfig, connect
 from projections.queries import Scope
 from projections.rebuild import build, end_offsets, swap
+from projections.rollups import refresh_all
 from projections.synthetic import encode_event, random_story
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
 from whistle.settings import get_settings
@@ -372,9 +373,12 @@ async def measure_metrics(args: argparse.Namespace, dsn: str) -> None:
                     await conn.execute(statement.replace("$1", str(args.cases)))
                 else:
                     await conn.execute(statement)
+        await conn.execute("SET search_path TO projection, public")
+        await refresh_all(conn)  # the daily roll-ups the projector would have maintained
+        await conn.execute("ANALYZE projection.metric_days")
         counts = {
             t: await conn.fetchval(f"SELECT count(*) FROM projection.{t}")
-            for t in ("cases", "assignments", "callbacks", "clocks")
+            for t in ("cases", "assignments", "callbacks", "clocks", "metric_days")
         }
         print(f"filled {counts} in {time.perf_counter() - started:.1f} s")
         cst = datetime(2026, 6, 1, tzinfo=UTC) - timedelta(hours=8)

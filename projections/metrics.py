@@ -19,17 +19,26 @@ Monday, or month, in Asia/Shanghai time) and in the requested range [since, unti
 - dispute rate = assignments disputed at least once ÷ assignments dispatched.
 - reopen rate = cases reopened at least once ÷ cases resolved at least once.
   Case-level figures (time to resolve, reopen rate) count for the lead department.
+
+Where: when [since, until) are whole days in Shanghai time, every figure is summed from the
+daily roll-ups (``metric_days``, kept exact by the projector, see ``projections.rollups``):
+counts add up, and the medians and p90s are taken over the union of the days' sorted durations
+(the same values the base tables give; ``percentile_cont`` here is PostgreSQL's, to the
+last digit). Other ranges, and
+by-category figures of one department, are computed from the base tables.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 import asyncpg
 
 from projections.queries import EVERYTHING, Scope
+from projections.rollups import SHANGHAI
 
 GroupBy = Literal["department", "community", "street", "district", "category"]
 Period = Literal["day", "week", "month"]
@@ -151,6 +160,112 @@ SELECT bucket, grp,
     return sql, args
 
 
+def rollup_grain(group_by: GroupBy, scope: Scope) -> str | None:
+    """The ``metric_days`` grain that answers this grouping and scope, or None (base tables)."""
+    if group_by not in GROUPS:
+        raise ValueError(f"group_by must be one of {GROUPS}")
+    if group_by == "department":
+        return "department_community" if scope.area else "department"
+    if group_by != "category":
+        return "department_community" if scope.department else "community"
+    if scope.department:
+        return None
+    return "category_community" if scope.area else "category"
+
+
+def whole_days(since: datetime, until: datetime) -> tuple[date, date] | None:
+    """[since, until) as Shanghai days [first, end), when both are Shanghai midnights."""
+    if since.tzinfo is None or until.tzinfo is None:
+        return None
+    first, end = since.astimezone(SHANGHAI), until.astimezone(SHANGHAI)
+    if first.time() != time() or end.time() != time():
+        return None
+    return first.date(), end.date()
+
+
+ROLLUP_COUNTS: tuple[str, ...] = (
+    "dispatched",
+    "acknowledged_in_time",
+    "acknowledged",
+    "disputed",
+    "callbacks",
+    "solved",
+    "satisfied",
+    "cases",
+    "resolved",
+    "reopened",
+    "breaches",
+)
+
+
+def rollup_sql(
+    group_by: GroupBy, period: Period | None, scope: Scope, grain: str
+) -> tuple[str, list[Any]]:
+    """The SQL reading the ``metric_days`` rows of ``metrics`` (after $1 first day, $2 end
+    day): one row per day and grain key; ``merge_rollup`` adds them up."""
+    args: list[Any] = [grain]
+    where = "m.grain = $3 AND m.day >= $1 AND m.day < $2"
+    if scope.area:
+        args.append(scope.area)
+        n = len(args) + 2
+        where += f" AND (m.community = ${n} OR m.street = ${n} OR m.district = ${n})"
+    if scope.department:
+        args.append(scope.department)
+        where += f" AND m.department = ${len(args) + 2}"
+    if period is None:
+        bucket = "'all'"
+    elif period in PERIODS:
+        bucket = f"to_char(date_trunc('{period}', m.day::timestamp), 'YYYY-MM-DD')"
+    else:
+        raise ValueError(f"period must be one of {PERIODS}")
+    sql = (
+        f"SELECT {bucket} AS bucket, m.{group_by} AS grp, {', '.join(ROLLUP_COUNTS)},"
+        f" ack_s, resolve_s FROM {S}.metric_days m WHERE {where} AND m.{group_by} IS NOT NULL"
+    )
+    return sql, args
+
+
+def percentile_cont(values: list[float], fraction: float) -> float | None:
+    """PostgreSQL's ``percentile_cont`` of sorted ``values``: linear interpolation between
+    the two nearest ranks, computed with the same float8 arithmetic."""
+    if not values:
+        return None
+    position = fraction * (len(values) - 1)
+    first = math.floor(position)
+    low, high = values[first], values[math.ceil(position)]
+    return low + (position - first) * (high - low)
+
+
+def merge_rollup(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Add up roll-up rows by (bucket, group): counts summed, durations merged and sorted
+    (each day's array is sorted: the sort merges runs), then median and p90."""
+    groups: dict[tuple[str, str], tuple[list[int], list[float], list[float]]] = {}
+    for r in records:
+        key = (r["bucket"], r["grp"])
+        entry = groups.get(key)
+        if entry is None:
+            entry = groups[key] = ([0] * len(ROLLUP_COUNTS), [], [])
+        counts, ack, resolve = entry
+        for i, name in enumerate(ROLLUP_COUNTS):
+            counts[i] += r[name]
+        ack.extend(r["ack_s"])
+        resolve.extend(r["resolve_s"])
+    rows = []
+    for (bucket, grp), (counts, ack, resolve) in sorted(groups.items()):
+        ack.sort()
+        resolve.sort()
+        row: dict[str, Any] = {
+            "bucket": bucket,
+            "grp": grp,
+            **dict(zip(ROLLUP_COUNTS, counts, strict=True)),
+        }
+        row["ack_median_s"], row["ack_p90_s"] = percentile_cont(ack, 0.5), percentile_cont(ack, 0.9)
+        row["resolve_median_s"] = percentile_cont(resolve, 0.5)
+        row["resolve_p90_s"] = percentile_cont(resolve, 0.9)
+        rows.append(row)
+    return rows
+
+
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -188,6 +303,12 @@ async def metrics(
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[dict[str, Any]]:
     """One row per (bucket, group) of cases raised in [since, until); bucket None if no period."""
+    grain = rollup_grain(group_by, scope)
+    days = whole_days(since, until)
+    if grain is not None and days is not None:
+        sql, args = rollup_sql(group_by, period, scope, grain)
+        rows = merge_rollup(await conn.fetch(sql, *days, *args))
+        return [finish_row(row, weights) for row in rows]
     sql, args = metrics_sql(group_by, period, scope)
     async with conn.transaction():
         await conn.execute("SET LOCAL jit = off")  # compiling costs more than these queries

@@ -19,6 +19,7 @@ from projections.apply import ApplyStats, apply_event, decode
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
 from projections.projector import connect, topic_partitions
+from projections.rollups import refresh_all
 from projections.store import (
     DEFAULT_PROJECTOR,
     Position,
@@ -247,6 +248,7 @@ async def build(
             events, cases, stats, positions = await replay_into(
                 dsn, bootstrap, topic, schema, until, progress
             )
+        await refresh_all(conn)
         await write_checkpoints(conn, projector, topic, positions)
         await conn.execute(f"ANALYZE {quote_ident(schema)}.cases")
     finally:

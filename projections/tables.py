@@ -216,5 +216,38 @@ CASE_EVENTS = TableSpec(
 CHILD_TABLES: dict[str, TableSpec] = {
     t.name: t for t in (ASSIGNMENTS, CLOCKS, DISPUTES, EXTENSIONS, ESCALATIONS, CALLBACKS)
 }
-TABLES: dict[str, TableSpec] = {"cases": CASES, **CHILD_TABLES, "case_events": CASE_EVENTS}
-"""Every read-model table the projector writes, in load/flush order."""
+METRIC_DAYS = TableSpec(
+    "metric_days",
+    (
+        ("day", None),
+        ("grain", None),
+        ("department", None),
+        ("community", None),
+        ("street", None),
+        ("district", None),
+        ("category", None),
+        ("dispatched", 0),
+        ("acknowledged_in_time", 0),
+        ("acknowledged", 0),
+        ("disputed", 0),
+        ("ack_s", []),
+        ("callbacks", 0),
+        ("solved", 0),
+        ("satisfied", 0),
+        ("cases", 0),
+        ("resolved", 0),
+        ("reopened", 0),
+        ("resolve_s", []),
+        ("breaches", 0),
+    ),
+    ("day", "grain", "department", "community", "category"),
+)
+"""Daily metric roll-ups (migration 0004): computed in SQL from the tables above, not COPYed."""
+
+TABLES: dict[str, TableSpec] = {
+    "cases": CASES,
+    **CHILD_TABLES,
+    "case_events": CASE_EVENTS,
+    "metric_days": METRIC_DAYS,
+}
+"""Every read-model table the projector writes, in load/flush order (the comparison reads all)."""
