@@ -47,7 +47,7 @@ DEAD_LETTERS = TopicSpec(
     config={"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
 )
 ALL_TOPICS = (CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS)
-STREAM_TABLES = ("cases", "deadlines")
+STREAM_TABLES = ("cases",)
 """The stream worker's tables (``streams/app.py``), co-partitioned with the commands."""
 
 
@@ -122,6 +122,12 @@ async def _connected_admin(bootstrap: str, wait_s: float) -> AIOKafkaAdminClient
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(1.0)
+
+
+async def wait_for_broker(bootstrap: str, wait_s: float = 120.0) -> None:
+    """Return once the broker at ``bootstrap`` answers (raise after ``wait_s`` seconds)."""
+    admin = await _connected_admin(bootstrap, wait_s)
+    await admin.close()
 
 
 async def _wait_until_led(
