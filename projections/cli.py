@@ -19,6 +19,7 @@ from projections.store import DEFAULT_PROJECTOR
 from projections.timetravel import case_as_of_json
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
+from whistle.topics import wait_for_broker
 
 Subparsers = Any
 
@@ -108,8 +109,14 @@ def _projector(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         partitions=(tuple(int(p) for p in args.partitions.split(",")) if args.partitions else None),
     )
-    asyncio.run(run_projector(config))
+    asyncio.run(_wait_then_project(config))
     return 0
+
+
+async def _wait_then_project(config: ProjectorConfig) -> None:
+    """Run the projector once the broker answers (a start during a broker restart waits)."""
+    await wait_for_broker(config.bootstrap)
+    await run_projector(config)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

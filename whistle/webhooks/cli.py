@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from prometheus_client import start_http_server
 
 from whistle.domain.codec import EVENT_TYPES
 from whistle.logs import configure_logging
-from whistle.settings import get_settings
+from whistle.settings import Settings, get_settings
 from whistle.webhooks.receiver import serve
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.signing import new_secret, secret_bytes
@@ -201,10 +202,8 @@ def _deliver(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def main() -> None:
-        store = await open_store(settings, min_size=2, max_size=12)
+        store = await _opened_store(settings)
         try:
-            async with store.pool.acquire() as conn:
-                await ensure_schema(conn)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -221,3 +220,24 @@ def _deliver(args: argparse.Namespace) -> int:
     else:
         uvloop.run(main())
     return 0
+
+
+async def _opened_store(settings: Settings, wait_s: float = 120.0) -> WebhookStore:
+    """The store with its schema in place, waiting up to ``wait_s`` seconds for PostgreSQL
+    (a deliverer started while the database restarts comes up once it is back)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            store = await open_store(settings, min_size=2, max_size=12)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+            continue
+        try:
+            async with store.pool.acquire() as conn:
+                await ensure_schema(conn)
+            return store
+        except BaseException:
+            await store.pool.close()
+            raise
