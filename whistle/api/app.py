@@ -28,6 +28,7 @@ from whistle.api import (
 )
 from whistle.api.deps import Services
 from whistle.api.limits import BodyLimit, ServerTiming
+from whistle.api.links import add_case_links
 from whistle.api.nulguard import NulGuard
 from whistle.api.overload import (
     EXEMPT_PREFIXES,
@@ -196,5 +197,6 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         schemas.setdefault(name, sub)
     schemas["Problem"] = problem
     document_shedding(doc)
+    add_case_links(doc)
     app.openapi_schema = doc
     return doc

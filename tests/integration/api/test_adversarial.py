@@ -34,7 +34,15 @@ from tests.stack import Stack, running_stack, scratch_database
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("WHISTLE_FUZZ_EXAMPLES", "12"))
+STATEFUL_EXAMPLES = int(os.environ.get("WHISTLE_FUZZ_STATEFUL_EXAMPLES", "50"))
 MIN_CASES = 1000
+VALID_RAISE = {
+    "category": "parking",
+    "community": "tongan.datong.jinhai",
+    "address": "金海社区滨海步道",
+    "location": None,
+    "urgency": "general",
+}
 PROBLEM_JSON = "application/problem+json"
 STREAMS = {"/v1/stream/breaches"}
 """Server-sent events never end: left out (tests/unit/api covers their errors)."""
@@ -151,3 +159,46 @@ def test_generated_requests_never_break_the_api(stack: Stack) -> None:
     assert not tally.failures, report
     assert sent >= MIN_CASES or EXAMPLES < 12, f"only {sent} generated requests"
     stack.supervisor.check_alive()
+
+
+def test_stateful_sequences_never_break_the_api(stack: Stack) -> None:
+    """Raise a whistle, then follow the OpenAPI links to commands and reads on that case
+    (schemathesis' state machine), as an admin, checking every answer as above."""
+    schema = schemathesis.openapi.from_url(f"{stack.base}/openapi.json")
+
+    @schema.hook("map_body")
+    def raise_in_jinhai(context: Any, body: Any) -> Any:
+        """Generated whistles that the decider accepts, so that the links lead somewhere."""
+        operation = context.operation
+        if (operation.method.upper(), operation.path) == ("POST", "/v1/cases"):
+            return (body if isinstance(body, dict) else {}) | VALID_RAISE
+        return body
+
+    machine = schema.as_state_machine()
+    tally = Tally()
+    headers = {"Authorization": f"Bearer {stack.tokens['admin']}"}
+
+    class Checked(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": stack.base, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            tally.statuses[response.status_code] += 1
+            problem = violation(case.operation.path, response)
+            if problem:
+                key = (f"{case.method.upper()} {case.operation.path}", problem)
+                tally.failures.setdefault(key, case.as_curl_command(headers=headers))
+
+    Checked.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"stateful: {sum(tally.statuses.values())} requests; {sorted(tally.statuses.items())}")
+    report = "\n".join(f"{op}: {why}\n    {curl}" for (op, why), curl in tally.failures.items())
+    assert not tally.failures, report
+    assert tally.statuses[201] > 0, "no whistle was raised: the links were never followed"
