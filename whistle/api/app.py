@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -37,6 +36,7 @@ from whistle.api.overload import (
     install_unavailable_handlers,
 )
 from whistle.api.pgread import PgReadModel
+from whistle.api.pool import create_pool, freeze_startup_objects
 from whistle.api.problems import Problem, install_problem_handlers, problem_responses
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
@@ -75,8 +75,7 @@ class ApiSettings(BaseSettings):
 
 async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Services, Any]:
     """Start the bus and the pool, migrate the API tables; return services and a closer."""
-    pool = await asyncpg.create_pool(settings.dsn, min_size=api.pool_min, max_size=api.pool_max)
-    assert pool is not None
+    pool = await create_pool(settings.dsn, api.pool_min, api.pool_max)
     try:
         async with pool.acquire() as conn:
             await migrate_api(conn)
@@ -118,6 +117,7 @@ def create_app(
             yield
             return
         app.state.services, close = await connect_services(settings, api)
+        freeze_startup_objects()
         try:
             yield
         finally:
