@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeAlias
 
@@ -160,8 +161,22 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""A JSON ``\\u0000`` escape (not an escaped backslash followed by ``u0000``)."""
+
+
+def _refuse_nul(data: bytes | str | dict[str, Any]) -> None:
+    """NUL characters cannot be stored by PostgreSQL: a command carrying one would reach the
+    event log and then fail every projection of it, so it is refused (dead-lettered) here. (A
+    raw NUL byte is not valid JSON: ``_as_dict`` refuses that one.)"""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if isinstance(raw, bytes) and b"\\u0000" in raw and _JSON_NUL.search(raw):
+        raise DecodeError("a command must not contain NUL characters (U+0000)")
+
+
 def parse_command(data: bytes | str | dict[str, Any]) -> Command:
     """Decode and validate a command; raise ``DecodeError`` with a readable reason."""
+    _refuse_nul(data)
     raw = _as_dict(data)
     try:
         return COMMAND_ADAPTER.validate_python(raw)

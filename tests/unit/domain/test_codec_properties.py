@@ -135,3 +135,20 @@ def test_valid_messages_round_trip_byte_for_byte(raw: dict[str, Any]) -> None:
         assert encode(parse_event(data)) == encode(parse_event(encode(parse_event(data))))
     else:
         assert parse_command(encode(parse_command(data))) == parse_command(data)
+
+
+@FAST
+@given(st.sampled_from(COMMANDS), st.text(max_size=10), st.text(max_size=10))
+def test_a_command_with_a_nul_character_is_refused(
+    raw: dict[str, Any], before: str, after: str
+) -> None:
+    text_fields = sorted(k for k, v in raw.items() if isinstance(v, str) and k != "type")
+    field = text_fields[len(before) % len(text_fields)]
+    data = json.dumps({**raw, field: before + "\x00" + after})
+    assert outcome_of(parse_command, data, Command) is None
+    assert outcome_of(parse_command, data.encode(), Command) is None
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul() -> None:
+    raw = {**COMMANDS[0], "title": "C:\\u0000"}
+    assert parse_command(json.dumps(raw)).title == "C:\\u0000"  # type: ignore[attr-defined]
