@@ -71,18 +71,6 @@ def adopt(cls: type[M], data: dict[str, Any], names: set[str]) -> M:
     return obj
 
 
-def construct_from(cls: type[M], values: dict[str, Any], extra: dict[str, Any]) -> M:
-    """Like ``construct`` from two dicts (no keyword re-packing; for the hottest path)."""
-    template, names, factories = _TEMPLATES.get(cls) or _template(cls)
-    data = template.copy()
-    data.update(values)
-    data.update(extra)
-    for name, factory in factories:
-        if name not in data or data[name] is None:
-            data[name] = factory()
-    return adopt(cls, data, names)
-
-
 def construct(cls: type[M], **values: Any) -> M:
     """An instance of ``cls`` from trusted ``values``; missing fields take their plain default.
 
