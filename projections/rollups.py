@@ -49,5 +49,5 @@ async def apply_facts(conn: asyncpg.Connection, case_ids: list[str], days: Itera
 
 
 async def refresh_all(conn: asyncpg.Connection) -> None:
-    """Fill the (empty) roll-ups from every case's facts (rebuild, benchmark fills)."""
+    """Refill the roll-ups from every case's facts (rebuild, benchmark fills)."""
     await conn.execute("SELECT apply_metric_delta(NULL)")
