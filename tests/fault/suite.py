@@ -70,6 +70,8 @@ class Options:
     partitions: int = 6
     targets: tuple[str, ...] = ALL_TARGETS
     keep: bool = False
+    gap_s: tuple[float, float] = (1.0, 5.0)
+    """Pause before each fault (random within the range)."""
 
 
 def say(text: str) -> None:
@@ -200,7 +202,13 @@ async def _run(
         traffic = asyncio.create_task(
             steady_traffic(settings, ledger, stop_traffic, options.rate_per_s, rng, "F")
         )
-        plan = Plan(options.cycles, options.broker_restarts, options.pg_restarts, options.targets)
+        plan = Plan(
+            options.cycles,
+            options.broker_restarts,
+            options.pg_restarts,
+            options.targets,
+            options.gap_s,
+        )
         say(
             f"traffic at {options.rate_per_s}/s; faults: {plan.cycles} kill -9 of "
             f"{plan.targets}, {plan.broker_restarts} broker, {plan.pg_restarts} PostgreSQL"

@@ -27,6 +27,7 @@ async def test_under_kills_and_restarts_nothing_is_lost_or_applied_twice() -> No
             rate_per_s=2.0,
             seed=int(os.environ.get("WHISTLE_FAULT_SEED", "11")),
             targets=("worker-1", "worker-2", "projector"),
+            gap_s=(0.5, 2.0),
         )
     )
     print(summary(verdict))
