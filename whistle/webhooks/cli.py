@@ -189,8 +189,15 @@ def _receive(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"whistle webhooks receive: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, args.secret)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(args.host, args.port, args.secret)
+    except OSError as exc:
+        print(
+            f"whistle webhooks receive: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
