@@ -1,15 +1,23 @@
-"""Deadline firing at scale: N clocks due in the same second, routing latency meanwhile, memory
-and restart time of the worker holding N open cases.
+"""Deadlines at city scale: a worker holding N open cases (6 pending deadlines each).
 
-Method: N cases are raised and routed by hand-made RouteCase commands whose ack clock is due at
-one instant T (resolve clocks a week later stay pending), all produced before the worker starts.
-A probe raises one ordinary whistle every 100 ms throughout and times raised → routed (send to
-seen-on-the-log). When T passes, every ack clock breaches: the lateness each ClockBreached event
-records and the time until the last one appears are reported, with the probe's routing p99
-before T and during the drain. Then the worker's RSS is read and it is restarted (SIGTERM, start)
-and timed until it routes a probe whistle again.
+Measures, in one run against the real broker:
+1. worker start with N open cases in its table's changelog and an empty data folder
+   (recovery), and restart with its data folder kept: seconds until it routes a new whistle;
+   its RSS once the deadline index is built;
+2. firing lateness with N cases pending: L cases whose three ack clocks come due one after
+   another over 30 s; lateness = when the ClockBreached is on the event log − due time;
+3. a mass expiry: D cases whose ack clocks (3 each: ~100,000 deadlines for D = 33,334) are all
+   due in the same second; time until the last breach is on the log, and the raise → routed
+   p99 of a probe (one whistle every 100 ms) before and during the drain.
 
-    .venv/bin/python bench/bench_deadlines.py --cases 20000
+Method: the open cases are not pushed through the worker one by one (a million would take
+longer than the run); their table values are made by the real domain (a raise decided and
+routed by ``decide_batch`` with the rules in force, at a chosen raise time), copied per case id
+and produced onto the ``cases`` table's changelog, partitioned as the commands are: exactly
+what the worker would have written. The "far" cases were raised a day ahead, so none of
+their deadlines comes due during the run.
+
+    .venv/bin/python bench/bench_deadlines.py --cases 1000000 --drain 33334 --late 1000
 """
 
 from __future__ import annotations
@@ -22,52 +30,75 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_streams import produce_all, whistle
-from tests.service_fixtures import isolated_env, settings_of, supervised
-from whistle.domain import SYSTEM, ClockPlan, RouteCase, encode
+from bench.bench_streams import whistle
+from streams.app import partition_of
+from streams.decider import CommandRecord, decide_batch
+from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
+from whistle.domain import RaiseWhistle, encode, load_policies, load_rules, route
+from whistle.service.supervisor import Supervisor
 from whistle.settings import get_settings
-from whistle.topics import CASE_COMMANDS, CASE_EVENTS, ensure_topics
+from whistle.topics import CASE_COMMANDS, CASE_EVENTS, changelog_topic, ensure_topics
+
+ACK_BUDGET_S = 30 * 60  # the demo policy's ack clock for an ordinary whistle (calendar time)
+TEMPLATE_ID = "TEMPLATE-CASE-ID"
 
 
-def routed_by_hand(i: int, run: str, due: datetime, now: datetime) -> RouteCase:
-    """RouteCase for case i: lead 'transport', ack due at ``due``, resolve in a week."""
-    clocks = tuple(
-        ClockPlan(
-            kind=kind,
-            department="transport",
-            mode="calendar",
-            budget=due - now,
-            started_at=now,
-            due_at=at,
-        )
-        for kind, at in (("ack", due), ("resolve", due + timedelta(days=7)))
+def template(raised_at: float) -> bytes:
+    """The table value of a parking whistle in 金海社区 raised (and routed) at ``raised_at``."""
+    rules, policies = load_rules(), load_policies()
+    command = whistle(0, "t").model_copy(update={"case_id": TEMPLATE_ID, "command_id": "t"})
+    record = CommandRecord(b"", encode(command), round(raised_at * 1000))
+    result = decide_batch(
+        [record],
+        lambda *_: None,
+        lambda event: route(rules, event, event.occurred_at, policies=policies),
     )
-    return RouteCase(
-        command_id=f"route:B-{run}-{i}",
-        case_id=f"B-{run}-{i}",
-        actor=SYSTEM,
-        lead="transport",
-        rule_id="bench",
-        rules_version="bench",
-        policy="bench",
-        clocks=clocks,
+    return result.states[TEMPLATE_ID]
+
+
+def value_for(template_value: bytes, case_id: str) -> bytes:
+    """The template's value for another case id."""
+    return template_value.replace(TEMPLATE_ID.encode(), case_id.encode())
+
+
+async def seed(
+    bootstrap: str, topic: str, partitions: int, cases: list[tuple[str, bytes]]
+) -> float:
+    """Produce (case id, value) records onto the changelog; seconds taken."""
+    start = time.perf_counter()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=1024 * 1024, acks=1
     )
+    await producer.start()
+    try:
+        futures = []
+        for case_id, value in cases:
+            key = case_id.encode()
+            futures.append(
+                await producer.send(topic, value, key=key, partition=partition_of(key, partitions))
+            )
+            if len(futures) >= 20000:
+                await asyncio.gather(*futures)
+                futures = []
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - start
 
 
 class LogWatch:
-    """Follows the event log: when each case's events were seen, and the breach latenesses."""
+    """Follows the event log: when routings and ack breaches were seen."""
 
     def __init__(self) -> None:
-        self.seen: dict[tuple[str, str], float] = {}
-        self.lateness: list[float] = []
-        self.breach_seen: list[float] = []
+        self.routed: dict[str, float] = {}
+        self.breaches: dict[str, list[tuple[float, float]]] = {}  # group → (due, seen)
 
     async def follow(self, bootstrap: str, topic: str, stop: asyncio.Event) -> None:
         """Record arrivals until ``stop`` is set."""
@@ -80,69 +111,64 @@ class LogWatch:
         await consumer.start()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100, max_records=10000)
+                batch = await consumer.getmany(timeout_ms=100, max_records=20000)
                 now = time.time()
                 for record in (r for rs in batch.values() for r in rs):
                     event = json.loads(record.value)
-                    key = (event["case_id"], event["type"])
-                    if key in self.seen:
-                        continue
-                    self.seen[key] = now
-                    if event["type"] == "ClockBreached" and event["clock_key"].startswith("ack"):
-                        late = event["lateness"]
-                        self.lateness.append(_seconds(late))
-                        self.breach_seen.append(now)
+                    kind, case_id = event["type"], event["case_id"]
+                    if kind == "CaseRouted":
+                        self.routed.setdefault(case_id, now)
+                    elif kind == "ClockBreached" and event["clock_key"].startswith("ack"):
+                        due = datetime.fromisoformat(event["due_at"]).timestamp()
+                        self.breaches.setdefault(case_id.split("-")[0], []).append((due, now))
         finally:
             await consumer.stop()
 
 
-def _seconds(value: object) -> float:
-    """A pydantic-serialised timedelta (ISO 8601 'PT1.5S' or seconds) in seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).removeprefix("PT").removeprefix("P0DT")
-    total, number = 0.0, ""
-    for ch in text:
-        if ch in "HMS":
-            total += float(number) * {"H": 3600, "M": 60, "S": 1}[ch]
-            number = ""
-        else:
-            number += ch
-    return total
+class Probe:
+    """Raises one whistle every 100 ms; remembers when each was sent."""
 
+    def __init__(self) -> None:
+        self.sent: dict[str, float] = {}
 
-async def probe(bootstrap: str, topic: str, sent: dict[str, float], stop: asyncio.Event) -> None:
-    """Raise one whistle every 100 ms, recording when each was sent."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    await producer.start()
-    run = uuid.uuid4().hex[:6]
-    try:
-        i = 0
-        while not stop.is_set():
-            command = whistle(i, f"probe{run}")
-            sent[command.case_id] = time.time()
-            await producer.send_and_wait(topic, encode(command), command.case_id.encode())
-            i += 1
+    async def run(self, bootstrap: str, topic: str, stop: asyncio.Event) -> None:
+        """Send until ``stop`` is set."""
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        await producer.start()
+        run = uuid.uuid4().hex[:6]
+        try:
+            i = 0
+            while not stop.is_set():
+                command: RaiseWhistle = whistle(i, f"probe{run}")
+                self.sent[command.case_id] = time.time()
+                await producer.send_and_wait(topic, encode(command), command.case_id.encode())
+                i += 1
+                await asyncio.sleep(0.1)
+        finally:
+            await producer.stop()
+
+    def latencies(self, watch: LogWatch, since: float, until: float) -> list[float]:
+        """raise → routed of the probes sent in [since, until)."""
+        return [
+            watch.routed[c] - t
+            for c, t in list(self.sent.items())
+            if since <= t < until and c in watch.routed
+        ]
+
+    async def routes_again(self, watch: LogWatch, since: float, timeout_s: float) -> float:
+        """Seconds from ``since`` until a probe sent after it is routed."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if any(t >= since and c in watch.routed for c, t in list(self.sent.items())):
+                return time.time() - since
             await asyncio.sleep(0.1)
-    finally:
-        await producer.stop()
+        raise RuntimeError(f"no probe routed within {timeout_s:.0f} s")
 
 
-def p99(values: list[float]) -> float:
-    """99th percentile (nearest rank)."""
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
-
-
-def routing_latencies(
-    watch: LogWatch, sent: dict[str, float], since: float, until: float
-) -> list[float]:
-    """raised → routed latencies of probe whistles sent in [since, until)."""
-    return [
-        watch.seen[(c, "CaseRouted")] - t
-        for c, t in sent.items()
-        if since <= t < until and (c, "CaseRouted") in watch.seen
-    ]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def rss_mib(pid: int) -> float:
@@ -153,10 +179,26 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+async def settled_rss(pid: int, seconds: float = 5.0) -> float:
+    """RSS after the index is built: the highest of a few readings over ``seconds``."""
+    readings = []
+    for _ in range(int(seconds / 0.5)):
+        readings.append(rss_mib(pid))
+        await asyncio.sleep(0.5)
+    return max(readings)
+
+
+def start_worker(supervisor: Supervisor, web_port: int) -> None:
+    """The worker with a fixed id (its data folder survives a restart)."""
+    supervisor.start("worker", "worker", "--id", "w0", "--web-port", str(web_port))
+
+
 async def main() -> None:
     """Run the whole measurement once and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=20000)
+    parser.add_argument("--cases", type=int, default=1_000_000, help="open cases held")
+    parser.add_argument("--drain", type=int, default=33_334, help="cases due in one second")
+    parser.add_argument("--late", type=int, default=1000, help="cases due over 30 s")
     parser.add_argument("--partitions", type=int, default=12)
     args = parser.parse_args()
     base = get_settings()
@@ -167,62 +209,102 @@ async def main() -> None:
         env["WHISTLE_LOG_LEVEL"] = "WARNING"
         settings = settings_of(env)
         await ensure_topics(settings)
-        commands, log = settings.topic(CASE_COMMANDS.name), settings.topic(CASE_EVENTS.name)
+        changelog = changelog_topic(settings, "cases")
+        commands = settings.topic(CASE_COMMANDS.name)
         run = uuid.uuid4().hex[:6]
-        now = datetime.now(UTC)
-        due = now + timedelta(seconds=30 + args.cases / 200)
-        records = []
-        for i in range(args.cases):
-            raised = whistle(i, run)
-            records.append((raised.case_id.encode(), encode(raised)))
-            records.append((raised.case_id.encode(), encode(routed_by_hand(i, run, due, now))))
-        await produce_all(base.bootstrap, commands, records)
-        print(
-            f"{args.cases} cases produced; ack clocks due at {due:%H:%M:%S} "
-            f"(in {(due - datetime.now(UTC)).total_seconds():.0f} s)"
+        far = template(time.time() + 86400)
+        cases = [(f"far-{run}-{i:07d}", far) for i in range(args.cases)]
+        seconds = await seed(
+            base.bootstrap,
+            changelog,
+            args.partitions,
+            [(c, value_for(v, c)) for c, v in cases],
         )
-        watch, sent, stop = LogWatch(), {}, asyncio.Event()
-        followers = [
-            asyncio.create_task(watch.follow(base.bootstrap, log, stop)),
-            asyncio.create_task(probe(base.bootstrap, commands, sent, stop)),
+        print(f"{args.cases:,} open cases seeded onto the changelog in {seconds:.0f} s")
+
+        watch, probe, stop = LogWatch(), Probe(), asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                watch.follow(base.bootstrap, settings.topic(CASE_EVENTS.name), stop)
+            ),
+            asyncio.create_task(probe.run(base.bootstrap, commands, stop)),
         ]
-        with supervised(Path(tmp), env) as supervisor:
-            started = time.time()
-            supervisor.start("worker", "worker")
-            while sum(1 for (c, k) in watch.seen if k == "CaseRouted" and run in c) < args.cases:
-                await asyncio.sleep(0.5)
-            caught_up = time.time()
-            print(f"all {args.cases} routed {caught_up - started:.1f} s after worker start")
-            t_due = due.timestamp()
-            await asyncio.sleep(max(0.0, t_due - time.time()))
-            while len(watch.lateness) < args.cases and time.time() < t_due + 300:
-                await asyncio.sleep(0.5)
-            drained = max(watch.breach_seen) - t_due if watch.breach_seen else float("nan")
-            before = routing_latencies(watch, sent, caught_up + 2, t_due)
-            during = routing_latencies(watch, sent, t_due, t_due + max(drained, 1.0))
-            rss = rss_mib(supervisor.children["worker"].pid)
-            print(
-                f"breaches {len(watch.lateness)}/{args.cases}; lateness p50 "
-                f"{statistics.median(watch.lateness):.2f} s p99 {p99(watch.lateness):.2f} s; "
-                f"drained {drained:.1f} s after the due second"
-            )
-            print(
-                f"routing p99 before {p99(before) * 1000:.0f} ms (n={len(before)}), during "
-                f"the drain {p99(during) * 1000:.0f} ms (n={len(during)})"
-            )
-            print(f"worker RSS with {args.cases} open cases: {rss:.0f} MiB")
-            supervisor.stop()
-            restart = time.time()
-            supervisor.start("worker", "worker")
-            mark = len(sent)
-            while not any((c, "CaseRouted") in watch.seen for c in list(sent)[mark + 1 :]):
-                await asyncio.sleep(0.2)
-            print(
-                f"restart to routing again with {args.cases} open cases: "
-                f"{time.time() - restart:.1f} s"
-            )
-        stop.set()
-        await asyncio.gather(*followers)
+        web_port = free_port()
+        try:
+            with supervised(Path(tmp), env) as supervisor:
+                started = time.time()
+                start_worker(supervisor, web_port)
+                cold = await probe.routes_again(watch, started, 1800)
+                rss = await settled_rss(supervisor.children["worker"].pid)
+                print(
+                    f"cold start (recovery of {args.cases:,} cases from the changelog): "
+                    f"{cold:.1f} s"
+                )
+                print(f"worker RSS with {args.cases:,} open cases: {rss:.0f} MiB")
+                supervisor.stop()
+                restarted = time.time()
+                start_worker(supervisor, web_port)
+                warm = await probe.routes_again(watch, restarted, 1800)
+                rss2 = await settled_rss(supervisor.children["worker"].pid)
+                print(
+                    f"restart (data folder kept) to routing again: {warm:.1f} s; RSS {rss2:.0f} MiB"
+                )
+
+                # Lateness and drain groups, due after the next restart has settled.
+                supervisor.stop()
+                base_t = time.time() + warm + 30
+                late_at = [base_t + 30 * i / max(1, args.late) for i in range(args.late)]
+                drain_at = int(base_t + 45)
+                extra = [
+                    (
+                        f"late-{run}-{i:06d}",
+                        value_for(template(at - ACK_BUDGET_S), f"late-{run}-{i:06d}"),
+                    )
+                    for i, at in enumerate(late_at)
+                ]
+                drain_value = template(drain_at - ACK_BUDGET_S)
+                extra += [
+                    (f"drain-{run}-{i:06d}", value_for(drain_value, f"drain-{run}-{i:06d}"))
+                    for i in range(args.drain)
+                ]
+                await seed(base.bootstrap, changelog, args.partitions, extra)
+                restarted = time.time()
+                start_worker(supervisor, web_port)
+                await probe.routes_again(watch, restarted, 1800)
+                ready_at = time.time()
+                if time.time() > late_at[0]:
+                    print("warning: the worker came back after the first deadline")
+                want_drain = 3 * args.drain
+                while (
+                    len(watch.breaches.get("drain", [])) < want_drain
+                    and time.time() < drain_at + 300
+                ):
+                    await asyncio.sleep(0.5)
+                late = [seen - due for due, seen in watch.breaches.get("late", [])]
+                drained = [seen for _, seen in watch.breaches.get("drain", [])]
+                last = max(drained) - drain_at if drained else float("nan")
+                before = probe.latencies(watch, ready_at + 5, drain_at)
+                during = probe.latencies(watch, drain_at, drain_at + max(last, 1.0))
+                pending = args.cases + args.late + args.drain
+                print(
+                    f"lateness with {pending:,} open cases ({6 * pending:,} deadlines): "
+                    f"{len(late)} ack breaches, p50 {pct(late, 0.5):.2f} s, "
+                    f"p99 {pct(late, 0.99):.2f} s"
+                )
+                print(
+                    f"mass expiry: {len(drained):,}/{want_drain:,} ack deadlines due in one "
+                    "second, "
+                    f"last breach on the log {last:.1f} s after it"
+                )
+                print(
+                    f"probe raise→routed p99: before {pct(before, 0.99) * 1000:.0f} ms "
+                    f"(n={len(before)}), during the drain {pct(during, 0.99) * 1000:.0f} ms "
+                    f"(n={len(during)}); median {statistics.median(before or [0]) * 1000:.0f} → "
+                    f"{statistics.median(during or [0]) * 1000:.0f} ms"
+                )
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTER
 log = get_logger()
 
 TICK_S = 0.1
+DEADLINE_COMMANDS_IN_FLIGHT = 2000
+"""At most this many fired deadline commands not yet decided: a mass expiry is fed to the
+decider at its own pace, so a whistle raised meanwhile waits behind a few hundred breaches,
+not behind a hundred thousand (500 in flight: drained at a fifth of the rate)."""
+STALLED_S = 10.0
 ROCKSDB_OPTIONS = {
     "block_cache_size": 64 * 1024**2,  # default is 2 GiB per DB; 12 partitions × 2 tables
     "write_buffer_size": 8 * 1024**2,
@@ -88,6 +93,8 @@ class Streams:
         self.rules = load_rules(settings.routing_rules_file)
         self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
+        self._in_flight = 0  # deadline commands fired and not yet decided
+        self._decided_at = time.monotonic()
         self._last_offsets: dict[TP, int] = {}
         self._register()
 
@@ -133,6 +140,9 @@ class Streams:
             ]
             result = decide_batch(records, self._load_value, self._route)
             await self._publish(result)
+            if result.deadline_commands:
+                self._in_flight = max(0, self._in_flight - result.deadline_commands)
+                self._decided_at = time.monotonic()
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
@@ -237,11 +247,20 @@ class Streams:
             self.heap.rebuild(self._owned_rows(owned))
             self._owned = owned
             log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
+        metrics.DEADLINES_PENDING.set(self.heap.deadlines)
+        if self._in_flight and time.monotonic() - self._decided_at > STALLED_S:
+            self._in_flight = 0  # some were lost (a rebalance): their re-arming fires them
+        budget = DEADLINE_COMMANDS_IN_FLIGHT - self._in_flight
+        if budget <= 0:
+            return
         now = time.time()
         states: dict[str, CaseState | None] = {}
-        fired = [self._fire(due, now, states) for due in self.heap.pop_due(now, self._pending)]
-        await self._delivered([send for send in fired if send is not None])
-        metrics.DEADLINES_PENDING.set(self.heap.deadlines)
+        due = self.heap.pop_due(now, self._pending, limit=budget)
+        sends = [s for s in (self._fire(d, now, states) for d in due) if s is not None]
+        if sends and not self._in_flight:
+            self._decided_at = time.monotonic()
+        self._in_flight += len(sends)
+        await self._delivered(sends)
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         n = self.settings.partitions

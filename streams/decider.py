@@ -56,6 +56,8 @@ class BatchResult:
     """Case id → new table value (pending deadlines and state, see :func:`encode_value`)."""
     deadlines: dict[str, Pending] = field(default_factory=dict)
     """Case id → the deadlines that are new or moved, for the scanner's index."""
+    deadline_commands: int = 0
+    """How many of the batch's commands came from the deadline scanner."""
     deadline_delta: int = 0
     """Change of the number of pending deadlines over the batch (for the gauge)."""
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -114,6 +116,9 @@ def reply(command: Command, status: str, **extra: object) -> tuple[str, bytes]:
     return command.command_id, json.dumps(body, ensure_ascii=False, default=str).encode()
 
 
+DEADLINE_COMMANDS = frozenset({"BreachClock", "Escalate"})
+"""Command types the deadline scanner sends (as the system actor)."""
+
 Router = Callable[[WhistleRaised], Command]
 """The routing command for a raised whistle (the domain's ``route`` with the rules in force)."""
 
@@ -147,6 +152,8 @@ def decide_batch(
             result.count("dead_letter")
             continue
         case_id = command.case_id
+        if command.actor.role == "system" and command.type in DEADLINE_COMMANDS:
+            result.deadline_commands += 1
         if case_id not in states:
             raw = load(case_id, record.partition)
             states[case_id], before[case_id] = decode_state(raw), pending_in(raw)
