@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
-from faust.streams import _current_event
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -134,7 +132,6 @@ class Streams:
                     round(e.message.timestamp * 1000),  # Faust gives seconds
                     e.message.partition,
                     e.message.offset,
-                    e,
                 )
                 for e in batch
             ]
@@ -162,8 +159,12 @@ class Streams:
         key = case_id.encode()
         if partition is None:
             partition = partition_of(key, self.settings.partitions)
-        value: bytes | None = self.cases.data._db_for_partition(partition).get(key)
+        value: bytes | None = self._db(partition).get(key)
         return value
+
+    def _db(self, partition: int) -> Any:
+        """The RocksDB database (rocksdict) of one partition of the ``cases`` table."""
+        return self.cases.data._db_for_partition(partition)
 
     async def _publish(self, result: BatchResult) -> None:
         """Append events, then write the new states to the table's changelog, then locally.
@@ -189,25 +190,21 @@ class Streams:
         """Changelog first, then the local RocksDB store, then the persisted offsets."""
         changelog = self.cases.changelog_topic.get_topic_name()
         producer = await self.producer.start_once()
-        pending = []
+        sent = []
         for case_id, value in result.states.items():
-            origin = result.origins[case_id]
-            partition = origin.message.partition  # type: ignore[attr-defined]
+            partition = result.partitions[case_id]
             future = await producer.send(changelog, value, case_id.encode(), partition=partition)
-            pending.append((case_id, value, origin, future))
+            sent.append(future)
         persisted: dict[int, int] = {}
-        for _, _, _, future in pending:
+        for future in sent:
             meta = await future
             persisted[meta.partition] = max(meta.offset, persisted.get(meta.partition, -1))
-        store = self.cases.data
-        for case_id, value, origin, _ in pending:
-            _current_event.set(weakref.ref(origin))  # type: ignore[arg-type]  # its partition
-            store[case_id.encode()] = value
+        for case_id, value in result.states.items():
+            self._db(result.partitions[case_id]).put(case_id.encode(), value)
             self.heap.add(case_id, result.deadlines[case_id])
         self.heap.deadlines += result.deadline_delta
-        _current_event.set(None)
         for partition, offset in persisted.items():
-            store.set_persisted_offset(TP(changelog, partition), offset)
+            self.cases.data.set_persisted_offset(TP(changelog, partition), offset)
 
     def _send(
         self, spec: TopicSpec, key: bytes | None, value: bytes | None, headers: Any = None

@@ -41,8 +41,6 @@ class CommandRecord:
     timestamp_ms: int
     partition: int = 0
     offset: int = 0
-    origin: object = None
-    """The transport's own handle of the record (a Faust event), handed back per case."""
 
 
 @dataclass
@@ -61,7 +59,8 @@ class BatchResult:
     deadline_delta: int = 0
     """Change of the number of pending deadlines over the batch (for the gauge)."""
     outcomes: dict[str, int] = field(default_factory=dict)
-    origins: dict[str, object] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
+    """Case id → the partition of its commands (where its table value lives)."""
 
     def count(self, outcome: str) -> None:
         """Tally one outcome for the metrics."""
@@ -180,11 +179,11 @@ def decide_batch(
         if router is not None and isinstance(outcome[0], WhistleRaised):
             state = _route(state, router(outcome[0]), now, result)
         states[case_id] = state
-        result.origins[case_id] = record.origin
+        result.partitions[case_id] = record.partition
         if waited:
             result.replies.append(accepted(command, encoded))
         result.count("accepted")
-    for case_id in result.origins:  # once per changed case, however many commands it had
+    for case_id in result.partitions:  # once per changed case, however many commands it had
         final = states[case_id]
         assert final is not None
         pending = pending_of(final)
