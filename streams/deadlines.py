@@ -1,10 +1,11 @@
-"""Durable deadlines: an in-memory heap over the deadlines table of the partitions we own.
+"""Durable deadlines: an in-memory index over the pending deadlines of the partitions we own.
 
-The deadlines table (case id → pending deadlines) is the durable record, co-partitioned with
-the cases and written by the decider. The heap is only an index for "what is due next"; it is
-rebuilt from the table whenever the assignment changes. A popped entry is fired only if the
-table still holds it, and it is re-armed a little later in case the firing command is lost;
-the decider ignores a deadline command that has already taken effect.
+The durable record is the front of each case's value in the ``cases`` table (case id →
+pending deadlines, then state; see ``streams.decider.encode_value``), co-partitioned with the
+case and written by the decider with the state. The heap is only an index for "which case is
+due next"; it is rebuilt from the table whenever the assignment changes. A case's deadlines are
+fired only if the table still holds them, and re-armed a little later in case the firing
+command is lost; the decider ignores a deadline command that has already taken effect.
 """
 
 from __future__ import annotations
