@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from whistle.api.i18n import DETAILS, TITLES, negotiate, text
+from whistle.api.i18n import DETAILS, TITLES, Lang, negotiate, text
 from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, ProblemError
 
 
@@ -49,30 +49,45 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
         lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
         detail = text(DETAILS, "body_too_large", lang, limit=self.limit)
-        path = scope.get("path", "")
-        payload: object = {
-            "type": TYPE_PREFIX + "too_large",
-            "title": text(TITLES, "too_large", lang),
-            "status": 413,
-            "detail": detail,
-            "instance": path,
-        }
-        media_type = PROBLEM_JSON
-        if path.startswith(OPEN311_PREFIX):
-            payload, media_type = [{"code": 413, "description": detail}], "application/json"
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", media_type.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await send_problem(
+            send,
+            path=scope.get("path", ""),
+            status=413,
+            kind="too_large",
+            lang=lang,
+            detail=detail,
+            headers=[(b"connection", b"close")],
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def send_problem(
+    send: Send,
+    *,
+    path: str,
+    status: int,
+    kind: str,
+    lang: Lang,
+    detail: str,
+    headers: list[tuple[bytes, bytes]],
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Answer from an ASGI middleware with an RFC 9457 problem (a GeoReport error array under
+    Open311), before any route runs; ``headers`` follow the content type and length."""
+    payload: object = {
+        "type": TYPE_PREFIX + kind,
+        "title": text(TITLES, kind, lang),
+        "status": status,
+        "detail": detail,
+        "instance": path,
+        **(extra or {}),
+    }
+    media_type = PROBLEM_JSON
+    if path.startswith(OPEN311_PREFIX):
+        payload, media_type = [{"code": status, "description": detail}], "application/json"
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    start = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start + headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class ServerTiming:

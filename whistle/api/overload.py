@@ -4,7 +4,6 @@ overloaded API stays responsive and its memory bounded instead of queueing witho
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from whistle.api.i18n import DETAILS, TITLES, negotiate, text
-from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, problem_response
+from whistle.api.i18n import DETAILS, negotiate, text
+from whistle.api.limits import send_problem
+from whistle.api.problems import problem_response
 from whistle.logs import get_logger
 
 log = get_logger()
@@ -99,33 +99,20 @@ class InFlightLimit:
     async def _shed(self, scope: Scope, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
-        path = scope.get("path", "")
         detail = text(DETAILS, "overloaded", lang, retry=self.retry_after_s)
-        payload: object = {
-            "type": TYPE_PREFIX + "overloaded",
-            "title": text(TITLES, "overloaded", lang),
-            "status": 429,
-            "detail": detail,
-            "instance": path,
-            "code": "overloaded",
-        }
-        media_type = PROBLEM_JSON
-        if path.startswith(OPEN311_PREFIX):
-            payload, media_type = [{"code": 429, "description": detail}], "application/json"
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", media_type.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after_s).encode()),
-                    (b"content-language", b"en" if lang == "en" else b"zh-CN"),
-                ],
-            }
+        await send_problem(
+            send,
+            path=scope.get("path", ""),
+            status=429,
+            kind="overloaded",
+            lang=lang,
+            detail=detail,
+            headers=[
+                (b"retry-after", str(self.retry_after_s).encode()),
+                (b"content-language", b"en" if lang == "en" else b"zh-CN"),
+            ],
+            extra={"code": "overloaded"},
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 def install_unavailable_handlers(app: FastAPI, retry_after_s: int) -> None:
