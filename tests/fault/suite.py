@@ -139,14 +139,25 @@ async def settle_projector(dsn: str, topic: str, records: int) -> None:
         await asyncio.sleep(3.0)
 
 
-async def settle_webhooks(wire: WireCount, expected: set[tuple[str, str]]) -> None:
-    """Until the receiver saw every expected delivery (bounded: leases last a minute)."""
+async def settle_webhooks(wire: WireCount, expected: set[tuple[str, str]], dsn: str) -> None:
+    """Until the receiver saw every expected delivery and every row says so (bounded).
+
+    A delivery the receiver answered can still be ``pending`` for a while: its deliverer was
+    killed, or PostgreSQL restarted, between the answer and the status update. Its lease (a
+    minute) then expires and it is sent again, a duplicate on the wire, until a row records it.
+    """
     deadline = time.monotonic() + SETTLE_S
     while time.monotonic() < deadline:
         missing = len(expected - set(wire.got))
-        if not missing:
-            return
-        say(f"settling: {missing} of {len(expected)} webhooks not received yet")
+        statuses = {} if missing else await deliveries_by_status(dsn)
+        unfinished = {k: v for k, v in statuses.items() if k != "delivered"}
+        if not missing and not unfinished.get("pending"):
+            return  # anything else left (dead letters) is final: the verdict names it
+        say(
+            f"settling: {missing} of {len(expected)} webhooks not received yet"
+            if missing
+            else f"settling: deliveries not recorded as delivered yet: {unfinished}"
+        )
         await asyncio.sleep(3.0)
 
 
@@ -221,7 +232,7 @@ async def _run(
         await settle_projector(services.dsn, topic, len(records))
         events = distinct(records)
         expected = expected_webhooks(events)
-        await settle_webhooks(wire, expected)
+        await settle_webhooks(wire, expected, services.dsn)
         stop_watch.set()
         await watcher
         verdict.deliveries_by_status = await deliveries_by_status(services.dsn)
