@@ -50,7 +50,7 @@ async def get_services(request: Request) -> Services:
 
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer wh_…`")
 
-_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="whistle"'}
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="whistle"'}
 
 
 async def get_principal(
@@ -59,10 +59,10 @@ async def get_principal(
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <token>``; 401 problem+json otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ProblemError(401, "unauthorized", detail_key="missing_token", headers=_UNAUTHORIZED)
+        raise ProblemError(401, "unauthorized", detail_key="missing_token", headers=UNAUTHORIZED)
     principal = await services.users.principal(credentials.credentials)
     if principal is None:
-        raise ProblemError(401, "unauthorized", detail_key="bad_token", headers=_UNAUTHORIZED)
+        raise ProblemError(401, "unauthorized", detail_key="bad_token", headers=UNAUTHORIZED)
     return principal
 
 
@@ -83,7 +83,8 @@ def visible(principal: Principal, row: Row | None) -> bool:
     return row is not None and sees(principal, row.get("area"), row.get("departments") or ())
 
 
-def _not_found() -> ProblemError:
+def not_found() -> ProblemError:
+    """404 for a case that does not exist or lies outside the caller's scope (never 403)."""
     return ProblemError(404, "not_found", detail_key="case_not_found")
 
 
@@ -91,11 +92,11 @@ async def visible_case(services: Services, principal: Principal, case_id: str) -
     """The case, or 404 when it does not exist or lies outside the caller's scope."""
     row = await services.read.case(case_id)
     if row is None or not visible(principal, row):
-        raise _not_found()
+        raise not_found()
     return row
 
 
 async def check_visible(services: Services, principal: Principal, case_id: str) -> None:
     """404 unless the case exists within the caller's scope (reads only its scope columns)."""
     if not visible(principal, await services.read.case_scope(case_id)):
-        raise _not_found()
+        raise not_found()

@@ -42,6 +42,27 @@ SELECT c.*,
 """
 
 
+EVENT_COLUMNS = (
+    "seq",
+    "event_id",
+    "type",
+    "occurred_at",
+    "actor_user_id",
+    "actor_role",
+    "actor_department",
+    "actor_area",
+    "command_id",
+    "body",
+)
+"""What ``queries.timeline`` returns of each event (``CASE_TIMELINE_SQL`` reads the same)."""
+CASE_TIMELINE_SQL = f"""
+SELECT c.area, c.departments, {", ".join(f"e.{n}" for n in EVENT_COLUMNS[:-1])},
+       e.body::text AS body
+  FROM {S}.cases c LEFT JOIN {S}.case_events e ON e.case_id = c.case_id
+ WHERE c.case_id = $1 ORDER BY e.seq
+"""
+
+
 def scope_sql(scope: Scope, args: list[Any], alias: str = "c") -> str:
     """SQL condition restricting ``alias`` (a cases row) to ``scope``; appends to ``args``."""
     if scope.department is not None:
@@ -131,6 +152,19 @@ class PgReadModel:
         """The case's events in order, bodies decoded."""
         async with self._pool.acquire() as conn:
             return await q.timeline(conn, case_id)
+
+    async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
+        """Scope columns and events in one statement (``case_scope`` + ``timeline`` take two)."""
+        records = await self._pool.fetch(CASE_TIMELINE_SQL, case_id)
+        if not records:
+            return None
+        scope = {"area": records[0]["area"], "departments": list(records[0]["departments"] or [])}
+        events = [
+            {name: r[name] for name in EVENT_COLUMNS} | {"body": json.loads(r["body"])}
+            for r in records
+            if r["seq"] is not None
+        ]
+        return scope, events
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """The first event (WhistleRaised) body of each case."""

@@ -74,6 +74,11 @@ class ReadModel(Protocol):
         """Every event of the case, in order."""
         ...
 
+    async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
+        """The case's scope columns (``area``, ``departments``) and its events in order, in
+        one round trip; None when there is no such case."""
+        ...
+
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """The WhistleRaised body (address, location, description…) of each case."""
         ...

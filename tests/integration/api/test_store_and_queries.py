@@ -16,7 +16,7 @@ from projections import queries as q
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
-from projections.store import write_cases
+from projections.store import write_cases, write_timeline
 from projections.synthetic import encode_event, random_story
 from whistle.api.pgread import PgReadModel
 from whistle.api.readmodel import CaseFilters, Scope
@@ -168,3 +168,25 @@ async def test_the_one_query_case_matches_the_projections_get_case(pool: asyncpg
             theirs = await q.get_case(conn, story.case_id)
         assert mine is not None and theirs is not None
         assert plain(mine) == plain(theirs)
+
+
+async def test_the_one_query_timeline_matches_scope_and_timeline(pool: asyncpg.Pool) -> None:
+    rng = random.Random(5)
+    model, stats = Model(), ApplyStats()
+    stories = [random_story(rng, f"WH-T-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(8)]
+    for story in stories:
+        for event in story.events:
+            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL search_path TO projection, public")
+        await write_cases(conn, model, model.dirty, replace=False)
+        await write_timeline(conn, model)
+    read = PgReadModel(pool)
+    for story in stories:
+        found = await read.case_timeline(story.case_id)
+        async with pool.acquire() as conn:
+            events = await q.timeline(conn, story.case_id)
+        assert found is not None and events
+        assert found == (await read.case_scope(story.case_id), events)
+        assert to_json(found[1]) == to_json(events)  # same keys in the same order
+    assert await read.case_timeline("WH-NONE") is None

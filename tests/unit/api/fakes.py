@@ -149,6 +149,10 @@ class FakeRead:
     async def timeline(self, case_id: str) -> list[Row]:
         return self.events.get(case_id, [])
 
+    async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
+        scope = await self.case_scope(case_id)
+        return None if scope is None else (scope, await self.timeline(case_id))
+
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
 
