@@ -26,6 +26,7 @@ from whistle.api import (
     webhook_routes,
 )
 from whistle.api.deps import Services
+from whistle.api.fastreads import FastReads
 from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
 from whistle.api.nulguard import NulGuard
@@ -68,6 +69,9 @@ class ApiSettings(BaseSettings):
     token_cache_s: float = Field(default=5.0, ge=0, description="Token lookup cache (revoke).")
     read_cache_s: float = Field(
         default=1.0, ge=0, description="Lists and boards shared per scope this long (0: off)."
+    )
+    fast_reads: bool = Field(
+        default=True, description="Serve the five hot reads before FastAPI's routing."
     )
     pool_min: int = Field(default=2, ge=1)
     pool_max: int = Field(default=10, ge=1)
@@ -147,6 +151,8 @@ def create_app(
     )
     for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
         app.include_router(module.router)
+    if api.fast_reads:
+        app.router.middleware_stack = FastReads(app.router.middleware_stack)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_docs(app)
     return app

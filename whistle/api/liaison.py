@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from whistle.api.commands import add_command_route, department_from_principal
 from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
+from whistle.api.identity import Principal
 from whistle.api.problems import problem_responses
 from whistle.api.readmodel import CaseFilters, Scope
 from whistle.api.views import CaseList, json_response
@@ -35,10 +36,17 @@ async def inbox(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
     """Open cases assigned to the caller's department, newest first."""
-    require_role(principal, ("liaison",))
-    filters = CaseFilters(status=tuple(status or OPEN_STATUSES), limit=limit, offset=offset)
+    filters = inbox_filters(principal, status, limit, offset)
     rows = await services.read.cases(Scope.of(principal), filters)
     return json_response({"items": rows, "limit": limit, "offset": offset})
+
+
+def inbox_filters(
+    principal: Principal, status: list[str] | None, limit: int, offset: int
+) -> CaseFilters:
+    """What the inbox lists (403 for anyone but a liaison): open statuses by default."""
+    require_role(principal, ("liaison",))
+    return CaseFilters(status=tuple(status or OPEN_STATUSES), limit=limit, offset=offset)
 
 
 def _department_route(suffix: str, command: type[Command], summary: str) -> None:
