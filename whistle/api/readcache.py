@@ -32,7 +32,9 @@ class Entry:
 
     expires: float
     value: asyncio.Future[Any]
-    refreshing: bool = False
+    refresh: asyncio.Future[Any] | None = None
+    """The background query that will replace this entry (kept here: the loop holds tasks
+    only weakly)."""
 
 
 class CachedReadModel:
@@ -51,7 +53,7 @@ class CachedReadModel:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             entry = Entry(now + self._ttl, asyncio.ensure_future(produce()))
             self._entries[key] = entry
-        elif entry.expires - now < self._ttl * REFRESH_AHEAD and not entry.refreshing:
+        elif entry.expires - now < self._ttl * REFRESH_AHEAD and entry.refresh is None:
             self._refresh(key, entry, produce, now)
         try:
             return await asyncio.shield(entry.value)
@@ -65,8 +67,7 @@ class CachedReadModel:
     ) -> None:
         """Run the query again and put its result in place of ``entry`` once it has come;
         a failure leaves ``entry`` to expire (the next read then queries and sees the error)."""
-        entry.refreshing = True
-        fresh = asyncio.ensure_future(produce())
+        fresh = entry.refresh = asyncio.ensure_future(produce())
 
         def swap(done: asyncio.Future[Any]) -> None:
             if done.cancelled() or done.exception() is not None:
