@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -18,7 +18,7 @@ from projections.apply import ApplyStats, apply_event, decode
 from projections.dead_letters import DeadLetters, dead_letter_topic
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
-from projections.rollups import apply_facts, capture_facts, local_day
+from projections.rollups import apply_facts, capture_facts
 from projections.store import (
     DEFAULT_PROJECTOR,
     CheckpointMoved,
@@ -90,8 +90,6 @@ class PreparedBatch:
     rows: dict[str, list[tuple[Any, ...]]]
     expected: dict[int, int]
     positions: dict[int, Position]
-    days: list[date] = field(default_factory=list)
-    """Cohort days of the touched cases (their metric roll-ups change)."""
     invalid: list[Any] = field(default_factory=list)
     """Records that are not readable case events (dead-lettered by the live projector)."""
 
@@ -131,7 +129,6 @@ async def prepare_batch(
     rows = case_records(model, dirty)
     rows["case_events"] = model.timeline
     model.timeline, model.dirty = [], set()
-    raised = (model.cases[c].case["raised_at"] for c in dirty)
     return PreparedBatch(
         stats,
         dirty,
@@ -139,7 +136,6 @@ async def prepare_batch(
         rows,
         {p: positions[p].next_offset for p in records},
         new_positions,
-        sorted({local_day(at) for at in raised if at is not None}),
         invalid=invalid,
     )
 
@@ -153,7 +149,7 @@ async def write_batch(
         await capture_facts(conn, batch.replace)
         await delete_cases(conn, batch.replace)
         await copy_rows(conn, batch.rows)
-        await apply_facts(conn, batch.dirty, batch.days)
+        await apply_facts(conn, batch.dirty)
         await advance_checkpoints(
             conn, config.projector, config.topic, batch.expected, batch.positions
         )
