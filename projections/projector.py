@@ -14,7 +14,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from projections.apply import ApplyStats, apply_event, decode
+from projections.apply import ApplyStats, apply_event, decode, gc_paused
 from projections.dead_letters import DeadLetters, dead_letter_topic
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
@@ -36,6 +36,9 @@ from whistle.logs import get_logger
 from whistle.settings import get_settings
 
 log = get_logger()
+
+YIELD_EVERY = 500
+"""Records decoded or applied between two yields to the event loop (see ``prepare_batch``)."""
 
 DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -101,28 +104,57 @@ async def prepare_batch(
     high_watermarks: Mapping[int, int],
     model: Model,
 ) -> PreparedBatch:
-    """Decode and apply a batch to the cached rows (loading the missing cases first)."""
+    """Decode and apply a batch to the cached rows (loading the missing cases first).
+
+    Runs while the previous batch is being written on another connection: it yields every
+    ``YIELD_EVERY`` records so that the event loop keeps feeding that batch's COPY to
+    PostgreSQL, and the cyclic garbage collector waits until the batch is prepared.
+    """
+    with gc_paused():
+        decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
+        for partition, recs in records.items():
+            for rec in recs:
+                decoded.append((partition, rec, decode(rec.value)))
+                if len(decoded) % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the previous batch's COPY go on meanwhile
+        model.dirty, model.timeline = set(), []
+        wanted = {ev["case_id"] for _, _, ev in decoded if ev is not None}
+        await load_cases(read_conn, model, wanted)
+        return await _apply_batch(decoded, positions, high_watermarks, model)
+
+
+async def _apply_batch(
+    decoded: list[tuple[int, Any, dict[str, Any] | None]],
+    positions: Mapping[int, Position],
+    high_watermarks: Mapping[int, int],
+    model: Model,
+) -> PreparedBatch:
+    """Apply decoded records to the cached rows and snapshot the touched cases' records."""
     stats = ApplyStats()
-    decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
-    for partition, recs in records.items():
-        for rec in recs:
-            decoded.append((partition, rec, decode(rec.value)))
-    model.dirty, model.timeline = set(), []
-    await load_cases(read_conn, model, {ev["case_id"] for _, _, ev in decoded if ev is not None})
-    new_positions: dict[int, Position] = {}
+    last_offset: dict[int, int] = {}
+    last_event: dict[int, dict[str, Any]] = {}
     invalid: list[Any] = []
-    for partition, rec, event in decoded:
-        last_at = (new_positions.get(partition) or positions[partition]).last_event_at
+    for n, (partition, rec, event) in enumerate(decoded, 1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         if event is None:
             stats.invalid += 1
             invalid.append(rec)
             log.error("event_undecodable", partition=partition, offset=rec.offset)
         else:
             apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
-            last_at = datetime.fromisoformat(event["occurred_at"])
-        new_positions[partition] = Position(
-            rec.offset + 1, high_watermarks.get(partition, rec.offset + 1), last_at
+            last_event[partition] = event
+        last_offset[partition] = rec.offset
+    new_positions = {
+        p: Position(
+            offset + 1,
+            high_watermarks.get(p, offset + 1),
+            datetime.fromisoformat(last_event[p]["occurred_at"])
+            if p in last_event
+            else positions[p].last_event_at,
         )
+        for p, offset in last_offset.items()
+    }
     dirty = list(model.dirty)
     replace = [c for c in dirty if c in model.stored]
     model.stored.update(dirty)  # stored once this batch commits; else the cache is dropped
@@ -134,7 +166,7 @@ async def prepare_batch(
         dirty,
         replace,
         rows,
-        {p: positions[p].next_offset for p in records},
+        {p: positions[p].next_offset for p in last_offset},
         new_positions,
         invalid=invalid,
     )

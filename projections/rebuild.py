@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from projections.apply import ApplyStats, apply_event, decode
+from projections.apply import ApplyStats, apply_event, decode, gc_paused
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
 from projections.projector import connect, topic_partitions
@@ -82,6 +82,33 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
+def _apply_fetched(
+    fetched: dict[TopicPartition, list[Any]],
+    until: dict[int, int],
+    model: Model,
+    stats: ApplyStats,
+    positions: dict[int, Position],
+) -> int:
+    """Apply fetched records below ``until`` and move ``positions``; the records applied."""
+    done = 0
+    for tp, records in fetched.items():
+        end = until[tp.partition]
+        last_at = positions[tp.partition].last_event_at
+        for rec in records:
+            if rec.offset >= end:
+                break
+            event = decode(rec.value)
+            if event is None:
+                stats.invalid += 1
+                log.error("event_undecodable", partition=tp.partition, offset=rec.offset)
+            else:
+                apply_event(model, event, rec.value.decode(), tp.partition, rec.offset, stats)
+                last_at = datetime.fromisoformat(event["occurred_at"])
+            done += 1
+            positions[tp.partition] = Position(rec.offset + 1, end, last_at)
+    return done
+
+
 async def replay(
     conn: asyncpg.Connection,
     bootstrap: str,
@@ -113,23 +140,11 @@ async def replay(
         done, started, shown = 0, time.monotonic(), 0.0
         while pending:
             fetched = await consumer.getmany(*pending, timeout_ms=500, max_records=20_000)
-            for tp, records in fetched.items():
+            with gc_paused():
+                done += _apply_fetched(fetched, until, model, stats, positions)
+            for tp in fetched:
                 end = until[tp.partition]
                 last_at = positions[tp.partition].last_event_at
-                for rec in records:
-                    if rec.offset >= end:
-                        break
-                    event = decode(rec.value)
-                    if event is None:
-                        stats.invalid += 1
-                        log.error("event_undecodable", partition=tp.partition, offset=rec.offset)
-                    else:
-                        apply_event(
-                            model, event, rec.value.decode(), tp.partition, rec.offset, stats
-                        )
-                        last_at = datetime.fromisoformat(event["occurred_at"])
-                    done += 1
-                    positions[tp.partition] = Position(rec.offset + 1, end, last_at)
                 if positions[tp.partition].next_offset < end and await consumer.position(tp) >= end:
                     positions[tp.partition] = Position(end, end, last_at)  # markers, gaps
                 if positions[tp.partition].next_offset >= end:
@@ -173,8 +188,9 @@ async def replay_into(
     try:
         model, stats, positions, events = await replay(conn, bootstrap, topic, until, progress)
         ids = list(model.cases)
-        for i in range(0, len(ids), CASE_CHUNK):
-            await write_cases(conn, model, ids[i : i + CASE_CHUNK], replace=False)
+        with gc_paused():
+            for i in range(0, len(ids), CASE_CHUNK):
+                await write_cases(conn, model, ids[i : i + CASE_CHUNK], replace=False)
         return events, len(ids), stats, positions
     finally:
         await conn.close()
