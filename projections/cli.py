@@ -52,7 +52,7 @@ def register(subparsers: Subparsers) -> None:
 
     proj = subparsers.add_parser("projector", help="run the live projector until SIGTERM")
     _connection_args(proj)
-    proj.add_argument("--batch-size", type=int, default=5000)
+    proj.add_argument("--batch-size", type=int, default=20_000)
     proj.add_argument(
         "--partitions",
         default=None,

@@ -67,7 +67,7 @@ class ProjectorConfig:
     topic: str = field(default_factory=lambda: get_settings().topic("case-events"))
     schema: str = LIVE_SCHEMA
     projector: str = DEFAULT_PROJECTOR
-    batch_size: int = 5000
+    batch_size: int = 20_000
     poll_ms: int = 200
     heartbeat_s: float = 5.0
     max_backoff_s: float = 10.0
