@@ -422,10 +422,12 @@ async def measure_metrics(args: argparse.Namespace, dsn: str) -> None:
 
 async def main() -> None:
     """Run the selected measurements."""
+    global BATCH  # one setting for the whole run
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shards", type=int, default=1, help="projector processes")
+    parser.add_argument("--batch", type=int, default=BATCH, help="projector and baseline batch")
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-runs", type=int, default=1)
     parser.add_argument("--rebuild-topic", default=None, help="replay this existing topic")
@@ -438,6 +440,7 @@ async def main() -> None:
     parser.add_argument("--dsn", default=None)
     parser.add_argument("--bootstrap", default=None)
     args = parser.parse_args()
+    BATCH = args.batch
     settings = get_settings()
     dsn, bootstrap = args.dsn or settings.dsn, args.bootstrap or settings.bootstrap
     if not args.skip_projection:
