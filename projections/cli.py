@@ -19,7 +19,7 @@ from projections.store import DEFAULT_PROJECTOR
 from projections.timetravel import case_as_of_json
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
-from whistle.topics import wait_for_broker
+from whistle.topics import ensure_topics
 
 Subparsers = Any
 
@@ -114,8 +114,13 @@ def _projector(args: argparse.Namespace) -> int:
 
 
 async def _wait_then_project(config: ProjectorConfig) -> None:
-    """Run the projector once the broker answers (a start during a broker restart waits)."""
-    await wait_for_broker(config.bootstrap)
+    """Run the projector once the broker answers (a start during a broker restart waits).
+
+    The topics are made first if they do not exist yet: subscribing to a missing topic makes
+    a broker that auto-creates topics create it with its default partition count (one), not
+    with the count every other component expects.
+    """
+    await ensure_topics(get_settings().model_copy(update={"bootstrap": config.bootstrap}))
     await run_projector(config)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from whistle.logs import get_logger
 from whistle.settings import Settings
-from whistle.topics import CASE_COMMANDS, CASE_REPLIES
+from whistle.topics import CASE_COMMANDS, CASE_REPLIES, ensure_topics
 
 log = get_logger()
 
@@ -51,7 +51,12 @@ class CommandBus:
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Connect, and start reading replies from the current end of every partition."""
+        """Make the topics if missing, connect, and read replies from the current end.
+
+        Topics first: a consumer or producer naming a missing topic makes a broker that
+        auto-creates topics create it with one partition, whichever component starts first.
+        """
+        await ensure_topics(self._settings)
         await self._producer.start()
         await self._consumer.start()
         topic = self._settings.topic(CASE_REPLIES.name)

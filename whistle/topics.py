@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -103,7 +104,8 @@ async def ensure_topics(
                 if code not in (0, TopicAlreadyExistsError.errno):  # exists: made concurrently
                     reason = rest[0] if rest else ""
                     raise RuntimeError(f"cannot create topic {name}: error {code} {reason}")
-        await _wait_until_led(admin, list(wanted))
+        described = await _wait_until_led(admin, list(wanted))
+        _check_partitions(described, settings.partitions)
     finally:
         await admin.close()
 
@@ -124,16 +126,28 @@ async def _connected_admin(bootstrap: str, wait_s: float) -> AIOKafkaAdminClient
             await asyncio.sleep(1.0)
 
 
-async def wait_for_broker(bootstrap: str, wait_s: float = 120.0) -> None:
-    """Return once the broker at ``bootstrap`` answers (raise after ``wait_s`` seconds)."""
-    admin = await _connected_admin(bootstrap, wait_s)
-    await admin.close()
+def _check_partitions(described: list[dict[str, Any]], expected: int) -> None:
+    """Refuse topics whose partition count is not the configured one.
+
+    Cases, their commands, events and table changelog are co-partitioned: a topic made with
+    another count (by hand, or auto-created with the broker's default when a client named it
+    before it existed) would put a case's records where its decider does not look.
+    """
+    wrong = {
+        t["topic"]: len(t["partitions"]) for t in described if len(t["partitions"]) != expected
+    }
+    if wrong:
+        found = ", ".join(f"{name} has {n}" for name, n in sorted(wrong.items()))
+        raise RuntimeError(
+            f"topics must have {expected} partitions (WHISTLE_PARTITIONS) but {found}: "
+            "recreate them with that count, or set WHISTLE_PARTITIONS to theirs"
+        )
 
 
 async def _wait_until_led(
     admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0
-) -> None:
-    """Wait until every partition of ``names`` has a leader.
+) -> list[dict[str, Any]]:
+    """Wait until every partition of ``names`` has a leader; return their descriptions.
 
     A consumer group that joins before a new topic's metadata is complete is assigned none of
     its partitions and keeps that assignment until the next rebalance.
@@ -148,7 +162,7 @@ async def _wait_until_led(
             and all(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
             for topic in described
         ):
-            return
+            return list(described)
         if loop.time() > deadline:
             raise RuntimeError(f"topics have no leader after {timeout_s:.0f} s: {names}")
         await asyncio.sleep(0.2)

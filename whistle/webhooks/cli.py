@@ -22,6 +22,7 @@ from prometheus_client import start_http_server
 from whistle.domain.codec import EVENT_TYPES
 from whistle.logs import configure_logging
 from whistle.settings import Settings, get_settings
+from whistle.topics import ensure_topics
 from whistle.webhooks.receiver import serve
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.signing import new_secret, secret_bytes
@@ -209,6 +210,7 @@ def _deliver(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def main() -> None:
+        await ensure_topics(settings)  # not auto-created with one partition by our consumer
         store = await _opened_store(settings)
         try:
             stop = asyncio.Event()
