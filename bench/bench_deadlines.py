@@ -38,8 +38,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_streams import whistle
-from streams.app import partition_of
 from streams.decider import CommandRecord, decide_batch
+from streams.producer import partition_of
 from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
 from whistle.domain import RaiseWhistle, encode, load_policies, load_rules, route
 from whistle.service.supervisor import Supervisor

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.app import partition_of
+from streams.producer import partition_of
 from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
 from whistle.domain import Actor, RaiseWhistle, encode
 from whistle.settings import Settings, get_settings

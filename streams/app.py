@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.deadlines import DeadlineHeap, DueDeadline, Pending
 from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state, pending_in
-from streams.producer import LazyProducer
+from streams.producer import Keyed, LazyProducer, partition_of
 from whistle.domain import (
     CaseState,
     RouteCase,
@@ -45,11 +44,6 @@ ROCKSDB_OPTIONS = {
     "max_write_buffer_number": 2,
     "max_open_files": 256,
 }
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partition of a key (the producer's murmur2 partitioner)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class Streams:
@@ -121,6 +115,11 @@ class Streams:
         self.app.timer(TICK_S, name="deadline-scanner")(self._scan_deadlines)
         self.app.timer(5.0, name="lag-gauge")(self._measure_lag)
         self.app.page("/metrics")(_metrics_page)
+        self.app.on_before_shutdown.connect(self._close_producer)
+
+    async def _close_producer(self, *_: Any, **__: Any) -> None:
+        """Flush and close our producer once the agents have stopped (Faust closes its own)."""
+        await self.producer.stop()
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
@@ -175,13 +174,20 @@ class Streams:
         own producer (Faust's per-record path cost ~0.2 ms each) and the persisted changelog
         offset is stored once per partition and batch, as Faust's recovery expects.
         """
-        sent = [self._send(CASE_EVENTS, k.encode(), v) for k, v in result.events]
-        sent += [self._dead_letter(k, v, why, CASE_COMMANDS) for k, v, why in result.dead_letters]
+        events = [(case_id.encode(), body) for case_id, body in result.events]
+        sent = [self._dead_letter(k, v, why, CASE_COMMANDS) for k, v, why in result.dead_letters]
+        # A case's events go to its commands' partition (co-partitioned topics, the same
+        # partition the key would choose) without hashing the key again.
+        partitions = [result.partitions[case_id] for case_id, _ in result.events]
+        batches = await self._send_batched(CASE_EVENTS, events, partitions)
         await self._delivered(sent)
+        for future, _ in batches:
+            await future
         if result.states:
             await self._store(result)
-        for command_id, body in result.replies:  # best effort: the API falls back to 202
-            await self._send(CASE_REPLIES, command_id.encode(), body)
+        # Best effort, queued without waiting: the API falls back to 202 without a reply.
+        replies = [(command_id.encode(), body) for command_id, body in result.replies]
+        await self._send_batched(CASE_REPLIES, replies)
         metrics.EVENTS_APPENDED.inc(len(result.events))
         for outcome, n in result.outcomes.items():
             metrics.COMMANDS.labels(outcome).inc(n)
@@ -189,16 +195,13 @@ class Streams:
     async def _store(self, result: BatchResult) -> None:
         """Changelog first, then the local RocksDB store, then the persisted offsets."""
         changelog = self.cases.changelog_topic.get_topic_name()
-        producer = await self.producer.start_once()
-        sent = []
-        for case_id, value in result.states.items():
-            partition = result.partitions[case_id]
-            future = await producer.send(changelog, value, case_id.encode(), partition=partition)
-            sent.append(future)
+        records = [(case_id.encode(), value) for case_id, value in result.states.items()]
+        partitions = [result.partitions[case_id] for case_id in result.states]
         persisted: dict[int, int] = {}
-        for future in sent:
-            meta = await future
-            persisted[meta.partition] = max(meta.offset, persisted.get(meta.partition, -1))
+        for future, count in await self.producer.send_batched(changelog, records, partitions):
+            meta = await future  # the batch's first record; its others follow it
+            last = meta.offset + count - 1
+            persisted[meta.partition] = max(last, persisted.get(meta.partition, -1))
         for case_id, value in result.states.items():
             self._db(result.partitions[case_id]).put(case_id.encode(), value)
             self.heap.add(case_id, result.deadlines[case_id])
@@ -211,6 +214,22 @@ class Streams:
     ) -> Awaitable[Any]:
         """Queue one record on our producer; await the result to know the broker has it."""
         return self.producer.send(self.settings.topic(spec.name), value, key, headers=headers)
+
+    async def _send_batched(
+        self, spec: TopicSpec, records: Sequence[Keyed], partitions: Sequence[int] | None = None
+    ) -> list[Any]:
+        """Queue keyed records, one batch per partition; await each future for delivery.
+
+        Without ``partitions``, each record goes to its key's default partition over the
+        configured count (every topic has it: ``whistle.topics``), as ``send`` would choose.
+        """
+        if not records:
+            return []
+        if partitions is None:
+            n = self.settings.partitions
+            partitions = [partition_of(key, n) for key, _ in records]
+        topic = self.settings.topic(spec.name)
+        return await self.producer.send_batched(topic, records, partitions)
 
     async def _delivered(self, sends: list[Awaitable[Any]]) -> None:
         """Wait until the broker acknowledged every queued record."""
@@ -253,11 +272,12 @@ class Streams:
         now = time.time()
         states: dict[str, CaseState | None] = {}
         due = self.heap.pop_due(now, self._pending, limit=budget)
-        sends = [s for s in (self._fire(d, now, states) for d in due) if s is not None]
-        if sends and not self._in_flight:
+        records = [r for r in (self._fire(d, now, states) for d in due) if r is not None]
+        if records and not self._in_flight:
             self._decided_at = time.monotonic()
-        self._in_flight += len(sends)
-        await self._delivered(sends)
+        self._in_flight += len(records)
+        for future, _ in await self._send_batched(CASE_COMMANDS, records):
+            await future
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         n = self.settings.partitions
@@ -272,8 +292,8 @@ class Streams:
 
     def _fire(
         self, due: DueDeadline, now: float, states: dict[str, CaseState | None]
-    ) -> Awaitable[Any] | None:
-        """The send of the domain's command for a due deadline (None if it no longer exists)."""
+    ) -> Keyed | None:
+        """The record of the domain's command for a due deadline (None if it no longer exists)."""
         if due.case_id not in states:  # decoded once per case and tick
             states[due.case_id] = decode_state(self._load_value(due.case_id))
         state = states[due.case_id]
@@ -287,7 +307,7 @@ class Streams:
         metrics.DEADLINES_FIRED.inc()
         metrics.DEADLINE_LATENESS.observe(max(0.0, late))
         log.debug("deadline_fired", case_id=due.case_id, key=due.key, late_s=round(late, 3))
-        return self._send(CASE_COMMANDS, due.case_id.encode(), encode_message(command))
+        return due.case_id.encode(), encode_message(command)
 
     # ---- lag ---------------------------------------------------------------------------
     async def _measure_lag(self) -> None:

@@ -8,10 +8,22 @@ what they produced before a batch is acknowledged, so at-least-once holds withou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+METADATA_ATTEMPTS = 150
+"""Metadata refreshes (0.2 s apart) before a partition the producer does not know is an error."""
+
+Keyed = tuple[bytes, bytes | None]
+"""A record to produce: key (never None: it chooses the partition) and value."""
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partition of a key (the producer's murmur2 partitioner)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class LazyProducer:
@@ -45,7 +57,56 @@ class LazyProducer:
         producer = await self.start_once()
         return await producer.send(topic, value, key=key, headers=headers)
 
+    async def send_batched(
+        self, topic: str, records: Iterable[Keyed], partitions: Iterable[int]
+    ) -> list[tuple[asyncio.Future[Any], int]]:
+        """Queue records as one batch per partition; (future, records) per batch queued.
+
+        ``partitions`` names each record's partition (the caller knows it: a case's partition,
+        or :func:`partition_of` its key over the configured count). Each future resolves, when
+        the broker has the batch, to the metadata of its first record (its offset; the batch's
+        records follow). ``send`` costs ~25 µs a record in metadata checks, partitioning and a
+        future each; a batch builder costs a few µs a record and one future per partition.
+        """
+        producer = await self.start_once()
+        by_partition: dict[int, list[Keyed]] = {}
+        for record, partition in zip(records, partitions, strict=True):
+            by_partition.setdefault(partition, []).append(record)
+        await self._known(producer, topic, set(by_partition))
+        sent: list[tuple[asyncio.Future[Any], int]] = []
+        for partition, keyed in by_partition.items():
+            batch, n = producer.create_batch(), 0
+            for key, value in keyed:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                    sent.append((await producer.send_batch(batch, topic, partition=partition), n))
+                    batch, n = producer.create_batch(), 0
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a record of {len(value or b'')} bytes fits no batch")
+                n += 1
+            sent.append((await producer.send_batch(batch, topic, partition=partition), n))
+        return sent
+
+    @staticmethod
+    async def _known(producer: AIOKafkaProducer, topic: str, wanted: set[int]) -> None:
+        """Wait until the producer's metadata knows ``wanted`` partitions of ``topic``.
+
+        Metadata fetched while a topic is being created can list only some of its partitions,
+        and the producer refreshes it on its own only every few minutes.
+        """
+        client = producer.client
+        for attempt in range(METADATA_ATTEMPTS):
+            known = client.cluster.partitions_for_topic(topic) or set()
+            if wanted <= known:
+                return
+            if attempt == 0 and not known:
+                await client._wait_on_metadata(topic)
+                continue
+            await client.force_metadata_update()
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{topic}: partitions {sorted(wanted - known)} not in the metadata")
+
     async def stop(self) -> None:
         """Flush and close."""
         if self._producer is not None:
-            await self._producer.stop()
+            producer, self._producer = self._producer, None
+            await producer.stop()
