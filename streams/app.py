@@ -38,6 +38,9 @@ DEADLINE_COMMANDS_IN_FLIGHT = 2000
 decider at its own pace, so a whistle raised meanwhile waits behind a few hundred breaches,
 not behind a hundred thousand (500 in flight: drained at a fifth of the rate)."""
 STALLED_S = 10.0
+REREADS_PER_GAP = 3
+"""Seeks back to one skipped offset before the worker accepts the jump (records deleted by
+retention while the group was behind leave a gap no re-read can fill)."""
 ROCKSDB_OPTIONS = {
     "block_cache_size": 64 * 1024**2,  # default is 2 GiB per DB; 12 partitions × 2 tables
     "write_buffer_size": 8 * 1024**2,
@@ -88,6 +91,9 @@ class Streams:
         self._in_flight = 0  # deadline commands fired and not yet decided
         self._decided_at = time.monotonic()
         self._last_offsets: dict[TP, int] = {}
+        self._expected: dict[TP, int] = {}  # next offset the decider should be handed
+        self._rereading: dict[TP, tuple[int, int]] = {}  # tp → (offset sought back to, times)
+        self._rereads: dict[tuple[TP, int], int] = {}  # (tp, offset) → seeks back to it so far
         self._register()
 
     def _raw_topic(self, name: str) -> Any:
@@ -116,6 +122,7 @@ class Streams:
         self.app.timer(5.0, name="lag-gauge")(self._measure_lag)
         self.app.page("/metrics")(_metrics_page)
         self.app.on_before_shutdown.connect(self._close_producer)
+        self.app.on_partitions_revoked.connect(self._forget_offsets)
 
     async def _close_producer(self, *_: Any, **__: Any) -> None:
         """Flush and close our producer once the agents have stopped (Faust closes its own)."""
@@ -134,14 +141,66 @@ class Streams:
                 )
                 for e in batch
             ]
+            skipped = self._skipped(batch)
             result = decide_batch(records, self._load_value, self._route)
             await self._publish(result)
+            for tp, offset in skipped.items():  # before take_events acknowledges the batch
+                await self.app.consumer.seek(tp, offset)
             if result.deadline_commands:
                 self._in_flight = max(0, self._in_flight - result.deadline_commands)
                 self._decided_at = time.monotonic()
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
+
+    def _skipped(self, batch: Sequence[Any]) -> dict[TP, int]:
+        """Partitions whose records were not all handed to the decider: tp → first one missed.
+
+        Faust (0.11) can drop a record it has fetched without handing it to the agent (its
+        fetch loop marks a record read when flow control is suspended while it is being
+        delivered, as in a rebalance during start-up), and with one record missing it even
+        commits past it. Seen in the kill test: six raises never decided. Offsets on the
+        commands topic are contiguous (no compaction, no transactions), so a jump means a
+        record was lost on the way: the decider seeks back to it after this batch, the records
+        from there are handed over again, those already decided are duplicates (no events),
+        the missed one is decided then.
+        """
+        committed = self.app.consumer._committed_offset  # type: ignore[attr-defined]
+        seeks: dict[TP, int] = {}
+        for event in batch:
+            tp, offset = event.message.tp, event.message.offset
+            if tp in self._rereading:
+                sought, _ = self._rereading[tp]
+                if offset != sought:
+                    continue  # fetched before the seek; the re-read starts at `sought`
+                del self._rereading[tp]
+                self._expected[tp] = sought
+            expected = self._expected.get(tp, committed.get(tp))
+            if expected is not None and offset > expected and tp not in seeks:
+                times = self._rereads.get((tp, expected), 0) + 1
+                if times <= REREADS_PER_GAP:
+                    self._rereads[(tp, expected)] = times
+                    log.warning(
+                        "records_skipped_rereading",
+                        partition=tp.partition,
+                        missed_from=expected,
+                        next_handed=offset,
+                    )
+                    metrics.REREADS.inc()
+                    seeks[tp] = expected
+                    self._rereading[tp] = (expected, times)
+                    continue
+                log.error("records_skipped_for_good", partition=tp.partition, missed_from=expected)
+            if tp not in seeks:
+                self._expected[tp] = max(offset + 1, self._expected.get(tp, 0))
+        return seeks
+
+    async def _forget_offsets(self, *args: Any, **__: Any) -> None:
+        """A revoked partition's next offset is its committed one when it comes back."""
+        revoked: Iterable[TP] = args[1] if len(args) > 1 else ()  # (sender, revoked)
+        for tp in revoked:
+            self._expected.pop(tp, None)
+            self._rereading.pop(tp, None)
 
     def _route(self, event: WhistleRaised) -> RouteCase:
         """The router: the rules and policies in force route a whistle the decider raised."""

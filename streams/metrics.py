@@ -27,6 +27,11 @@ CONSUMER_LAG = Gauge(
     ["topic"],
     registry=REGISTRY,
 )
+REREADS = Counter(
+    "whistle_skipped_records_rereads_total",
+    "Seeks back to a commands record the consumer skipped without handing it to the decider.",
+    registry=REGISTRY,
+)
 DEADLINES_PENDING = Gauge(
     "whistle_deadlines_pending", "Deadlines watched by this worker.", registry=REGISTRY
 )
