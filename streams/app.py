@@ -156,7 +156,7 @@ class Streams:
     def _skipped(self, batch: Sequence[Any]) -> dict[TP, int]:
         """Partitions whose records were not all handed to the decider: tp → first one missed.
 
-        Faust (0.11) can drop a record it has fetched without handing it to the agent (its
+        faust-streaming (0.15) can drop a record it fetched without handing it to the agent (its
         fetch loop marks a record read when flow control is suspended while it is being
         delivered, as in a rebalance during start-up), and with one record missing it even
         commits past it. Seen in the kill test: six raises never decided. Offsets on the
