@@ -92,7 +92,7 @@ class Streams:
         self._decided_at = time.monotonic()
         self._last_offsets: dict[TP, int] = {}
         self._expected: dict[TP, int] = {}  # next offset the decider should be handed
-        self._rereading: dict[TP, tuple[int, int]] = {}  # tp → (offset sought back to, times)
+        self._rereading: dict[TP, int] = {}  # tp → offset sought back to, until it is handed
         self._rereads: dict[tuple[TP, int], int] = {}  # (tp, offset) → seeks back to it so far
         self._register()
 
@@ -170,7 +170,7 @@ class Streams:
         for event in batch:
             tp, offset = event.message.tp, event.message.offset
             if tp in self._rereading:
-                sought, _ = self._rereading[tp]
+                sought = self._rereading[tp]
                 if offset != sought:
                     continue  # fetched before the seek; the re-read starts at `sought`
                 del self._rereading[tp]
@@ -188,7 +188,7 @@ class Streams:
                     )
                     metrics.REREADS.inc()
                     seeks[tp] = expected
-                    self._rereading[tp] = (expected, times)
+                    self._rereading[tp] = expected
                     continue
                 log.error("records_skipped_for_good", partition=tp.partition, missed_from=expected)
             if tp not in seeks:
@@ -197,10 +197,11 @@ class Streams:
 
     async def _forget_offsets(self, *args: Any, **__: Any) -> None:
         """A revoked partition's next offset is its committed one when it comes back."""
-        revoked: Iterable[TP] = args[1] if len(args) > 1 else ()  # (sender, revoked)
+        revoked = set(args[1] if len(args) > 1 else ())  # (sender, revoked)
         for tp in revoked:
             self._expected.pop(tp, None)
             self._rereading.pop(tp, None)
+        self._rereads = {key: n for key, n in self._rereads.items() if key[0] not in revoked}
 
     def _route(self, event: WhistleRaised) -> RouteCase:
         """The router: the rules and policies in force route a whistle the decider raised."""
