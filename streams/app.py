@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +13,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.deadlines import DeadlineHeap, DueDeadline, Pending
-from streams.decider import BatchResult, CommandRecord, decide_batch, decode_state, pending_in
+from streams.decider import (
+    FIRED_HEADER,
+    BatchResult,
+    CommandRecord,
+    by_urgency,
+    decide_batch,
+    decode_state,
+    pending_in,
+)
 from streams.producer import Keyed, LazyProducer, partition_of
 from whistle.domain import (
-    CaseState,
     RouteCase,
     WhistleRaised,
+    breach_command,
     deadline_command,
     load_policies,
     load_rules,
@@ -33,10 +41,12 @@ from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTER
 log = get_logger()
 
 TICK_S = 0.1
-DEADLINE_COMMANDS_IN_FLIGHT = 2000
-"""At most this many fired deadline commands not yet decided: a mass expiry is fed to the
-decider at its own pace, so a whistle raised meanwhile waits behind a few hundred breaches,
-not behind a hundred thousand (500 in flight: drained at a fifth of the rate)."""
+DEADLINE_COMMANDS_IN_FLIGHT = (50, 2000)
+"""Bounds of the fired deadline commands not yet decided. Within them the number is kept to
+``WHISTLE_DEADLINE_QUEUE_S`` of the decider's time (its measured cost per command): a mass
+expiry is fed to the decider at its own pace, so a whistle raised meanwhile waits behind half
+a second of breaches, not behind a hundred thousand of them; less waits less but leaves the
+decider idle between rounds."""
 STALLED_S = 10.0
 REREADS_PER_GAP = 3
 """Seeks back to one skipped offset before the worker accepts the jump (records deleted by
@@ -83,12 +93,14 @@ class Streams:
         self.cases = self._raw_table("cases")
         self._batch_max = settings.batch_max
         self._batch_window = settings.batch_window_ms / 1000
+        self._queue_s = settings.deadline_queue_s
         self.heap = DeadlineHeap()
         self.producer = LazyProducer(settings.bootstrap)
         self.rules = load_rules(settings.routing_rules_file)
         self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
         self._in_flight = 0  # deadline commands fired and not yet decided
+        self._cost = 0.001  # the decider's seconds per command (moving average)
         self._decided_at = time.monotonic()
         self._last_offsets: dict[TP, int] = {}
         self._expected: dict[TP, int] = {}  # next offset the decider should be handed
@@ -138,17 +150,26 @@ class Streams:
                     round(e.message.timestamp * 1000),  # Faust gives seconds
                     e.message.partition,
                     e.message.offset,
+                    _fired(e.message.headers),
                 )
                 for e in batch
             ]
             skipped = self._skipped(batch)
-            result = decide_batch(records, self._load_value, self._route)
-            await self._publish(result)
+            fired = 0
+            for part in by_urgency(records):  # whistles first, then the tracker's firings
+                started = time.perf_counter()
+                result = decide_batch(part, self._load_value, self._route)
+                await self._publish(result)
+                fired += result.deadline_commands
+                if result.deadline_commands >= 20:  # a small batch's cost is its round trip
+                    cost = (time.perf_counter() - started) / len(part)
+                    self._cost += 0.2 * (cost - self._cost)
             for tp, offset in skipped.items():  # before take_events acknowledges the batch
                 await self.app.consumer.seek(tp, offset)
-            if result.deadline_commands:
-                self._in_flight = max(0, self._in_flight - result.deadline_commands)
+            if fired:
+                self._in_flight = max(0, self._in_flight - fired)
                 self._decided_at = time.monotonic()
+                await self._scan_deadlines()  # refill now, not at the next tick
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
@@ -276,7 +297,11 @@ class Streams:
         return self.producer.send(self.settings.topic(spec.name), value, key, headers=headers)
 
     async def _send_batched(
-        self, spec: TopicSpec, records: Sequence[Keyed], partitions: Sequence[int] | None = None
+        self,
+        spec: TopicSpec,
+        records: Sequence[Keyed],
+        partitions: Sequence[int] | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> list[Any]:
         """Queue keyed records, one batch per partition; await each future for delivery.
 
@@ -289,7 +314,7 @@ class Streams:
             n = self.settings.partitions
             partitions = [partition_of(key, n) for key, _ in records]
         topic = self.settings.topic(spec.name)
-        return await self.producer.send_batched(topic, records, partitions)
+        return await self.producer.send_batched(topic, records, partitions, headers)
 
     async def _delivered(self, sends: list[Awaitable[Any]]) -> None:
         """Wait until the broker acknowledged every queued record."""
@@ -326,17 +351,20 @@ class Streams:
         metrics.DEADLINES_PENDING.set(self.heap.deadlines)
         if self._in_flight and time.monotonic() - self._decided_at > STALLED_S:
             self._in_flight = 0  # some were lost (a rebalance): their re-arming fires them
-        budget = DEADLINE_COMMANDS_IN_FLIGHT - self._in_flight
+        low, high = DEADLINE_COMMANDS_IN_FLIGHT
+        budget = min(high, max(low, round(self._queue_s / self._cost))) - self._in_flight
         if budget <= 0:
             return
         now = time.time()
-        states: dict[str, CaseState | None] = {}
-        due = self.heap.pop_due(now, self._pending, limit=budget)
-        records = [r for r in (self._fire(d, now, states) for d in due) if r is not None]
+        by_case: dict[str, list[DueDeadline]] = {}
+        for due in self.heap.pop_due(now, self._pending, limit=budget):
+            by_case.setdefault(due.case_id, []).append(due)
+        records = [r for r in (self._fire(d, now) for d in by_case.values()) if r is not None]
         if records and not self._in_flight:
             self._decided_at = time.monotonic()
         self._in_flight += len(records)
-        for future, _ in await self._send_batched(CASE_COMMANDS, records):
+        stamp = [(FIRED_HEADER, b"1")]
+        for future, _ in await self._send_batched(CASE_COMMANDS, records, headers=stamp):
             await future
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
@@ -350,24 +378,33 @@ class Streams:
     def _pending(self, case_id: str) -> Pending:
         return pending_in(self._load_value(case_id))
 
-    def _fire(
-        self, due: DueDeadline, now: float, states: dict[str, CaseState | None]
-    ) -> Keyed | None:
-        """The record of the domain's command for a due deadline (None if it no longer exists)."""
-        if due.case_id not in states:  # decoded once per case and tick
-            states[due.case_id] = decode_state(self._load_value(due.case_id))
-        state = states[due.case_id]
-        if state is None:
-            return None
-        deadline = next((d for d in pending_deadlines(state) if d.key == due.key), None)
-        if deadline is None:
-            return None
-        command = deadline_command(state, deadline, datetime.fromtimestamp(now, tz=UTC))
-        late = now - due.due_at
-        metrics.DEADLINES_FIRED.inc()
-        metrics.DEADLINE_LATENESS.observe(max(0.0, late))
-        log.debug("deadline_fired", case_id=due.case_id, key=due.key, late_s=round(late, 3))
-        return due.case_id.encode(), encode_message(command)
+    def _fire(self, due: list[DueDeadline], now: float) -> Keyed | None:
+        """One command for a case's due deadlines (None if none of them exists any more).
+
+        The command is the earliest one's; the decider decides the case's other deadlines
+        due by then in the same step (``streams.decider._fire_due``), so a case costs one
+        command however many of its clocks expire together. A breach needs only what the
+        index holds; a ladder rung's command is built from the decoded state.
+        """
+        first, case_id = due[0], due[0].case_id
+        when = datetime.fromtimestamp(now, tz=UTC)
+        command = next(
+            (c for d in due if (c := breach_command(case_id, d.key, d.due_at, when))), None
+        )
+        if command is None:
+            state = decode_state(self._load_value(case_id))
+            deadline = None
+            if state is not None:
+                deadline = next((d for d in pending_deadlines(state) if d.key == first.key), None)
+            if state is None or deadline is None:
+                return None
+            command = deadline_command(state, deadline, when)
+        for d in due:
+            late = now - d.due_at
+            metrics.DEADLINES_FIRED.inc()
+            metrics.DEADLINE_LATENESS.observe(max(0.0, late))
+            log.debug("deadline_fired", case_id=case_id, key=d.key, late_s=round(late, 3))
+        return case_id.encode(), encode_message(command)
 
     # ---- lag ---------------------------------------------------------------------------
     async def _measure_lag(self) -> None:
@@ -383,6 +420,14 @@ class Streams:
             by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, (high or 0) - done)
         for topic, lag in by_topic.items():
             metrics.CONSUMER_LAG.labels(topic).set(lag)
+
+
+def _fired(headers: Any) -> bool:
+    """Whether a command record carries the deadline tracker's header."""
+    if not headers:
+        return False
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return any(key == FIRED_HEADER for key, _ in items)
 
 
 async def _metrics_page(web: Any, request: Any) -> Any:

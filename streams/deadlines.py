@@ -83,14 +83,19 @@ class DeadlineHeap:
     def pop_due(
         self, now: float, current: Callable[[str], Pending], limit: int = 5000
     ) -> list[DueDeadline]:
-        """The deadlines due at ``now`` that the table still holds, in due order of cases."""
+        """The deadlines due at ``now`` that the table still holds, in due order of cases.
+
+        At most ``limit`` cases; a case's due deadlines come together, earliest first.
+        """
         fired: list[DueDeadline] = []
-        while self._heap and self._heap[0][0] <= now and len(fired) < limit:
+        cases = 0
+        while self._heap and self._heap[0][0] <= now and cases < limit:
             at, case_id = heapq.heappop(self._heap)
             if self._next.get(case_id) != at:
                 continue  # superseded by an earlier time
             del self._next[case_id]
             later: list[float] = []
+            before = len(fired)
             for key, due in sorted(current(case_id).items(), key=lambda item: item[1]):
                 if due <= now:
                     fired.append(DueDeadline(case_id, key, due))
@@ -99,6 +104,7 @@ class DeadlineHeap:
                     later.append(due)
             if later:
                 self._schedule(case_id, min(later))
+            cases += len(fired) > before
         return fired
 
 

@@ -21,11 +21,13 @@ from whistle.domain import (
     Event,
     Rejection,
     WhistleRaised,
+    deadline_command,
     decide,
     encode,
     evolve,
     parse_command,
     pending_deadlines,
+    pending_times,
 )
 from whistle.logs import get_logger
 
@@ -41,6 +43,27 @@ class CommandRecord:
     timestamp_ms: int
     partition: int = 0
     offset: int = 0
+    fired: bool = False
+    """Sent by the deadline tracker (its ``FIRED_HEADER``): nobody waits for its outcome."""
+
+
+FIRED_HEADER = "whistle-fired"
+"""Header on the deadline tracker's command records."""
+
+
+def by_urgency(records: list[CommandRecord]) -> list[list[CommandRecord]]:
+    """The batch in two parts: commands someone waits for, then the tracker's firings.
+
+    Deciding and publishing the first part before the second lets a whistle raised during a
+    mass expiry wait behind one batch of breaches, not two. Commands of different cases do not
+    depend on each other; a case with commands in both keeps them all in the first part, in
+    their order.
+    """
+    waited = {r.key for r in records if not r.fired}
+    first = [r for r in records if not r.fired or r.key in waited]
+    if len(first) in (0, len(records)):
+        return [records]
+    return [first, [r for r in records if r.fired and r.key not in waited]]
 
 
 @dataclass
@@ -104,7 +127,7 @@ def pending_in(raw: bytes | None) -> Pending:
 
 def pending_of(state: CaseState) -> Pending:
     """The case's pending deadlines as (key → due epoch seconds)."""
-    return {d.key: d.due_at.timestamp() for d in pending_deadlines(state)}
+    return pending_times(state)
 
 
 def reply(command: Command, status: str, **extra: object) -> tuple[str, bytes]:
@@ -151,8 +174,8 @@ def decide_batch(
             result.count("dead_letter")
             continue
         case_id = command.case_id
-        if command.actor.role == "system" and command.type in DEADLINE_COMMANDS:
-            result.deadline_commands += 1
+        fired = command.actor.role == "system" and command.type in DEADLINE_COMMANDS
+        result.deadline_commands += fired
         if case_id not in states:
             raw = load(case_id, record.partition)
             states[case_id], before[case_id] = decode_state(raw), pending_in(raw)
@@ -172,12 +195,19 @@ def decide_batch(
             if waited:
                 result.replies.append(reply(command, "duplicate"))
             result.count("duplicate")
+            if fired and state is not None:  # a repeated firing still fires what is due
+                chained = _fire_due(state, now, result)
+                if chained is not state:
+                    states[case_id] = chained
+                    result.partitions[case_id] = record.partition
             continue
         first_event = len(result.events)
         state = _apply(state, outcome, result)
         encoded = [body for _, body in result.events[first_event:]]
         if router is not None and isinstance(outcome[0], WhistleRaised):
             state = _route(state, router(outcome[0]), now, result)
+        if fired:
+            state = _fire_due(state, now, result)
         states[case_id] = state
         result.partitions[case_id] = record.partition
         if waited:
@@ -202,6 +232,36 @@ def _route(state: CaseState, command: Command, now: datetime, result: BatchResul
         return state
     result.count("accepted" if outcome else "duplicate")
     return _apply(state, outcome, result) if outcome else state
+
+
+def _fire_due(state: CaseState, now: datetime, result: BatchResult) -> CaseState:
+    """Decide, in this step, every deadline of the case already due at ``now``.
+
+    After a deadline command, the case's other clocks due by then (three departments'
+    acknowledgements breached in the same second) and the ladder rungs the breaches bring due
+    (the first 催办 comes with the breach) are decided at once, as if the tracker had fired
+    each of them and they had come back through the commands topic: same time, deterministic
+    command ids, so a replay decides them identically and a later firing by the tracker is a
+    duplicate. A mass expiry costs one command, one state read and one state write per case,
+    not one per deadline. Returns ``state`` itself when nothing was due.
+    """
+    tried: set[str] = set()
+    while True:
+        due = sorted(
+            (d for d in pending_deadlines(state, due_by=now) if d.key not in tried),
+            key=lambda d: (d.due_at, d.key),
+        )
+        if not due:
+            return state
+        for deadline in due:  # each deadline once: a step that changes nothing ends there
+            tried.add(deadline.key)
+            outcome = decide(state, deadline_command(state, deadline, now), now)
+            if isinstance(outcome, Rejection):
+                log.error("deadline_rejected", case_id=state.case_id, code=outcome.code)
+                result.count("rejected")
+            elif outcome:
+                result.count("accepted")
+                state = _apply(state, outcome, result)
 
 
 def _apply(state: CaseState | None, events: list[Event], result: BatchResult) -> CaseState:

@@ -58,7 +58,11 @@ class LazyProducer:
         return await producer.send(topic, value, key=key, headers=headers)
 
     async def send_batched(
-        self, topic: str, records: Iterable[Keyed], partitions: Iterable[int]
+        self,
+        topic: str,
+        records: Iterable[Keyed],
+        partitions: Iterable[int],
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> list[tuple[asyncio.Future[Any], int]]:
         """Queue records as one batch per partition; (future, records) per batch queued.
 
@@ -67,7 +71,9 @@ class LazyProducer:
         the broker has the batch, to the metadata of its first record (its offset; the batch's
         records follow). ``send`` costs ~25 µs a record in metadata checks, partitioning and a
         future each; a batch builder costs a few µs a record and one future per partition.
+        ``headers`` go on every record.
         """
+        stamp = headers or []
         producer = await self.start_once()
         by_partition: dict[int, list[Keyed]] = {}
         for record, partition in zip(records, partitions, strict=True):
@@ -77,10 +83,10 @@ class LazyProducer:
         for partition, keyed in by_partition.items():
             batch, n = producer.create_batch(), 0
             for key, value in keyed:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                if batch.append(key=key, value=value, timestamp=None, headers=stamp) is None:
                     sent.append((await producer.send_batch(batch, topic, partition=partition), n))
-                    batch, n = producer.create_batch(), 0
-                    if batch.append(key=key, value=value, timestamp=None) is None:
+                    batch, n = producer.create_batch(), 0  # that one was full
+                    if batch.append(key=key, value=value, timestamp=None, headers=stamp) is None:
                         raise ValueError(f"a record of {len(value or b'')} bytes fits no batch")
                 n += 1
             sent.append((await producer.send_batch(batch, topic, partition=partition), n))

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         "batch: longer raises throughput under load and adds latency at low traffic.",
     )
     batch_max: int = Field(default=2000, ge=1, description="Largest batch of records.")
+    deadline_queue_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Fired deadline commands kept queued for the decider, in seconds of its "
+        "time: in a mass expiry, less keeps a new whistle's routing quicker, more drains faster.",
+    )
     session_timeout_s: float = Field(
         default=10.0,
         ge=6,

@@ -66,7 +66,13 @@ from whistle.domain.commands import (
     ScheduleJointAction,
     WithdrawCase,
 )
-from whistle.domain.deadlines import Deadline, deadline_command, pending_deadlines
+from whistle.domain.deadlines import (
+    Deadline,
+    breach_command,
+    deadline_command,
+    pending_deadlines,
+    pending_times,
+)
 from whistle.domain.decide import decide
 from whistle.domain.events import (
     ALL_EVENTS,
@@ -178,6 +184,7 @@ __all__ = [
     "WithdrawCase",
     "add_working_time",
     "ancestors",
+    "breach_command",
     "clock_report",
     "deadline_command",
     "decide",
@@ -197,6 +204,7 @@ __all__ = [
     "parse_command",
     "parse_event",
     "pending_deadlines",
+    "pending_times",
     "route",
     "street_of",
     "upcast",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Literal
 
 from whistle.domain.base import SYSTEM, Command, Frozen
 from whistle.domain.commands import BreachClock, Escalate
-from whistle.domain.fast import adopt, template_of
+from whistle.domain.fast import adopt, construct, template_of
 from whistle.domain.state import CaseState, Clock
 from whistle.domain.types import EscalationStep, Tier
 
 OPEN = frozenset({"routed", "in_progress"})
+ESCALATE = ":escalate:"
+"""Joins a clock's base key and a ladder level in a rung's deadline key."""
 
 
 class Deadline(Frozen):
@@ -32,48 +35,66 @@ def _base_key(clock: Clock) -> str:
     return clock.key if clock.generation == 0 else f"{clock.key}~{clock.generation}"
 
 
-def pending_deadlines(state: CaseState) -> list[Deadline]:
-    """Every timer the case needs now: unmet clocks' breaches and the next ladder rung.
-
-    Called after every event by the deadline tracker, so built without re-validation.
-    """
+def _open_deadlines(state: CaseState) -> Iterator[tuple[Clock, str, int | None, datetime]]:
+    """(clock, base key, ladder level or None for the breach, due time) of every timer."""
     if state.status not in OPEN:
-        return []
+        return
     ladder = state.escalation_ladder
-    case_id = state.case_id
-    found: list[Deadline] = []
     for clock in state.clocks.values():
         if clock.met_at is not None or clock.paused_since is not None:
             continue
-        base = _base_key(clock)
         if clock.breached_at is None:
+            yield clock, _base_key(clock), None, clock.due_at
+        elif clock.escalation_level < len(ladder):
+            level = clock.escalation_level + 1
+            yield clock, _base_key(clock), level, clock.due_at + ladder[level - 1].after
+
+
+def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[Deadline]:
+    """Every timer the case needs now: unmet clocks' breaches and the next ladder rung.
+
+    With ``due_by``, only those due by then. Called after every event by the deadline
+    tracker, so built without re-validation.
+    """
+    ladder = state.escalation_ladder
+    case_id = state.case_id
+    found: list[Deadline] = []
+    for clock, base, level, due_at in _open_deadlines(state):
+        if due_by is not None and due_at > due_by:
+            continue
+        if level is None:
             data = {
                 "case_id": case_id,
                 "key": base,
-                "due_at": clock.due_at,
+                "due_at": due_at,
                 "kind": "breach",
                 "clock_key": clock.key,
                 "level": None,
                 "step": None,
                 "tier": None,
             }
-        elif clock.escalation_level < len(ladder):
-            level = clock.escalation_level + 1
+        else:
             rung = ladder[level - 1]
             data = {
                 "case_id": case_id,
-                "key": f"{base}:escalate:{level}",
-                "due_at": clock.due_at + rung.after,
+                "key": f"{base}{ESCALATE}{level}",
+                "due_at": due_at,
                 "kind": "escalate",
                 "clock_key": clock.key,
                 "level": level,
                 "step": rung.step,
                 "tier": rung.tier,
             }
-        else:
-            continue
         found.append(adopt(Deadline, data, _DEADLINE_FIELDS))
     return found
+
+
+def pending_times(state: CaseState) -> dict[str, float]:
+    """Key → due time (epoch seconds) of every timer, as :func:`pending_deadlines` names them."""
+    return {
+        base if level is None else f"{base}{ESCALATE}{level}": due_at.timestamp()
+        for _, base, level, due_at in _open_deadlines(state)
+    }
 
 
 _DEADLINE_FIELDS = template_of(Deadline)[1]
@@ -92,8 +113,9 @@ assert list(Deadline.model_fields) == [
 def deadline_command(state: CaseState, deadline: Deadline, fired_at: datetime) -> Command:
     """The system command a fired deadline sends to the decider (deterministic command id)."""
     command_id = f"deadline:{state.case_id}:{deadline.key}"
-    if deadline.kind == "breach":
-        return BreachClock(
+    if deadline.kind == "breach":  # built from a validated state: no re-validation
+        return construct(
+            BreachClock,
             command_id=command_id,
             case_id=state.case_id,
             actor=SYSTEM,
@@ -103,7 +125,8 @@ def deadline_command(state: CaseState, deadline: Deadline, fired_at: datetime) -
             fired_at=fired_at,
         )
     assert deadline.step is not None and deadline.tier is not None
-    return Escalate(
+    return construct(
+        Escalate,
         command_id=command_id,
         case_id=state.case_id,
         actor=SYSTEM,
@@ -113,5 +136,26 @@ def deadline_command(state: CaseState, deadline: Deadline, fired_at: datetime) -
         level=deadline.level,
         deadline_key=deadline.key,
         due_at=deadline.due_at,
+        fired_at=fired_at,
+    )
+
+
+def breach_command(case_id: str, key: str, due_at: float, fired_at: datetime) -> Command | None:
+    """The tracker's :class:`BreachClock` for a breach deadline known only by key and due time.
+
+    The deadline index holds (key → due epoch seconds) per case; a breach key is the clock's
+    key, suffixed ``~generation`` once restarted or extended, so the command needs no decoded
+    state. None for a ladder rung's key (:func:`deadline_command` builds those from the state).
+    ``due_at`` is informative: the decision reads the clock's own due time.
+    """
+    if ESCALATE in key:
+        return None
+    return BreachClock(
+        command_id=f"deadline:{case_id}:{key}",
+        case_id=case_id,
+        actor=SYSTEM,
+        clock_key=key.split("~", 1)[0],
+        deadline_key=key,
+        due_at=datetime.fromtimestamp(due_at, tz=UTC),
         fired_at=fired_at,
     )

@@ -23,8 +23,10 @@ from whistle.domain import (
     CaseEscalated,
     ClockBreached,
     Escalate,
+    breach_command,
     deadline_command,
     pending_deadlines,
+    pending_times,
 )
 
 
@@ -159,3 +161,45 @@ def test_extension_clears_a_breach_and_the_clock_can_breach_again() -> None:
     new_due = due + timedelta(days=2)
     [again] = story.do(system_breach_command(story.s, f"{key}~1", new_due), at=new_due)
     assert isinstance(again, ClockBreached) and again.command_id.endswith("~1")
+
+
+def test_pending_times_name_and_time_every_pending_deadline() -> None:
+    story = routed_story()
+    due = T0 + timedelta(minutes=30)
+    story.do(system_breach_command(story.s, "ack:transport", due), at=due)
+    deadlines = pending_deadlines(story.s)
+    assert {d.kind for d in deadlines} == {"breach", "escalate"}
+    assert pending_times(story.s) == {d.key: d.due_at.timestamp() for d in deadlines}
+    by = T0 + timedelta(hours=1)
+    assert 0 < len(pending_deadlines(story.s, due_by=by)) < len(deadlines)
+    assert pending_deadlines(story.s, due_by=by) == [d for d in deadlines if d.due_at <= by]
+
+
+def test_a_breach_command_from_the_index_decides_as_the_state_built_one() -> None:
+    story = working_story()
+    key = f"resolve:{LEAD}"
+    due = story.s.clocks[key].due_at
+    story.do(request_ext(LEAD, until=due + timedelta(days=2)), at=due - timedelta(hours=1))
+    story.do(system_breach_command(story.s, key, due), at=due)
+    story.do(grant(key), at=due + timedelta(hours=1))  # the clock's key is now resolve:…~1
+    for d in pending_deadlines(story.s):
+        fired = d.due_at + timedelta(seconds=3)
+        built = breach_command(story.s.case_id, d.key, d.due_at.timestamp(), fired)
+        if d.kind == "escalate":
+            assert built is None
+            continue
+        expected = deadline_command(story.s, d, fired)
+        assert built is not None and built.command_id == expected.command_id
+        assert built.model_dump(exclude={"due_at"}) == expected.model_dump(exclude={"due_at"})
+        assert story.attempt(built, at=fired) == story.attempt(expected, at=fired) != []
+
+
+def test_deadline_commands_built_without_validation_equal_validated_ones() -> None:
+    story = routed_story()
+    due = T0 + timedelta(minutes=30)
+    story.do(system_breach_command(story.s, "ack:transport", due), at=due)
+    for d in pending_deadlines(story.s):
+        command = deadline_command(story.s, d, d.due_at + timedelta(seconds=1))
+        validated = type(command).model_validate_json(command.model_dump_json())
+        assert validated == command
+        assert validated.model_dump_json() == command.model_dump_json()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from streams.decider import (
     BatchResult,
     CommandRecord,
+    by_urgency,
     decide_batch,
     decode_state,
     encode_value,
@@ -20,9 +22,13 @@ from whistle.domain import (
     RaiseWhistle,
     RouteCase,
     WhistleRaised,
+    deadline_command,
+    decide,
     encode,
+    evolve,
     load_rules,
     parse_event,
+    pending_deadlines,
     route,
 )
 
@@ -155,3 +161,80 @@ def test_an_accepted_reply_carries_the_command_events_as_json() -> None:
     assert body["status"] == "accepted" and body["case_id"] == "J"
     assert [e["type"] for e in body["events"]] == ["WhistleRaised"]  # not the routing's
     assert body["events"][0] == json.loads(result.events[0][1])
+
+
+def fire_record(state: CaseState, key: str, at_ms: int, offset: int = 0) -> CommandRecord:
+    """The tracker's command for one pending deadline of ``state``, fired at ``at_ms``."""
+    deadline = next(d for d in pending_deadlines(state) if d.key == key)
+    fired_at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    command = deadline_command(state, deadline, fired_at)
+    return CommandRecord(state.case_id.encode(), encode(command), at_ms, 0, offset)
+
+
+def due_keys(state: CaseState, at_ms: int) -> list[str]:
+    """Keys of the deadlines of ``state`` due at ``at_ms``, earliest first."""
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    due = sorted((d.due_at, d.key) for d in pending_deadlines(state) if d.due_at <= at)
+    return [key for _, key in due]
+
+
+def effects(result_events: list[tuple[str, bytes]]) -> list[tuple[str, str, int | None]]:
+    """(type, clock, ladder level) of events, sorted: what happened, whatever the order."""
+    out = []
+    for _, body in result_events:
+        e = json.loads(body)
+        out.append((e["type"], e.get("clock_key") or "", e.get("level")))
+    return sorted(out, key=lambda item: (item[0], item[1], item[2] or 0))
+
+
+def test_one_firing_decides_every_deadline_of_the_case_due_by_then() -> None:
+    store: dict[str, bytes] = {}
+    routed_run([raise_record("M")], store)
+    state = decode_state(store["M"])
+    assert state is not None
+    late = T0 + 3 * 86_400_000  # three days on: every ack clock and some ladder rungs are due
+    keys = due_keys(state, late)
+    assert len([k for k in keys if k.startswith("ack:")]) >= 2
+    chained = run([fire_record(state, keys[0], late)], store)
+    after = decode_state(store["M"])
+    assert after is not None and due_keys(after, late) == []
+    seqs = [json.loads(body)["seq"] for _, body in chained.events]
+    assert seqs == list(range(state.seq + 1, state.seq + 1 + len(seqs)))
+    # the same effects as the domain deciding each deadline on its own, one at a time
+    current, events = state, []
+    while pending := due_keys(current, late):
+        deadline = next(d for d in pending_deadlines(current) if d.key == pending[0])
+        at = datetime.fromtimestamp(late / 1000, tz=UTC)
+        outcome = decide(current, deadline_command(current, deadline, at), at)
+        assert isinstance(outcome, list) and len(outcome) == 1
+        current = evolve(current, outcome[0])
+        events.append(("M", encode(outcome[0])))
+    assert effects(chained.events) == effects(events)
+    assert {e[0] for e in effects(chained.events)} == {"ClockBreached", "CaseEscalated"}
+
+
+def test_a_replayed_firing_chains_identically_and_a_repeat_adds_nothing() -> None:
+    store: dict[str, bytes] = {}
+    routed_run([raise_record("N")], store)
+    state = decode_state(store["N"])
+    assert state is not None
+    late = T0 + 3 * 86_400_000
+    record = fire_record(state, due_keys(state, late)[0], late)
+    before = dict(store)
+    first = run([record], store)
+    again = run([record], dict(before))  # a crash before the state was stored
+    assert again.events == first.events and again.states == first.states
+    repeat = run([fire_record(state, due_keys(state, late)[0], late + 30_000, 1)], store)
+    assert repeat.events == [] and repeat.replies == []
+
+
+def test_whistles_go_before_the_trackers_firings_and_a_case_keeps_its_order() -> None:
+    def rec(key: str, offset: int, fired: bool) -> CommandRecord:
+        return CommandRecord(key.encode(), b"{}", T0, 0, offset, fired)
+
+    batch = [rec("a", 0, True), rec("b", 1, False), rec("c", 2, True), rec("a", 3, False)]
+    first, then = by_urgency(batch)
+    assert [r.offset for r in first] == [0, 1, 3]  # a's firing stays before a's command
+    assert [r.offset for r in then] == [2]
+    assert by_urgency(batch[1:2]) == [batch[1:2]]
+    assert by_urgency([batch[2]]) == [[batch[2]]]
