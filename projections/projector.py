@@ -37,8 +37,15 @@ from whistle.settings import get_settings
 
 log = get_logger()
 
-YIELD_EVERY = 500
-"""Records decoded or applied between two yields to the event loop (see ``prepare_batch``)."""
+YIELD_EVERY = 100
+"""Records decoded or applied between two yields to the event loop (see ``prepare_batch``).
+
+Each yield lets the in-flight write go on: asyncpg's COPY hands PostgreSQL 512 KiB, then waits
+for the socket to drain, which happens only while the loop runs. At 500 records (~15 ms of
+decoding and applying) a batch's ~15 MB of COPY data waited for ~30 such slices, and the
+previous batch's write, not the Python work, set the pace; at 100 it keeps up."""
+CASES_PER_SLICE = 1_000
+"""Cases snapshotted as COPY records between two yields (see ``_apply_batch``)."""
 
 DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -158,7 +165,11 @@ async def _apply_batch(
     dirty = list(model.dirty)
     replace = [c for c in dirty if c in model.stored]
     model.stored.update(dirty)  # stored once this batch commits; else the cache is dropped
-    rows = case_records(model, dirty)
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for start in range(0, len(dirty), CASES_PER_SLICE):
+        for name, records in case_records(model, dirty[start : start + CASES_PER_SLICE]).items():
+            rows.setdefault(name, []).extend(records)
+        await asyncio.sleep(0)
     rows["case_events"] = model.timeline
     model.timeline, model.dirty = [], set()
     return PreparedBatch(
