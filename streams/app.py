@@ -368,9 +368,14 @@ class Streams:
             await future
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
-        n = self.settings.partitions
-        for key, raw in self.cases.items():
-            if partition_of(key, n) in owned:
+        """(case id, pending deadlines) of every case of the owned partitions.
+
+        Read straight from each partition's RocksDB: the table's mapping view hashed every key
+        to find its partition and wrapped every item (~2/3 of a million-case rebuild).
+        """
+        store = self.cases.data
+        for partition in sorted(owned):
+            for key, raw in store._visible_items(self._db(partition)):
                 pending = pending_in(raw)
                 if pending:
                     yield key.decode(), pending
