@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.unit.domain.builders import (
     LEAD,
     T0,
+    Story,
     ack,
     grant,
     pause,
@@ -149,7 +150,8 @@ def test_a_resolved_case_has_no_deadlines() -> None:
     assert pending_deadlines(story.s) == []
 
 
-def test_extension_clears_a_breach_and_the_clock_can_breach_again() -> None:
+def breached_then_extended() -> tuple[Story, str, datetime]:
+    """The lead's resolve clock: extension asked in time, breached, then the extension granted."""
     story = working_story()
     key = f"resolve:{LEAD}"
     due = story.s.clocks[key].due_at
@@ -157,6 +159,11 @@ def test_extension_clears_a_breach_and_the_clock_can_breach_again() -> None:
     story.do(system_breach_command(story.s, key, due), at=due)
     assert story.s.clocks[key].breached
     story.do(grant(key), at=due + timedelta(hours=1))
+    return story, key, due
+
+
+def test_extension_clears_a_breach_and_the_clock_can_breach_again() -> None:
+    story, key, due = breached_then_extended()
     assert not story.s.clocks[key].breached
     new_due = due + timedelta(days=2)
     [again] = story.do(system_breach_command(story.s, f"{key}~1", new_due), at=new_due)
@@ -176,12 +183,7 @@ def test_pending_times_name_and_time_every_pending_deadline() -> None:
 
 
 def test_a_breach_command_from_the_index_decides_as_the_state_built_one() -> None:
-    story = working_story()
-    key = f"resolve:{LEAD}"
-    due = story.s.clocks[key].due_at
-    story.do(request_ext(LEAD, until=due + timedelta(days=2)), at=due - timedelta(hours=1))
-    story.do(system_breach_command(story.s, key, due), at=due)
-    story.do(grant(key), at=due + timedelta(hours=1))  # the clock's key is now resolve:…~1
+    story, _, _ = breached_then_extended()  # the clock's key is now resolve:…~1
     for d in pending_deadlines(story.s):
         fired = d.due_at + timedelta(seconds=3)
         built = breach_command(story.s.case_id, d.key, d.due_at.timestamp(), fired)
