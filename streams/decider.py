@@ -21,12 +21,11 @@ from whistle.domain import (
     Event,
     Rejection,
     WhistleRaised,
-    deadline_command,
     decide,
     encode,
     evolve,
+    fire_due,
     parse_command,
-    pending_deadlines,
     pending_times,
 )
 from whistle.logs import get_logger
@@ -239,29 +238,17 @@ def _fire_due(state: CaseState, now: datetime, result: BatchResult) -> CaseState
 
     After a deadline command, the case's other clocks due by then (three departments'
     acknowledgements breached in the same second) and the ladder rungs the breaches bring due
-    (the first 催办 comes with the breach) are decided at once, as if the tracker had fired
-    each of them and they had come back through the commands topic: same time, deterministic
-    command ids, so a replay decides them identically and a later firing by the tracker is a
-    duplicate. A mass expiry costs one command, one state read and one state write per case,
-    not one per deadline. Returns ``state`` itself when nothing was due.
+    are decided at once by the domain (``fire_due``), as if the tracker had fired each of them
+    and they had come back through the commands topic: same time, deterministic command ids, so
+    a replay decides them identically and a later firing by the tracker is a duplicate. A mass
+    expiry costs one command, one state read and one state write per case, not one per
+    deadline. Returns ``state`` itself when nothing was due.
     """
-    tried: set[str] = set()
-    while True:
-        due = sorted(
-            (d for d in pending_deadlines(state, due_by=now) if d.key not in tried),
-            key=lambda d: (d.due_at, d.key),
-        )
-        if not due:
-            return state
-        for deadline in due:  # each deadline once: a step that changes nothing ends there
-            tried.add(deadline.key)
-            outcome = decide(state, deadline_command(state, deadline, now), now)
-            if isinstance(outcome, Rejection):
-                log.error("deadline_rejected", case_id=state.case_id, code=outcome.code)
-                result.count("rejected")
-            elif outcome:
-                result.count("accepted")
-                state = _apply(state, outcome, result)
+    state, events = fire_due(state, now)
+    for event in events:
+        result.events.append((event.case_id, encode(event)))
+        result.count("accepted")
+    return state
 
 
 def _apply(state: CaseState | None, events: list[Event], result: BatchResult) -> CaseState:

@@ -70,6 +70,7 @@ from whistle.domain.deadlines import (
     Deadline,
     breach_command,
     deadline_command,
+    fire_due,
     pending_deadlines,
     pending_times,
 )
@@ -194,6 +195,7 @@ __all__ = [
     "envelope",
     "event_id_for",
     "evolve",
+    "fire_due",
     "fold",
     "lineage",
     "load_areas",

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
-from whistle.domain.base import SYSTEM, Command, Frozen
+from whistle.domain.base import SYSTEM, Command, Event, Frozen, Rejection
 from whistle.domain.commands import BreachClock, Escalate
+from whistle.domain.decide import decide
+from whistle.domain.evolve import evolve
 from whistle.domain.fast import adopt, construct, template_of
 from whistle.domain.state import CaseState, Clock
 from whistle.domain.types import EscalationStep, Tier
@@ -159,3 +161,32 @@ def breach_command(case_id: str, key: str, due_at: float, fired_at: datetime) ->
         due_at=datetime.fromtimestamp(due_at, tz=UTC),
         fired_at=fired_at,
     )
+
+
+def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, list[Event]]:
+    """Decide every deadline of the case due by ``now``, and those their events bring due.
+
+    The tracker's firings, each decided in turn as :func:`deadline_command` would send it at
+    ``now`` (the breaches of clocks due together, then the ladder rungs that the breaches bring
+    due: the first 催办 comes with its breach): the events, in order, and the state after them.
+    Deterministic in (state, now), so a replay decides them identically; each deadline is tried
+    once, and one whose decision changes nothing (met, moved, not yet due) is left alone.
+    The result is what the tracker firing each of them at ``now`` would have caused.
+    """
+    tried: set[str] = set()
+    events: list[Event] = []
+    while True:
+        due = sorted(
+            (d for d in pending_deadlines(state, due_by=now) if d.key not in tried),
+            key=lambda d: (d.due_at, d.key),
+        )
+        if not due:
+            return state, events
+        for deadline in due:
+            tried.add(deadline.key)
+            outcome = decide(state, deadline_command(state, deadline, now), now)
+            if isinstance(outcome, Rejection):  # never for the system's own firings
+                continue
+            for event in outcome:
+                state = evolve(state, event)
+                events.append(event)

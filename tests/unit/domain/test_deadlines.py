@@ -26,6 +26,7 @@ from whistle.domain import (
     Escalate,
     breach_command,
     deadline_command,
+    fire_due,
     pending_deadlines,
     pending_times,
 )
@@ -205,3 +206,15 @@ def test_deadline_commands_built_without_validation_equal_validated_ones() -> No
         validated = type(command).model_validate_json(command.model_dump_json())
         assert validated == command
         assert validated.model_dump_json() == command.model_dump_json()
+
+
+def test_fire_due_decides_everything_due_by_then_once_and_nothing_early() -> None:
+    story = routed_story()
+    assert fire_due(story.s, T0) == (story.s, [])
+    late = T0 + timedelta(days=1)
+    state, events = fire_due(story.s, late)
+    assert {type(e) for e in events} == {ClockBreached, CaseEscalated}
+    assert [e.seq for e in events] == list(range(story.s.seq + 1, story.s.seq + 1 + len(events)))
+    assert pending_deadlines(state, due_by=late) == []
+    assert fire_due(state, late) == (state, [])
+    assert fire_due(story.s, late) == (state, events)  # deterministic
