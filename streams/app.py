@@ -387,7 +387,7 @@ class Streams:
         """One command for a case's due deadlines (None if none of them exists any more).
 
         The command is the earliest one's; the decider decides the case's other deadlines
-        due by then in the same step (``streams.decider._fire_due``), so a case costs one
+        due by then in the same step (the domain's ``fire_due``), so a case costs one
         command however many of its clocks expire together. A breach needs only what the
         index holds; a ladder rung's command is built from the decoded state.
         """
