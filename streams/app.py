@@ -12,6 +12,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
+from streams.batching import take_ready
 from streams.deadlines import DeadlineHeap, DueDeadline, Pending
 from streams.decider import (
     FIRED_HEADER,
@@ -23,6 +24,7 @@ from streams.decider import (
     pending_in,
 )
 from streams.producer import Keyed, LazyProducer, partition_of
+from streams.transport import use_short_fetch_wait
 from whistle.domain import (
     RouteCase,
     WhistleRaised,
@@ -41,12 +43,14 @@ from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTER
 log = get_logger()
 
 TICK_S = 0.1
-DEADLINE_COMMANDS_IN_FLIGHT = (50, 2000)
-"""Bounds of the fired deadline commands not yet decided. Within them the number is kept to
-``WHISTLE_DEADLINE_QUEUE_S`` of the decider's time (its measured cost per command): a mass
-expiry is fed to the decider at its own pace, so a whistle raised meanwhile waits behind half
-a second of breaches, not behind a hundred thousand of them; less waits less but leaves the
-decider idle between rounds."""
+BATCH_QUIET_S = 0.005
+"""A batch is decided once no new command has arrived for this long (``streams.batching``)."""
+DEADLINE_COMMANDS_IN_FLIGHT = (20, 2000)
+"""Bounds of the fired deadline commands not yet taken by the decider. Within them the number
+is kept to ``WHISTLE_DEADLINE_QUEUE_S`` of the decider's time (its measured cost per command)
+and topped up as soon as the decider takes a batch: a mass expiry is fed to the decider at its
+own pace, the next round waiting while the current one is decided, so a whistle raised
+meanwhile waits behind one round of breaches, not behind a hundred thousand of them."""
 STALLED_S = 10.0
 REREADS_PER_GAP = 3
 """Seeks back to one skipped offset before the worker accepts the jump (records deleted by
@@ -86,6 +90,7 @@ class Streams:
             broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
             broker_rebalance_timeout=2 * settings.session_timeout_s,
         )
+        use_short_fetch_wait(self.app)
         self.commands = self._raw_topic(CASE_COMMANDS.name)
         # Raw byte keys; each write is made in the context of the command record it comes
         # from, so the state lands in the partition of the case's commands (co-partitioned).
@@ -99,9 +104,9 @@ class Streams:
         self.rules = load_rules(settings.routing_rules_file)
         self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
-        self._in_flight = 0  # deadline commands fired and not yet decided
+        self._in_flight = 0  # deadline commands fired and not yet taken by the decider
         self._cost = 0.001  # the decider's seconds per command (moving average)
-        self._decided_at = time.monotonic()
+        self._taken_at = time.monotonic()
         self._last_offsets: dict[TP, int] = {}
         self._expected: dict[TP, int] = {}  # next offset the decider should be handed
         self._rereading: dict[TP, int] = {}  # tp → offset sought back to, until it is handed
@@ -142,7 +147,8 @@ class Streams:
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
-        async for batch in stream.take_events(self._batch_max, within=self._batch_window):
+        batches = take_ready(stream, self._batch_max, self._batch_window, BATCH_QUIET_S)
+        async for batch in batches:
             records = [
                 CommandRecord(
                     e.message.key,
@@ -154,22 +160,21 @@ class Streams:
                 )
                 for e in batch
             ]
+            taken = sum(r.fired for r in records)
+            if taken:  # the next round is fired, and on its way, before this one is decided
+                self._in_flight = max(0, self._in_flight - taken)
+                self._taken_at = time.monotonic()
+                await self._scan_deadlines()
             skipped = self._skipped(batch)
-            fired = 0
             for part in by_urgency(records):  # whistles first, then the tracker's firings
                 started = time.perf_counter()
                 result = decide_batch(part, self._load_value, self._route)
                 await self._publish(result)
-                fired += result.deadline_commands
                 if result.deadline_commands >= 20:  # a small batch's cost is its round trip
                     cost = (time.perf_counter() - started) / len(part)
                     self._cost += 0.2 * (cost - self._cost)
-            for tp, offset in skipped.items():  # before take_events acknowledges the batch
+            for tp, offset in skipped.items():  # before the batch is acknowledged
                 await self.app.consumer.seek(tp, offset)
-            if fired:
-                self._in_flight = max(0, self._in_flight - fired)
-                self._decided_at = time.monotonic()
-                await self._scan_deadlines()  # refill now, not at the next tick
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
@@ -349,7 +354,7 @@ class Streams:
             self._owned = owned
             log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
         metrics.DEADLINES_PENDING.set(self.heap.deadlines)
-        if self._in_flight and time.monotonic() - self._decided_at > STALLED_S:
+        if self._in_flight and time.monotonic() - self._taken_at > STALLED_S:
             self._in_flight = 0  # some were lost (a rebalance): their re-arming fires them
         low, high = DEADLINE_COMMANDS_IN_FLIGHT
         budget = min(high, max(low, round(self._queue_s / self._cost))) - self._in_flight
@@ -361,7 +366,7 @@ class Streams:
             by_case.setdefault(due.case_id, []).append(due)
         records = [r for r in (self._fire(d, now) for d in by_case.values()) if r is not None]
         if records and not self._in_flight:
-            self._decided_at = time.monotonic()
+            self._taken_at = time.monotonic()
         self._in_flight += len(records)
         stamp = [(FIRED_HEADER, b"1")]
         for future, _ in await self._send_batched(CASE_COMMANDS, records, headers=stamp):

@@ -39,12 +39,12 @@ class Settings(BaseSettings):
         default=100,
         ge=1,
         le=5000,
-        description="How long the decider and router gather a "
-        "batch: longer raises throughput under load and adds latency at low traffic.",
+        description="At most how long the decider gathers a batch (it is handed over "
+        "sooner once no command has arrived for 5 ms).",
     )
     batch_max: int = Field(default=2000, ge=1, description="Largest batch of records.")
     deadline_queue_s: float = Field(
-        default=0.5,
+        default=0.1,
         gt=0,
         le=60,
         description="Fired deadline commands kept queued for the decider, in seconds of its "
