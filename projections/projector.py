@@ -119,13 +119,16 @@ async def prepare_batch(
     """
     with gc_paused():
         decoded: list[tuple[int, Any, dict[str, Any] | None]] = []
+        wanted: set[str] = set()
         for partition, recs in records.items():
-            for rec in recs:
-                decoded.append((partition, rec, decode(rec.value)))
-                if len(decoded) % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # let the previous batch's COPY go on meanwhile
+            for start in range(0, len(recs), YIELD_EVERY):
+                for rec in recs[start : start + YIELD_EVERY]:
+                    event = decode(rec.value)
+                    decoded.append((partition, rec, event))
+                    if event is not None:
+                        wanted.add(event["case_id"])
+                await asyncio.sleep(0)  # let the previous batch's COPY go on meanwhile
         model.dirty, model.timeline = set(), []
-        wanted = {ev["case_id"] for _, _, ev in decoded if ev is not None}
         await load_cases(read_conn, model, wanted)
         return await _apply_batch(decoded, positions, high_watermarks, model)
 
@@ -141,17 +144,18 @@ async def _apply_batch(
     last_offset: dict[int, int] = {}
     last_event: dict[int, dict[str, Any]] = {}
     invalid: list[Any] = []
-    for n, (partition, rec, event) in enumerate(decoded, 1):
-        if n % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        if event is None:
-            stats.invalid += 1
-            invalid.append(rec)
-            log.error("event_undecodable", partition=partition, offset=rec.offset)
-        else:
-            apply_event(model, event, rec.value.decode(), partition, rec.offset, stats)
-            last_event[partition] = event
-        last_offset[partition] = rec.offset
+    for start in range(0, len(decoded), YIELD_EVERY):
+        for partition, rec, event in decoded[start : start + YIELD_EVERY]:
+            offset = rec.offset
+            if event is None:
+                stats.invalid += 1
+                invalid.append(rec)
+                log.error("event_undecodable", partition=partition, offset=offset)
+            else:
+                apply_event(model, event, rec.value.decode(), partition, offset, stats)
+                last_event[partition] = event
+            last_offset[partition] = offset
+        await asyncio.sleep(0)
     new_positions = {
         p: Position(
             offset + 1,
