@@ -172,7 +172,10 @@ def steady_rate(commits: Commits) -> float:
     """Events per second from the first commit to the last (the first batch not counted).
 
     The sustained rate without start-up (consumer start, connections, the first fetch and
-    batch) and measured the same way for the projector and the COPY loop."""
+    batch), measured the same way for the projector and the COPY loop. It flatters the
+    projector in short runs: at its first commit its second batch is already mostly prepared
+    (that work overlapped the first write), so the window holds one preparation less than it
+    holds writes (docs/benchmarks.md, issue #5 item 9, fourth pass)."""
     if len(commits) < 2:
         return float("nan")
     events = sum(n for _, n in commits[1:])
