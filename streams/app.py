@@ -44,7 +44,10 @@ log = get_logger()
 
 TICK_S = 0.1
 BATCH_QUIET_S = 0.005
-"""A batch is decided once no new command has arrived for this long (``streams.batching``)."""
+BATCH_EAGER_BELOW = 200
+"""A batch of fewer commands than this, or any batch while deadline firings are in flight, is
+decided once no new command has arrived for ``BATCH_QUIET_S``; a larger one gathers for the
+batch window (``streams.batching``)."""
 DEADLINE_COMMANDS_IN_FLIGHT = (20, 2000)
 """Bounds of the fired deadline commands not yet taken by the decider. Within them the number
 is kept to ``WHISTLE_DEADLINE_QUEUE_S`` of the decider's time (its measured cost per command)
@@ -147,7 +150,9 @@ class Streams:
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
-        batches = take_ready(stream, self._batch_max, self._batch_window, BATCH_QUIET_S)
+        batches = take_ready(
+            stream, self._batch_max, self._batch_window, BATCH_QUIET_S, self._eager
+        )
         async for batch in batches:
             records = [
                 CommandRecord(
@@ -178,6 +183,10 @@ class Streams:
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
+
+    def _eager(self, gathered: int) -> bool:
+        """Whether a batch ends once commands stop arriving for ``BATCH_QUIET_S``."""
+        return gathered < BATCH_EAGER_BELOW or self._in_flight > 0
 
     def _skipped(self, batch: Sequence[Any]) -> dict[TP, int]:
         """Partitions whose records were not all handed to the decider: tp → first one missed.

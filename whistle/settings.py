@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     batch_max: int = Field(default=2000, ge=1, description="Largest batch of records.")
     deadline_queue_s: float = Field(
-        default=0.1,
+        default=0.25,
         gt=0,
         le=60,
         description="Fired deadline commands kept queued for the decider, in seconds of its "

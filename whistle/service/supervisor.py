@@ -29,8 +29,11 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         env = {**os.environ, "WHISTLE_LOG_FORMAT": "json", **self.env}
+        # -P: the child imports whistle from where the parent did (its installation or
+        # PYTHONPATH), not from the current directory: `python -m` puts the current directory
+        # first, so a benchmark of an older checkout run from this one ran this one's worker.
         self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "whistle.cli", *args],
+            [sys.executable, "-P", "-m", "whistle.cli", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
