@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -55,6 +56,8 @@ and topped up as soon as the decider takes a batch: a mass expiry is fed to the 
 own pace, the next round waiting while the current one is decided, so a whistle raised
 meanwhile waits behind one round of breaches, not behind a hundred thousand of them."""
 STALLED_S = 10.0
+INDEX_SLICE = 2000
+"""Cases indexed between yields to the event loop while the deadline index is rebuilt."""
 REREADS_PER_GAP = 3
 """Seeks back to one skipped offset before the worker accepts the jump (records deleted by
 retention while the group was behind leave a gap no re-read can fill)."""
@@ -107,6 +110,9 @@ class Streams:
         self.rules = load_rules(settings.routing_rules_file)
         self.policies = load_policies(settings.sla_policies_file)
         self._owned: frozenset[int] | None = None
+        self._indexing: asyncio.Task[None] | None = None  # the index being rebuilt, if any
+        self._indexing_for: frozenset[int] | None = None
+        self._touched: list[tuple[str, Pending]] | None = None  # re-added after a rebuild
         self._in_flight = 0  # deadline commands fired and not yet taken by the decider
         self._cost = 0.001  # the decider's seconds per command (moving average)
         self._taken_at = time.monotonic()
@@ -300,6 +306,8 @@ class Streams:
         for case_id, value in result.states.items():
             self._db(result.partitions[case_id]).put(case_id.encode(), value)
             self.heap.add(case_id, result.deadlines[case_id])
+            if self._touched is not None:
+                self._touched.append((case_id, result.deadlines[case_id]))
         self.heap.deadlines += result.deadline_delta
         for partition, offset in persisted.items():
             self.cases.data.set_persisted_offset(TP(changelog, partition), offset)
@@ -359,9 +367,11 @@ class Streams:
             return
         owned = self._owned_partitions()
         if owned != self._owned:
-            self.heap.rebuild(self._owned_rows(owned))
-            self._owned = owned
-            log.info("deadlines_rebuilt", partitions=sorted(owned), pending=len(self.heap))
+            running = self._indexing is not None and not self._indexing.done()
+            if not running or self._indexing_for != owned:
+                self._indexing_for = owned
+                self._indexing = asyncio.ensure_future(self._rebuild_index(owned))
+            return  # nothing fires until the owned partitions are indexed
         metrics.DEADLINES_PENDING.set(self.heap.deadlines)
         if self._in_flight and time.monotonic() - self._taken_at > STALLED_S:
             self._in_flight = 0  # some were lost (a rebalance): their re-arming fires them
@@ -380,6 +390,39 @@ class Streams:
         stamp = [(FIRED_HEADER, b"1")]
         for future, _ in await self._send_batched(CASE_COMMANDS, records, headers=stamp):
             await future
+
+    async def _rebuild_index(self, owned: frozenset[int]) -> None:
+        """Index the pending deadlines of the ``owned`` partitions, yielding to the loop.
+
+        A million cases take ~15 s to read; done in one go, that held the event loop, and a
+        worker that had just come back routed nothing meanwhile. The new index is built in
+        slices of ``INDEX_SLICE`` cases beside the old one and swapped in at the end; the
+        cases the decider changes meanwhile are added again after the swap (a case read
+        before its change would otherwise keep its old next time). Abandoned when the
+        assignment changes again; the next scan starts over.
+        """
+        heap, touched = DeadlineHeap(), list[tuple[str, Pending]]()
+        self._touched = touched
+        try:
+            for i, (case_id, pending) in enumerate(self._owned_rows(owned), 1):
+                heap.add(case_id, pending, len(pending))
+                if i % INDEX_SLICE == 0:
+                    await asyncio.sleep(0)
+                    if self._indexing_for != owned:
+                        return
+            for case_id, pending in touched:
+                heap.add(case_id, pending)
+        except Exception as exc:  # the next scan starts over
+            log.error("deadline_index_failed", error=repr(exc))
+            return
+        finally:
+            if self._touched is touched:
+                self._touched = None
+        self.heap, self._owned = heap, owned
+        metrics.DEADLINES_PENDING.set(heap.deadlines)
+        log.info(
+            "deadlines_rebuilt", partitions=sorted(owned), pending=len(heap), touched=len(touched)
+        )
 
     def _owned_rows(self, owned: frozenset[int]) -> Iterable[tuple[str, Pending]]:
         """(case id, pending deadlines) of every case of the owned partitions.
