@@ -59,14 +59,12 @@ class DeadlineHeap:
         return len(self._next)
 
     def rebuild(self, rows: Iterable[tuple[str, Pending]]) -> None:
-        """Replace the index by the deadlines of ``rows`` (case id, pending)."""
-        self._next, self.deadlines = {}, 0
+        """Replace the index by the deadlines of ``rows`` (case id, pending), row by row as
+        the worker builds it (``Streams._rebuild_index`` adds each row, yielding between
+        slices)."""
+        self._heap, self._next, self.deadlines = [], {}, 0
         for case_id, pending in rows:
-            if pending:
-                self._next[case_id] = min(pending.values())
-                self.deadlines += len(pending)
-        self._heap = [(at, case_id) for case_id, at in self._next.items()]
-        heapq.heapify(self._heap)
+            self.add(case_id, pending, len(pending))
 
     def add(self, case_id: str, pending: Pending, delta: int = 0) -> None:
         """Index a case's new or moved deadlines; ``delta``: change of its deadline count."""
