@@ -54,19 +54,22 @@ def _assignment(model: Model, case_id: str, department: str) -> Row:
 def _start_clocks(model: Model, case_id: str, plans: list[dict[str, Any]]) -> None:
     """(Re)start the clocks as planned by routing, a reassignment or a reopening."""
     for plan in plans:
-        row = _clock(model, case_id, f"{plan['kind']}:{plan['department']}")
+        kind, department = plan["kind"], plan["department"]
+        row = model.child(case_id, "clocks", (kind, department))
+        assert row is not None
+        due = _ts(plan["due_at"])
         row.update(
             mode=plan["mode"],
             started_at=_ts(plan["started_at"]),
-            due_at=_ts(plan["due_at"]),
+            due_at=due,
             paused_at=None,
             paused_seconds=0.0,
             stopped_at=None,
             breached_at=None,
             status="running",
         )
-        if plan["kind"] == "ack":
-            _assignment(model, case_id, plan["department"])["ack_due_at"] = row["due_at"]
+        if kind == "ack":
+            _assignment(model, case_id, department)["ack_due_at"] = due
 
 
 def _meet(rows: CaseRows, kind: str, department: str | None, at: datetime) -> None:
@@ -83,10 +86,14 @@ def _stop_all(rows: CaseRows, at: datetime, status: str) -> None:
 
 
 def _sync_departments(rows: CaseRows) -> None:
+    """The case's active departments: the lead first, then the others in name order."""
     case = rows.case
-    active = [a["department"] for a in rows.table("assignments").values() if a["active"]]
+    active = sorted(a["department"] for a in rows.table("assignments").values() if a["active"])
     lead = case["lead_department"]
-    case["departments"] = sorted(active, key=lambda d: (d != lead, d))
+    if lead in active and active[0] != lead:
+        active.remove(lead)
+        active.insert(0, lead)
+    case["departments"] = active
 
 
 @handles("WhistleRaised")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.tables import CHILD_TABLES, COHORT_COLUMNS, TABLES
+from projections.tables import CHILD_TABLES, TABLES
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -65,20 +65,27 @@ class Model:
         return rows
 
     def child(self, case_id: str, table: str, key: Key, create: bool = True) -> Row | None:
-        """The child row ``key`` of ``table`` for a case, created with defaults when missing."""
-        rows = self.case_rows(case_id).table(table)
-        row = rows.get(key)
+        """The child row ``key`` of ``table`` for a case, created with defaults when missing.
+
+        The hottest path of the handlers (routing creates a case's clocks and assignments
+        here): written flat, without the helper calls above.
+        """
+        rows = self.cases.get(case_id)
+        if rows is None:
+            rows = self.cases[case_id] = CaseRows(new_case_row(case_id))
+        children = rows.children.get(table)
+        if children is None:
+            children = rows.children[table] = {}
+        row = children.get(key)
         if row is None and create:
             spec = CHILD_TABLES[table]
             row = spec.defaults()
             row["case_id"] = case_id
-            case = self.case_rows(case_id).case
-            for column in COHORT_COLUMNS:
-                if column in row:
-                    row[column] = case[column]
-            for name, value in zip(spec.key[1:], key, strict=True):
-                row[name] = value
-            rows[key] = row
+            case = rows.case
+            for column in spec.cohort:
+                row[column] = case[column]
+            row.update(zip(spec.child_key, key, strict=True))
+            children[key] = row
         return row
 
     def children(self, case_id: str, table: str) -> dict[Key, Row]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -14,6 +14,10 @@ class TableSpec:
     name: str
     columns: tuple[tuple[str, Any], ...]
     key: tuple[str, ...]
+    cohort: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The case's cohort columns this table copies (migration 0002)."""
+    child_key: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The key without case_id: how one case's rows of this table are told apart."""
 
     def __post_init__(self) -> None:
         template = {c: v for c, v in self.columns}
@@ -21,6 +25,8 @@ class TableSpec:
         object.__setattr__(self, "_template", template)
         object.__setattr__(self, "_lists", lists)
         object.__setattr__(self, "_getter", itemgetter(*self.column_names))
+        object.__setattr__(self, "cohort", tuple(c for c in COHORT_COLUMNS if c in template))
+        object.__setattr__(self, "child_key", self.key[1:])
 
     @property
     def column_names(self) -> tuple[str, ...]:
