@@ -116,13 +116,24 @@ async def produce_all(bootstrap: str, topic: str, events: list[tuple[bytes, byte
     return time.perf_counter() - started
 
 
-async def project_sharded(dsn: str, bootstrap: str, topic: str, total: int, shards: int) -> float:
-    """Run ``shards`` ``whistle projector --partitions`` processes until ``total`` is projected."""
+Commits = list[tuple[float, int]]
+"""(perf_counter at a batch's commit, events the batch covered), in commit order."""
+
+
+async def project_sharded(
+    dsn: str, bootstrap: str, topic: str, total: int, shards: int
+) -> tuple[float, Commits]:
+    """Run ``shards`` ``whistle projector --partitions`` processes until ``total`` is projected;
+    return seconds from their start (imports included) to the poll that saw every record, and
+    the polls that saw the checkpoints move, as commits (at most 50 ms late each)."""
     conn = await asyncpg.connect(dsn)
     await migrate(conn)
     parts = get_settings().partitions
     groups = [",".join(str(p) for p in range(i, parts, shards)) for i in range(shards)]
     started = time.perf_counter()
+    commits: Commits = []
+    seen = 0
+    ready: float | None = None
     children = [
         subprocess.Popen(
             [
@@ -148,11 +159,17 @@ async def project_sharded(dsn: str, bootstrap: str, topic: str, total: int, shar
     ]
     try:
         while True:
-            done = await conn.fetchval(
-                "SELECT coalesce(sum(next_offset), 0) FROM projection.checkpoints"
+            rows, done = await conn.fetchrow(
+                "SELECT count(*), coalesce(sum(next_offset), 0)::bigint FROM projection.checkpoints"
             )
+            if rows == parts and ready is None:  # every shard has started and checkpointed
+                ready = time.perf_counter() - started
+                print(f"  shards ready after {ready:.2f} s (spawn, imports, connections)")
+            if done > seen:
+                commits.append((time.perf_counter(), done - seen))
+                seen = done
             if done >= total:
-                return time.perf_counter() - started
+                return time.perf_counter() - started, commits
             if any(c.poll() is not None for c in children):
                 raise RuntimeError("a projector shard exited")
             await asyncio.sleep(0.05)
@@ -162,10 +179,6 @@ async def project_sharded(dsn: str, bootstrap: str, topic: str, total: int, shar
         for child in children:
             child.wait(30)
         await conn.close()
-
-
-Commits = list[tuple[float, int]]
-"""(perf_counter at a batch's commit, events the batch covered), in commit order."""
 
 
 def steady_rate(commits: Commits) -> float:
@@ -204,7 +217,7 @@ async def project_live(dsn: str, bootstrap: str, topic: str, total: int) -> tupl
     try:
         while True:
             done = await conn.fetchval(
-                "SELECT coalesce(sum(next_offset), 0) FROM projection.checkpoints"
+                "SELECT coalesce(sum(next_offset), 0)::bigint FROM projection.checkpoints"
             )
             if done >= total:
                 break
@@ -289,8 +302,9 @@ async def measure_projection(args: argparse.Namespace, dsn: str, bootstrap: str)
         db = await fresh_database(dsn)
         try:
             if args.shards > 1:
-                live.append(n / await project_sharded(db, bootstrap, topic, n, args.shards))
-                live_steady.append(float("nan"))  # commits of other processes: not timed
+                seconds, commits = await project_sharded(db, bootstrap, topic, n, args.shards)
+                live.append(n / seconds)
+                live_steady.append(steady_rate(commits))  # commits as seen by 50 ms polls
             else:
                 seconds, commits = await project_live(db, bootstrap, topic, n)
                 live.append(n / seconds)
