@@ -16,23 +16,29 @@ DEFAULT_PROJECTOR = "read-models"
 
 
 async def load_cases(conn: asyncpg.Connection, model: Model, case_ids: Iterable[str]) -> None:
-    """Load the rows of ``case_ids`` not yet in ``model`` from the current search_path."""
+    """Load the rows of ``case_ids`` not yet in ``model`` from the current search_path.
+
+    The child tables are read only for the cases whose ``cases`` row exists: every write puts a
+    case's row and its child rows in one transaction, so a case without its row has no child
+    rows either. A catching-up projector's batches mostly raise new cases; they cost one
+    lookup each instead of one per table.
+    """
     wanted = [c for c in set(case_ids) if c not in model.cases]
     if not wanted:
         return
+    found: list[str] = []
     for record in await conn.fetch("SELECT * FROM cases WHERE case_id = ANY($1::text[])", wanted):
         model.cases[record["case_id"]] = CaseRows(dict(record))
         model.stored.add(record["case_id"])
+        found.append(record["case_id"])
+    if not found:
+        return
     for name, spec in CHILD_TABLES.items():
-        key = spec.key[1:]
+        key = spec.child_key
         sql = f"SELECT * FROM {name} WHERE case_id = ANY($1::text[])"
-        for record in await conn.fetch(sql, wanted):
-            rows = model.cases.get(record["case_id"])
-            if rows is None:  # a child row without its case: keep it, the case row comes later
-                rows = model.case_rows(record["case_id"])
-                model.stored.add(record["case_id"])
+        for record in await conn.fetch(sql, found):
             row = dict(record)
-            rows.table(name)[tuple(row[k] for k in key)] = row
+            model.cases[record["case_id"]].table(name)[tuple(row[k] for k in key)] = row
 
 
 def case_records(model: Model, case_ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
