@@ -188,7 +188,7 @@ def steady_rate(commits: Commits) -> float:
     batch), measured the same way for the projector and the COPY loop. It flatters the
     projector in short runs: at its first commit its second batch is already mostly prepared
     (that work overlapped the first write), so the window holds one preparation less than it
-    holds writes (docs/benchmarks.md, issue #5 item 9, fourth pass)."""
+    holds writes (docs/benchmarks-history.md, Projections, fourth pass)."""
     if len(commits) < 2:
         return float("nan")
     events = sum(n for _, n in commits[1:])
