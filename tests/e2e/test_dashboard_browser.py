@@ -75,13 +75,14 @@ async def _no_probe() -> None:
 
 def dashboard_app(pool: asyncpg.Pool, bus: AcceptingBus) -> FastAPI:
     """The API app over the test database, with the dashboard router."""
+    live = PgReadModel(pool)
     services = Services(  # wired as connect_services does: reads behind the 1 s list cache
         bus=bus,
-        read=CachedReadModel(PgReadModel(pool), 1.0),
+        read=CachedReadModel(live, 1.0),
         users=PgUsers(pool, 0.0),
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
-        extras={"pool": pool},
+        live_read=live,
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):

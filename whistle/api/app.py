@@ -44,6 +44,9 @@ from whistle.api.readmodel import ReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.settings import Settings
+from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
+from whistle.webhooks.secretbox import secret_box
+from whistle.webhooks.store import WebhookStore
 
 DESCRIPTION = """\
 Whistle (吹哨): community secretaries raise whistles, department liaisons sign for and work
@@ -83,6 +86,8 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
     try:
         async with pool.acquire() as conn:
             await migrate_api(conn)
+            await ensure_webhook_schema(conn)
+        webhooks = WebhookStore(pool, secret_box(settings))
         bus = CommandBus(settings)
         await bus.start()
     except BaseException:
@@ -93,9 +98,10 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         await bus.stop()
         await pool.close()
 
-    read: ReadModel = PgReadModel(pool)
+    live_read = PgReadModel(pool)
+    read: ReadModel = live_read
     if api.read_cache_s > 0:
-        read = CachedReadModel(read, api.read_cache_s)
+        read = CachedReadModel(live_read, api.read_cache_s)
     services = Services(
         bus=bus,
         read=read,
@@ -103,7 +109,8 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         idempotency=PgIdempotency(pool),
         kafka_probe=health.kafka_probe(settings.bootstrap),
         max_lag_events=api.ready_max_lag_events,
-        extras={"pool": pool, "settings": settings},
+        live_read=live_read,
+        webhooks=webhooks,
     )
     return services, close
 

@@ -13,11 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 
-from projections import queries
 from whistle.api.deps import CurrentPrincipal, CurrentServices, Services
-from whistle.api.pgread import PgReadModel
 from whistle.api.problems import ProblemError, problem_responses
-from whistle.api.readmodel import ReadModel, Scope
+from whistle.api.readmodel import Scope
 from whistle.domain.areas import load_areas, load_departments
 
 router = APIRouter(tags=["dashboard"])
@@ -64,27 +62,6 @@ async def names() -> dict[str, Any]:
     }
 
 
-def _live_read(services: Services) -> ReadModel:
-    """The read model without the API's 1 s list cache (the board shares its own, shorter)."""
-    pool = services.extras.get("pool")
-    if pool is None:
-        return services.read
-    live: ReadModel | None = services.extras.get("live_read")
-    if live is None:
-        live = services.extras["live_read"] = PgReadModel(pool)
-    return live
-
-
-async def _escalations(services: Services, scope: Scope) -> list[dict[str, Any]]:
-    """催办 / 督办 / 通报 of open cases in scope, newest first (at most 200)."""
-    pool = services.extras.get("pool")
-    if pool is None:
-        return []
-    async with pool.acquire() as conn:
-        rows = await queries.escalations(conn, queries.Scope(scope.area, scope.department))
-    return rows[:200]
-
-
 _recent: dict[tuple[int, Scope], tuple[float, dict[str, Any]]] = {}
 
 
@@ -99,9 +76,9 @@ async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2)
     cached = _recent.get(key)
     if cached and now - cached[0] < max_age_s:
         return cached[1]
-    read = _live_read(services)
+    read = services.board_read
     breaches, disputes, escalated = await asyncio.gather(
-        read.breaches(scope), read.disputes(scope), _escalations(services, scope)
+        read.breaches(scope), read.disputes(scope), read.escalations(scope)
     )
     snapshot = {"breaches": breaches, "disputes": disputes, "escalations": escalated}
     if len(_recent) > 1000:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +13,9 @@ from whistle.api.problems import ProblemError
 from whistle.api.readmodel import ReadModel, Row
 from whistle.api.store import Idempotency, Identity
 from whistle.bus import Decision
+
+if TYPE_CHECKING:
+    from whistle.webhooks.store import WebhookStore
 
 
 class Bus(Protocol):
@@ -39,7 +42,15 @@ class Services:
     idempotency: Idempotency
     kafka_probe: Probe
     max_lag_events: int = 10_000
-    extras: dict[str, Any] = field(default_factory=dict)
+    live_read: ReadModel | None = None
+    """The read model without the 1 s list cache, for the live board (``None``: ``read``)."""
+    webhooks: WebhookStore | None = None
+    """Webhook endpoints and deliveries (``None``: the webhook routes answer 503)."""
+
+    @property
+    def board_read(self) -> ReadModel:
+        """What the live board reads: the uncached read model when there is one."""
+        return self.live_read or self.read
 
 
 async def get_services(request: Request) -> Services:

@@ -201,6 +201,12 @@ class PgReadModel:
         async with self._pool.acquire() as conn:
             return await q.disputes_awaiting(conn, _scope(scope))
 
+    async def escalations(self, scope: Scope) -> list[Row]:
+        """Escalations of open cases in scope, newest first (at most 200)."""
+        async with self._pool.acquire() as conn:
+            rows = await q.escalations(conn, _scope(scope))
+        return rows[:200]
+
     async def extensions(self, scope: Scope) -> list[Row]:
         """Pending extension requests, in scope, with the ``clock_key`` grant/refuse take."""
         async with self._pool.acquire() as conn:

@@ -98,6 +98,10 @@ class CachedReadModel:
         )
         return result
 
+    async def escalations(self, scope: Scope) -> list[Row]:
+        """Escalations, not cached: the live board shares its own snapshot."""
+        return await self._inner.escalations(scope)
+
     async def extensions(self, scope: Scope) -> list[Row]:
         """Cached pending extension requests."""
         result: list[Row] = await self._cached(

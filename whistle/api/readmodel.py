@@ -95,6 +95,10 @@ class ReadModel(Protocol):
         """Extension requests awaiting a decision in ``scope``."""
         ...
 
+    async def escalations(self, scope: Scope) -> list[Row]:
+        """催办 / 督办 / 通报 of open cases in ``scope``, newest first."""
+        ...
+
     async def metrics(
         self,
         scope: Scope,

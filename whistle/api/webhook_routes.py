@@ -14,8 +14,6 @@ from whistle.api.identity import Principal
 from whistle.api.problems import ProblemError, problem_responses
 from whistle.domain.areas import load_departments
 from whistle.domain.codec import EVENT_TYPES
-from whistle.webhooks.schema import ensure_schema
-from whistle.webhooks.secretbox import SecretBox, resolve_key
 from whistle.webhooks.signing import new_secret
 from whistle.webhooks.store import Endpoint, WebhookStore
 
@@ -95,16 +93,16 @@ class Deliveries(BaseModel):
 
 
 async def _store(services: Services) -> WebhookStore:
-    store: WebhookStore | None = services.extras.get("webhook_store")
-    if store is None:
-        pool = services.extras["pool"]
-        settings = services.extras["settings"]
-        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-        store = WebhookStore(pool, SecretBox(resolve_key(secret, settings.state_dir)))
-        async with pool.acquire() as conn:
-            await ensure_schema(conn)
-        services.extras["webhook_store"] = store
-    return store
+    """The webhook store wired at start-up; 503 where the app was built without one."""
+    if services.webhooks is None:
+        raise ProblemError(
+            503,
+            "unavailable",
+            detail_key="unavailable",
+            detail_values={"what": "webhooks", "retry": 1},
+            headers={"Retry-After": "1"},
+        )
+    return services.webhooks
 
 
 def _out(ep: Endpoint) -> dict[str, Any]:

@@ -6,8 +6,12 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
+
+if TYPE_CHECKING:
+    from whistle.settings import Settings
 
 KEY_ENV = "WHISTLE_SECRET_KEY"
 
@@ -54,3 +58,9 @@ class SecretBox:
             return self._fernet.decrypt(sealed.encode()).decode()
         except InvalidToken as exc:
             raise SecretKeyError(f"cannot decrypt a webhook secret: wrong {KEY_ENV}?") from exc
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The box every process uses: the key from the settings, else as :func:`resolve_key` says."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return SecretBox(resolve_key(configured, settings.state_dir))

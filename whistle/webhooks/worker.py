@@ -266,15 +266,7 @@ class DeliveryWorker:
 
 async def open_store(settings: Settings, min_size: int = 2, max_size: int = 10) -> WebhookStore:
     """A store over a fresh pool, with the secret key from the settings or the state directory."""
-    from whistle.webhooks.secretbox import SecretBox, resolve_key
+    from whistle.webhooks.secretbox import secret_box
 
     pool = await asyncpg.create_pool(settings.dsn, min_size=min_size, max_size=max_size)
-    key = resolve_key(_plain(settings), settings.state_dir)
-    return WebhookStore(pool, SecretBox(key))
-
-
-def _plain(settings: Settings) -> str | None:
-    value = getattr(settings, "secret_key", None)
-    if value is None:
-        return None
-    return str(value.get_secret_value()) if hasattr(value, "get_secret_value") else str(value)
+    return WebhookStore(pool, secret_box(settings))

@@ -63,7 +63,6 @@ async def served(fresh_database: str) -> AsyncIterator[dict[str, Any]]:
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
-        extras={"pool": pool},
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):

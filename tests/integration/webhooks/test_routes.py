@@ -16,6 +16,9 @@ from whistle.api.deps import Services
 from whistle.api.pgread import PgReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.settings import Settings
+from whistle.webhooks.schema import ensure_schema
+from whistle.webhooks.secretbox import secret_box
+from whistle.webhooks.store import WebhookStore
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +38,7 @@ async def api(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
     pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
     async with pool.acquire() as conn:
         await migrate_api(conn)
+        await ensure_schema(conn)
     users = PgUsers(pool, 0.0)
     tokens = {
         "admin": await users.add("admin", "admin"),
@@ -50,7 +54,7 @@ async def api(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
-        extras={"pool": pool, "settings": settings},
+        webhooks=WebhookStore(pool, secret_box(settings)),
     )
     app = create_app(settings, services)
     if not any(getattr(r, "path", "") == "/v1/webhooks" for r in app.routes):

@@ -169,6 +169,9 @@ class FakeRead:
     async def extensions(self, scope: Scope) -> list[Row]:
         return []
 
+    async def escalations(self, scope: Scope) -> list[Row]:
+        return []
+
     async def metrics(
         self,
         scope: Scope,
@@ -221,23 +224,27 @@ class FakeIdempotency:
         return IdempotentClaim(bound[1], bound[2], replay=bound[1] != case_id)
 
 
+class FakeKafka:
+    """A readiness probe of Kafka that a test turns off and on (``up``)."""
+
+    def __init__(self) -> None:
+        self.up = True
+
+    async def __call__(self) -> None:
+        if not self.up:
+            raise ConnectionError("kafka down")
+
+
 def fake_services() -> Services:
     """Services wired to the fakes, with one case in 金海 and one in 海沧."""
     read = FakeRead()
     read.add(case_row("WH-IN", JINHAI, ["urban_management", "public_security"], breach_count=1))
     read.add(case_row("WH-OUT", HAICANG_COMMUNITY, ["transport"], breach_count=1))
-    kafka_ok = {"up": True}
-
-    async def kafka_probe() -> None:
-        if not kafka_ok["up"]:
-            raise ConnectionError("kafka down")
-
     return Services(
         bus=FakeBus(),
         read=read,
         users=FakeUsers(),
         idempotency=FakeIdempotency(),
-        kafka_probe=kafka_probe,
+        kafka_probe=FakeKafka(),
         max_lag_events=100,
-        extras={"kafka": kafka_ok},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.unit.api.fakes import FakeRead
+from tests.unit.api.fakes import FakeKafka, FakeRead
 from whistle.api.deps import Services
 
 
@@ -23,11 +23,13 @@ async def test_readyz_when_everything_answers(client: httpx.AsyncClient) -> None
 async def test_readyz_fails_on_kafka_database_or_lag(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    services.extras["kafka"]["up"] = False
+    kafka = services.kafka_probe
+    assert isinstance(kafka, FakeKafka)
+    kafka.up = False
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["kafka"]["ok"] is False
-    services.extras["kafka"]["up"] = True
+    kafka.up = True
     read = services.read
     assert isinstance(read, FakeRead)
     read.down = True
