@@ -202,26 +202,6 @@ async def write_batch(
         )
 
 
-async def project_batch(
-    conn: asyncpg.Connection,
-    records: Mapping[int, list[Any]],
-    positions: dict[int, Position],
-    config: ProjectorConfig,
-    high_watermarks: Mapping[int, int],
-    model: Model | None = None,
-) -> ApplyStats:
-    """Apply one batch of Kafka records and advance the checkpoints, in one transaction.
-
-    ``model`` is the projector's cache of case rows from earlier batches (this projector is
-    the only writer: the fenced checkpoint proves it); it must be dropped if this raises.
-    """
-    model = model if model is not None else Model()
-    batch = await prepare_batch(conn, records, positions, high_watermarks, model)
-    await write_batch(conn, batch, config)
-    positions.update(batch.positions)
-    return batch.stats
-
-
 async def _check_older(conn: asyncpg.Connection, stats: ApplyStats) -> None:
     """Log as errors the re-delivered old seqs whose event id differs from the applied one."""
     if not stats.older:

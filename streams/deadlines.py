@@ -111,14 +111,6 @@ def changed(old: Pending, new: Pending) -> Pending:
     return {key: due for key, due in new.items() if old.get(key) != due}
 
 
-def rows_of(items: Iterable[tuple[bytes | str, bytes]]) -> Iterable[tuple[str, Pending]]:
-    """Decode table items into (case id, pending) rows, skipping empty ones."""
-    for key, raw in items:
-        pending = decode_pending(raw)
-        if pending:
-            yield (key.decode() if isinstance(key, bytes) else key), pending
-
-
 def total(rows: Mapping[str, Pending]) -> int:
     """How many deadlines a mapping of cases holds."""
     return sum(len(p) for p in rows.values())

@@ -20,7 +20,6 @@ from whistle.domain.base import (
     Command,
     Event,
     Rejection,
-    envelope,
     event_id_for,
 )
 from whistle.domain.calendar import (
@@ -192,7 +191,6 @@ __all__ = [
     "default_calendar",
     "district_of",
     "encode",
-    "envelope",
     "event_id_for",
     "evolve",
     "fire_due",

@@ -6,7 +6,6 @@ import hashlib
 import importlib
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, ClassVar, Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -94,15 +93,3 @@ def event_id_for(command_id: str, seq: int) -> str:
     """
     h = _sha1(_NAMESPACE_BYTES + f"{command_id}:{seq}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-
-
-def envelope(command: Command, seq: int, now: datetime) -> dict[str, object]:
-    """Envelope fields for the event number ``seq`` produced by ``command`` at ``now``."""
-    return {
-        "event_id": event_id_for(command.command_id, seq),
-        "case_id": command.case_id,
-        "seq": seq,
-        "occurred_at": now,
-        "actor": command.actor,
-        "command_id": command.command_id,
-    }

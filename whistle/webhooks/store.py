@@ -170,13 +170,6 @@ class WebhookStore:
         )
         return status.endswith(" 1")
 
-    async def remove_endpoint(self, endpoint_id: int) -> bool:
-        """Delete an endpoint and its delivery log."""
-        status = await self.pool.execute(
-            "DELETE FROM webhooks.endpoints WHERE endpoint_id = $1", endpoint_id
-        )
-        return status.endswith(" 1")
-
     async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
         """Next offset to read, per partition."""
         rows = await self.pool.fetch(
@@ -215,10 +208,6 @@ class WebhookStore:
             )
             for r in rows
         ]  # fmt: skip
-
-    async def record_attempt(self, attempt: Attempt) -> None:
-        """Log one attempt and move its delivery on (see ``record_attempts``)."""
-        await self.record_attempts([attempt])
 
     async def record_attempts(self, attempts: list[Attempt]) -> None:
         """Log attempts and move each delivery: delivered, retried later, dead, or gone (410).
