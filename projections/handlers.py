@@ -15,6 +15,10 @@ from whistle.domain.types import TIER_ORDER
 Event = dict[str, Any]
 Handler = Callable[[Model, CaseRows, Event, datetime], None]
 HANDLERS: dict[str, Handler] = {}
+"""Event type → how it changes the read-model rows, filled by ``@handles``."""
+
+NO_READ_MODEL_EFFECT: frozenset[str] = frozenset()
+"""Event types that deliberately change no read model (every other event needs a handler)."""
 
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 

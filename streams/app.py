@@ -27,8 +27,6 @@ from streams.decider import (
 from streams.producer import Keyed, LazyProducer, partition_of
 from streams.transport import use_short_fetch_wait
 from whistle.domain import (
-    RouteCase,
-    WhistleRaised,
     breach_command,
     deadline_command,
     load_policies,
@@ -37,6 +35,8 @@ from whistle.domain import (
     route,
 )
 from whistle.domain import encode as encode_message
+from whistle.domain.commands import RouteCase
+from whistle.domain.events import WhistleRaised
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS, TopicSpec

@@ -20,7 +20,6 @@ from whistle.domain import (
     DecodeError,
     Event,
     Rejection,
-    WhistleRaised,
     decide,
     encode,
     evolve,
@@ -28,6 +27,7 @@ from whistle.domain import (
     parse_command,
     pending_times,
 )
+from whistle.domain.events import WhistleRaised
 from whistle.logs import get_logger
 
 log = get_logger()

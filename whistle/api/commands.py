@@ -24,7 +24,6 @@ from whistle.api.i18n import Lang
 from whistle.api.identity import USER_ROLES, Principal, UserRole
 from whistle.api.problems import ProblemError, field_errors, problem_responses, request_lang
 from whistle.bus import DecisionTimeout
-from whistle.domain.authz import ROLES
 from whistle.domain.base import Command
 from whistle.logs import get_logger
 
@@ -136,9 +135,7 @@ def _rejection_status(code: str | None) -> int:
 
 def roles_for(command: type[Command]) -> tuple[UserRole, ...]:
     """The user roles the domain lets issue ``command`` (its authorization table)."""
-    name = command.__name__
-    allowed = ROLES.get(name, frozenset({"admin"}))
-    return tuple(r for r in USER_ROLES if r in allowed)
+    return tuple(r for r in USER_ROLES if r in command.ROLES)
 
 
 async def decide(

@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 from whistle.domain.areas import lineage
-from whistle.domain.base import Actor, Command, Rejection
+from whistle.domain.base import Actor, Command, Rejection, Role
+from whistle.domain.commands import ALL_COMMANDS
 from whistle.domain.rejections import MESSAGES_ZH
 from whistle.domain.state import CaseState
 
-DEPARTMENT_COMMANDS = frozenset(
-    {
-        "Acknowledge",
-        "DisputeAssignment",
-        "ContactRequester",
-        "ReportProgress",
-        "ReportCompletion",
-        "RequestExtension",
-    }
-)
+ROLES: dict[str, frozenset[Role]] = {cls.__name__: cls.ROLES for cls in ALL_COMMANDS}
+"""Command type → the roles that may issue it (each command declares its ``ROLES``)."""
+
+DEPARTMENT_COMMANDS = frozenset(c.__name__ for c in ALL_COMMANDS if c.ACTS_FOR == "department")
 """Commands a liaison issues for the department named in the command."""
 
-LEAD_COMMANDS = frozenset({"ScheduleJointAction", "ResolveCase", "PauseClock", "ResumeClock"})
+LEAD_COMMANDS = frozenset(c.__name__ for c in ALL_COMMANDS if c.ACTS_FOR == "lead")
 """Commands a liaison may issue only for the lead department (首接负责)."""
-
-ADMIN_ONLY = frozenset({"admin"})
-"""Who may issue a command type missing from ``ROLES``."""
-
-ROLES: dict[str, frozenset[str]] = {
-    "RaiseWhistle": frozenset({"secretary", "admin", "system"}),
-    "RouteCase": frozenset({"system", "supervisor", "admin"}),
-    "RuleOnDispute": frozenset({"supervisor", "admin"}),
-    "ScheduleJointAction": frozenset({"liaison", "secretary", "supervisor", "admin"}),
-    "ResolveCase": frozenset({"liaison", "supervisor", "admin"}),
-    "RecordCallback": frozenset({"secretary", "supervisor", "admin", "system"}),
-    "ReopenCase": frozenset({"secretary", "supervisor", "admin"}),
-    "CloseCase": frozenset({"secretary", "supervisor", "admin", "system"}),
-    "WithdrawCase": frozenset({"secretary", "admin"}),
-    "MarkDuplicate": frozenset({"secretary", "supervisor", "admin", "system"}),
-    "GrantExtension": frozenset({"supervisor", "admin"}),
-    "RefuseExtension": frozenset({"supervisor", "admin"}),
-    "PauseClock": frozenset({"liaison", "supervisor", "admin"}),
-    "ResumeClock": frozenset({"liaison", "supervisor", "admin", "system"}),
-    "BreachClock": frozenset({"system"}),
-    "Escalate": frozenset({"supervisor", "admin", "system"}),
-    "PublishCase": frozenset({"secretary", "supervisor", "admin"}),
-    **{name: frozenset({"liaison", "admin"}) for name in DEPARTMENT_COMMANDS},
-}
 
 
 def _reject(command: Command, code: str, message: str) -> Rejection:
@@ -65,7 +36,7 @@ def covers(actor: Actor, area: str) -> bool:
 def authorize(state: CaseState | None, command: Command) -> Rejection | None:
     """None if ``command.actor`` may issue ``command`` on this case, else a rejection."""
     actor = command.actor
-    allowed = ROLES.get(command.type, ADMIN_ONLY)
+    allowed = type(command).ROLES
     if actor.role not in allowed:
         return _reject(
             command,

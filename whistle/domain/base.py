@@ -33,17 +33,59 @@ class Actor(Frozen):
 SYSTEM = Actor(user_id="system", role="system")
 
 
+ActsFor = Literal["department", "lead"]
+
+COMMAND_CLASSES: dict[str, type[Command]] = {}
+"""Command type → class, in declaration order: every concrete command registers itself."""
+EVENT_CLASSES: dict[str, type[Event]] = {}
+"""Event type → class, in declaration order: every concrete event registers itself."""
+
+
+def _concrete_type(cls: type[BaseModel]) -> str | None:
+    """The ``type`` literal a concrete message class declares (None for abstract bases)."""
+    field = cls.model_fields.get("type")
+    default = field.default if field is not None else None
+    return default if isinstance(default, str) else None
+
+
 class Command(Frozen):
-    """Imperative request to change one case. ``type`` names the concrete command."""
+    """Imperative request to change one case. ``type`` names the concrete command.
+
+    A concrete command declares, beside its fields, who may issue it (``ROLES``), whether a
+    liaison issues it for a named department or only for the lead (``ACTS_FOR``), and
+    whether the HTTP API offers it (``INTERNAL``: issued by the system only). Its decider is
+    registered beside it with ``@decides`` (``whistle.domain.decisions.base``).
+    """
+
+    ROLES: ClassVar[frozenset[Role]] = frozenset()
+    ACTS_FOR: ClassVar[ActsFor | None] = None
+    INTERNAL: ClassVar[bool] = False
 
     type: str
     command_id: str = Field(min_length=1, max_length=128, description="Unique per request.")
     case_id: str = Field(min_length=1, max_length=64)
     actor: Actor
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a concrete command; refuse one that names nobody who may issue it."""
+        super().__pydantic_init_subclass__(**kwargs)
+        name = _concrete_type(cls)
+        if name is None:
+            return
+        if not cls.ROLES:
+            raise TypeError(f"command {name} declares no ROLES (who may issue it)")
+        if name in COMMAND_CLASSES:
+            raise TypeError(f"command type {name} declared twice")
+        COMMAND_CLASSES[name] = cls
+
 
 class Event(Frozen):
-    """Something that happened to a case; the envelope fields are set by ``decide``."""
+    """Something that happened to a case; the envelope fields are set by ``decide``.
+
+    A concrete event registers itself; its ``evolve`` handler is registered beside that
+    function with ``@evolves`` (``whistle.domain.evolve``).
+    """
 
     SCHEMA_VERSION: ClassVar[int] = 1
     CE_NAME: ClassVar[str] = ""
@@ -56,6 +98,17 @@ class Event(Frozen):
     actor: Actor
     command_id: str
     schema_version: int = 1
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a concrete event."""
+        super().__pydantic_init_subclass__(**kwargs)
+        name = _concrete_type(cls)
+        if name is None:
+            return
+        if name in EVENT_CLASSES:
+            raise TypeError(f"event type {name} declared twice")
+        EVENT_CLASSES[name] = cls
 
 
 class Rejection(Frozen):

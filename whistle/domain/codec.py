@@ -5,118 +5,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from whistle.domain.base import Command, Event
-from whistle.domain.commands import (
-    Acknowledge,
-    BreachClock,
-    CloseCase,
-    ContactRequester,
-    DisputeAssignment,
-    Escalate,
-    GrantExtension,
-    MarkDuplicate,
-    PauseClock,
-    PublishCase,
-    RaiseWhistle,
-    RecordCallback,
-    RefuseExtension,
-    ReopenCase,
-    ReportCompletion,
-    ReportProgress,
-    RequestExtension,
-    ResolveCase,
-    ResumeClock,
-    RouteCase,
-    RuleOnDispute,
-    ScheduleJointAction,
-    WithdrawCase,
-)
-from whistle.domain.events import (
-    ALL_EVENTS,
-    AssignmentDisputed,
-    CallbackRecorded,
-    CaseClosed,
-    CaseEscalated,
-    CaseMarkedDuplicate,
-    CasePublished,
-    CaseReopened,
-    CaseResolved,
-    CaseRouted,
-    CaseWithdrawn,
-    ClockBreached,
-    ClockPaused,
-    ClockResumed,
-    DepartmentAcknowledged,
-    DepartmentCompleted,
-    DisputeRuled,
-    ExtensionGranted,
-    ExtensionRefused,
-    ExtensionRequested,
-    JointActionScheduled,
-    ProgressReported,
-    RequesterContacted,
-    WhistleRaised,
-)
+from whistle.domain.commands import ALL_COMMANDS
+from whistle.domain.events import ALL_EVENTS
 
-AnyCommand: TypeAlias = Annotated[
-    RaiseWhistle
-    | RouteCase
-    | Acknowledge
-    | DisputeAssignment
-    | RuleOnDispute
-    | ContactRequester
-    | ScheduleJointAction
-    | ReportProgress
-    | ReportCompletion
-    | ResolveCase
-    | RecordCallback
-    | ReopenCase
-    | CloseCase
-    | WithdrawCase
-    | MarkDuplicate
-    | RequestExtension
-    | GrantExtension
-    | RefuseExtension
-    | PauseClock
-    | ResumeClock
-    | BreachClock
-    | Escalate
-    | PublishCase,
-    Field(discriminator="type"),
-]
-"""Any command, told apart by its ``type``."""
-
-AnyEvent: TypeAlias = Annotated[
-    WhistleRaised
-    | CaseRouted
-    | DepartmentAcknowledged
-    | AssignmentDisputed
-    | DisputeRuled
-    | RequesterContacted
-    | JointActionScheduled
-    | ProgressReported
-    | DepartmentCompleted
-    | CaseResolved
-    | CallbackRecorded
-    | CaseReopened
-    | CaseClosed
-    | CaseWithdrawn
-    | CaseMarkedDuplicate
-    | ExtensionRequested
-    | ExtensionGranted
-    | ExtensionRefused
-    | ClockPaused
-    | ClockResumed
-    | ClockBreached
-    | CaseEscalated
-    | CasePublished,
-    Field(discriminator="type"),
-]
-"""Any event, told apart by its ``type``."""
+if TYPE_CHECKING:
+    AnyCommand: TypeAlias = Command
+    AnyEvent: TypeAlias = Event
+else:
+    AnyCommand = Annotated[Union[ALL_COMMANDS], Field(discriminator="type")]  # noqa: UP007
+    """Any command, told apart by its ``type`` (the union of ``ALL_COMMANDS``)."""
+    AnyEvent = Annotated[Union[ALL_EVENTS], Field(discriminator="type")]  # noqa: UP007
+    """Any event, told apart by its ``type`` (the union of ``ALL_EVENTS``)."""
 
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

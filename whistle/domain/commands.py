@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from whistle.domain.base import Command
+from whistle.domain.base import COMMAND_CLASSES, ActsFor, Command, Role
 from whistle.domain.types import (
     CallbackFault,
     Channel,
@@ -29,6 +29,7 @@ Departments = tuple[str, ...]
 class RaiseWhistle(Command):
     """说事 / 吹哨: a community raises a problem it cannot solve alone."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "admin", "system"})
     type: Literal["RaiseWhistle"] = "RaiseWhistle"
     community: str = Code
     compound: str | None = Field(default=None, max_length=128)
@@ -52,6 +53,8 @@ class RaiseWhistle(Command):
 class RouteCase(Command):
     """派: dispatch the case to a lead and supporting departments with its SLA clocks."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"system", "supervisor", "admin"})
+    INTERNAL: ClassVar[bool] = True
     type: Literal["RouteCase"] = "RouteCase"
     lead: str = Code
     supporting: Departments = ()
@@ -65,6 +68,8 @@ class RouteCase(Command):
 class Acknowledge(Command):
     """签收 / 报到: a department signs for the case."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["Acknowledge"] = "Acknowledge"
     department: str = Code
 
@@ -72,6 +77,8 @@ class Acknowledge(Command):
 class DisputeAssignment(Command):
     """退单: a department says the case is not theirs, with a reason."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["DisputeAssignment"] = "DisputeAssignment"
     department: str = Code
     reason: DisputeReason
@@ -81,6 +88,7 @@ class DisputeAssignment(Command):
 class RuleOnDispute(Command):
     """A supervisor rules on a dispute: reassign to another department or uphold the routing."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"supervisor", "admin"})
     type: Literal["RuleOnDispute"] = "RuleOnDispute"
     department: str = Code
     outcome: DisputeOutcome
@@ -97,6 +105,8 @@ class RuleOnDispute(Command):
 class ContactRequester(Command):
     """A department contacts the requester (first contact clock)."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["ContactRequester"] = "ContactRequester"
     department: str = Code
     channel: ContactChannel = "phone"
@@ -106,6 +116,8 @@ class ContactRequester(Command):
 class ScheduleJointAction(Command):
     """集结: schedule a joint action — when, where, which departments."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "secretary", "supervisor", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "lead"
     type: Literal["ScheduleJointAction"] = "ScheduleJointAction"
     at: AwareDatetime
     place: str = Field(min_length=1, max_length=500)
@@ -116,6 +128,8 @@ class ScheduleJointAction(Command):
 class ReportProgress(Command):
     """办理: a department reports what it did."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["ReportProgress"] = "ReportProgress"
     department: str = Code
     note: str = Text
@@ -125,6 +139,8 @@ class ReportProgress(Command):
 class ReportCompletion(Command):
     """A department reports its part done (joint-action departments must before resolution)."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["ReportCompletion"] = "ReportCompletion"
     department: str = Code
     summary: str = Text
@@ -133,6 +149,8 @@ class ReportCompletion(Command):
 class ResolveCase(Command):
     """办结: the lead department resolves the case."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "supervisor", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "lead"
     type: Literal["ResolveCase"] = "ResolveCase"
     outcome: ResolutionOutcome
     summary: str = Text
@@ -141,6 +159,7 @@ class ResolveCase(Command):
 class RecordCallback(Command):
     """回访 / 评事: record the resident's verdict — solved? satisfied? score 1–5."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "supervisor", "admin", "system"})
     type: Literal["RecordCallback"] = "RecordCallback"
     solved: bool
     satisfied: bool
@@ -152,6 +171,7 @@ class RecordCallback(Command):
 class ReopenCase(Command):
     """Reopen a resolved case whose callback was unsatisfying through a department's fault."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "supervisor", "admin"})
     type: Literal["ReopenCase"] = "ReopenCase"
     reason: str = Text
 
@@ -159,6 +179,7 @@ class ReopenCase(Command):
 class CloseCase(Command):
     """Close an evaluated case (after its callback)."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "supervisor", "admin", "system"})
     type: Literal["CloseCase"] = "CloseCase"
     note: str = Field(default="", max_length=2000)
 
@@ -166,6 +187,7 @@ class CloseCase(Command):
 class WithdrawCase(Command):
     """The community withdraws its whistle before resolution."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "admin"})
     type: Literal["WithdrawCase"] = "WithdrawCase"
     reason: str = Text
 
@@ -173,6 +195,7 @@ class WithdrawCase(Command):
 class MarkDuplicate(Command):
     """Mark the case as a duplicate of another open case."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "supervisor", "admin", "system"})
     type: Literal["MarkDuplicate"] = "MarkDuplicate"
     original_case_id: str = Field(min_length=1, max_length=64)
 
@@ -180,6 +203,8 @@ class MarkDuplicate(Command):
 class RequestExtension(Command):
     """延期: a department asks, before the deadline, for more time on one of its clocks."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
     type: Literal["RequestExtension"] = "RequestExtension"
     department: str = Code
     clock: ClockKind = "resolve"
@@ -190,6 +215,7 @@ class RequestExtension(Command):
 class GrantExtension(Command):
     """A supervisor grants a pending extension (optionally to another due time)."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"supervisor", "admin"})
     type: Literal["GrantExtension"] = "GrantExtension"
     clock_key: str
     until: AwareDatetime | None = None
@@ -199,6 +225,7 @@ class GrantExtension(Command):
 class RefuseExtension(Command):
     """A supervisor refuses a pending extension; the original deadline stands."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"supervisor", "admin"})
     type: Literal["RefuseExtension"] = "RefuseExtension"
     clock_key: str
     reason: str = Text
@@ -207,6 +234,8 @@ class RefuseExtension(Command):
 class PauseClock(Command):
     """Pause clocks while waiting for the requester; no keys = every running clock."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "supervisor", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "lead"
     type: Literal["PauseClock"] = "PauseClock"
     clock_keys: tuple[str, ...] = ()
     reason: str = Text
@@ -215,6 +244,8 @@ class PauseClock(Command):
 class ResumeClock(Command):
     """Resume paused clocks; due times move by the paused time. No keys = every paused clock."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "supervisor", "admin", "system"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "lead"
     type: Literal["ResumeClock"] = "ResumeClock"
     clock_keys: tuple[str, ...] = ()
     note: str = Field(default="", max_length=2000)
@@ -223,6 +254,8 @@ class ResumeClock(Command):
 class BreachClock(Command):
     """System: the deadline tracker saw a clock's due time pass."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"system"})
+    INTERNAL: ClassVar[bool] = True
     type: Literal["BreachClock"] = "BreachClock"
     clock_key: str
     deadline_key: str
@@ -233,6 +266,7 @@ class BreachClock(Command):
 class Escalate(Command):
     """催办 / 督办 / 通报, by a supervisor or by the system along the policy's ladder."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"supervisor", "admin", "system"})
     type: Literal["Escalate"] = "Escalate"
     step: EscalationStep
     tier: Tier
@@ -247,32 +281,12 @@ class Escalate(Command):
 class PublishCase(Command):
     """晒事: publish the resolved case to the community."""
 
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"secretary", "supervisor", "admin"})
     type: Literal["PublishCase"] = "PublishCase"
     summary: str = Text
 
 
-ALL_COMMANDS: tuple[type[Command], ...] = (
-    RaiseWhistle,
-    RouteCase,
-    Acknowledge,
-    DisputeAssignment,
-    RuleOnDispute,
-    ContactRequester,
-    ScheduleJointAction,
-    ReportProgress,
-    ReportCompletion,
-    ResolveCase,
-    RecordCallback,
-    ReopenCase,
-    CloseCase,
-    WithdrawCase,
-    MarkDuplicate,
-    RequestExtension,
-    GrantExtension,
-    RefuseExtension,
-    PauseClock,
-    ResumeClock,
-    BreachClock,
-    Escalate,
-    PublishCase,
-)
+ALL_COMMANDS: tuple[type[Command], ...] = tuple(COMMAND_CLASSES.values())
+"""Every command, in declaration order (each class registers itself on definition)."""
+
+__all__ = ["ALL_COMMANDS", *(cls.__name__ for cls in ALL_COMMANDS)]

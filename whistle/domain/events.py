@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from whistle.domain.base import Event
+from whistle.domain.base import EVENT_CLASSES, Event
 from whistle.domain.types import (
     CallbackFault,
     Channel,
@@ -273,28 +273,7 @@ class CasePublished(Event):
     summary: str
 
 
-ALL_EVENTS: tuple[type[Event], ...] = (
-    WhistleRaised,
-    CaseRouted,
-    DepartmentAcknowledged,
-    AssignmentDisputed,
-    DisputeRuled,
-    RequesterContacted,
-    JointActionScheduled,
-    ProgressReported,
-    DepartmentCompleted,
-    CaseResolved,
-    CallbackRecorded,
-    CaseReopened,
-    CaseClosed,
-    CaseWithdrawn,
-    CaseMarkedDuplicate,
-    ExtensionRequested,
-    ExtensionGranted,
-    ExtensionRefused,
-    ClockPaused,
-    ClockResumed,
-    ClockBreached,
-    CaseEscalated,
-    CasePublished,
-)
+ALL_EVENTS: tuple[type[Event], ...] = tuple(EVENT_CLASSES.values())
+"""Every event, in declaration order (each class registers itself on definition)."""
+
+__all__ = ["ALL_EVENTS", *(cls.__name__ for cls in ALL_EVENTS)]

@@ -53,6 +53,30 @@ _CLOCK_TEMPLATE, _CLOCK_FIELDS = template_of(Clock)
 _ASSIGNMENT_TEMPLATE, _ASSIGNMENT_FIELDS = template_of(Assignment)
 
 
+Handler = Callable[[CaseState, Any], Updates]
+
+HANDLERS: dict[str, Handler] = {}
+"""Event type → how it changes an existing case, filled by ``@evolves`` beside each handler.
+
+``WhistleRaised`` is not here: it starts a case (``CREATES_CASE``)."""
+
+CREATES_CASE = WhistleRaised
+"""The event that starts a case's state."""
+
+
+def evolves(event: type[Event]) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the ``evolve`` handler of ``event``."""
+    name = event.__name__
+
+    def register(fn: Handler) -> Handler:
+        if name in HANDLERS:
+            raise TypeError(f"{name} has two evolve handlers")
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
 def clock_from_plan(plan: ClockPlan, generation: int = 0) -> Clock:
     """A fresh running clock from its routed plan."""
     data = _CLOCK_TEMPLATE.copy()
@@ -93,6 +117,7 @@ def _assign(state: CaseState, department: str, **update: Any) -> dict[str, Assig
     return assignments
 
 
+@evolves(CaseRouted)
 def _routed(s: CaseState, e: CaseRouted) -> Updates:
     at = e.occurred_at
     assignments = {e.lead: _new_assignment(e.lead, "lead", at)}
@@ -112,6 +137,7 @@ def _routed(s: CaseState, e: CaseRouted) -> Updates:
     }
 
 
+@evolves(DepartmentAcknowledged)
 def _acknowledged(s: CaseState, e: DepartmentAcknowledged) -> Updates:
     updates: Updates = {
         "assignments": _assign(s, e.department, acknowledged_at=e.occurred_at),
@@ -122,6 +148,7 @@ def _acknowledged(s: CaseState, e: DepartmentAcknowledged) -> Updates:
     return updates
 
 
+@evolves(AssignmentDisputed)
 def _disputed(s: CaseState, e: AssignmentDisputed) -> Updates:
     current = s.assignments[e.department]
     return {
@@ -131,6 +158,7 @@ def _disputed(s: CaseState, e: AssignmentDisputed) -> Updates:
     }
 
 
+@evolves(DisputeRuled)
 def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
     if e.outcome == "uphold" or e.new_department is None:
         return {"assignments": _assign(s, e.department, disputed=False)}
@@ -161,6 +189,7 @@ def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
     }
 
 
+@evolves(RequesterContacted)
 def _contacted(s: CaseState, e: RequesterContacted) -> Updates:
     if s.assignments[e.department].contacted_at is not None:
         return {}
@@ -170,6 +199,7 @@ def _contacted(s: CaseState, e: RequesterContacted) -> Updates:
     }
 
 
+@evolves(JointActionScheduled)
 def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
     action = construct(
         JointAction,
@@ -185,14 +215,17 @@ def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
     }
 
 
+@evolves(ProgressReported)
 def _progress(s: CaseState, e: ProgressReported) -> Updates:
     return {}
 
 
+@evolves(DepartmentCompleted)
 def _completed(s: CaseState, e: DepartmentCompleted) -> Updates:
     return {"assignments": _assign(s, e.department, completed_at=e.occurred_at)}
 
 
+@evolves(CaseResolved)
 def _resolved(s: CaseState, e: CaseResolved) -> Updates:
     assignments = s.assignments
     if assignments[e.department].completed_at is None:
@@ -206,6 +239,7 @@ def _resolved(s: CaseState, e: CaseResolved) -> Updates:
     }
 
 
+@evolves(CallbackRecorded)
 def _callback(s: CaseState, e: CallbackRecorded) -> Updates:
     verdict = construct(
         Callback,
@@ -218,6 +252,7 @@ def _callback(s: CaseState, e: CallbackRecorded) -> Updates:
     return {"callbacks": s.callbacks + 1, "last_callback": verdict}
 
 
+@evolves(CaseReopened)
 def _reopened(s: CaseState, e: CaseReopened) -> Updates:
     clocks = dict(s.clocks)
     for plan in e.clocks:
@@ -235,14 +270,17 @@ def _reopened(s: CaseState, e: CaseReopened) -> Updates:
     }
 
 
+@evolves(CaseClosed)
 def _closed(s: CaseState, e: CaseClosed) -> Updates:
     return {"status": "closed", "closed_at": e.occurred_at}
 
 
+@evolves(CaseWithdrawn)
 def _withdrawn(s: CaseState, e: CaseWithdrawn) -> Updates:
     return {"status": "withdrawn", "closed_at": e.occurred_at}
 
 
+@evolves(CaseMarkedDuplicate)
 def _duplicate(s: CaseState, e: CaseMarkedDuplicate) -> Updates:
     return {"status": "duplicate", "duplicate_of": e.original_case_id, "closed_at": e.occurred_at}
 
@@ -253,10 +291,12 @@ def _update_clock(s: CaseState, key: str, **update: Any) -> dict[str, dict[str, 
     return {"clocks": clocks}
 
 
+@evolves(ExtensionRequested)
 def _ext_requested(s: CaseState, e: ExtensionRequested) -> Updates:
     return _update_clock(s, e.clock_key, extension_requested_until=e.requested_due_at)
 
 
+@evolves(ExtensionGranted)
 def _ext_granted(s: CaseState, e: ExtensionGranted) -> Updates:
     clock = s.clocks[e.clock_key]
     return _update_clock(
@@ -270,10 +310,12 @@ def _ext_granted(s: CaseState, e: ExtensionGranted) -> Updates:
     )
 
 
+@evolves(ExtensionRefused)
 def _ext_refused(s: CaseState, e: ExtensionRefused) -> Updates:
     return _update_clock(s, e.clock_key, extension_requested_until=None)
 
 
+@evolves(ClockPaused)
 def _paused(s: CaseState, e: ClockPaused) -> Updates:
     clocks = dict(s.clocks)
     for key in e.clock_keys:
@@ -281,6 +323,7 @@ def _paused(s: CaseState, e: ClockPaused) -> Updates:
     return {"clocks": clocks}
 
 
+@evolves(ClockResumed)
 def _resumed(s: CaseState, e: ClockResumed) -> Updates:
     clocks = dict(s.clocks)
     for key in e.clock_keys:
@@ -297,10 +340,12 @@ def _resumed(s: CaseState, e: ClockResumed) -> Updates:
     return {"clocks": clocks}
 
 
+@evolves(ClockBreached)
 def _breached(s: CaseState, e: ClockBreached) -> Updates:
     return _update_clock(s, e.clock_key, breached_at=e.occurred_at)
 
 
+@evolves(CaseEscalated)
 def _escalated(s: CaseState, e: CaseEscalated) -> Updates:
     tier = e.tier
     if s.escalation_tier is not None and TIER_ORDER[s.escalation_tier] > TIER_ORDER[tier]:
@@ -311,36 +356,9 @@ def _escalated(s: CaseState, e: CaseEscalated) -> Updates:
     return updates
 
 
+@evolves(CasePublished)
 def _published(s: CaseState, e: CasePublished) -> Updates:
     return {"published_at": e.occurred_at}
-
-
-Handler = Callable[[CaseState, Any], Updates]
-
-HANDLERS: dict[str, Handler] = {
-    "CaseRouted": _routed,
-    "DepartmentAcknowledged": _acknowledged,
-    "AssignmentDisputed": _disputed,
-    "DisputeRuled": _ruled,
-    "RequesterContacted": _contacted,
-    "JointActionScheduled": _joint_action,
-    "ProgressReported": _progress,
-    "DepartmentCompleted": _completed,
-    "CaseResolved": _resolved,
-    "CallbackRecorded": _callback,
-    "CaseReopened": _reopened,
-    "CaseClosed": _closed,
-    "CaseWithdrawn": _withdrawn,
-    "CaseMarkedDuplicate": _duplicate,
-    "ExtensionRequested": _ext_requested,
-    "ExtensionGranted": _ext_granted,
-    "ExtensionRefused": _ext_refused,
-    "ClockPaused": _paused,
-    "ClockResumed": _resumed,
-    "ClockBreached": _breached,
-    "CaseEscalated": _escalated,
-    "CasePublished": _published,
-}
 
 
 def _new_case(e: WhistleRaised) -> CaseState:

@@ -1,17 +1,9 @@
-"""The deciders of every command, grouped by lifecycle phase."""
-
-from collections.abc import Callable
-from typing import Any
+"""The deciders of every command, grouped by lifecycle phase; each registers with ``@decides``."""
 
 from whistle.domain.decisions import clocks, closure, intake, work
-from whistle.domain.decisions.base import Ctx, Decision
+from whistle.domain.decisions.base import DECIDERS, Ctx, Decision, decides
 
-DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
-    **intake.DECIDERS,
-    **work.DECIDERS,
-    **closure.DECIDERS,
-    **clocks.DECIDERS,
-}
-"""Command type → decider."""
+PHASES = (intake, work, closure, clocks)
+"""The modules whose import registers the deciders."""
 
-__all__ = ["DECIDERS", "Ctx", "Decision"]
+__all__ = ["DECIDERS", "PHASES", "Ctx", "Decision", "decides"]

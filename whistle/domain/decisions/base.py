@@ -3,6 +3,7 @@ and assignment checks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -14,6 +15,23 @@ from whistle.domain.state import Assignment, CaseState
 from whistle.domain.types import FINAL_STATUSES
 
 Decision = list[Event] | Rejection
+Decider = Callable[["Ctx", Any, Any], Decision]
+
+DECIDERS: dict[str, Decider] = {}
+"""Command type → its decider, filled by ``@decides`` beside each decider."""
+
+
+def decides(command: type[Command]) -> Callable[[Decider], Decider]:
+    """Register the decorated function as the decider of ``command`` (one per command)."""
+    name = command.__name__
+
+    def register(fn: Decider) -> Decider:
+        if name in DECIDERS:
+            raise TypeError(f"{name} has two deciders: {DECIDERS[name].__name__}, {fn.__name__}")
+        DECIDERS[name] = fn
+        return fn
+
+    return register
 
 
 OPEN = frozenset({"routed", "in_progress"})

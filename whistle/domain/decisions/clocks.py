@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from whistle.domain.base import Rejection
 from whistle.domain.commands import (
@@ -20,6 +18,7 @@ from whistle.domain.decisions.base import (
     OPEN,
     Ctx,
     Decision,
+    decides,
     status_rejection,
     unfinished,
     working_assignment,
@@ -36,6 +35,7 @@ from whistle.domain.events import (
 from whistle.domain.state import CaseState, Clock
 
 
+@decides(RequestExtension)
 def _request_extension(ctx: Ctx, s: CaseState, c: RequestExtension) -> Decision:
     found = working_assignment(ctx, s, c.department)
     if isinstance(found, Rejection):
@@ -73,6 +73,7 @@ def _pending_extension(ctx: Ctx, s: CaseState, key: str) -> Clock | Rejection:
     return clock
 
 
+@decides(GrantExtension)
 def _grant(ctx: Ctx, s: CaseState, c: GrantExtension) -> Decision:
     clock = _pending_extension(ctx, s, c.clock_key)
     if isinstance(clock, Rejection):
@@ -89,6 +90,7 @@ def _grant(ctx: Ctx, s: CaseState, c: GrantExtension) -> Decision:
     )
 
 
+@decides(RefuseExtension)
 def _refuse(ctx: Ctx, s: CaseState, c: RefuseExtension) -> Decision:
     clock = _pending_extension(ctx, s, c.clock_key)
     if isinstance(clock, Rejection):
@@ -115,6 +117,7 @@ def _pick_clocks(
     return picked
 
 
+@decides(PauseClock)
 def _pause(ctx: Ctx, s: CaseState, c: PauseClock) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -127,6 +130,7 @@ def _pause(ctx: Ctx, s: CaseState, c: PauseClock) -> Decision:
     return ctx.emit(ClockPaused, clock_keys=tuple(k.key for k in clocks), reason=c.reason)
 
 
+@decides(ResumeClock)
 def _resume(ctx: Ctx, s: CaseState, c: ResumeClock) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -151,6 +155,7 @@ def _resume(ctx: Ctx, s: CaseState, c: ResumeClock) -> Decision:
     )
 
 
+@decides(BreachClock)
 def _breach(ctx: Ctx, s: CaseState, c: BreachClock) -> Decision:
     clock = s.clocks.get(c.clock_key)
     if (
@@ -172,6 +177,7 @@ def _breach(ctx: Ctx, s: CaseState, c: BreachClock) -> Decision:
     )
 
 
+@decides(Escalate)
 def _escalate(ctx: Ctx, s: CaseState, c: Escalate) -> Decision:
     if c.level is not None:
         return _ladder_step(ctx, s, c)
@@ -227,14 +233,3 @@ def _ladder_step(ctx: Ctx, s: CaseState, c: Escalate) -> Decision:
         automatic=True,
         lateness=fired - due,
     )
-
-
-DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
-    "RequestExtension": _request_extension,
-    "GrantExtension": _grant,
-    "RefuseExtension": _refuse,
-    "PauseClock": _pause,
-    "ResumeClock": _resume,
-    "BreachClock": _breach,
-    "Escalate": _escalate,
-}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from whistle.domain.commands import (
     CloseCase,
     PublishCase,
@@ -14,6 +11,7 @@ from whistle.domain.commands import (
 from whistle.domain.decisions.base import (
     Ctx,
     Decision,
+    decides,
     status_rejection,
 )
 from whistle.domain.events import (
@@ -27,6 +25,7 @@ from whistle.domain.state import CaseState
 from whistle.domain.types import FINAL_STATUSES
 
 
+@decides(RecordCallback)
 def _callback(ctx: Ctx, s: CaseState, c: RecordCallback) -> Decision:
     if s.status in FINAL_STATUSES:
         return status_rejection(ctx, s) or []
@@ -44,6 +43,7 @@ def _callback(ctx: Ctx, s: CaseState, c: RecordCallback) -> Decision:
     )
 
 
+@decides(ReopenCase)
 def _reopen(ctx: Ctx, s: CaseState, c: ReopenCase) -> Decision:
     if s.status not in ("resolved", "closed"):
         if s.status in ("withdrawn", "duplicate"):
@@ -65,6 +65,7 @@ def _reopen(ctx: Ctx, s: CaseState, c: ReopenCase) -> Decision:
     return ctx.emit(CaseReopened, reason=c.reason, reopen_count=s.reopen_count + 1, clocks=plans)
 
 
+@decides(CloseCase)
 def _close(ctx: Ctx, s: CaseState, c: CloseCase) -> Decision:
     if s.status in FINAL_STATUSES:
         return status_rejection(ctx, s) or []
@@ -75,6 +76,7 @@ def _close(ctx: Ctx, s: CaseState, c: CloseCase) -> Decision:
     return ctx.emit(CaseClosed, note=c.note)
 
 
+@decides(PublishCase)
 def _publish(ctx: Ctx, s: CaseState, c: PublishCase) -> Decision:
     if s.status not in ("resolved", "closed"):
         if s.status in ("withdrawn", "duplicate"):
@@ -83,11 +85,3 @@ def _publish(ctx: Ctx, s: CaseState, c: PublishCase) -> Decision:
     if s.published_at is not None:
         return ctx.reject("already_published", "The case is already published.")
     return ctx.emit(CasePublished, summary=c.summary)
-
-
-DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
-    "RecordCallback": _callback,
-    "ReopenCase": _reopen,
-    "CloseCase": _close,
-    "PublishCase": _publish,
-}

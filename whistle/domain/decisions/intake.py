@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from whistle.domain.areas import known_area, known_department
 from whistle.domain.commands import (
     MarkDuplicate,
@@ -15,6 +12,7 @@ from whistle.domain.commands import (
 from whistle.domain.decisions.base import (
     Ctx,
     Decision,
+    decides,
     status_rejection,
     unfinished,
 )
@@ -30,6 +28,7 @@ from whistle.domain.types import FINAL_STATUSES
 _NOT_COPIED = frozenset({"type", "command_id", "case_id", "actor"})
 
 
+@decides(RaiseWhistle)
 def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
     if s is not None:
         return ctx.reject("case_exists", f"Case {c.case_id} already exists.")
@@ -46,6 +45,7 @@ def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
     return ctx.emit(WhistleRaised, **fields)
 
 
+@decides(RouteCase)
 def _route(ctx: Ctx, s: CaseState, c: RouteCase) -> Decision:
     if s.status != "raised":
         if s.status in FINAL_STATUSES:
@@ -72,19 +72,13 @@ def _route(ctx: Ctx, s: CaseState, c: RouteCase) -> Decision:
     )
 
 
+@decides(WithdrawCase)
 def _withdraw(ctx: Ctx, s: CaseState, c: WithdrawCase) -> Decision:
     return unfinished(ctx, s) or ctx.emit(CaseWithdrawn, reason=c.reason)
 
 
+@decides(MarkDuplicate)
 def _duplicate(ctx: Ctx, s: CaseState, c: MarkDuplicate) -> Decision:
     if c.original_case_id == s.case_id:
         return ctx.reject("self_duplicate", "A case cannot duplicate itself.")
     return unfinished(ctx, s) or ctx.emit(CaseMarkedDuplicate, original_case_id=c.original_case_id)
-
-
-DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
-    "RaiseWhistle": _raise,
-    "RouteCase": _route,
-    "WithdrawCase": _withdraw,
-    "MarkDuplicate": _duplicate,
-}

@@ -3,9 +3,6 @@ progress, completion, resolution."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from whistle.domain.areas import known_department
 from whistle.domain.base import Rejection
 from whistle.domain.commands import (
@@ -22,6 +19,7 @@ from whistle.domain.decisions.base import (
     Ctx,
     Decision,
     assignment,
+    decides,
     status_rejection,
     working_assignment,
 )
@@ -40,6 +38,7 @@ from whistle.domain.state import CaseState
 from whistle.domain.values import ClockPlan
 
 
+@decides(Acknowledge)
 def _acknowledge(ctx: Ctx, s: CaseState, c: Acknowledge) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -54,6 +53,7 @@ def _acknowledge(ctx: Ctx, s: CaseState, c: Acknowledge) -> Decision:
     return ctx.emit(DepartmentAcknowledged, department=c.department, within_deadline=within)
 
 
+@decides(DisputeAssignment)
 def _dispute(ctx: Ctx, s: CaseState, c: DisputeAssignment) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -68,6 +68,7 @@ def _dispute(ctx: Ctx, s: CaseState, c: DisputeAssignment) -> Decision:
     return ctx.emit(AssignmentDisputed, department=c.department, reason=c.reason, text=c.text)
 
 
+@decides(RuleOnDispute)
 def _rule(ctx: Ctx, s: CaseState, c: RuleOnDispute) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -97,6 +98,7 @@ def _rule(ctx: Ctx, s: CaseState, c: RuleOnDispute) -> Decision:
     )
 
 
+@decides(ContactRequester)
 def _contact(ctx: Ctx, s: CaseState, c: ContactRequester) -> Decision:
     found = working_assignment(ctx, s, c.department)
     if isinstance(found, Rejection):
@@ -104,6 +106,7 @@ def _contact(ctx: Ctx, s: CaseState, c: ContactRequester) -> Decision:
     return ctx.emit(RequesterContacted, department=c.department, channel=c.channel, note=c.note)
 
 
+@decides(ScheduleJointAction)
 def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -126,6 +129,7 @@ def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
     )
 
 
+@decides(ReportProgress)
 def _progress(ctx: Ctx, s: CaseState, c: ReportProgress) -> Decision:
     found = working_assignment(ctx, s, c.department)
     if isinstance(found, Rejection):
@@ -135,6 +139,7 @@ def _progress(ctx: Ctx, s: CaseState, c: ReportProgress) -> Decision:
     return ctx.emit(ProgressReported, department=c.department, note=c.note, action_id=c.action_id)
 
 
+@decides(ReportCompletion)
 def _completion(ctx: Ctx, s: CaseState, c: ReportCompletion) -> Decision:
     found = working_assignment(ctx, s, c.department)
     if isinstance(found, Rejection):
@@ -146,6 +151,7 @@ def _completion(ctx: Ctx, s: CaseState, c: ReportCompletion) -> Decision:
     return ctx.emit(DepartmentCompleted, department=c.department, summary=c.summary)
 
 
+@decides(ResolveCase)
 def _resolve(ctx: Ctx, s: CaseState, c: ResolveCase) -> Decision:
     bad = status_rejection(ctx, s)
     if bad is not None:
@@ -166,15 +172,3 @@ def _resolve(ctx: Ctx, s: CaseState, c: ResolveCase) -> Decision:
             f"Joint-action departments have not reported completion: {', '.join(waiting)}.",
         )
     return ctx.emit(CaseResolved, department=lead, outcome=c.outcome, summary=c.summary)
-
-
-DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
-    "Acknowledge": _acknowledge,
-    "DisputeAssignment": _dispute,
-    "RuleOnDispute": _rule,
-    "ContactRequester": _contact,
-    "ScheduleJointAction": _joint_action,
-    "ReportProgress": _progress,
-    "ReportCompletion": _completion,
-    "ResolveCase": _resolve,
-}
