@@ -1,0 +1,330 @@
+"""Configuration as data: what a version holds, what makes it unacceptable, how two differ.
+
+A configuration version holds the area tree, the departments, the routing rules (with the
+categories), the SLA policies and the working-calendar years. It is pure data: ``check`` lists
+everything wrong with one (an empty list means it may be published) and ``diff`` says what a
+proposed version changes against the current one — which communities' categories change owner
+and which clock budgets change. Where versions are stored and how workers take them up is the
+adapters' business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from importlib import resources
+from itertools import pairwise
+from typing import Any
+
+from pydantic import Field
+
+from whistle.domain.areas import Area, Department, load_areas, load_departments
+from whistle.domain.base import Frozen
+from whistle.domain.routing import WILDCARD, RoutingRules, Rule, load_rules
+from whistle.domain.sla import SlaPolicy, load_policies
+from whistle.domain.types import TIER_ORDER
+
+COMMUNITY_KINDS = frozenset({"community", "village"})
+STEP_ORDER: dict[str, int] = {"reminder": 0, "supervision": 1, "public_notice": 2}
+WEEKEND = (5, 6)
+
+
+class CalendarYear(Frozen):
+    """One year of the State Council's notice: public holidays and make-up working days (调休)."""
+
+    year: int = Field(ge=2000, le=2100)
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = Field(default=(), description="Weekend days worked (调休).")
+    source: str = ""
+
+    @classmethod
+    def from_notice(cls, data: dict[str, Any]) -> CalendarYear:
+        """A year from the ``calendars/cn-<year>.json`` form (holiday ranges with workdays)."""
+        holidays: list[date] = []
+        workdays: list[date] = []
+        for entry in data.get("holidays", []):
+            holidays.extend(date.fromisoformat(d) for d in entry["dates"])
+            workdays.extend(date.fromisoformat(d) for d in entry.get("workdays", []))
+        return cls(
+            year=data["year"],
+            holidays=tuple(sorted(holidays)),
+            workdays=tuple(sorted(workdays)),
+            source=str(data.get("source", "")),
+        )
+
+
+class Configuration(Frozen):
+    """The contents of one configuration version."""
+
+    areas: dict[str, Area]
+    departments: dict[str, Department]
+    routing: RoutingRules
+    policies: dict[str, SlaPolicy]
+    calendar_years: tuple[CalendarYear, ...] = ()
+
+    def communities(self) -> list[str]:
+        """Codes of the communities and villages, sorted."""
+        return sorted(c for c, a in self.areas.items() if a.kind in COMMUNITY_KINDS)
+
+    def categories(self) -> list[str]:
+        """Codes of the categories, sorted."""
+        return sorted(self.routing.categories)
+
+
+def packaged_configuration() -> Configuration:
+    """Version 1: the data files shipped in ``whistle/data``."""
+    root = resources.files("whistle.data").joinpath("calendars")
+    years = [
+        CalendarYear.from_notice(json.loads(p.read_text(encoding="utf-8")))
+        for p in sorted(root.iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".json")
+    ]
+    return Configuration(
+        areas=load_areas(),
+        departments=load_departments(),
+        routing=load_rules(),
+        policies=load_policies(),
+        calendar_years=tuple(years),
+    )
+
+
+class Finding(Frozen):
+    """One thing wrong with a proposed version: a stable code, where, and the details."""
+
+    code: str
+    where: str
+    values: dict[str, str] = Field(default_factory=dict)
+
+    def message(self, lang: str = "zh") -> str:
+        """The finding in Chinese (default) or English."""
+        zh, en = FINDING_MESSAGES[self.code]
+        return (en if lang == "en" else zh).format(where=self.where, **self.values)
+
+
+FINDING_MESSAGES: dict[str, tuple[str, str]] = {
+    "unknown_department": (
+        "{where}：部门 {department} 不存在",
+        "{where}: no department {department}",
+    ),
+    "unknown_area": ("{where}：区域 {area} 不存在", "{where}: no area {area}"),
+    "unknown_category": ("{where}：类别 {category} 不存在", "{where}: no category {category}"),
+    "unknown_policy": ("{where}：时限政策 {policy} 不存在", "{where}: no SLA policy {policy}"),
+    "no_owner": (
+        "{where}：类别 {category} 在 {community} 无人负责（兜底部门 {department} 不存在）",
+        "{where}: nobody owns {category} in {community} (fallback {department} is unknown)",
+    ),
+    "ladder_out_of_order": (
+        "{where}：第 {rung} 级升级顺序有误（{detail}）",
+        "{where}: escalation rung {rung} is out of order ({detail})",
+    ),
+    "holiday_and_workday": (
+        "{where}：{day} 既是节假日又是调休上班日",
+        "{where}: {day} is both a holiday and a make-up workday",
+    ),
+    "day_outside_year": ("{where}：{day} 不在 {year} 年内", "{where}: {day} is not in {year}"),
+    "workday_not_weekend": (
+        "{where}：调休上班日 {day} 是{weekday}，不是周末",
+        "{where}: make-up workday {day} is a {weekday_en}, not a weekend day",
+    ),
+    "duplicate_year": ("{where}：{year} 年的日历重复", "{where}: the year {year} appears twice"),
+}
+"""Finding code → (Chinese, English) message templates."""
+
+WEEKDAYS = (
+    ("周一", "Monday"),
+    ("周二", "Tuesday"),
+    ("周三", "Wednesday"),
+    ("周四", "Thursday"),
+    ("周五", "Friday"),
+    ("周六", "Saturday"),
+    ("周日", "Sunday"),
+)
+
+
+def check(config: Configuration) -> list[Finding]:
+    """Everything that makes ``config`` unacceptable; empty when it may be published."""
+    return [
+        *_rule_findings(config),
+        *_owner_findings(config),
+        *_ladder_findings(config),
+        *_calendar_findings(config),
+    ]
+
+
+def _rule_findings(config: Configuration) -> Iterator[Finding]:
+    for rule in (*config.routing.rules, config.routing.fallback):
+        where = f"rule {rule.id}"
+        for department in (rule.lead, *rule.supporting):
+            if department not in config.departments:
+                yield Finding(
+                    code="unknown_department", where=where, values={"department": department}
+                )
+        if rule.area != WILDCARD and rule.area not in config.areas:
+            yield Finding(code="unknown_area", where=where, values={"area": rule.area})
+        if rule.category != WILDCARD and rule.category not in config.routing.categories:
+            yield Finding(code="unknown_category", where=where, values={"category": rule.category})
+        if rule.policy not in config.policies:
+            yield Finding(code="unknown_policy", where=where, values={"policy": rule.policy})
+
+
+def _owner_findings(config: Configuration) -> Iterator[Finding]:
+    """Every category × community whose matching rule (after the fallback) has no known lead."""
+    for category in config.categories():
+        for community in config.communities():
+            rule = config.routing.match(category, community)
+            if rule.lead not in config.departments:
+                yield Finding(
+                    code="no_owner",
+                    where=f"rule {rule.id}",
+                    values={"category": category, "community": community, "department": rule.lead},
+                )
+
+
+def _ladder_findings(config: Configuration) -> Iterator[Finding]:
+    """Rungs climb: 催办 → 督办 → 通报, community → street → district, each later than the last."""
+    for name, policy in config.policies.items():
+        specs = policy.escalation
+        for n, (before, after) in enumerate(pairwise(specs), start=2):
+            problems = []
+            if STEP_ORDER[after.step] < STEP_ORDER[before.step]:
+                problems.append(f"{after.step} after {before.step}")
+            if TIER_ORDER[after.tier] < TIER_ORDER[before.tier]:
+                problems.append(f"{after.tier} after {before.tier}")
+            if after.after <= before.after:
+                problems.append(f"{_iso(after.after)} not after {_iso(before.after)}")
+            if problems:
+                yield Finding(
+                    code="ladder_out_of_order",
+                    where=f"policy {name}",
+                    values={"rung": str(n), "detail": "; ".join(problems)},
+                )
+
+
+def _calendar_findings(config: Configuration) -> Iterator[Finding]:
+    seen: set[int] = set()
+    for year in config.calendar_years:
+        where = f"calendar {year.year}"
+        if year.year in seen:
+            yield Finding(code="duplicate_year", where=where, values={"year": str(year.year)})
+        seen.add(year.year)
+        for day in sorted(set(year.holidays) | set(year.workdays)):
+            if day.year != year.year:
+                yield Finding(
+                    code="day_outside_year",
+                    where=where,
+                    values={"day": day.isoformat(), "year": str(year.year)},
+                )
+        for day in sorted(set(year.holidays) & set(year.workdays)):
+            yield Finding(code="holiday_and_workday", where=where, values={"day": day.isoformat()})
+        for day in year.workdays:
+            if day.weekday() not in WEEKEND:
+                zh, en = WEEKDAYS[day.weekday()]
+                yield Finding(
+                    code="workday_not_weekend",
+                    where=where,
+                    values={"day": day.isoformat(), "weekday": zh, "weekday_en": en},
+                )
+
+
+def _iso(delta: timedelta) -> str:
+    """A budget as people say it: ``7d``, ``2h``, ``30min``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class OwnerChange(Frozen):
+    """A category × community whose departments change between two versions."""
+
+    category: str
+    community: str
+    before: Rule
+    after: Rule
+
+
+class BudgetChange(Frozen):
+    """A clock whose budget or counting mode changes between two versions."""
+
+    policy: str
+    urgency: str
+    clock: str
+    before: str | None
+    after: str | None
+
+
+class ConfigDiff(Frozen):
+    """What publishing a proposed version changes against the current one."""
+
+    owner_changes: tuple[OwnerChange, ...] = ()
+    budget_changes: tuple[BudgetChange, ...] = ()
+    holidays_added: tuple[date, ...] = ()
+    holidays_removed: tuple[date, ...] = ()
+    workdays_added: tuple[date, ...] = ()
+    workdays_removed: tuple[date, ...] = ()
+
+    def empty(self) -> bool:
+        """Whether nothing that routing or clocks use changes."""
+        return not any(getattr(self, name) for name in type(self).model_fields)
+
+
+def diff(current: Configuration, proposed: Configuration) -> ConfigDiff:
+    """Owners, clock budgets and calendar days that change from ``current`` to ``proposed``."""
+    holidays = (_days(current, "holidays"), _days(proposed, "holidays"))
+    workdays = (_days(current, "workdays"), _days(proposed, "workdays"))
+    return ConfigDiff(
+        owner_changes=tuple(_owner_changes(current, proposed)),
+        budget_changes=tuple(_budget_changes(current, proposed)),
+        holidays_added=tuple(sorted(holidays[1] - holidays[0])),
+        holidays_removed=tuple(sorted(holidays[0] - holidays[1])),
+        workdays_added=tuple(sorted(workdays[1] - workdays[0])),
+        workdays_removed=tuple(sorted(workdays[0] - workdays[1])),
+    )
+
+
+def _owner_changes(current: Configuration, proposed: Configuration) -> Iterator[OwnerChange]:
+    categories = sorted(set(current.categories()) | set(proposed.categories()))
+    communities = sorted(set(current.communities()) | set(proposed.communities()))
+    for category in categories:
+        for community in communities:
+            before = current.routing.match(category, community)
+            after = proposed.routing.match(category, community)
+            if (before.lead, before.supporting, before.policy) != (
+                after.lead,
+                after.supporting,
+                after.policy,
+            ):
+                yield OwnerChange(
+                    category=category, community=community, before=before, after=after
+                )
+
+
+def _budget_changes(current: Configuration, proposed: Configuration) -> Iterator[BudgetChange]:
+    for name in sorted(set(current.policies) | set(proposed.policies)):
+        old, new = _budgets(current.policies.get(name)), _budgets(proposed.policies.get(name))
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                urgency, clock = key
+                yield BudgetChange(
+                    policy=name,
+                    urgency=urgency,
+                    clock=clock,
+                    before=old.get(key),
+                    after=new.get(key),
+                )
+
+
+def _budgets(policy: SlaPolicy | None) -> dict[tuple[str, str], str]:
+    if policy is None:
+        return {}
+    return {
+        (urgency, clock): f"{_iso(spec.within)} {spec.mode}"
+        for urgency, clocks in policy.clocks.items()
+        for clock, spec in clocks.items()
+    }
+
+
+def _days(config: Configuration, which: str) -> set[date]:
+    return {day for year in config.calendar_years for day in getattr(year, which)}
