@@ -394,12 +394,11 @@ async def get_request(
     agency, dates (expected: the resolve deadline) and, once published (晒事), the summary,
     description, address and place. Never the requester."""
     principal = await _principal(services, api_key)
-    filters = CaseFilters(case_ids=(service_request_id,), limit=1)
-    rows = await services.read.cases(Scope(), filters)
-    if not rows:
+    row = await services.read.case(service_request_id)  # not the cached listing: followed live
+    if row is None:
         raise ProblemError(404, "not_found", f"no request {service_request_id!r}")
-    in_scope = principal is not None and visible(principal, rows[0])
-    return await _answer(services, rules, rows, in_scope=in_scope)
+    in_scope = principal is not None and visible(principal, row)
+    return await _answer(services, rules, [row], in_scope=in_scope)
 
 
 @router.get(
