@@ -39,6 +39,10 @@ DEFAULT_WINDOW = timedelta(days=90)
 RETRY_WINDOW = timedelta(minutes=10)
 """A POST with the same api_key and the same fields within this long is a retry of the first
 one (apps resend when an answer is lost) and returns its request, never a second case."""
+RETRY_HELP = (
+    "A retried POST with the same key returns the same request. Without one, the same api_key"
+    f" and fields within {RETRY_WINDOW.seconds // 60} minutes count as a retry."
+)
 
 
 class Open311Error(BaseModel):
@@ -253,15 +257,11 @@ async def create_request(
     jurisdiction_id: Annotated[str | None, Form(max_length=128)] = None,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            max_length=200,
-            description="A retried POST with the same key returns the same request. Without "
-            "one, the same api_key and fields within 10 minutes count as a retry.",
-        ),
+        Header(max_length=200, description=RETRY_HELP),
     ] = None,
 ) -> Any:
-    """Raises a whistle in the secretary's community with channel ``open311``; a retry
-    (same ``Idempotency-Key``, or the same fields within 10 minutes) returns the first."""
+    """Raises a whistle in the secretary's community with channel ``open311``; a retried
+    POST returns the first request (see the ``Idempotency-Key`` header)."""
     principal = await _principal(services, api_key)
     if principal is None or principal.role != "secretary":
         raise ProblemError(403, "forbidden_role", "api_key must belong to a secretary")
