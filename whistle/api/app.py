@@ -43,6 +43,7 @@ from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
+from whistle.domain.routing import load_rules
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -145,6 +146,7 @@ def create_app(
     )
     if services is not None:
         app.state.services = services
+    app.state.routing_rules = load_rules(settings.routing_rules_file)  # as the worker routes
     install_problem_handlers(app)
     install_unavailable_handlers(app, settings.api_retry_after_s)
     app.add_middleware(NulGuard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -44,6 +45,7 @@ from whistle.api.views import (
     json_response,
 )
 from whistle.domain import commands as c
+from whistle.domain.base import Command
 from whistle.domain.codec import parse_event
 from whistle.domain.evolve import fold
 
@@ -123,22 +125,34 @@ async def raise_whistle(
         **values,
     )
     if idempotency_key:  # bound only once the body is valid, so a corrected retry may reuse it
-        try:
-            claim = await services.idempotency.claim(
-                principal.user_id,
-                idempotency_key,
-                request_digest(values),
-                command.case_id,
-                command.command_id,
-            )
-        except IdempotencyMismatch as exc:
-            raise ProblemError(
-                422, "idempotency_mismatch", detail_key="idempotency_mismatch"
-            ) from exc
-        command = command.model_copy(
-            update={"case_id": claim.case_id, "command_id": claim.command_id}
-        )
+        command = await first_of_retries(services, principal, idempotency_key, values, command)
     return await decide(request, services, command, created=True)
+
+
+async def first_of_retries(
+    services: Services,
+    principal: Principal,
+    key: str,
+    values: dict[str, Any],
+    command: Command,
+    within: timedelta | None = None,
+) -> Command:
+    """``command`` with the case and command ids first bound to the caller's ``key``, so that
+    a retry raises the first request's case again (the decider sees a duplicate), never a
+    second one; 422 when the key was used with another body. ``within``: how long the key
+    stays bound (default: for ever)."""
+    try:
+        claim = await services.idempotency.claim(
+            principal.user_id,
+            key,
+            request_digest(values),
+            command.case_id,
+            command.command_id,
+            within,
+        )
+    except IdempotencyMismatch as exc:
+        raise ProblemError(422, "idempotency_mismatch", detail_key="idempotency_mismatch") from exc
+    return command.model_copy(update={"case_id": claim.case_id, "command_id": claim.command_id})
 
 
 @router.get(

@@ -1,8 +1,11 @@
 """Open311 GeoReport v2 under ``/open311/v2/`` (JSON format): 311 apps raise and follow whistles.
 
-Services are the routing rules' categories. ``api_key`` is a user's API token: POST needs a
-secretary's; GET without one shows only published (晒事) cases, with one the caller's scope.
-Errors are the spec's array of ``{code, description}`` (see ``problems.problem_response``).
+Services are the categories of the routing rules in use (``WHISTLE_ROUTING_RULES_FILE``).
+``api_key`` is a user's API token: POST needs a secretary's; a retried POST returns the first
+request. Any request is answered by id without a key, in its public fields only (no requester
+ever; description and place once published, 晒事); the listing without a key shows published
+cases, with one the caller's scope. Errors are the spec's array of ``{code, description}``
+(see ``problems.problem_response``).
 """
 
 from __future__ import annotations
@@ -10,16 +13,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from whistle.api.cases import first_of_retries, request_digest
 from whistle.api.commands import build, decide, new_case_id, new_command_id
 from whistle.api.deps import CurrentServices, Services, visible
 from whistle.api.identity import Principal
 from whistle.api.problems import ProblemError, request_lang
 from whistle.api.readmodel import CaseFilters, Row, Scope
 from whistle.domain import commands as c
-from whistle.domain.routing import load_rules
+from whistle.domain.base import Command
+from whistle.domain.routing import Category, RoutingRules
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -31,6 +36,13 @@ RESOLUTION_STATUS = {
     "not_solvable": "unable to fix",
 }
 DEFAULT_WINDOW = timedelta(days=90)
+RETRY_WINDOW = timedelta(minutes=10)
+"""A POST with the same api_key and the same fields within this long is a retry of the first
+one (apps resend when an answer is lost) and returns its request, never a second case."""
+RETRY_HELP = (
+    "A retried POST with the same key returns the same request. Without one, the same api_key"
+    f" and fields within {RETRY_WINDOW.seconds // 60} minutes count as a retry."
+)
 
 
 class Open311Error(BaseModel):
@@ -112,12 +124,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _services() -> list[Service]:
-    rules = load_rules()
-    return [
-        Service(service_code=code, service_name=name, description=name, keywords=code)
-        for code, name in sorted(rules.categories.items())
-    ]
+def get_rules(request: Request) -> RoutingRules:
+    """The routing rules the app was started with (``create_app`` loads them once)."""
+    rules: RoutingRules = request.app.state.routing_rules
+    return rules
+
+
+CurrentRules = Annotated[RoutingRules, Depends(get_rules)]
+
+
+def as_service(code: str, category: Category) -> Service:
+    """A category as a GeoReport service: its group, its keywords comma-separated."""
+    return Service(
+        service_code=code,
+        service_name=category.name,
+        description=category.name,
+        keywords=",".join(category.keywords),
+        group=category.group,
+    )
 
 
 def extended_status(row: Row) -> str:
@@ -136,24 +160,43 @@ def extended_status(row: Row) -> str:
     return "open"
 
 
-def as_request(row: Row, raised: Row | None, names: dict[str, str]) -> ServiceRequest:
-    """A case row (and its WhistleRaised body) in GeoReport v2 form; never the requester."""
-    raised = raised or {}
-    location = raised.get("location") or {}
-    return ServiceRequest(
+def as_request(
+    row: Row,
+    raised: Row | None,
+    follow_up: Row | None,
+    categories: dict[str, Category],
+    *,
+    in_scope: bool,
+) -> ServiceRequest:
+    """A case row in GeoReport v2 form; never the requester. The description, address and
+    place (from its WhistleRaised body) only ``in_scope`` of the caller or once published
+    (晒事); ``status_notes`` is the published summary, else, in scope, the closing reason."""
+    follow_up = follow_up or {}
+    category = categories.get(row.get("category") or "")
+    summary = follow_up.get("summary")
+    public = ServiceRequest(
         service_request_id=row["case_id"],
         status="open" if row.get("status") in OPEN else "closed",
         extended_status=extended_status(row),
-        status_notes=row.get("final_reason"),
+        status_notes=summary or (row.get("final_reason") if in_scope else None),
         service_code=row.get("category"),
-        service_name=names.get(row.get("category") or ""),
-        description=raised.get("description") or row.get("title"),
+        service_name=category.name if category else None,
         agency_responsible=row.get("lead_department"),
         requested_datetime=row.get("raised_at"),
         updated_datetime=row.get("updated_at"),
-        address=raised.get("address"),
-        lat=location.get("lat"),
-        long=location.get("lon"),
+        expected_datetime=follow_up.get("expected_at"),
+    )
+    if not (in_scope or row.get("published_at")):
+        return public
+    raised = raised or {}
+    location = raised.get("location") or {}
+    return public.model_copy(
+        update={
+            "description": raised.get("description") or row.get("title"),
+            "address": raised.get("address"),
+            "lat": location.get("lat"),
+            "long": location.get("lon"),
+        }
     )
 
 
@@ -167,9 +210,9 @@ async def _principal(services: Services, api_key: str | None) -> Principal | Non
 
 
 @router.get("/services.json", response_model=list[Service], summary="Open311: services")
-async def services_list() -> list[Service]:
-    """Every category cases can be raised in."""
-    return _services()
+async def services_list(rules: CurrentRules) -> list[Service]:
+    """Every category cases can be raised in, with its group and keywords."""
+    return [as_service(code, cat) for code, cat in sorted(rules.categories.items())]
 
 
 @router.get(
@@ -178,9 +221,11 @@ async def services_list() -> list[Service]:
     responses=ERRORS,
     summary="Open311: service definition",
 )
-async def service_definition(service_code: Annotated[str, Path(max_length=128)]) -> Any:
+async def service_definition(
+    rules: CurrentRules, service_code: Annotated[str, Path(max_length=128)]
+) -> Any:
     """The definition of one service (no extra attributes)."""
-    if service_code not in load_rules().categories:
+    if service_code not in rules.categories:
         raise ProblemError(404, "not_found", f"unknown service_code {service_code!r}")
     return ServiceDefinition(service_code=service_code)
 
@@ -194,6 +239,7 @@ async def service_definition(service_code: Annotated[str, Path(max_length=128)])
 async def create_request(
     request: Request,
     services: CurrentServices,
+    rules: CurrentRules,
     api_key: Annotated[str, Form(max_length=200)],
     service_code: Annotated[str, Form(max_length=128)],
     lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
@@ -209,48 +255,86 @@ async def create_request(
     account_id: Annotated[str | None, Form(max_length=128)] = None,
     media_url: Annotated[str | None, Form(max_length=2000)] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=128)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description=RETRY_HELP),
+    ] = None,
 ) -> Any:
-    """Raises a whistle in the secretary's community with channel ``open311``."""
+    """Raises a whistle in the secretary's community with channel ``open311``; a retried
+    POST returns the first request (see the ``Idempotency-Key`` header)."""
     principal = await _principal(services, api_key)
     if principal is None or principal.role != "secretary":
         raise ProblemError(403, "forbidden_role", "api_key must belong to a secretary")
-    names = load_rules().categories
-    if service_code not in names:
+    if service_code not in rules.categories:
         raise ProblemError(400, "bad_request", f"unknown service_code {service_code!r}")
     if (lat is None) != (long is None):
         raise ProblemError(400, "bad_request", "give both lat and long, or neither")
     if lat is None and not address_string:
         raise ProblemError(400, "bad_request", "give lat/long or address_string")
-    name = " ".join(p for p in (last_name, first_name) if p) or None
-    requester = {"name": name, "phone": phone} if (name or phone) else None
-    title = (description.strip().splitlines() or [names[service_code]])[0][:200]
-    command = build(
-        c.RaiseWhistle,
-        request_lang(request),
-        command_id=new_command_id(),
-        case_id=new_case_id(),
-        actor=principal.actor(),
-        community=principal.area,
-        category=service_code,
-        title=title,
-        description=description,
-        channel="open311",
-        address=address_string,
-        location={"lat": lat, "lon": long} if lat is not None else None,
-        requester=requester,
-    )
+    fields = {
+        "service_code": service_code,
+        "lat": lat,
+        "long": long,
+        "address_string": address_string,
+        "address_id": address_id,
+        "description": description,
+        "first_name": first_name,
+        "last_name": last_name,
+        "phone": phone,
+        "email": email,
+        "device_id": device_id,
+        "account_id": account_id,
+        "media_url": media_url,
+        "jurisdiction_id": jurisdiction_id,
+    }
+    command = raise_command(request, principal, rules.categories[service_code].name, fields)
+    key = idempotency_key or "open311-retry:" + request_digest(fields)
+    within = None if idempotency_key else RETRY_WINDOW
+    command = await first_of_retries(services, principal, key, fields, command, within)
     response = await decide(request, services, command, created=True)
     if response.status_code == 202:
         return [Created(token=command.case_id, account_id=account_id)]
     return [Created(service_request_id=command.case_id, account_id=account_id)]
 
 
-async def _requests(services: Services, principal: Principal | None, filters: CaseFilters) -> Any:
-    scope = Scope.of(principal) if principal else Scope()
-    rows = await services.read.cases(scope, filters)
-    raised = await services.read.whistles([r["case_id"] for r in rows])
-    names = load_rules().categories
-    return [as_request(r, raised.get(r["case_id"]), names) for r in rows]
+def raise_command(
+    request: Request, principal: Principal, category_name: str, fields: dict[str, Any]
+) -> Command:
+    """The RaiseWhistle of a checked Open311 form: the first line of the description is the
+    title (else the category's name); the requester is the name and phone given, if any."""
+    name = " ".join(p for p in (fields["last_name"], fields["first_name"]) if p) or None
+    phone, lat, description = fields["phone"], fields["lat"], fields["description"]
+    requester = {"name": name, "phone": phone} if (name or phone) else None
+    title = (description.strip().splitlines() or [category_name])[0][:200]
+    return build(
+        c.RaiseWhistle,
+        request_lang(request),
+        command_id=new_command_id(),
+        case_id=new_case_id(),
+        actor=principal.actor(),
+        community=principal.area,
+        category=fields["service_code"],
+        title=title,
+        description=description,
+        channel="open311",
+        address=fields["address_string"],
+        location={"lat": lat, "lon": fields["long"]} if lat is not None else None,
+        requester=requester,
+    )
+
+
+async def _answer(
+    services: Services, rules: RoutingRules, rows: list[Row], in_scope: bool
+) -> list[ServiceRequest]:
+    """The rows as GeoReport requests (the WhistleRaised bodies read only where shown)."""
+    ids = [r["case_id"] for r in rows]
+    shown = [r["case_id"] for r in rows if in_scope or r.get("published_at")]
+    raised = await services.read.whistles(shown)
+    follow_ups = await services.read.follow_ups(ids)
+    return [
+        as_request(r, raised.get(i), follow_ups.get(i), rules.categories, in_scope=in_scope)
+        for r, i in zip(rows, ids, strict=True)
+    ]
 
 
 @router.get(
@@ -261,6 +345,7 @@ async def _requests(services: Services, principal: Principal | None, filters: Ca
 )
 async def list_requests(
     services: CurrentServices,
+    rules: CurrentRules,
     api_key: Annotated[str | None, Query(max_length=200)] = None,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=128)] = None,
@@ -288,27 +373,32 @@ async def list_requests(
         published_only=principal is None,
         limit=1000,
     )
-    return await _requests(services, principal, filters)
+    rows = await services.read.cases(Scope.of(principal) if principal else Scope(), filters)
+    return await _answer(services, rules, rows, in_scope=principal is not None)
 
 
 @router.get(
     "/requests/{service_request_id}.json",
     response_model=list[ServiceRequest],
     responses=ERRORS,
-    summary="Open311: one request",
+    summary="Open311: one request (public fields without an api_key in its scope)",
 )
 async def get_request(
     services: CurrentServices,
+    rules: CurrentRules,
     service_request_id: Annotated[str, Path(max_length=64)],
     api_key: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
-    """One request, as a one-element array (as the spec says)."""
+    """One request, as a one-element array (as the spec says), to anyone who has its id.
+    Without an api_key whose scope holds it, only the public fields: id, statuses, service,
+    agency, dates (expected: the resolve deadline) and, once published (晒事), the summary,
+    description, address and place. Never the requester."""
     principal = await _principal(services, api_key)
-    filters = CaseFilters(case_ids=(service_request_id,), published_only=principal is None)
-    found = await _requests(services, principal, filters)
-    if not found:
+    row = await services.read.case(service_request_id)  # not the cached listing: followed live
+    if row is None:
         raise ProblemError(404, "not_found", f"no request {service_request_id!r}")
-    return found
+    in_scope = principal is not None and visible(principal, row)
+    return await _answer(services, rules, [row], in_scope=in_scope)
 
 
 @router.get(
@@ -322,9 +412,9 @@ async def get_token(
     token: Annotated[str, Path(max_length=64)],
     api_key: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
-    """The token is the case id reserved at POST; it resolves once the case exists."""
-    principal = await _principal(services, api_key)
-    row = await services.read.case(token)
-    if row is None or (principal is not None and not visible(principal, row)):
+    """The token is the case id reserved at POST; it resolves, for anyone who has it, once
+    the case exists (a key given must be valid)."""
+    await _principal(services, api_key)
+    if await services.read.case_scope(token) is None:
         raise ProblemError(404, "not_found", f"no request for token {token!r} yet")
     return [TokenLookup(service_request_id=token, token=token)]

@@ -62,6 +62,18 @@ SELECT c.area, c.departments, {", ".join(f"e.{n}" for n in EVENT_COLUMNS[:-1])},
  WHERE c.case_id = $1 ORDER BY e.seq
 """
 
+FOLLOW_UPS_SQL = f"""
+SELECT c.case_id,
+  (SELECT k.due_at FROM {S}.clocks k WHERE k.case_id = c.case_id AND k.clock = 'resolve'
+    ORDER BY k.department = c.lead_department DESC, k.status = 'released', k.started_at DESC
+    LIMIT 1) AS expected_at,
+  CASE WHEN c.published_at IS NOT NULL THEN
+    (SELECT e.body->>'summary' FROM {S}.case_events e
+      WHERE e.case_id = c.case_id AND e.type = 'CasePublished' ORDER BY e.seq DESC LIMIT 1)
+  END AS summary
+  FROM {S}.cases c WHERE c.case_id = ANY($1)
+"""
+
 
 def scope_sql(scope: Scope, args: list[Any], alias: str = "c") -> str:
     """SQL condition restricting ``alias`` (a cases row) to ``scope``; appends to ``args``."""
@@ -175,6 +187,13 @@ class PgReadModel:
             case_ids,
         )
         return {r["case_id"]: _json(r["body"]) for r in records}
+
+    async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
+        """The resolve clock's due time and the published summary of each case."""
+        if not case_ids:
+            return {}
+        records = await self._pool.fetch(FOLLOW_UPS_SQL, case_ids)
+        return {r["case_id"]: {k: r[k] for k in ("expected_at", "summary")} for r in records}
 
     async def breaches(self, scope: Scope) -> list[Row]:
         """Open breaches in scope, most overdue first (a liaison: its department's clocks).

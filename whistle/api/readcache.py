@@ -159,6 +159,10 @@ class CachedReadModel:
         """Not cached."""
         return await self._inner.whistles(case_ids)
 
+    async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
+        """Not cached."""
+        return await self._inner.follow_ups(case_ids)
+
     async def lag(self) -> Lag:
         """Not cached."""
         return await self._inner.lag()

@@ -83,6 +83,11 @@ class ReadModel(Protocol):
         """The WhistleRaised body (address, location, description…) of each case."""
         ...
 
+    async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
+        """What a resident following each case is told beyond its row: ``expected_at`` (the
+        due time of the lead's resolve clock) and ``summary`` (the 晒事 text, once published)."""
+        ...
+
     async def breaches(self, scope: Scope) -> list[Row]:
         """Breached clocks of open cases in ``scope``."""
         ...

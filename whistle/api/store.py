@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import asyncpg
@@ -90,9 +90,16 @@ class Idempotency(Protocol):
     """Binds (user, Idempotency-Key) to the ids of the first request."""
 
     async def claim(
-        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+        self,
+        user_id: str,
+        key: str,
+        request_sha256: str,
+        case_id: str,
+        command_id: str,
+        within: timedelta | None = None,
     ) -> IdempotentClaim:
-        """Bind the key to these ids, or return the ids bound before (raises on a body change)."""
+        """Bind the key to these ids, or return the ids bound before (raises on a body change);
+        with ``within``, a binding older than that is replaced (the key is free again)."""
         ...
 
 
@@ -188,18 +195,28 @@ class PgIdempotency:
         self._pool = pool
 
     async def claim(
-        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+        self,
+        user_id: str,
+        key: str,
+        request_sha256: str,
+        case_id: str,
+        command_id: str,
+        within: timedelta | None = None,
     ) -> IdempotentClaim:
-        """Bind the key to these ids, or return the ids bound before (raises on a body change)."""
+        """Bind the key to these ids, or return the ids bound before (raises on a body change);
+        with ``within``, a binding older than that is replaced (the key is free again)."""
         row = await self._pool.fetchrow(
-            f"INSERT INTO {API_SCHEMA}.idempotency_keys"
+            f"INSERT INTO {API_SCHEMA}.idempotency_keys AS k"
             " (user_id, key, request_sha256, case_id, command_id) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (user_id, key) DO NOTHING RETURNING case_id",
+            " ON CONFLICT (user_id, key) DO UPDATE SET request_sha256 = excluded.request_sha256,"
+            " case_id = excluded.case_id, command_id = excluded.command_id, created_at = now()"
+            " WHERE k.created_at < now() - $6::interval RETURNING case_id",
             user_id,
             key,
             request_sha256,
             case_id,
             command_id,
+            within,
         )
         if row is not None:
             return IdempotentClaim(case_id, command_id, replay=False)

@@ -40,13 +40,22 @@ class Rule(Frozen):
     policy: str = "standard"
 
 
+class Category(Frozen):
+    """A case category as residents and 311 apps see it: its name, the group it is listed
+    under (城市管理, 交通, 治安…) and words to find it by."""
+
+    name: str = Field(description="Chinese name, e.g. 违章停车.")
+    group: str = Field(default="", description="Group of categories, e.g. 交通.")
+    keywords: tuple[str, ...] = Field(default=(), description="Words to find it by.")
+
+
 class RoutingRules(Frozen):
     """A versioned rule set with its fallback owner (the district government office)."""
 
     version: str
     fallback: Rule
     rules: tuple[Rule, ...] = ()
-    categories: dict[str, str] = Field(default_factory=dict, description="Code → Chinese name.")
+    categories: dict[str, Category] = Field(default_factory=dict, description="Code → category.")
 
     _table: dict[tuple[str, str], Rule] = PrivateAttr(default_factory=dict)
 
@@ -89,12 +98,18 @@ MAX_CACHED_MATCHES = 10_000
 def _parse(data: dict[str, object]) -> RoutingRules:
     fallback = data["fallback"]
     assert isinstance(fallback, dict)
+    categories = data.get("categories", {})
+    assert isinstance(categories, dict)
     return RoutingRules.model_validate(
         {
             "version": data["version"],
             "fallback": {"category": WILDCARD, "area": WILDCARD, **fallback},
             "rules": data.get("rules", []),
-            "categories": data.get("categories", {}),
+            # a bare string is a name alone (the format before categories had groups)
+            "categories": {
+                code: {"name": value} if isinstance(value, str) else value
+                for code, value in categories.items()
+            },
         }
     )
 

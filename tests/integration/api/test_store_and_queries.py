@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -92,6 +92,22 @@ async def test_concurrent_retries_with_one_key_share_one_case(pool: asyncpg.Pool
         await keys.claim("sec", "k1", "other digest", "WH-x", "cmd-x")
     other_user = await keys.claim("sec2", "k1", "digest", "WH-y", "cmd-y")
     assert other_user.case_id == "WH-y"
+
+
+async def test_a_key_bound_for_a_while_is_free_again_after_it(pool: asyncpg.Pool) -> None:
+    keys, window = PgIdempotency(pool), timedelta(minutes=10)
+    first = await keys.claim("sec", "retry:d1", "d1", "WH-1", "cmd-1", window)
+    again = await keys.claim("sec", "retry:d1", "d1", "WH-2", "cmd-2", window)
+    assert (again.case_id, again.replay) == ("WH-1", True) and not first.replay
+    await pool.execute("UPDATE api.idempotency_keys SET created_at = now() - interval '11 min'")
+    later = await keys.claim("sec", "retry:d1", "d1", "WH-3", "cmd-3", window)
+    assert (later.case_id, later.command_id, later.replay) == ("WH-3", "cmd-3", False)
+    assert (await keys.claim("sec", "retry:d1", "d1", "WH-4", "cmd-4", window)).case_id == "WH-3"
+    for_ever = await keys.claim("sec", "header-key", "d1", "WH-5", "cmd-5")
+    await pool.execute("UPDATE api.idempotency_keys SET created_at = now() - interval '1 year'")
+    assert (
+        await keys.claim("sec", "header-key", "d1", "WH-6", "cmd-6")
+    ).case_id == for_ever.case_id
 
 
 async def _insert_case(
@@ -190,3 +206,44 @@ async def test_the_one_query_timeline_matches_scope_and_timeline(pool: asyncpg.P
         assert found == (await read.case_scope(story.case_id), events)
         assert to_json(found[1]) == to_json(events)  # same keys in the same order
     assert await read.case_timeline("WH-NONE") is None
+
+
+async def test_follow_ups_tell_the_leads_resolve_due_and_the_published_summary(
+    pool: asyncpg.Pool,
+) -> None:
+    rng = random.Random(7)
+    model, stats = Model(), ApplyStats()
+    stories = [random_story(rng, f"WH-F-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(12)]
+    for story in stories:
+        for event in story.events:
+            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL search_path TO projection, public")
+        await write_cases(conn, model, model.dirty, replace=False)
+        await write_timeline(conn, model)
+    published = stories[0].case_id
+    body = json.dumps({"type": "CasePublished", "summary": "已设隔离桩"}, ensure_ascii=False)
+    await pool.execute(
+        "INSERT INTO projection.case_events (case_id, seq, event_id, type, occurred_at, body)"
+        " VALUES ($1, 1000, 'e-pub', 'CasePublished', now(), $2)",
+        published,
+        body,
+    )
+    await pool.execute(
+        "UPDATE projection.cases SET published_at = now() WHERE case_id = $1", published
+    )
+    read = PgReadModel(pool)
+    follow_ups = await read.follow_ups([s.case_id for s in stories] + ["WH-NONE"])
+    assert set(follow_ups) == {s.case_id for s in stories}
+    assert follow_ups[published]["summary"] == "已设隔离桩"
+    assert all(f["summary"] is None for i, f in follow_ups.items() if i != published)
+    for story in stories:
+        case = await read.case(story.case_id)
+        assert case is not None
+        dues = [
+            datetime.fromisoformat(k["due_at"])
+            for k in case["clocks"]
+            if k["clock"] == "resolve" and k["department"] == case["lead_department"]
+        ]
+        assert follow_ups[story.case_id]["expected_at"] == (dues[0] if dues else None)
+    assert sum(f["expected_at"] is not None for f in follow_ups.values()) > 6

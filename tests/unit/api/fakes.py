@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from whistle.api.deps import Services
@@ -156,6 +156,20 @@ class FakeRead:
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
 
+    async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        for i in case_ids:
+            if i not in self.rows:
+                continue
+            row = self.rows[i]
+            clocks = [k for k in row["clocks"] if k["clock"] == "resolve"]
+            published = [e for e in self.events[i] if e["type"] == "CasePublished"]
+            out[i] = {
+                "expected_at": clocks[0]["due_at"] if clocks else None,
+                "summary": published[-1]["body"]["summary"] if published else None,
+            }
+        return out
+
     async def breaches(self, scope: Scope) -> list[Row]:
         return [
             {"case_id": r["case_id"], "clock": "ack", "department": r["departments"][0]}
@@ -210,15 +224,24 @@ class FakeUsers:
 
 
 class FakeIdempotency:
-    """Idempotency keys in a dict."""
+    """Idempotency keys in a dict, with the time each was bound (``now`` can be moved on)."""
 
     def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self.keys: dict[tuple[str, str], tuple[str, str, str, datetime]] = {}
+        self.now = T0
 
     async def claim(
-        self, user_id: str, key: str, request_sha256: str, case_id: str, command_id: str
+        self,
+        user_id: str,
+        key: str,
+        request_sha256: str,
+        case_id: str,
+        command_id: str,
+        within: timedelta | None = None,
     ) -> IdempotentClaim:
-        bound = self.keys.setdefault((user_id, key), (request_sha256, case_id, command_id))
+        bound = self.keys.get((user_id, key))
+        if bound is None or (within is not None and bound[3] < self.now - within):
+            bound = self.keys[(user_id, key)] = (request_sha256, case_id, command_id, self.now)
         if bound[0] != request_sha256:
             raise IdempotencyMismatch(key)
         return IdempotentClaim(bound[1], bound[2], replay=bound[1] != case_id)

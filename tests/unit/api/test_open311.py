@@ -100,8 +100,11 @@ async def test_get_requests_with_a_key_shows_the_callers_scope(client: httpx.Asy
     assert [r["service_request_id"] for r in mine.json()] == ["WH-IN"]
     one = await client.get("/open311/v2/requests/WH-IN.json", params={"api_key": "tok-sec-in"})
     assert one.status_code == 200 and len(one.json()) == 1
-    hidden = await client.get("/open311/v2/requests/WH-IN.json", params={"api_key": "tok-sec-out"})
-    assert hidden.status_code == 404
+    assert one.json()[0]["description"] == "海堤路周末游客车辆占道"
+    # a key outside the case's scope sees what anyone with the id sees: the public fields
+    other = await client.get("/open311/v2/requests/WH-IN.json", params={"api_key": "tok-sec-out"})
+    assert other.status_code == 200
+    assert (other.json()[0]["description"], other.json()[0]["address"]) == (None, None)
     closed = await client.get(
         "/open311/v2/requests.json", params={"api_key": "tok-sec-in", "status": "closed"}
     )
@@ -112,6 +115,10 @@ async def test_tokens_resolve_once_the_case_exists(client: httpx.AsyncClient) ->
     found = await client.get("/open311/v2/tokens/WH-IN.json")
     assert found.json() == [{"service_request_id": "WH-IN", "token": "WH-IN"}]
     assert (await client.get("/open311/v2/tokens/WH-LATER.json")).status_code == 404
+    other = await client.get("/open311/v2/tokens/WH-IN.json", params={"api_key": "tok-sec-out"})
+    assert other.json() == found.json()
+    bogus = await client.get("/open311/v2/tokens/WH-IN.json", params={"api_key": "wh_bogus"})
+    assert bogus.status_code == 403
 
 
 def test_extended_statuses_follow_fixmystreet() -> None:

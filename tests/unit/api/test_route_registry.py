@@ -44,12 +44,13 @@ OPEN311: dict[tuple[str, str], dict[str | None, int]] = {
         SEC_IN: 200, SEC_OUT: 200, LIAISON_IN: 403, "tok-sup-street-in": 403, "tok-admin": 403,
         "wh_bogus": 403, None: 422,
     },
+    # by id, anyone: outside the key's scope (or without one) only the public fields
     ("GET", "/open311/v2/requests/{service_request_id}.json"): {
-        SEC_IN: 200, SEC_OUT: 404, LIAISON_IN: 200, LIAISON_OUT: 404, "tok-sup-street-in": 200,
-        "tok-sup-out": 404, "tok-admin": 200, "wh_bogus": 403, None: 404,
+        SEC_IN: 200, SEC_OUT: 200, LIAISON_IN: 200, LIAISON_OUT: 200, "tok-sup-street-in": 200,
+        "tok-sup-out": 200, "tok-admin": 200, "wh_bogus": 403, None: 200,
     },
     ("GET", "/open311/v2/tokens/{token}.json"): {
-        SEC_IN: 200, SEC_OUT: 404, LIAISON_IN: 200, LIAISON_OUT: 404, "tok-admin": 200,
+        SEC_IN: 200, SEC_OUT: 200, LIAISON_IN: 200, LIAISON_OUT: 200, "tok-admin": 200,
         "wh_bogus": 403, None: 200,
     },
     ("GET", "/open311/v2/requests.json"): {
