@@ -109,6 +109,10 @@ FINDING_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "unknown_area": ("{where}：区域 {area} 不存在", "{where}: no area {area}"),
     "unknown_category": ("{where}：类别 {category} 不存在", "{where}: no category {category}"),
+    "category_without_group": (
+        "{where}：类别没有归入任何分组（如 城市管理、交通）",
+        "{where}: the category is in no group (such as urban management or traffic)",
+    ),
     "unknown_policy": ("{where}：时限政策 {policy} 不存在", "{where}: no SLA policy {policy}"),
     "no_owner": (
         "{where}：类别 {category} 在 {community} 无人负责（兜底部门 {department} 不存在）",
@@ -153,6 +157,9 @@ def check(config: Configuration) -> list[Finding]:
 
 
 def _rule_findings(config: Configuration) -> Iterator[Finding]:
+    for code, category in sorted(config.routing.categories.items()):
+        if not category.group:
+            yield Finding(code="category_without_group", where=f"category {code}")
     for rule in (*config.routing.rules, config.routing.fallback):
         where = f"rule {rule.id}"
         for department in (rule.lead, *rule.supporting):

@@ -15,7 +15,7 @@ from whistle.domain.configuration import (
     diff,
     packaged_configuration,
 )
-from whistle.domain.routing import Rule
+from whistle.domain.routing import Category, Rule
 from whistle.domain.sla import EscalationSpec
 
 JINHAI = "tongan.datong.jinhai"
@@ -67,7 +67,12 @@ def test_a_rule_naming_an_unknown_department_area_category_or_policy_is_refused(
 
 def test_a_category_with_no_owner_after_the_fallback_is_refused(shipped: Configuration) -> None:
     typhoon = shipped.routing.model_copy(
-        update={"categories": {**shipped.routing.categories, "typhoon_damage": "台风灾损"}}
+        update={
+            "categories": {
+                **shipped.routing.categories,
+                "typhoon_damage": Category(name="台风灾损", group="公共安全"),
+            }
+        }
     )
     config = shipped.model_copy(update={"routing": typhoon})
     assert check(config) == []  # a new category without rules goes to the fallback owner
@@ -118,6 +123,15 @@ def test_calendar_years_are_checked_against_themselves_and_the_weekdays(
     assert ("duplicate_year", None) in found
     message = next(f for f in check(config) if f.code == "workday_not_weekend").message()
     assert message == "calendar 2027：调休上班日 2027-02-03 是周三，不是周末"
+
+
+def test_a_category_must_be_listed_under_a_group(shipped: Configuration) -> None:
+    loose = {**shipped.routing.categories, "typhoon_damage": Category(name="台风灾损")}
+    config = shipped.model_copy(
+        update={"routing": shipped.routing.model_copy(update={"categories": loose})}
+    )
+    [finding] = check(config)
+    assert (finding.code, finding.where) == ("category_without_group", "category typhoon_damage")
 
 
 def test_every_finding_code_speaks_chinese_and_english() -> None:
