@@ -3,8 +3,9 @@
 The secretary of 金海社区 raises a case in 金海社区第一网格. The decider routes it by the grid's
 own rule, the projector files it under the grid's dotted code, and every scope check sees it
 from above: the community's secretary, the street's and the district's supervisors read it
-(200), the secretary of 芸溪社区 next door does not (404); the metrics count it in 金海社区.
-A grid that is not in the tree, or not in the community, is refused with ``unknown_grid``.
+(200), the secretary of 芸溪社区 next door does not (404); the metrics count it in 金海社区;
+the console shows the grid's name. A grid that is not in the tree, or not in the community,
+is refused with ``unknown_grid``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import unique_name
-from tests.stack import JINHAI, Stack, running_stack, scratch_database
+from tests.stack import JINHAI, Stack, run_cli, running_stack, scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +125,11 @@ def test_a_case_in_a_grid_is_routed_by_the_grid_and_seen_from_above(stack: Stack
             "en": "Jinhai Community Grid 1",
             "kind": "grid",
         }
+
+    console = stack.env | {"WHISTLE_API_URL": stack.base, "WHISTLE_TOKEN": tokens["street"]}
+    shown = run_cli(console, "show", case_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "社区  金海社区\n小区/网格  金海社区第一网格\n" in shown.stdout, shown.stdout
 
 
 @pytest.mark.parametrize(
