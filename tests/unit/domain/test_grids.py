@@ -8,6 +8,7 @@ code, never free text.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,19 @@ def test_the_demo_grids_are_named_children_of_a_community_or_compound() -> None:
 
 
 HAICANG_COMMUNITY = "haicang.xinyang.xinyang"
+
+
+def test_the_tree_refuses_a_grid_under_a_street(tmp_path: Path) -> None:
+    rows = [("tongan", "district"), ("tongan.datong", "street"), ("tongan.datong.g01", "grid")]
+    toml = "".join(
+        f'[[areas]]\ncode = "{code}"\nkind = "{kind}"\nname_zh = "x"\nname_en = "x"\n\n'
+        for code, kind in rows
+    )
+    (tmp_path / "areas.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(ValueError, match="its parent must be a community"):
+        load_areas(tmp_path / "areas.toml")
+    (tmp_path / "areas.toml").write_text(toml.replace('"street"', '"community"'), "utf-8")
+    assert load_areas(tmp_path / "areas.toml")["tongan.datong.g01"].parent == "tongan.datong"
 
 
 @pytest.mark.parametrize(
