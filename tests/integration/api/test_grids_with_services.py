@@ -10,14 +10,17 @@ is refused with ``unknown_grid``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from projections import queries as q
 from tests.conftest import unique_name
 from tests.stack import JINHAI, Stack, run_cli, running_stack, scratch_database
 
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 GRID = f"{JINHAI}.g01"
 YUNXI = "tongan.datong.yunxi"
+VANKE = "haicang.xinyang.xinyang.vanke"
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -119,6 +123,24 @@ def test_a_case_in_a_grid_is_routed_by_the_grid_and_seen_from_above(stack: Stack
             hidden = get("/v1/metrics", "neighbour", group_by="community", **range_)
             assert hidden.json()["items"] == [], range_
 
+        def listed_in(area: str) -> set[str]:
+            return {c["case_id"] for c in get("/v1/cases", "district", area=area).json()["items"]}
+
+        assert case_id in listed_in(GRID) and case_id in listed_in(JINHAI)
+        assert case_id not in listed_in(f"{JINHAI}.g02")
+
+        liaison = {"Authorization": f"Bearer {stack.tokens['liaison']}"}
+        dispute = {"reason": "wrong_place", "text": "不在本部门辖区"}
+        disputed = http.post(f"/v1/cases/{case_id}/dispute", json=dispute, headers=liaison)
+        assert disputed.status_code == 200, disputed.text
+
+        def awaiting(who: str) -> set[str]:
+            return {d["case_id"] for d in get("/v1/disputes", who).json()["items"]}
+
+        eventually(lambda: case_id in awaiting("street"))
+        assert case_id in awaiting("district") and case_id in awaiting("secretary")
+        assert case_id not in awaiting("neighbour")
+
         names = http.get("/v1/names").json()["areas"]
         assert names[GRID] == {
             "zh": "金海社区第一网格",
@@ -130,6 +152,44 @@ def test_a_case_in_a_grid_is_routed_by_the_grid_and_seen_from_above(stack: Stack
     shown = run_cli(console, "show", case_id)
     assert shown.returncode == 0, shown.stderr
     assert "社区  金海社区\n小区/网格  金海社区第一网格\n" in shown.stdout, shown.stdout
+
+
+def test_a_grid_in_a_compound_lies_beneath_the_compound(stack: Stack) -> None:
+    """万科城第一网格 is in 万科城: both the API's listing and ``projections.queries`` filter
+    by the compound find it."""
+    body = {
+        "community": "haicang.xinyang.xinyang",
+        "compound": VANKE,
+        "grid": f"{VANKE}.g01",
+        "category": "square_dancing",
+        "title": "广场舞噪音",
+        "address": "万科城中心广场",
+    }
+    admin = {"Authorization": f"Bearer {stack.tokens['admin']}"}
+    with httpx.Client(base_url=stack.base, timeout=90, headers=admin) as http:
+        raised = http.post("/v1/cases", json=body)
+        assert raised.status_code == 201, raised.text
+        case_id = raised.json()["case_id"]
+
+        def listed_in(area: str) -> set[str]:
+            return {
+                c["case_id"] for c in http.get("/v1/cases", params={"area": area}).json()["items"]
+            }
+
+        eventually(lambda: case_id in listed_in(VANKE))
+        assert case_id in listed_in(f"{VANKE}.g01") and case_id not in listed_in(f"{VANKE}.g02")
+    assert asyncio.run(queried_in(stack, VANKE)) >= {case_id}
+    assert case_id not in asyncio.run(queried_in(stack, f"{VANKE}.g02"))
+
+
+async def queried_in(stack: Stack, area: str) -> set[str]:
+    """Case ids ``projections.queries.list_cases`` finds within ``area``."""
+    conn = await asyncpg.connect(stack.env["WHISTLE_DATABASE_URL"])
+    try:
+        rows = await q.list_cases(conn, q.CaseFilters(area=area))
+    finally:
+        await conn.close()
+    return {r["case_id"] for r in rows}
 
 
 @pytest.mark.parametrize(
