@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from projections.model import CaseRows, Model, Row
-from whistle.domain.areas import district_of, street_of
+from whistle.domain.areas import case_area, district_of, street_of
 from whistle.domain.types import TIER_ORDER
 
 Event = dict[str, Any]
@@ -110,7 +110,7 @@ def whistle_raised(model: Model, rows: CaseRows, ev: Event, at: datetime) -> Non
         category=ev.get("category"),
         urgency=ev.get("urgency"),
         channel=ev.get("channel", "whistle"),
-        area=ev.get("grid") or ev.get("compound") or community,
+        area=case_area(community, ev.get("compound"), ev.get("grid")),
         district=district_of(community),
         street=street_of(community),
         community=community,

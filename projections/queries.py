@@ -54,13 +54,17 @@ class _Where:
         self.clauses.append(clause.format(*numbers))
 
     def scope(self, scope: Scope, case: str = "c", department_column: str | None = None) -> None:
-        """Restrict to the scope's area (on the case) and department."""
+        """Restrict to the scope's area (on the case) and department.
+
+        The area matches the case's district, street or community column, or its most precise
+        area (a compound or grid) and everything beneath that: a grid case is in its compound.
+        """
         if scope.area:
             self.args.append(scope.area)
             n = f"${len(self.args)}"
             self.clauses.append(
                 f"({case}.community = {n} OR {case}.street = {n} OR {case}.district = {n}"
-                f" OR {case}.area = {n})"
+                f" OR {case}.area = {n} OR starts_with({case}.area, {n} || '.'))"
             )
         if scope.department:
             column = department_column or f"{case}.departments"

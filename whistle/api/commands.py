@@ -39,6 +39,7 @@ REJECTION_STATUS: dict[str, int] = {
     **dict.fromkeys(
         (
             "unknown_area",
+            "unknown_grid",
             "unknown_department",
             "unknown_command",
             "unknown_joint_action",

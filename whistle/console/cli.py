@@ -136,6 +136,8 @@ def _show(api: Api, args: argparse.Namespace) -> int:
     print(f"{say('title', lang)}  {case.get('title') or ''}")
     community = case.get("community") or case.get("area")
     print(f"{say('community', lang)}  {_name(names, 'areas', community, lang)}")
+    if case.get("area") not in (None, community):
+        print(f"{say('within', lang)}  {_name(names, 'areas', case['area'], lang)}")
     print(f"{say('raised', lang)}  {local_time(case.get('raised_at'))}")
     print(f"{say('departments', lang)}:")
     for a in case.get("assignments", []):

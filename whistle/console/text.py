@@ -19,6 +19,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "status": ("状态", "Status"),
     "title": ("事项", "Title"),
     "community": ("社区", "Community"),
+    "within": ("小区/网格", "Compound / grid"),
     "raised": ("吹哨时间", "Raised"),
     "departments": ("部门", "Departments"),
     "lead": ("牵头", "lead"),

@@ -11,6 +11,7 @@ MESSAGES_ZH: dict[str, str] = {
     "not_your_department": "您只能代表本部门操作。",
     "outside_your_area": "该案件不在您的辖区内。",
     "unknown_area": "未知的社区或小区。",
+    "unknown_grid": "未知的网格，或该网格不属于所填的社区或小区。",
     "unknown_department": "未知的部门。",
     "invalid_routing": "派单内容有误。",
     "already_routed": "案件已派单。",

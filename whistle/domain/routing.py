@@ -1,10 +1,10 @@
 """Routing rules as versioned data: category × area, most specific area wins, a fallback owner.
 
-Rules for the exact category are tried first, along the hierarchy compound → community →
-street → district → citywide (area ``*``); then the category wildcard ``*`` the same way (an
-area's default owner); then the fallback owner, the district government office. The routed
-case records the rule id, the rule-set version and every clock's due time, so a later rule or
-policy change never alters it.
+Rules for the exact category are tried first, along the hierarchy grid → compound →
+community → street → district → citywide (area ``*``); then the category wildcard ``*`` the
+same way (an area's default owner); then the fallback owner, the district government office.
+The routed case records the rule id, the rule-set version and every clock's due time, so a
+later rule or policy change never alters it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
-from whistle.domain.areas import lineage
+from whistle.domain.areas import case_area, lineage
 from whistle.domain.base import SYSTEM, Frozen
 from whistle.domain.calendar import BusinessCalendar
 from whistle.domain.commands import RouteCase
@@ -135,7 +135,7 @@ def route(
     calendar: BusinessCalendar | None = None,
 ) -> RouteCase:
     """The system's RouteCase for a raised case: departments, policy and every clock's due."""
-    area = case.compound or case.community
+    area = case_area(case.community, case.compound, case.grid)
     rule = rules.match(case.category, area)
     catalogue = policies if policies is not None else load_policies()
     policy = catalogue.get(rule.policy)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from pydantic import AwareDatetime, Field, field_serializer
 
+from whistle.domain.areas import case_area
 from whistle.domain.base import Frozen
 from whistle.domain.types import (
     AssignmentRole,
@@ -135,8 +136,8 @@ class CaseState(Frozen):
 
     @property
     def area(self) -> str:
-        """The most specific area code of the case (compound, else community)."""
-        return self.compound or self.community
+        """The most specific area code of the case (grid, else compound, else community)."""
+        return case_area(self.community, self.compound, self.grid)
 
     def active_departments(self) -> tuple[str, ...]:
         """Departments currently assigned, lead first."""

@@ -13,6 +13,8 @@ from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 
 JINHAI = "tongan.datong.jinhai"
+JINHAI_GRID = "tongan.datong.jinhai.g01"
+YUNXI = "tongan.datong.yunxi"
 FENGXIANG = "tongan.xiangping.fengxiang"
 HAICANG_COMMUNITY = "haicang.xinyang.xxx"
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -20,6 +22,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 USERS = {
     "tok-sec-in": Principal("sec-jinhai", "secretary", area=JINHAI),
     "tok-sec-out": Principal("sec-fengxiang", "secretary", area=FENGXIANG),
+    "tok-sec-neighbour": Principal("sec-yunxi", "secretary", area=YUNXI),
     "tok-liaison-in": Principal("li-um", "liaison", department="urban_management"),
     "tok-liaison-out": Principal("li-civil", "liaison", department="civil_affairs"),
     "tok-sup-street-in": Principal("sup-datong", "supervisor", area="tongan.datong"),
@@ -30,8 +33,9 @@ USERS = {
 
 
 def case_row(case_id: str, area: str, departments: list[str], **extra: Any) -> Row:
-    """A case row as the read model returns it."""
-    district, street = area.split(".")[0], ".".join(area.split(".")[:2])
+    """A case row as the read model returns it (``area`` a community or a grid beneath one)."""
+    parts = area.split(".")
+    district, street, community = parts[0], ".".join(parts[:2]), ".".join(parts[:3])
     return {
         "case_id": case_id,
         "status": "routed",
@@ -40,7 +44,7 @@ def case_row(case_id: str, area: str, departments: list[str], **extra: Any) -> R
         "urgency": "general",
         "channel": "whistle",
         "area": area,
-        "community": area,
+        "community": community,
         "street": street,
         "district": district,
         "lead_department": departments[0] if departments else None,
@@ -258,11 +262,14 @@ class FakeKafka:
             raise ConnectionError("kafka down")
 
 
-def fake_services() -> Services:
-    """Services wired to the fakes, with one case in 金海 and one in 海沧."""
+def fake_services(grid_case: bool = False) -> Services:
+    """Services wired to the fakes, with one case in 金海 and one in 海沧; with ``grid_case``
+    also WH-GRID in 金海社区第一网格 (its area the grid, beneath 金海)."""
     read = FakeRead()
     read.add(case_row("WH-IN", JINHAI, ["urban_management", "public_security"], breach_count=1))
     read.add(case_row("WH-OUT", HAICANG_COMMUNITY, ["transport"], breach_count=1))
+    if grid_case:
+        read.add(case_row("WH-GRID", JINHAI_GRID, ["urban_management"], breach_count=1))
     return Services(
         bus=FakeBus(),
         read=read,

@@ -1,7 +1,9 @@
 """Every role against every endpoint, inside and outside its scope.
 
 The case WH-IN lies in 金海社区 (tongan.datong.jinhai), routed to urban_management (lead) and
-public_security. Outside-scope callers get 404, in-scope callers whose role may not act get 403,
+public_security; WH-GRID lies in 金海社区第一网格 (tongan.datong.jinhai.g01), a grid of 金海, and
+must be in the same scopes. Outside-scope callers (including the secretary of 芸溪社区, a
+neighbour in the same street) get 404, in-scope callers whose role may not act get 403,
 allowed callers get the decider's answer.
 """
 
@@ -11,8 +13,9 @@ import httpx
 import pytest
 
 from tests.unit.api.conftest import auth
-from tests.unit.api.fakes import FENGXIANG, JINHAI
+from tests.unit.api.fakes import FENGXIANG, JINHAI, fake_services
 from whistle.api.app import create_app
+from whistle.api.deps import Services
 from whistle.settings import Settings
 
 IN_SCOPE = {
@@ -24,6 +27,7 @@ IN_SCOPE = {
 }
 OUT_OF_SCOPE = {
     "secretary": "tok-sec-out",
+    "secretary_neighbour": "tok-sec-neighbour",
     "liaison": "tok-liaison-out",
     "supervisor": "tok-sup-out",
 }
@@ -35,6 +39,14 @@ ROLE_OF = {
     "tok-admin": "admin",
 }
 DEPT = "urban_management"
+CASES = ["WH-IN", "WH-GRID"]
+
+
+@pytest.fixture
+def services() -> Services:
+    """The fakes with the grid case as well."""
+    return fake_services(grid_case=True)
+
 
 # suffix → (roles allowed, a valid body)
 COMMANDS: dict[str, tuple[set[str], dict[str, object]]] = {
@@ -101,28 +113,30 @@ def test_the_matrix_covers_every_case_liaison_and_supervisor_endpoint() -> None:
     assert routes == covered
 
 
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("suffix", sorted(COMMANDS))
 @pytest.mark.parametrize("who", sorted(IN_SCOPE))
 async def test_commands_inside_scope_are_allowed_by_role(
-    client: httpx.AsyncClient, suffix: str, who: str
+    client: httpx.AsyncClient, suffix: str, who: str, case: str
 ) -> None:
     roles, body = COMMANDS[suffix]
     token = IN_SCOPE[who]
-    response = await client.post(f"/v1/cases/WH-IN{suffix}", json=body, headers=auth(token))
+    response = await client.post(f"/v1/cases/{case}{suffix}", json=body, headers=auth(token))
     expected = 200 if ROLE_OF[token] in roles else 403
     assert response.status_code == expected, response.text
     if expected == 403:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("suffix", sorted(COMMANDS))
 @pytest.mark.parametrize("who", sorted(OUT_OF_SCOPE))
 async def test_commands_outside_scope_are_not_found(
-    client: httpx.AsyncClient, suffix: str, who: str
+    client: httpx.AsyncClient, suffix: str, who: str, case: str
 ) -> None:
     _, body = COMMANDS[suffix]
     response = await client.post(
-        f"/v1/cases/WH-IN{suffix}", json=body, headers=auth(OUT_OF_SCOPE[who])
+        f"/v1/cases/{case}{suffix}", json=body, headers=auth(OUT_OF_SCOPE[who])
     )
     assert response.status_code == 404, response.text
     assert response.json()["type"].endswith("not_found")
@@ -137,19 +151,23 @@ async def test_commands_without_a_token_are_unauthorized(
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("path", CASE_READS)
 @pytest.mark.parametrize("who", sorted(IN_SCOPE))
-async def test_case_reads_inside_scope(client: httpx.AsyncClient, path: str, who: str) -> None:
-    response = await client.get(f"/v1/cases/WH-IN{path}", headers=auth(IN_SCOPE[who]))
+async def test_case_reads_inside_scope(
+    client: httpx.AsyncClient, path: str, who: str, case: str
+) -> None:
+    response = await client.get(f"/v1/cases/{case}{path}", headers=auth(IN_SCOPE[who]))
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("path", CASE_READS)
 @pytest.mark.parametrize("who", sorted(OUT_OF_SCOPE))
 async def test_case_reads_outside_scope_are_not_found(
-    client: httpx.AsyncClient, path: str, who: str
+    client: httpx.AsyncClient, path: str, who: str, case: str
 ) -> None:
-    response = await client.get(f"/v1/cases/WH-IN{path}", headers=auth(OUT_OF_SCOPE[who]))
+    response = await client.get(f"/v1/cases/{case}{path}", headers=auth(OUT_OF_SCOPE[who]))
     assert response.status_code == 404
 
 
@@ -168,14 +186,15 @@ async def test_unknown_case_and_out_of_scope_case_look_alike(
 
 
 EXPECTED_LISTING = {
-    "tok-sec-in": {"WH-IN"},
+    "tok-sec-in": {"WH-IN", "WH-GRID"},
     "tok-sec-out": set(),
-    "tok-liaison-in": {"WH-IN"},
+    "tok-sec-neighbour": set(),
+    "tok-liaison-in": {"WH-IN", "WH-GRID"},
     "tok-liaison-out": set(),
-    "tok-sup-street-in": {"WH-IN"},
-    "tok-sup-district-in": {"WH-IN"},
+    "tok-sup-street-in": {"WH-IN", "WH-GRID"},
+    "tok-sup-district-in": {"WH-IN", "WH-GRID"},
     "tok-sup-out": {"WH-OUT"},
-    "tok-admin": {"WH-IN", "WH-OUT"},
+    "tok-admin": {"WH-IN", "WH-GRID", "WH-OUT"},
 }
 
 
@@ -187,6 +206,14 @@ async def test_listings_show_only_the_callers_scope(client: httpx.AsyncClient, t
     assert {b["case_id"] for b in breaches.json()["items"]} == EXPECTED_LISTING[token]
     for path in ("/v1/disputes", "/v1/extensions", "/v1/metrics", "/v1/rankings"):
         assert (await client.get(path, headers=auth(token))).status_code == 200
+
+
+@pytest.mark.parametrize("token", sorted(EXPECTED_LISTING))
+async def test_metrics_count_the_cases_in_the_callers_scope(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    metrics = await client.get("/v1/metrics", headers=auth(token))
+    assert [i["cases"] for i in metrics.json()["items"]] == [len(EXPECTED_LISTING[token])]
 
 
 @pytest.mark.parametrize("path", [*COLLECTIONS, "/v1/inbox"])

@@ -109,7 +109,7 @@ def test_a_rule_change_never_alters_a_routed_case(tmp_path: Path) -> None:
     text = Path(__file__).resolve().parents[3] / "whistle" / "data" / "routing_rules.toml"
     changed = (
         text.read_text(encoding="utf-8")
-        .replace('version = "2025.11.1"', 'version = "2099.1"')
+        .replace('version = "2025.12.1"', 'version = "2099.1"')
         .replace(
             'lead = "urban_management"\n'
             'supporting = ["public_security", "transport", "culture_tourism"]',
@@ -122,7 +122,7 @@ def test_a_rule_change_never_alters_a_routed_case(tmp_path: Path) -> None:
     assert route(new_rules, before, T0).lead == "transport"
     # The routed case replays to the same state: its events carry the old routing.
     assert fold(story.events) == before
-    assert before.lead == "urban_management" and before.rules_version == "2025.11.1"
+    assert before.lead == "urban_management" and before.rules_version == "2025.12.1"
 
 
 def test_working_day_policy_counts_on_the_calendar() -> None:

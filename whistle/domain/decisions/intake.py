@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from whistle.domain.areas import known_area, known_department
+from whistle.domain.base import Rejection
 from whistle.domain.commands import (
     MarkDuplicate,
     RaiseWhistle,
@@ -41,8 +42,24 @@ def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
             return ctx.reject(
                 "unknown_area", f"{c.compound!r} is not a compound of {c.community!r}."
             )
+    if c.grid is not None and (wrong := _grid_rejection(ctx, c, c.grid)) is not None:
+        return wrong
     fields = {k: v for k, v in c.__dict__.items() if k not in _NOT_COPIED}
     return ctx.emit(WhistleRaised, **fields)
+
+
+def _grid_rejection(ctx: Ctx, c: RaiseWhistle, code: str) -> Rejection | None:
+    """A rejection unless ``code`` is a grid of the whistle's compound (or community)."""
+    grid = known_area(code)
+    if grid is None or grid.kind != "grid":
+        return ctx.reject("unknown_grid", f"{code!r} is not a known grid (网格) code.")
+    place = c.compound or c.community
+    if grid.parent != place:
+        return ctx.reject(
+            "unknown_grid",
+            f"{code!r} is not a grid of {place!r}; it lies in {grid.parent!r}.",
+        )
+    return None
 
 
 @decides(RouteCase)
