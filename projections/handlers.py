@@ -250,6 +250,7 @@ def callback_recorded(model: Model, rows: CaseRows, ev: Event, at: datetime) -> 
         department=case["lead_department"],
         solved=ev["solved"],
         satisfied=ev["satisfied"],
+        score=ev.get("score"),
         fault=ev.get("fault"),
         called_at=at,
         recorded_by=ev["actor"]["user_id"],

@@ -10,6 +10,9 @@ Monday, or month, in Asia/Shanghai time) and in the requested range [since, unti
 - 解决率 resolution rate = callbacks saying "solved" ÷ callbacks made (every CallbackRecorded).
 - 满意率 satisfaction rate = callbacks saying "satisfied" ÷ callbacks made.
   By department, a callback counts for the case's lead department when it was made (首接负责).
+- average score 平均满意度评分 = sum of the callbacks' 1–5 scores ÷ callbacks with a score
+  (``score_sum`` ÷ ``score_count``, both carried by the roll-ups, so exact over any range);
+  None when no callback has a score.
 - score = 100 × (w_resp·响应率 + w_res·解决率 + w_sat·满意率) ÷ (w_resp + w_res + w_sat),
   default weights 30/35/35; no score when a rate has no denominator.
 - time to acknowledge = acknowledged_at − dispatched_at per acknowledged assignment;
@@ -123,7 +126,8 @@ WITH a AS (
   SELECT {head("b", "department")},
          count(*) AS callbacks,
          count(*) FILTER (WHERE b.solved) AS solved,
-         count(*) FILTER (WHERE b.satisfied) AS satisfied
+         count(*) FILTER (WHERE b.satisfied) AS satisfied,
+         coalesce(sum(b.score), 0) AS score_sum, count(b.score) AS score_count
     FROM {S}.callbacks b WHERE {where("b", "department")}
    GROUP BY 1, 2
 ), r AS (
@@ -148,6 +152,8 @@ SELECT bucket, grp,
        coalesce(cb.callbacks, 0) AS callbacks,
        coalesce(cb.solved, 0) AS solved,
        coalesce(cb.satisfied, 0) AS satisfied,
+       coalesce(cb.score_sum, 0) AS score_sum,
+       coalesce(cb.score_count, 0) AS score_count,
        coalesce(r.cases, 0) AS cases,
        coalesce(r.resolved, 0) AS resolved,
        coalesce(r.reopened, 0) AS reopened,
@@ -195,6 +201,8 @@ ROLLUP_COUNTS: tuple[str, ...] = (
     "resolved",
     "reopened",
     "breaches",
+    "score_sum",
+    "score_count",
 )
 
 
@@ -271,13 +279,14 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def finish_row(record: dict[str, Any], weights: Weights) -> dict[str, Any]:
-    """Add the rates and the combined score to one aggregated row."""
+    """Add the rates, the average callback score and the combined score to one aggregated row."""
     row = dict(record)
     row["bucket"] = None if row["bucket"] == "all" else row["bucket"]
     row["group"] = row.pop("grp")
     row["response_rate"] = _ratio(row["acknowledged_in_time"], row["dispatched"])
     row["resolution_rate"] = _ratio(row["solved"], row["callbacks"])
     row["satisfaction_rate"] = _ratio(row["satisfied"], row["callbacks"])
+    row["average_score"] = _ratio(row["score_sum"], row["score_count"])
     row["dispute_rate"] = _ratio(row["disputed"], row["dispatched"])
     row["reopen_rate"] = _ratio(row["reopened"], row["resolved"])
     rates = (row["response_rate"], row["resolution_rate"], row["satisfaction_rate"])

@@ -223,15 +223,17 @@ class CaseStory:
             summary="fixed",
         )
 
-    def callback(self, at: datetime, solved: bool, satisfied: bool) -> Event:
-        """回访."""
+    def callback(
+        self, at: datetime, solved: bool, satisfied: bool, score: int | None = None
+    ) -> Event:
+        """回访; the score is 5 when satisfied, 2 when not, unless given."""
         return self._add(
             "CallbackRecorded",
             at,
             self.secretary(),
             solved=solved,
             satisfied=satisfied,
-            score=5 if satisfied else 2,
+            score=score if score is not None else 5 if satisfied else 2,
             comment="",
             fault="none" if satisfied else "department",
         )

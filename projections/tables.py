@@ -195,6 +195,7 @@ CALLBACKS = TableSpec(
         ("called_at", None),
         ("recorded_by", None),
         *COHORT,
+        ("score", None),
     ),
     ("case_id", "seq"),
 )
@@ -245,6 +246,8 @@ METRIC_DAYS = TableSpec(
         ("reopened", 0),
         ("resolve_s", []),
         ("breaches", 0),
+        ("score_sum", 0),
+        ("score_count", 0),
     ),
     ("day", "grain", "department", "community", "category"),
 )

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         description="Kafka group session timeout: how soon a dead worker's "
         "partitions move to the others.",
     )
+    worker_start_deadline_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a stream worker whose start-up meets an unreachable or "
+        "restarting broker keeps retrying (with a backoff of up to 30 s) before it gives up.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     worker_web_port: int = Field(default=6066, description="Faust worker's web port (/metrics).")

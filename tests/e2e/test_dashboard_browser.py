@@ -142,6 +142,11 @@ async def test_a_breach_appears_live_and_the_charts_render(
             await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
             assert await page.locator("#breaches tr").count() == 0
             assert "占道经营应由城管处理" in await page.inner_text("#disputes")
+            # 回访 scores 5 when satisfied, 2 when not: six and two of the eight → 34/8; transport
+            # has one callback, unsatisfied
+            assert await page.inner_text("#k-score") == "4.25"
+            ranked = page.locator("#ranking tr", has_text="交通运输局")
+            assert (await ranked.locator("td").nth(6).inner_text()) == "2.00"
 
             async with pool.acquire() as conn:
                 await dashboard_data.breach(conn, "WH-DEMO-10", "public_security")

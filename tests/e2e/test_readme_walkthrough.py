@@ -130,6 +130,7 @@ def test_the_readme_walkthrough_works_as_written(
     assert "/dashboard#token=wh_" in out[7]
     assert '"CaseResolved"' in out[8] and '"CallbackRecorded"' in out[8]
     assert "'callbacks': 1," in out[9] and "'satisfied': 1," in out[9], out[9]
+    assert "'average_score': 5.0," in out[9], out[9]
     receiver_log = (tmp_path / "var" / "receiver.log").read_text()
     assert f"verified whistle.case.acknowledged.v1 case={case_id}" in receiver_log
     assert "REJECTED" not in receiver_log

@@ -257,7 +257,6 @@ async def _run(
     verdict.broker_restarts = services.broker_restarts
     verdict.pg_restarts = services.postgres_restarts
     verdict.unexpected_exits = fleet.unexpected_exits
-    verdict.startup_exits = fleet.startup_exits
 
 
 def summary(verdict: Verdict) -> str:
@@ -284,7 +283,6 @@ def summary(verdict: Verdict) -> str:
             f"duplicated effects  {len(verdict.duplicated_effects)}",
             f"projection diffs    {len(verdict.projection_diffs)}",
             f"unexpected exits    {len(verdict.unexpected_exits)} {verdict.unexpected_exits}",
-            f"start-up exits      {len(verdict.startup_exits)} {verdict.startup_exits}",
         ]
     )
 

@@ -27,7 +27,6 @@ class Verdict:
     broker_restarts: int = 0
     pg_restarts: int = 0
     unexpected_exits: list[str] = field(default_factory=list)
-    startup_exits: list[str] = field(default_factory=list)
     cases: int = 0
     scripts: dict[str, int] = field(default_factory=dict)
     commands_sent: int = 0

@@ -11,7 +11,7 @@ from whistle.api.identity import Principal
 Row = dict[str, Any]
 GroupBy = Literal["department", "community", "street", "district", "category"]
 Period = Literal["day", "week", "month", "all"]
-RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate"]
+RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate", "average_score"]
 
 
 @dataclass(frozen=True, slots=True)

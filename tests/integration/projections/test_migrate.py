@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
 
+from projections.metrics import metrics
 from projections.migrate import Migration, MigrationError, load_migrations, migrate
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
+
+CST = timezone(timedelta(hours=8))
 
 
 async def test_migrations_apply_once_and_edits_are_refused(fresh_database: str) -> None:
@@ -41,3 +46,58 @@ def test_whistle_db_migrate_command(fresh_database: str) -> None:
     assert first.stdout.startswith("applied: [1, 2")
     again = subprocess.run(run, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+async def test_callback_scores_migration_backfills_from_the_timeline(fresh_database: str) -> None:
+    # read models projected before 0007 have no score column: it is filled from each
+    # CallbackRecorded body of the timeline, and the daily roll-ups are refilled with the sums
+    landed = load_migrations()
+    before = [m for m in landed if m.version < 7]
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await migrate(conn, migrations=before)
+        raised = datetime(2026, 11, 2, 9, 0, tzinfo=CST)
+        where = ("tongan.datong.jinhai", "tongan.datong", "tongan", "roads")
+        await conn.execute(
+            "INSERT INTO projection.cases (case_id, raised_at, community, street, district,"
+            " category, lead_department) VALUES ('c-1', $1, $2, $3, $4, $5, 'transport')",
+            raised,
+            *where,
+        )
+        for seq, score in ((7, 4), (9, 1)):
+            await conn.execute(
+                "INSERT INTO projection.callbacks (case_id, seq, department, solved, satisfied,"
+                " called_at, raised_at, community, street, district, category)"
+                " VALUES ('c-1', $1, 'transport', true, true, $2, $2, $3, $4, $5, $6)",
+                seq,
+                raised,
+                *where,
+            )
+            body = json.dumps({"type": "CallbackRecorded", "score": score, "solved": True})
+            await conn.execute(
+                "INSERT INTO projection.case_events (case_id, seq, event_id, type, occurred_at,"
+                " body) VALUES ('c-1', $1, $2, 'CallbackRecorded', $3, $4::json)",
+                seq,
+                f"e-{seq}",
+                raised,
+                body,
+            )
+        await conn.execute("SET search_path TO projection")
+        await conn.execute("SELECT apply_metric_delta(NULL)")
+        await conn.execute("RESET search_path")
+
+        assert await migrate(conn) == [7]
+        scores = await conn.fetch("SELECT seq, score FROM projection.callbacks ORDER BY seq")
+        assert [(r["seq"], r["score"]) for r in scores] == [(7, 4), (9, 1)]
+        rows = await metrics(
+            conn,
+            "department",
+            None,
+            datetime(2026, 11, 1, tzinfo=CST),
+            datetime(2026, 12, 1, tzinfo=CST),
+        )
+        assert [
+            (r["group"], r["score_sum"], r["score_count"], r["average_score"]) for r in rows
+        ] == [("transport", 5, 2, 2.5)]
+    finally:
+        await conn.close()

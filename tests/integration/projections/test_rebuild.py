@@ -48,6 +48,23 @@ async def table_counts(dsn: str) -> dict[str, int]:
         await conn.close()
 
 
+async def score_totals(dsn: str, table: str = "metric_days") -> tuple[int, int]:
+    """Sum and number of callback scores: in the department roll-ups, or in the callbacks."""
+    sql = {
+        "metric_days": "SELECT sum(score_sum), sum(score_count) FROM projection.metric_days"
+        " WHERE grain = 'department'",
+        "callbacks": "SELECT sum(score), count(score) FROM projection.callbacks"
+        " WHERE raised_at IS NOT NULL AND department IS NOT NULL",
+    }[table]
+    conn = await asyncpg.connect(dsn)
+    try:
+        total, count = await conn.fetchrow(sql)
+    finally:
+        await conn.close()
+    assert count > 0
+    return int(total), int(count)
+
+
 async def test_check_says_rebuilt_equals_live_and_rebuild_swaps_in(
     kafka_bootstrap: str, fresh_database: str, unique_name: Callable[[str], str]
 ) -> None:
@@ -67,6 +84,9 @@ async def test_check_says_rebuilt_equals_live_and_rebuild_swaps_in(
         assert diffs == []
         assert result.events == sent
         live = await table_counts(fresh_database)
+        assert await score_totals(fresh_database) == (
+            await score_totals(fresh_database, "callbacks")
+        )
 
         rebuilt = await rebuild(fresh_database, kafka_bootstrap, topic)
         assert rebuilt.events == sent and rebuilt.cases == 300

@@ -36,11 +36,12 @@ def case(
     community: str,
     acks: list[tuple[str, int]],
     resolve_h: int | None,
-    verdict: tuple[bool, bool] | None,
+    verdict: tuple[bool, bool, int] | None,
     at: tuple[int, int] = (9, 0),
 ) -> CaseStory:
     """Raised at ``at`` Shanghai time on ``day`` and routed at once; ``acks`` = (department,
-    minutes) with the first one the lead; in time when minutes ≤ 30 (the ack clock)."""
+    minutes) with the first one the lead; in time when minutes ≤ 30 (the ack clock); ``verdict``
+    = the callback's (solved, satisfied, score)."""
     s = CaseStory(f"nov-{n:02d}", community)
     t = datetime(2026, 11, day, *at, tzinfo=CST)
     s.raised(t)
@@ -57,31 +58,31 @@ def case(
 
 
 def month() -> list[CaseStory]:
-    """The twelve cases of November."""
-    c1 = case(1, 2, JINHAI, [(UM, 10), (TR, 40)], 48, (True, True))
-    c2 = case(2, 3, JINHAI, [(UM, 20)], 24, (True, True))
-    c3 = case(3, 5, FENGXIANG, [(TR, 5), (PS, 25)], 72, (True, False))
+    """The twelve cases of November (callback scores 1–5 as the last item of each verdict)."""
+    c1 = case(1, 2, JINHAI, [(UM, 10), (TR, 40)], 48, (True, True, 5))
+    c2 = case(2, 3, JINHAI, [(UM, 20)], 24, (True, True, 4))
+    c3 = case(3, 5, FENGXIANG, [(TR, 5), (PS, 25)], 72, (True, False, 2))
     # c4: Monday 9 Nov 00:30 in Shanghai is still Sunday 8 Nov in UTC
-    c4 = case(4, 9, FENGXIANG, [(PS, 50)], 120, (False, False), at=(0, 30))
-    c5 = case(5, 10, YUNXI, [(HO, 15), (UM, 30)], 96, (True, True))
+    c4 = case(4, 9, FENGXIANG, [(PS, 50)], 120, (False, False, 1), at=(0, 30))
+    c5 = case(5, 10, YUNXI, [(HO, 15), (UM, 30)], 96, (True, True, 5))
     # c6: resolve clock breached at 7 days, resolved at 200 h, unsatisfied, reopened, 240 h
     c6 = case(6, 12, YUNXI, [(HO, 60)], None, None)
     t6 = datetime(2026, 11, 12, 9, 0, tzinfo=CST)
     c6.breached(t6 + 168 * H + M, "resolve", HO, t6 + 168 * H)
     c6.resolved(t6 + 200 * H)
-    c6.callback(t6 + 201 * H, False, False)
+    c6.callback(t6 + 201 * H, False, False, 2)
     c6.reopened(t6 + 202 * H, 1)
     c6.resolved(t6 + 240 * H)
-    c6.callback(t6 + 241 * H, True, True)
-    c7 = case(7, 15, JINHAI, [(TR, 10)], 36, (True, True))
-    c8 = case(8, 18, FENGXIANG, [(UM, 25), (HO, 35)], 60, (True, True))
-    c9 = case(9, 21, YUNXI, [(PS, 5), (TR, 15)], 30, (True, False))
+    c6.callback(t6 + 241 * H, True, True, 4)
+    c7 = case(7, 15, JINHAI, [(TR, 10)], 36, (True, True, 5))
+    c8 = case(8, 18, FENGXIANG, [(UM, 25), (HO, 35)], 60, (True, True, 4))
+    c9 = case(9, 21, YUNXI, [(PS, 5), (TR, 15)], 30, (True, False, 3))
     # c10: housing signs 45 min late (ack clock breached at 31 min); still open
     c10 = case(10, 24, JINHAI, [(HO, -1)], None, None)
     t10 = datetime(2026, 11, 24, 9, 0, tzinfo=CST)
     c10.breached(t10 + 31 * M, "ack", HO, t10 + 30 * M)
     c10.acknowledged(t10 + 45 * M, HO, within=False)
-    c11 = case(11, 26, FENGXIANG, [(UM, 12)], 12, (True, True))
+    c11 = case(11, 26, FENGXIANG, [(UM, 12)], 12, (True, True, 5))
     # c12: public security disputes (退单) and is replaced by housing, who signs 20 min later
     c12 = case(12, 28, YUNXI, [(TR, 8), (PS, -1)], None, None)
     t12 = datetime(2026, 11, 28, 9, 0, tzinfo=CST)
@@ -89,7 +90,7 @@ def month() -> list[CaseStory]:
     c12.ruled(t12 + 40 * M, PS, HO)
     c12.acknowledged(t12 + 60 * M, HO, within=True)
     c12.resolved(t12 + 50 * H)
-    c12.callback(t12 + 51 * H, True, True)
+    c12.callback(t12 + 51 * H, True, True, 4)
     return [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12]
 
 
@@ -174,6 +175,47 @@ async def test_department_rates_percentiles_and_ranking(month_db: asyncpg.Connec
 
     ranked = await rankings(month_db, "department", NOV, DEC)
     assert [(r["group"], r["rank"]) for r in ranked] == [(UM, 1), (TR, 2), (HO, 3), (PS, 4)]
+
+
+async def test_average_callback_score_per_group(month_db: asyncpg.Connection) -> None:
+    # 平均满意度评分 = sum of the 1–5 scores ÷ callbacks with a score (counted for the lead):
+    # UM c1 5 + c2 4 + c8 4 + c11 5 = 18/4; TR c3 2 + c7 5 + c12 4 = 11/3;
+    # PS c4 1 + c9 3 = 4/2; HO c5 5 + c6 2 (before reopening) + c6 4 (after) = 11/3
+    expected = {UM: (18, 4, 4.5), TR: (11, 3, 11 / 3), PS: (4, 2, 2.0), HO: (11, 3, 11 / 3)}
+    rolled = await metrics(month_db, "department", "month", NOV, DEC)  # whole days: roll-ups
+    raw = await metrics(month_db, "department", None, NOV + M, DEC)  # not midnight: base tables
+    for rows in (rolled, raw):
+        assert {
+            r["group"]: (r["score_sum"], r["score_count"], r["average_score"]) for r in rows
+        } == (expected)
+
+    # ranked by it: equal averages share a rank (housing and transport, 11/3 each)
+    ranked = await rankings(month_db, "department", NOV, DEC, by="average_score")
+    assert [(r["group"], r["rank"]) for r in ranked] == [(UM, 1), (HO, 2), (TR, 2), (PS, 4)]
+
+    # communities: jinhai c1 5 + c2 4 + c7 5 = 14/3; yunxi c5 5 + c6 2 + 4 + c9 3 + c12 4 = 18/5;
+    # fengxiang c3 2 + c4 1 + c8 4 + c11 5 = 12/4; street tongan.datong = jinhai + fengxiang
+    # = 26/7; the district, all twelve callbacks: 44/12
+    ranked = await rankings(month_db, "community", NOV, DEC)
+    assert {r["group"]: r["average_score"] for r in ranked} == {
+        JINHAI: 14 / 3,
+        YUNXI: 3.6,
+        FENGXIANG: 3.0,
+    }
+    streets = {r["group"]: r for r in await metrics(month_db, "street", None, NOV, DEC)}
+    assert streets["tongan.datong"]["average_score"] == 26 / 7
+    district = await metrics(month_db, "district", None, NOV, DEC)
+    assert [(r["score_sum"], r["score_count"], r["average_score"]) for r in district] == [
+        (44, 12, 44 / 12)
+    ]
+
+    # none when no callback: jinhai on 24 Nov has only c10, still open
+    days = {
+        (r["bucket"], r["group"]): r for r in await metrics(month_db, "community", "day", NOV, DEC)
+    }
+    assert days[("2026-11-24", JINHAI)]["score_count"] == 0
+    assert days[("2026-11-24", JINHAI)]["average_score"] is None
+    assert days[("2026-11-02", JINHAI)]["average_score"] == 5.0
 
 
 async def test_community_ranking_and_custom_weights(month_db: asyncpg.Connection) -> None:

@@ -11,6 +11,7 @@
       login_hint: "Tokens come from `whistle users add`; kept in this tab only.",
       k_breaches: "Open breaches", k_escalated: "Escalated", k_disputes: "Disputes to rule",
       response_rate: "Response", resolution_rate: "Resolution", satisfaction_rate: "Satisfaction",
+      average_score: "Avg. score (1–5)",
       breaches: "Breaches and escalations", breaches_hint: "new breaches appear within 2 s",
       case: "Case", clock: "Clock", department: "Department", community: "Community", due: "Due",
       late: "Late by", escalation: "Escalation", no_breaches: "No breaches: every department reported in time.",
@@ -256,13 +257,16 @@
       if (i % every === 0 || i === n - 1) text(root, X(i), H - 10, (b.bucket || "").slice(5, 10), i === n - 1 && n > 1 ? "end" : "middle");
     });
   }
+  const avg = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
   function sum(rows) {
-    const z = { dispatched: 0, acknowledged_in_time: 0, callbacks: 0, solved: 0, satisfied: 0, breached: 0 };
+    const z = { dispatched: 0, acknowledged_in_time: 0, callbacks: 0, solved: 0, satisfied: 0, breached: 0,
+      score_sum: 0, score_count: 0 };
     for (const r of rows) for (const k in z) z[k] += r[k] || 0;
     const ratio = (a, b) => (b ? a / b : null);
     z.response_rate = ratio(z.acknowledged_in_time, z.dispatched);
     z.resolution_rate = ratio(z.solved, z.callbacks);
     z.satisfaction_rate = ratio(z.satisfied, z.callbacks);
+    z.average_score = ratio(z.score_sum, z.score_count);
     return z;
   }
   async function loadMetrics() {
@@ -275,12 +279,14 @@
       cell(tr, i + 1); cell(tr, name(group === "department" ? "departments" : "areas", r.group));
       cell(tr, r.score === null || r.score === undefined ? "–" : r.score.toFixed(1));
       cell(tr, pct(r.response_rate)); cell(tr, pct(r.resolution_rate)); cell(tr, pct(r.satisfaction_rate));
+      cell(tr, avg(r.average_score));
       cell(tr, r.dispatched); cell(tr, r.breaches ?? 0); tb.appendChild(tr);
     });
     const all = sum(m.items);
     $("k-response").textContent = pct(all.response_rate);
     $("k-resolution").textContent = pct(all.resolution_rate);
     $("k-satisfaction").textContent = pct(all.satisfaction_rate);
+    $("k-score").textContent = avg(all.average_score);
     const daily = await api(`/v1/metrics?group_by=district&period=day`);
     const by = new Map();
     for (const r of daily.items) { if (!r.bucket) continue; const k = String(r.bucket).slice(0, 10); (by.get(k) || by.set(k, []).get(k)).push(r); }
