@@ -96,6 +96,7 @@ class FakeBus:
                 case_id=case_id,
                 status="rejected",
                 code=self.code,
+                params={"department": "urban_management"},
                 message="The department has not acknowledged the case yet.",
             )
         status = "duplicate" if command_id in self._seen else "accepted"
@@ -144,6 +145,8 @@ class FakeRead:
             out = [r for r in out if r["category"] == filters.category]
         if filters.published_only:
             out = [r for r in out if r.get("published_at")]
+        if filters.duplicate_of:
+            out = [r for r in out if r.get("duplicate_of") == filters.duplicate_of]
         return out[filters.offset : filters.offset + filters.limit]
 
     async def timeline(self, case_id: str) -> list[Row]:
