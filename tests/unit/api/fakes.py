@@ -84,6 +84,7 @@ class FakeBus:
         self.sent: list[Any] = []
         self.mode = "accept"
         self.code = "not_acknowledged"
+        self.params = {"department": "urban_management"}
         self._seen: set[str] = set()
 
     async def submit(self, command: Any, case_id: str, command_id: str) -> Decision:
@@ -96,7 +97,7 @@ class FakeBus:
                 case_id=case_id,
                 status="rejected",
                 code=self.code,
-                params={"department": "urban_management"},
+                params=self.params,
                 message="The department has not acknowledged the case yet.",
             )
         status = "duplicate" if command_id in self._seen else "accepted"
