@@ -185,7 +185,13 @@ def decide_batch(
         if isinstance(outcome, Rejection):
             if waited:
                 result.replies.append(
-                    reply(command, "rejected", code=outcome.code, message=outcome.message)
+                    reply(
+                        command,
+                        "rejected",
+                        code=outcome.code,
+                        params=outcome.params,
+                        message=outcome.message,
+                    )
                 )
             result.count("rejected")
             log.info("command_rejected", case_id=case_id, code=outcome.code, type=command.type)

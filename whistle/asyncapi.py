@@ -89,7 +89,13 @@ def asyncapi_document(prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
                             "status": {"enum": ["accepted", "rejected", "duplicate"]},
                             "events": {"type": "array", "items": {"type": "object"}},
                             "code": {"type": "string"},
-                            "message": {"type": "string"},
+                            "params": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                                "description": "What the rejection names (department, clock, "
+                                "case id); with `code`, the message in either language.",
+                            },
+                            "message": {"type": "string", "description": "In English."},
                         },
                     },
                 },

@@ -25,7 +25,10 @@ class Decision(BaseModel):
     status: Literal["accepted", "rejected", "duplicate"]
     events: list[dict[str, Any]] = []
     code: str | None = None
+    params: dict[str, str] = {}
+    """What a rejection's message names; people read it rendered from ``code`` and these."""
     message: str | None = None
+    """A rejection's message in English (logs); people read ``code`` + ``params`` rendered."""
 
 
 class DecisionTimeout(Exception):

@@ -32,6 +32,7 @@ from whistle.api.deps import (
     visible,
     visible_case,
 )
+from whistle.api.duplicates import check_original
 from whistle.api.identity import Principal, in_area
 from whistle.api.problems import ProblemError, problem_responses, request_lang
 from whistle.api.readmodel import CaseFilters, Row, Scope
@@ -280,7 +281,9 @@ add_command_route(router, "/reopen", c.ReopenCase, summary="Reopen a resolved ca
 add_command_route(router, "/close", c.CloseCase, summary="Close an evaluated case")
 add_command_route(router, "/withdraw", c.WithdrawCase, summary="Withdraw the whistle")
 add_command_route(router, "/publish", c.PublishCase, summary="Publish the result (晒事)")
-add_command_route(router, "/duplicate", c.MarkDuplicate, summary="Mark as a duplicate")
+add_command_route(
+    router, "/duplicate", c.MarkDuplicate, summary="Mark as a duplicate", check=check_original
+)
 add_command_route(
     router, "/joint-action", c.ScheduleJointAction, summary="Schedule a joint action (集结)"
 )

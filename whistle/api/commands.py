@@ -25,6 +25,7 @@ from whistle.api.identity import USER_ROLES, Principal, UserRole
 from whistle.api.problems import ProblemError, field_errors, problem_responses, request_lang
 from whistle.bus import DecisionTimeout
 from whistle.domain.base import Command
+from whistle.domain.rejections import render
 from whistle.logs import get_logger
 
 ENVELOPE = frozenset({"type", "command_id", "case_id", "actor"})
@@ -46,6 +47,7 @@ REJECTION_STATUS: dict[str, int] = {
             "invalid_joint_action",
             "invalid_routing",
             "self_duplicate",
+            "duplicate_of_unknown_case",
             "extension_not_later",
         ),
         422,
@@ -130,8 +132,15 @@ def build(command: type[Command], lang: Lang, **values: Any) -> Command:
         ) from exc
 
 
-def _rejection_status(code: str | None) -> int:
-    return REJECTION_STATUS.get(code or "", 409)
+def rejection_error(
+    request: Request, code: str, params: dict[str, str], english: str | None = None
+) -> ProblemError:
+    """The problem of rejection ``code``: its message rendered from ``params`` in the caller's
+    language; a code this API does not know yet shows ``english`` to English readers only."""
+    lang = request_lang(request)
+    detail = render(code, params, lang) or (english if lang == "en" else None)
+    status = REJECTION_STATUS.get(code, 409)
+    return ProblemError(status, "rejected", detail, code=code, params=params)
 
 
 def roles_for(command: type[Command]) -> tuple[UserRole, ...]:
@@ -158,11 +167,8 @@ async def decide(
             },
         )
     if decision.status == "rejected":
-        raise ProblemError(
-            _rejection_status(decision.code),
-            "rejected",
-            decision.message,
-            code=decision.code or "rejected",
+        raise rejection_error(
+            request, decision.code or "rejected", decision.params, decision.message
         )
     body = CommandResult(
         case_id=case_id, command_id=command_id, status=decision.status, events=decision.events
@@ -183,6 +189,8 @@ COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 Fill = Callable[[Principal, dict[str, Any]], dict[str, Any]]
+Check = Callable[[Request, Services, Principal, Command], Awaitable[None]]
+"""A check of a built command against the read models before it is sent (raises a problem)."""
 
 
 def department_from_principal(principal: Principal, values: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +213,7 @@ def add_command_route(
     summary: str,
     drop: frozenset[str] = frozenset(),
     fill: Fill | None = None,
+    check: Check | None = None,
 ) -> None:
     """``POST /v1/cases/{case_id}<suffix>``: check scope and role, build ``command``, decide."""
     roles = roles_for(command)
@@ -232,6 +241,8 @@ def add_command_route(
             actor=principal.actor(),
             **values,
         )
+        if check is not None:
+            await check(request, services, principal, built)
         return await decide(request, services, built)
 
     endpoint = _with_signature(handler, body_model)

@@ -131,7 +131,10 @@ class PgReadModel:
         if filters.status:
             args.append(list(filters.status))
             where.append(f"c.status = ANY(${len(args)})")
-        for column, value in (("category", filters.category),):
+        for column, value in (
+            ("category", filters.category),
+            ("duplicate_of", filters.duplicate_of),
+        ):
             if value is not None:
                 args.append(value)
                 where.append(f"c.{column} = ${len(args)}")

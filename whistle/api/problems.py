@@ -37,6 +37,11 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     code: str | None = Field(default=None, description="Stable machine code (rejections).")
+    params: dict[str, str] | None = Field(
+        default=None,
+        description="A rejection's parameters (department, clock, case id): `detail` is the "
+        "code's message filled with them, in the caller's language.",
+    )
     errors: list[FieldError] | None = None
 
 
@@ -55,6 +60,7 @@ class ProblemError(StarletteHTTPException):
         detail_key: str | None = None,
         detail_values: dict[str, object] | None = None,
         code: str | None = None,
+        params: dict[str, str] | None = None,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -65,6 +71,7 @@ class ProblemError(StarletteHTTPException):
         self.detail_key = detail_key
         self.detail_values = detail_values or {}
         self.code = code
+        self.params = params
         self.errors = errors
 
 
@@ -80,6 +87,7 @@ def problem_response(
     detail: str | None = None,
     *,
     code: str | None = None,
+    params: dict[str, str] | None = None,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
@@ -94,6 +102,7 @@ def problem_response(
         detail=detail,
         instance=request.url.path,
         code=code,
+        params=params,
         errors=errors,
     )
     headers = dict(headers or {})
@@ -155,6 +164,7 @@ async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
         exc.kind,
         detail,
         code=exc.code,
+        params=exc.params,
         errors=exc.errors,
         headers=exc.headers,
     )

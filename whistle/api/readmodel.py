@@ -43,6 +43,7 @@ class CaseFilters:
     raised_before: datetime | None = None
     case_ids: tuple[str, ...] = ()
     published_only: bool = False
+    duplicate_of: str | None = None
     limit: int = 50
     offset: int = 0
 

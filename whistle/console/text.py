@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timedelta, timezone
 
+from whistle.domain.rejections import CLOCK_NAMES, STATUS_NAMES
+
 CHINA = timezone(timedelta(hours=8))
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -44,21 +46,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "reconnecting": ("连接中断，2 秒后重连…", "connection lost; reconnecting in 2 s…"),
 }
 
-STATUSES = {
-    "raised": ("已吹哨", "raised"),
-    "routed": ("已派单", "routed"),
-    "in_progress": ("办理中", "in progress"),
-    "resolved": ("已办结", "resolved"),
-    "closed": ("已关闭", "closed"),
-    "withdrawn": ("已撤回", "withdrawn"),
-    "duplicate": ("重复", "duplicate"),
-}
-CLOCKS = {
-    "ack": ("签收", "acknowledge"),
-    "contact": ("联系", "contact"),
-    "joint_action": ("集结", "joint action"),
-    "resolve": ("办结", "resolve"),
-}
+STATUSES = STATUS_NAMES
+CLOCKS = CLOCK_NAMES
 TIERS = {
     "community": ("社区", "community "),
     "street": ("街道", "street "),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from whistle.domain.areas import lineage
 from whistle.domain.base import Actor, Command, Rejection, Role
 from whistle.domain.commands import ALL_COMMANDS
-from whistle.domain.rejections import MESSAGES_ZH
+from whistle.domain.rejections import joined, rejection
 from whistle.domain.state import CaseState
 
 ROLES: dict[str, frozenset[Role]] = {cls.__name__: cls.ROLES for cls in ALL_COMMANDS}
@@ -18,16 +18,6 @@ LEAD_COMMANDS = frozenset(c.__name__ for c in ALL_COMMANDS if c.ACTS_FOR == "lea
 """Commands a liaison may issue only for the lead department (首接负责)."""
 
 
-def _reject(command: Command, code: str, message: str) -> Rejection:
-    return Rejection(
-        code=code,
-        message=message,
-        command_id=command.command_id,
-        case_id=command.case_id,
-        message_zh=MESSAGES_ZH.get(code),
-    )
-
-
 def covers(actor: Actor, area: str) -> bool:
     """Whether ``actor``'s area (if any) is ``area`` or one of its ancestors."""
     return actor.area is None or actor.area in lineage(area)
@@ -38,25 +28,26 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
     actor = command.actor
     allowed = type(command).ROLES
     if actor.role not in allowed:
-        return _reject(
+        return rejection(
             command,
             "role_not_allowed",
-            f"A {actor.role} may not {command.type}; allowed: {', '.join(sorted(allowed))}.",
+            role=actor.role,
+            command=command.type,
+            allowed=joined(sorted(allowed)),
         )
     if actor.role == "liaison":
         department = command.__dict__.get("department")
         if command.type in LEAD_COMMANDS and state is not None:
             department = state.lead
         if department is not None and actor.department != department:
-            return _reject(
+            return rejection(
                 command,
                 "not_your_department",
-                f"You act for {actor.department!r}, not for {department!r}.",
+                own_department=actor.department or "",
+                department=department,
             )
     if actor.role in ("secretary", "supervisor"):
         area = command.__dict__.get("community") if state is None else state.area
         if isinstance(area, str) and not covers(actor, area):
-            return _reject(
-                command, "outside_your_area", f"{area!r} is outside your area {actor.area!r}."
-            )
+            return rejection(command, "outside_your_area", area=area, own_area=actor.area or "")
     return None

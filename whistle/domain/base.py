@@ -110,13 +110,17 @@ class Event(Frozen):
 
 
 class Rejection(Frozen):
-    """A refused command: a stable machine code and a message a person can act on."""
+    """A refused command: a stable machine code, its params, and the message a person can act
+    on, rendered from the code's templates (``whistle.domain.rejections``)."""
 
     code: str
-    message: str
+    message: str = Field(description="In English (logs, older readers).")
     command_id: str = ""
     case_id: str = ""
-    message_zh: str | None = Field(default=None, description="The same in Chinese, shorter.")
+    message_zh: str | None = Field(default=None, description="The same in Chinese.")
+    params: dict[str, str] = Field(
+        default_factory=dict, description="What the message names: department, clock, case id."
+    )
 
 
 _sha1 = hashlib.sha1

@@ -26,16 +26,14 @@ def decide(state: CaseState | None, command: Command, now: datetime) -> list[Eve
             return []
         if command.case_id != state.case_id:
             return Ctx(state, command, now).reject(
-                "wrong_case", f"Command for {command.case_id}, state of {state.case_id}."
+                "wrong_case", case_id=command.case_id, state_case_id=state.case_id
             )
     kind = command.type
     decider = DECIDERS.get(kind)
     if decider is None:
-        return Ctx(state, command, now).reject("unknown_command", f"Unknown command type {kind!r}.")
+        return Ctx(state, command, now).reject("unknown_command", command=kind)
     if state is None and kind != "RaiseWhistle":
-        return Ctx(state, command, now).reject(
-            "case_not_found", f"No case {command.case_id}; raise a whistle first."
-        )
+        return Ctx(state, command, now).reject("case_not_found", case_id=command.case_id)
     denied = authorize(state, command)
     if denied is not None:
         return denied

@@ -88,6 +88,7 @@ class FakeBus:
         self.sent: list[Any] = []
         self.mode = "accept"
         self.code = "not_acknowledged"
+        self.params = {"department": "urban_management"}
         self._seen: set[str] = set()
 
     async def submit(self, command: Any, case_id: str, command_id: str) -> Decision:
@@ -100,6 +101,7 @@ class FakeBus:
                 case_id=case_id,
                 status="rejected",
                 code=self.code,
+                params=self.params,
                 message="The department has not acknowledged the case yet.",
             )
         status = "duplicate" if command_id in self._seen else "accepted"
@@ -148,6 +150,8 @@ class FakeRead:
             out = [r for r in out if r["category"] == filters.category]
         if filters.published_only:
             out = [r for r in out if r.get("published_at")]
+        if filters.duplicate_of:
+            out = [r for r in out if r.get("duplicate_of") == filters.duplicate_of]
         return out[filters.offset : filters.offset + filters.limit]
 
     async def timeline(self, case_id: str) -> list[Row]:

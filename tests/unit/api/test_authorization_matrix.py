@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.unit.api.conftest import auth
-from tests.unit.api.fakes import FENGXIANG, JINHAI, fake_services
+from tests.unit.api.fakes import FENGXIANG, JINHAI, FakeRead, case_row, fake_services
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.settings import Settings
@@ -117,8 +117,10 @@ def test_the_matrix_covers_every_case_liaison_and_supervisor_endpoint() -> None:
 @pytest.mark.parametrize("suffix", sorted(COMMANDS))
 @pytest.mark.parametrize("who", sorted(IN_SCOPE))
 async def test_commands_inside_scope_are_allowed_by_role(
-    client: httpx.AsyncClient, suffix: str, who: str, case: str
+    client: httpx.AsyncClient, services: Services, suffix: str, who: str, case: str
 ) -> None:
+    assert isinstance(services.read, FakeRead)
+    services.read.add(case_row("WH-OTHER", JINHAI, [DEPT]))  # the original of /duplicate
     roles, body = COMMANDS[suffix]
     token = IN_SCOPE[who]
     response = await client.post(f"/v1/cases/{case}{suffix}", json=body, headers=auth(token))

@@ -108,7 +108,16 @@ async def test_rejections_carry_the_deciders_code_and_message(
     )
     problem = assert_problem(response, 409)
     assert problem["code"] == "not_acknowledged"
-    assert problem["detail"] == "The department has not acknowledged the case yet."
+    assert problem["params"] == {"department": "urban_management"}
+    assert problem["detail"] == "城市管理局（城管）须先签收。"
+    assert problem["title"] == "操作被拒绝"
+    response = await client.post(
+        "/v1/cases/WH-IN/resolve",
+        json={"outcome": "solved", "summary": "done"},
+        headers=auth("tok-liaison-in") | {"Accept-Language": "en"},
+    )
+    problem = assert_problem(response, 409)
+    assert problem["detail"] == "Urban Management Bureau must acknowledge (签收) first."
     bus.code = "unknown_department"
     response = await client.post(
         "/v1/cases/WH-IN/resolve",
@@ -116,6 +125,28 @@ async def test_rejections_carry_the_deciders_code_and_message(
         headers=auth("tok-liaison-in"),
     )
     assert_problem(response, 422)
+
+
+async def test_a_rejection_code_unknown_to_this_api_shows_no_english_to_a_chinese_reader(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    bus = services.bus
+    assert isinstance(bus, FakeBus)
+    bus.mode, bus.code = "reject", "some_newer_code"
+    body = {"outcome": "solved", "summary": "done"}
+    zh = await client.post("/v1/cases/WH-IN/resolve", json=body, headers=auth("tok-liaison-in"))
+    problem = assert_problem(zh, 409)
+    assert (problem["code"], problem["title"], "detail" in problem) == (
+        "some_newer_code",
+        "操作被拒绝",
+        False,
+    )
+    en = await client.post(
+        "/v1/cases/WH-IN/resolve",
+        json=body,
+        headers=auth("tok-liaison-in") | {"Accept-Language": "en"},
+    )
+    assert assert_problem(en, 409)["detail"] == "The department has not acknowledged the case yet."
 
 
 async def test_a_decision_timeout_answers_202_with_a_location_to_poll(

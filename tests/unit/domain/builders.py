@@ -41,6 +41,7 @@ from whistle.domain import (
     route,
 )
 from whistle.domain.calendar import shanghai
+from whistle.domain.rejections import MISSING
 
 TZ = shanghai()
 T0 = datetime(2025, 9, 22, 9, 0, tzinfo=TZ)  # a Monday
@@ -293,6 +294,7 @@ class Story:
         assert isinstance(result, Rejection), f"{command.type} accepted: {result}"
         assert result.code == code, result
         assert result.message
+        assert result.message_zh and MISSING not in result.message_zh + result.message, result
         assert self.state is before
         return result
 

@@ -85,7 +85,8 @@ def test_a_grid_outside_the_tree_or_the_community_is_rejected(
         raise_whistle(community=community, compound=compound, grid=grid, actor=ADMIN),
         "unknown_grid",
     )
-    assert why in rejection.message and grid in rejection.message
+    assert "not a known grid of" in rejection.message and grid in rejection.message
+    assert rejection.params["area"] == (compound or community), why
     assert rejection.message_zh is not None and "网格" in rejection.message_zh
 
 

@@ -55,7 +55,7 @@ from whistle.domain import (
     decide,
     event_id_for,
 )
-from whistle.domain.rejections import MESSAGES_ZH
+from whistle.domain.rejections import MESSAGES
 
 # --- raise ------------------------------------------------------------------------------------
 
@@ -316,7 +316,8 @@ def test_resolve_while_a_joint_action_department_has_not_reported() -> None:
     story = working_story()
     story.do(joint((LEAD, "transport"), at=T0 + timedelta(hours=2)))
     rejection = story.rejected(resolve(), "joint_action_incomplete")
-    assert "transport" in rejection.message
+    assert rejection.params == {"departments": "transport"}
+    assert "Transport Bureau" in rejection.message and "交通运输局" in str(rejection.message_zh)
 
 
 def test_resolve_by_a_supporting_department_is_refused() -> None:
@@ -600,6 +601,8 @@ def test_every_rejection_code_has_a_chinese_message() -> None:
     root = Path(__file__).resolve().parents[3] / "whistle" / "domain"
     source = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
     codes = set(re.findall(r'reject\(\s*(?:command,\s*)?"([a-z_]+)"', source))
-    assert len(codes) > 30 and codes <= set(MESSAGES_ZH), codes - set(MESSAGES_ZH)
+    assert len(codes) > 30 and codes <= set(MESSAGES), codes - set(MESSAGES)
     rejection = routed_story().rejected(ack("water"), "not_routed_to_department")
-    assert rejection.message_zh == "该案件未派给此部门。"
+    assert rejection.message_zh is not None
+    assert rejection.message_zh.startswith("该案件未派给水务局；已派给：城市管理局（城管）、")
+    assert rejection.params["departments"] == "water"

@@ -238,3 +238,22 @@ def test_whistles_go_before_the_trackers_firings_and_a_case_keeps_its_order() ->
     assert [r.offset for r in then] == [2]
     assert by_urgency(batch[1:2]) == [batch[1:2]]
     assert by_urgency([batch[2]]) == [[batch[2]]]
+
+
+def test_a_rejection_reply_carries_the_code_its_params_and_the_english_message() -> None:
+    store: dict[str, bytes] = {}
+    run([raise_record("A")], store)
+    again = RaiseWhistle.model_validate(
+        {**json.loads(raise_record("A").value or b"{}"), "command_id": "raise-A-again"}
+    )
+    result = run([CommandRecord(b"A", encode(again), T0 + 5, 0, 1)], store)
+    ((key, value),) = result.replies
+    assert key == "raise-A-again"
+    assert json.loads(value) == {
+        "command_id": "raise-A-again",
+        "case_id": "A",
+        "status": "rejected",
+        "code": "case_exists",
+        "params": {"case_id": "A"},
+        "message": "Case A already exists.",
+    }

@@ -3,14 +3,15 @@ and assignment checks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from whistle.domain.base import Command, Event, Rejection, event_id_for
 from whistle.domain.calendar import BusinessCalendar, default_calendar
 from whistle.domain.fast import adopt, template_of
-from whistle.domain.rejections import MESSAGES_ZH
+from whistle.domain.rejections import joined, rejection
 from whistle.domain.state import Assignment, CaseState
 from whistle.domain.types import FINAL_STATUSES
 
@@ -72,15 +73,16 @@ class Ctx:
         data.update(fields)
         return [adopt(cls, data, names)]
 
-    def reject(self, code: str, message: str) -> Rejection:
-        """A rejection with a stable ``code`` and a message a person can act on."""
-        return Rejection(
-            code=code,
-            message=message,
-            command_id=self.command.command_id,
-            case_id=self.command.case_id,
-            message_zh=MESSAGES_ZH.get(code),
-        )
+    def reject(self, code: str, /, **params: str) -> Rejection:
+        """A rejection with a stable ``code``; ``params`` fill its messages (the catalogue's
+        templates in ``whistle.domain.rejections``)."""
+        return rejection(self.command, code, **params)
+
+
+def repeated(items: Sequence[str]) -> list[str]:
+    """The items named more than once, each once, in order of first appearance."""
+    counts = Counter(items)
+    return [item for item in counts if counts[item] > 1]
 
 
 def status_rejection(ctx: Ctx, s: CaseState) -> Rejection | None:
@@ -88,10 +90,10 @@ def status_rejection(ctx: Ctx, s: CaseState) -> Rejection | None:
     if s.status in OPEN:
         return None
     if s.status == "raised":
-        return ctx.reject("not_routed", "The case has not been routed to any department yet.")
+        return ctx.reject("not_routed")
     if s.status == "resolved":
-        return ctx.reject("case_resolved", "The case is already resolved (办结).")
-    return ctx.reject("case_finished", f"The case is {s.status}; nothing more can be done.")
+        return ctx.reject("case_resolved")
+    return ctx.reject("case_finished", status=s.status)
 
 
 def assignment(ctx: Ctx, s: CaseState, department: str) -> Assignment | Rejection:
@@ -99,8 +101,7 @@ def assignment(ctx: Ctx, s: CaseState, department: str) -> Assignment | Rejectio
     found = s.assignments.get(department)
     if found is None:
         return ctx.reject(
-            "not_routed_to_department",
-            f"The case is not routed to {department!r}; routed to: {', '.join(s.assignments)}.",
+            "not_routed_to_department", departments=department, routed=joined(s.assignments)
         )
     return found
 
@@ -112,7 +113,7 @@ def working_assignment(ctx: Ctx, s: CaseState, department: str) -> Assignment | 
         return bad
     found = assignment(ctx, s, department)
     if isinstance(found, Assignment) and found.acknowledged_at is None:
-        return ctx.reject("not_acknowledged", f"{department!r} must acknowledge (签收) first.")
+        return ctx.reject("not_acknowledged", department=department)
     return found
 
 

@@ -43,15 +43,15 @@ def _request_extension(ctx: Ctx, s: CaseState, c: RequestExtension) -> Decision:
     key = f"{c.clock}:{c.department}"
     clock = s.clocks.get(key)
     if clock is None:
-        return ctx.reject("clock_not_found", f"No {c.clock} clock for {c.department!r}.")
+        return ctx.reject("clock_not_found", clock=key)
     if clock.met_at is not None:
-        return ctx.reject("clock_met", "That clock is already met.")
+        return ctx.reject("clock_met", clock=key)
     if clock.breached_at is not None or ctx.now > clock.due_at:
-        return ctx.reject("extension_after_deadline", "An extension (延期) must be asked in time.")
+        return ctx.reject("extension_after_deadline", clock=key)
     if clock.extension_requested_until is not None:
-        return ctx.reject("extension_pending", "An extension request awaits a decision.")
+        return ctx.reject("extension_pending", clock=key)
     if c.until <= clock.due_at:
-        return ctx.reject("extension_not_later", "Ask for a due time later than the current one.")
+        return ctx.reject("extension_not_later", due_at=clock.due_at.isoformat())
     return ctx.emit(
         ExtensionRequested,
         clock_key=key,
@@ -69,7 +69,7 @@ def _pending_extension(ctx: Ctx, s: CaseState, key: str) -> Clock | Rejection:
         return bad
     clock = s.clocks.get(key)
     if clock is None or clock.extension_requested_until is None:
-        return ctx.reject("no_extension_request", f"No extension request on {key!r}.")
+        return ctx.reject("no_extension_request", clock=key)
     return clock
 
 
@@ -80,7 +80,7 @@ def _grant(ctx: Ctx, s: CaseState, c: GrantExtension) -> Decision:
         return clock
     until = c.until or clock.extension_requested_until or clock.due_at
     if until <= clock.due_at:
-        return ctx.reject("extension_not_later", "Grant a due time later than the current one.")
+        return ctx.reject("extension_not_later", due_at=clock.due_at.isoformat())
     return ctx.emit(
         ExtensionGranted,
         clock_key=c.clock_key,
@@ -107,12 +107,9 @@ def _pick_clocks(
     for key in keys:
         clock = s.clocks.get(key)
         if clock is None:
-            return ctx.reject("clock_not_found", f"No clock {key!r} on this case.")
+            return ctx.reject("clock_not_found", clock=key)
         if clock.met_at is not None or clock.paused != want_paused:
-            code = "clock_not_paused" if want_paused else "clock_not_running"
-            return ctx.reject(
-                code, f"Clock {key!r} is not {'paused' if want_paused else 'running'}."
-            )
+            return ctx.reject("clock_not_paused" if want_paused else "clock_not_running", clock=key)
         picked.append(clock)
     return picked
 
@@ -126,7 +123,7 @@ def _pause(ctx: Ctx, s: CaseState, c: PauseClock) -> Decision:
     if isinstance(clocks, Rejection):
         return clocks
     if not clocks:
-        return ctx.reject("no_running_clock", "No running clock to pause.")
+        return ctx.reject("no_running_clock")
     return ctx.emit(ClockPaused, clock_keys=tuple(k.key for k in clocks), reason=c.reason)
 
 
@@ -139,7 +136,7 @@ def _resume(ctx: Ctx, s: CaseState, c: ResumeClock) -> Decision:
     if isinstance(clocks, Rejection):
         return clocks
     if not clocks:
-        return ctx.reject("no_paused_clock", "No paused clock to resume.")
+        return ctx.reject("no_paused_clock")
     due: dict[str, datetime] = {}
     paused: dict[str, timedelta] = {}
     for k in clocks:
@@ -188,7 +185,7 @@ def _escalate(ctx: Ctx, s: CaseState, c: Escalate) -> Decision:
     if c.clock_key is not None:
         clock = s.clocks.get(c.clock_key)
         if clock is None:
-            return ctx.reject("clock_not_found", f"No clock {c.clock_key!r} on this case.")
+            return ctx.reject("clock_not_found", clock=c.clock_key)
         department = clock.department
     return ctx.emit(
         CaseEscalated,
@@ -204,7 +201,8 @@ def _escalate(ctx: Ctx, s: CaseState, c: Escalate) -> Decision:
 def _ladder_step(ctx: Ctx, s: CaseState, c: Escalate) -> Decision:
     """System escalation along the policy ladder; stale or early firings are ignored."""
     if ctx.command.actor.role != "system":
-        return ctx.reject("role_not_allowed", "Only the deadline tracker fires ladder steps.")
+        role = ctx.command.actor.role
+        return ctx.reject("role_not_allowed", role=role, command=c.type, allowed="system")
     clock = s.clocks.get(c.clock_key or "")
     level = c.level or 0
     if (

@@ -30,9 +30,7 @@ def _callback(ctx: Ctx, s: CaseState, c: RecordCallback) -> Decision:
     if s.status in FINAL_STATUSES:
         return status_rejection(ctx, s) or []
     if s.status != "resolved":
-        return ctx.reject(
-            "callback_before_resolution", "A callback (回访) comes after the case is resolved."
-        )
+        return ctx.reject("callback_before_resolution")
     return ctx.emit(
         CallbackRecorded,
         solved=c.solved,
@@ -48,15 +46,12 @@ def _reopen(ctx: Ctx, s: CaseState, c: ReopenCase) -> Decision:
     if s.status not in ("resolved", "closed"):
         if s.status in ("withdrawn", "duplicate"):
             return status_rejection(ctx, s) or []
-        return ctx.reject("not_resolved", "Only a resolved or closed case can be reopened.")
+        return ctx.reject("not_resolved", status=s.status)
     verdict = s.last_callback
     if verdict is None:
-        return ctx.reject("callback_missing", "Record the callback (回访) before reopening.")
+        return ctx.reject("callback_missing")
     if (verdict.solved and verdict.satisfied) or verdict.fault in ("requester", "external"):
-        return ctx.reject(
-            "reopen_not_warranted",
-            "The callback found the case solved and satisfying, or not the department's fault.",
-        )
+        return ctx.reject("reopen_not_warranted")
     plans = tuple(
         plan_clock("resolve", k.department, k.mode, k.budget, ctx.now, ctx.calendar)
         for k in s.clocks.values()
@@ -70,9 +65,9 @@ def _close(ctx: Ctx, s: CaseState, c: CloseCase) -> Decision:
     if s.status in FINAL_STATUSES:
         return status_rejection(ctx, s) or []
     if s.status != "resolved":
-        return ctx.reject("not_resolved", "Only a resolved case can be closed.")
+        return ctx.reject("not_resolved", status=s.status)
     if s.callbacks == 0:
-        return ctx.reject("callback_missing", "Record the callback (回访) before closing.")
+        return ctx.reject("callback_missing")
     return ctx.emit(CaseClosed, note=c.note)
 
 
@@ -81,7 +76,7 @@ def _publish(ctx: Ctx, s: CaseState, c: PublishCase) -> Decision:
     if s.status not in ("resolved", "closed"):
         if s.status in ("withdrawn", "duplicate"):
             return status_rejection(ctx, s) or []
-        return ctx.reject("not_resolved", "Only a resolved case can be published (晒事).")
+        return ctx.reject("not_resolved", status=s.status)
     if s.published_at is not None:
-        return ctx.reject("already_published", "The case is already published.")
+        return ctx.reject("already_published")
     return ctx.emit(CasePublished, summary=c.summary)

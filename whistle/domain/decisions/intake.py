@@ -14,6 +14,7 @@ from whistle.domain.decisions.base import (
     Ctx,
     Decision,
     decides,
+    repeated,
     status_rejection,
     unfinished,
 )
@@ -23,6 +24,7 @@ from whistle.domain.events import (
     CaseWithdrawn,
     WhistleRaised,
 )
+from whistle.domain.rejections import joined
 from whistle.domain.state import CaseState
 from whistle.domain.types import FINAL_STATUSES
 
@@ -32,16 +34,14 @@ _NOT_COPIED = frozenset({"type", "command_id", "case_id", "actor"})
 @decides(RaiseWhistle)
 def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
     if s is not None:
-        return ctx.reject("case_exists", f"Case {c.case_id} already exists.")
+        return ctx.reject("case_exists", case_id=c.case_id)
     community = known_area(c.community)
     if community is None or community.kind not in ("community", "village"):
-        return ctx.reject("unknown_area", f"{c.community!r} is not a known community.")
+        return ctx.reject("unknown_area", area=c.community)
     if c.compound is not None:
         compound = known_area(c.compound)
         if compound is None or compound.parent != c.community:
-            return ctx.reject(
-                "unknown_area", f"{c.compound!r} is not a compound of {c.community!r}."
-            )
+            return ctx.reject("unknown_area", area=c.compound)
     if c.grid is not None and (wrong := _grid_rejection(ctx, c, c.grid)) is not None:
         return wrong
     fields = {k: v for k, v in c.__dict__.items() if k not in _NOT_COPIED}
@@ -52,13 +52,10 @@ def _grid_rejection(ctx: Ctx, c: RaiseWhistle, code: str) -> Rejection | None:
     """A rejection unless ``code`` is a grid of the whistle's compound (or community)."""
     grid = known_area(code)
     if grid is None or grid.kind != "grid":
-        return ctx.reject("unknown_grid", f"{code!r} is not a known grid (网格) code.")
+        return ctx.reject("unknown_grid", grid=code, area=c.compound or c.community)
     place = c.compound or c.community
     if grid.parent != place:
-        return ctx.reject(
-            "unknown_grid",
-            f"{code!r} is not a grid of {place!r}; it lies in {grid.parent!r}.",
-        )
+        return ctx.reject("unknown_grid", grid=code, area=place)
     return None
 
 
@@ -67,16 +64,17 @@ def _route(ctx: Ctx, s: CaseState, c: RouteCase) -> Decision:
     if s.status != "raised":
         if s.status in FINAL_STATUSES:
             return status_rejection(ctx, s) or []
-        return ctx.reject("already_routed", f"The case is already routed to {s.lead!r}.")
+        return ctx.reject("already_routed", department=s.lead or "")
     departments = (c.lead, *c.supporting)
     unknown = [d for d in departments if not known_department(d)]
     if unknown:
-        return ctx.reject("unknown_department", f"Unknown department(s): {', '.join(unknown)}.")
-    if len(set(departments)) != len(departments):
-        return ctx.reject("invalid_routing", "A department appears twice in the routing.")
-    strays = [p.key for p in c.clocks if p.department not in departments]
+        return ctx.reject("unknown_department", departments=joined(unknown))
+    twice = repeated(departments)
+    if twice:
+        return ctx.reject("invalid_routing", departments=joined(twice))
+    strays = [p.department for p in c.clocks if p.department not in departments]
     if strays:
-        return ctx.reject("invalid_routing", f"Clocks for unassigned departments: {strays}.")
+        return ctx.reject("invalid_routing", departments=joined(dict.fromkeys(strays)))
     return ctx.emit(
         CaseRouted,
         lead=c.lead,
@@ -97,5 +95,5 @@ def _withdraw(ctx: Ctx, s: CaseState, c: WithdrawCase) -> Decision:
 @decides(MarkDuplicate)
 def _duplicate(ctx: Ctx, s: CaseState, c: MarkDuplicate) -> Decision:
     if c.original_case_id == s.case_id:
-        return ctx.reject("self_duplicate", "A case cannot duplicate itself.")
+        return ctx.reject("self_duplicate")
     return unfinished(ctx, s) or ctx.emit(CaseMarkedDuplicate, original_case_id=c.original_case_id)

@@ -20,6 +20,7 @@ from whistle.domain.decisions.base import (
     Decision,
     assignment,
     decides,
+    repeated,
     status_rejection,
     working_assignment,
 )
@@ -33,6 +34,7 @@ from whistle.domain.events import (
     ProgressReported,
     RequesterContacted,
 )
+from whistle.domain.rejections import joined
 from whistle.domain.sla import plan_clock
 from whistle.domain.state import CaseState
 from whistle.domain.values import ClockPlan
@@ -62,9 +64,9 @@ def _dispute(ctx: Ctx, s: CaseState, c: DisputeAssignment) -> Decision:
     if isinstance(found, Rejection):
         return found
     if found.disputed:
-        return ctx.reject("dispute_pending", "Your earlier dispute (退单) awaits a ruling.")
+        return ctx.reject("dispute_pending", department=c.department)
     if found.completed_at is not None:
-        return ctx.reject("assignment_completed", "You already reported your part completed.")
+        return ctx.reject("assignment_completed", department=c.department)
     return ctx.emit(AssignmentDisputed, department=c.department, reason=c.reason, text=c.text)
 
 
@@ -75,16 +77,14 @@ def _rule(ctx: Ctx, s: CaseState, c: RuleOnDispute) -> Decision:
         return bad
     found = s.assignments.get(c.department)
     if found is None or not found.disputed:
-        return ctx.reject("no_open_dispute", f"{c.department!r} has no open dispute to rule on.")
+        return ctx.reject("no_open_dispute", department=c.department)
     new = c.new_department
     plans: tuple[ClockPlan, ...] = ()
     if new is not None:
         if not known_department(new):
-            return ctx.reject("unknown_department", f"Unknown department {new!r}.")
+            return ctx.reject("unknown_department", departments=new)
         if new in s.assignments:
-            return ctx.reject(
-                "department_already_assigned", f"{new!r} is already assigned to this case."
-            )
+            return ctx.reject("department_already_assigned", department=new)
         ack = s.clocks.get(f"ack:{c.department}")
         if ack is not None:
             plans = (plan_clock("ack", new, ack.mode, ack.budget, ctx.now, ctx.calendar),)
@@ -114,11 +114,11 @@ def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
     missing = [d for d in c.departments if d not in s.assignments]
     if missing:
         return ctx.reject(
-            "not_routed_to_department",
-            f"Joint action names departments not on the case: {', '.join(missing)}.",
+            "not_routed_to_department", departments=joined(missing), routed=joined(s.assignments)
         )
-    if len(set(c.departments)) != len(c.departments):
-        return ctx.reject("invalid_joint_action", "A department appears twice.")
+    twice = repeated(c.departments)
+    if twice:
+        return ctx.reject("invalid_joint_action", departments=joined(twice))
     return ctx.emit(
         JointActionScheduled,
         action_id=f"ja-{len(s.joint_actions) + 1}",
@@ -135,7 +135,7 @@ def _progress(ctx: Ctx, s: CaseState, c: ReportProgress) -> Decision:
     if isinstance(found, Rejection):
         return found
     if c.action_id is not None and all(a.action_id != c.action_id for a in s.joint_actions):
-        return ctx.reject("unknown_joint_action", f"No joint action {c.action_id!r}.")
+        return ctx.reject("unknown_joint_action", action_id=c.action_id)
     return ctx.emit(ProgressReported, department=c.department, note=c.note, action_id=c.action_id)
 
 
@@ -145,9 +145,9 @@ def _completion(ctx: Ctx, s: CaseState, c: ReportCompletion) -> Decision:
     if isinstance(found, Rejection):
         return found
     if found.completed_at is not None:
-        return ctx.reject("already_completed", f"{c.department!r} already reported completion.")
+        return ctx.reject("already_completed", department=c.department)
     if found.disputed:
-        return ctx.reject("dispute_pending", "Your dispute (退单) awaits a ruling.")
+        return ctx.reject("dispute_pending", department=c.department)
     return ctx.emit(DepartmentCompleted, department=c.department, summary=c.summary)
 
 
@@ -158,17 +158,14 @@ def _resolve(ctx: Ctx, s: CaseState, c: ResolveCase) -> Decision:
         return bad
     lead = s.lead or ""
     if s.assignments[lead].acknowledged_at is None:
-        return ctx.reject("not_acknowledged", f"The lead {lead!r} must acknowledge first.")
+        return ctx.reject("not_acknowledged", department=lead)
     if s.assignments[lead].disputed:
-        return ctx.reject("dispute_pending", f"The lead's dispute awaits a ruling ({lead!r}).")
+        return ctx.reject("dispute_pending", department=lead)
     waiting = sorted(
         d
         for d in s.joint_action_departments()
         if d != lead and s.assignments[d].completed_at is None
     )
     if waiting:
-        return ctx.reject(
-            "joint_action_incomplete",
-            f"Joint-action departments have not reported completion: {', '.join(waiting)}.",
-        )
+        return ctx.reject("joint_action_incomplete", departments=joined(waiting))
     return ctx.emit(CaseResolved, department=lead, outcome=c.outcome, summary=c.summary)
