@@ -102,9 +102,16 @@ async def test_projector_killed_mid_batch_resumes_without_gap_or_duplicate(
         if await projected_offsets(fresh_database, topic) >= sent:
             break
     assert kills >= 1
+    started = log.read_text().count("projector_started")
     child = start_projector(fresh_database, kafka_bootstrap, topic, log)
     try:
         await wait_projected(fresh_database, topic, sent, timeout=120)
+        # the earlier children may have projected everything: stop this one only once it runs
+        # (a SIGTERM during its imports, before it handles signals, ends it with -15)
+        for _ in range(1200):
+            if log.read_text().count("projector_started") > started:
+                break
+            await asyncio.sleep(0.05)
     finally:
         child.send_signal(signal.SIGTERM)
         assert child.wait(30) == 0, log.read_text()[-2000:]
