@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -30,13 +30,14 @@ from whistle.api.errordocs import document_errors
 from whistle.api.fastreads import FastReads
 from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
-from whistle.api.nulguard import NulGuard
+from whistle.api.nulguard import NulGuard, document_nul_refusal
 from whistle.api.overload import InFlightLimit, install_unavailable_handlers
 from whistle.api.pgread import PgReadModel
 from whistle.api.pool import create_pool, freeze_startup_objects
 from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
+from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.settings import Settings
@@ -131,6 +132,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_repeated_parameters)],
     )
     if services is not None:
         app.state.services = services
@@ -187,6 +189,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         schemas.setdefault(name, sub)
     schemas["Problem"] = problem
     document_errors(doc)
+    document_nul_refusal(doc)
     add_case_links(doc)
     app.openapi_schema = doc
     return doc

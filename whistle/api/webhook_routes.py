@@ -44,7 +44,9 @@ class RotateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    overlap_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    overlap_hours: float = Field(
+        default=24.0, ge=0, le=24 * 30, strict=True
+    )  # `false` is no number
 
 
 class EndpointOut(BaseModel):

@@ -214,3 +214,14 @@ async def test_date_time_parameters_take_rfc_3339_only(
         "/v1/cases", params={"raised_before": "2026-11-21T08:00:00+08:00"}, headers=SEC
     )
     assert good.status_code == 200
+
+
+async def test_a_single_valued_parameter_given_twice_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    query = "category=parking&category=noise&status=raised&status=routed"
+    response = await client.get(f"/v1/cases?{query}", headers=SEC)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"field": "query.category", "message": "只能出现一次"}]
+    lists = await client.get("/v1/cases?status=raised&status=routed&category=parking", headers=SEC)
+    assert lists.status_code == 200
