@@ -7,6 +7,8 @@ pydantic also reads numbers as Unix timestamps (``?until=0.5`` was 1970-01-01T00
 from __future__ import annotations
 
 import re
+import types
+import typing
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,11 +24,23 @@ that the offset is missing, a clearer message)."""
 
 
 def rfc3339_only(value: Any) -> Any:
-    """Let through datetimes and RFC 3339 strings; refuse numbers and other spellings."""
-    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339.fullmatch(value)):
+    """Let through datetimes, RFC 3339 strings and None (an optional field left empty); refuse
+    numbers and other spellings."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and RFC3339.fullmatch(value):
         return value
     raise PydanticCustomError("datetime_parsing", "Input should be an RFC 3339 date-time")
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(rfc3339_only)]
 """An instant with its offset, e.g. ``2026-11-26T09:30:00+08:00``."""
+
+
+def rfc3339_field(annotation: Any) -> Any:
+    """``annotation`` refusing what ``rfc3339_only`` refuses when it is a datetime, optional or
+    not (command bodies: ``{"at": 0}`` was a joint action in 1970)."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else ()
+    if {annotation, *options} & {datetime, AwareDatetime}:
+        return Annotated[annotation, BeforeValidator(rfc3339_only)]
+    return annotation

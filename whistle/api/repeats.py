@@ -22,25 +22,26 @@ def takes_many(schema: dict[str, Any]) -> bool:
     return any(option.get("type") == "array" for option in options)
 
 
-def single_valued(request: Request) -> frozenset[str]:
-    """The query parameters of the matched operation that take one value."""
+def many_valued(request: Request) -> frozenset[str]:
+    """The query parameters of the matched operation that take a list."""
     route = request.scope.get("route")
     paths = request.app.openapi().get("paths", {})
     operation = paths.get(getattr(route, "path", None), {}).get(request.method.lower(), {})
     return frozenset(
         p["name"]
         for p in operation.get("parameters", ())
-        if p.get("in") == "query" and not takes_many(p.get("schema", {}))
+        if p.get("in") == "query" and takes_many(p.get("schema", {}))
     )
 
 
 async def refuse_repeated_parameters(request: Request) -> None:
-    """422 with one field error per single-valued query parameter that appears more than once."""
+    """422 with one field error per query parameter that appears more than once and is not
+    documented as a list (an undocumented one included: its values would be dropped too)."""
     counts = Counter(name for name, _ in request.query_params.multi_items())
     repeated = {name for name, n in counts.items() if n > 1}
     if not repeated:
         return
-    repeated &= single_valued(request)
+    repeated -= many_valued(request)
     if repeated:
         message = text(FIELD_MESSAGES, "repeated", request_lang(request))
         errors = [FieldError(field=f"query.{name}", message=message) for name in sorted(repeated)]
