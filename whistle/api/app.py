@@ -26,7 +26,7 @@ from whistle.api import (
     webhook_routes,
 )
 from whistle.api.deps import Services
-from whistle.api.errordocs import document_errors
+from whistle.api.errordocs import document_errors, document_parameters
 from whistle.api.fastreads import FastReads
 from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
@@ -189,6 +189,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         schemas.setdefault(name, sub)
     schemas["Problem"] = problem
     document_errors(doc)
+    document_parameters(doc)
     document_nul_refusal(doc)
     add_case_links(doc)
     app.openapi_schema = doc

@@ -92,3 +92,23 @@ def document_errors(doc: dict[str, Any]) -> None:
     if f'"{SCHEMAS}HTTPValidationError"' not in json.dumps(doc.get("paths", {})):
         for name in FASTAPI_ONLY:
             schemas.pop(name, None)
+
+
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` of a parameter without FastAPI's ``{"type": "null"}`` branch: a query, path or
+    header value is a string on the wire and cannot be null (leaving it out is ``required:
+    false``), so the branch only misleads clients and generators."""
+    options = [o for o in schema.get("anyOf", ()) if o.get("type") != "null"]
+    if "anyOf" not in schema or len(options) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return rest | options[0]
+
+
+def document_parameters(doc: dict[str, Any]) -> None:
+    """Drop the null branch of every parameter's schema (see ``without_null``)."""
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if "schema" in parameter:
+                    parameter["schema"] = without_null(parameter["schema"])

@@ -150,7 +150,8 @@ class Tally:
             check()
         except FailureGroup as group:
             for failure in group.exceptions:
-                why = f"{failure.code} {failure.title}: {failure.message.splitlines()[0]}"
+                lines = [line.strip() for line in failure.message.splitlines() if line.strip()]
+                why = f"{failure.code} {failure.title}: {' / '.join(lines[:3])}"
                 self.failures.setdefault((label, why), curl)
 
     def report(self) -> str:
