@@ -1,4 +1,5 @@
-"""Refuse a query parameter given twice where the document says it takes one value.
+"""Refuse a query parameter given twice where the document says it takes one value, or one
+without a name.
 
 FastAPI keeps the last of ``?category=a&category=b`` and drops the rest, so the caller never
 learns that half the request was ignored; the OpenAPI document says which parameters are lists,
@@ -36,13 +37,17 @@ def many_valued(request: Request) -> frozenset[str]:
 
 async def refuse_repeated_parameters(request: Request) -> None:
     """422 with one field error per query parameter that appears more than once and is not
-    documented as a list (an undocumented one included: its values would be dropped too)."""
+    documented as a list (an undocumented one included: its values would be dropped too), and
+    for a parameter without a name (``?=x``, dropped just the same)."""
     counts = Counter(name for name, _ in request.query_params.multi_items())
     repeated = {name for name, n in counts.items() if n > 1}
-    if not repeated:
-        return
-    repeated -= many_valued(request)
+    errors = []
+    lang = request_lang(request)
+    if "" in counts:
+        errors.append(FieldError(field="query", message=text(FIELD_MESSAGES, "no_name", lang)))
     if repeated:
-        message = text(FIELD_MESSAGES, "repeated", request_lang(request))
-        errors = [FieldError(field=f"query.{name}", message=message) for name in sorted(repeated)]
+        message = text(FIELD_MESSAGES, "repeated", lang)
+        names = sorted(repeated - many_valued(request) - {""})
+        errors += [FieldError(field=f"query.{name}", message=message) for name in names]
+    if errors:
         raise ProblemError(422, "validation", errors=errors)

@@ -225,3 +225,9 @@ async def test_a_single_valued_parameter_given_twice_is_refused(
     assert problem["errors"] == [{"field": "query.category", "message": "只能出现一次"}]
     lists = await client.get("/v1/cases?status=raised&status=routed&category=parking", headers=SEC)
     assert lists.status_code == 200
+
+
+async def test_a_query_parameter_without_a_name_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/cases?=false", headers=SEC)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"field": "query", "message": "查询参数缺少名称"}]
