@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -26,21 +26,18 @@ from whistle.api import (
     webhook_routes,
 )
 from whistle.api.deps import Services
+from whistle.api.errordocs import document_errors, document_parameters
 from whistle.api.fastreads import FastReads
 from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
-from whistle.api.nulguard import NulGuard
-from whistle.api.overload import (
-    EXEMPT_PREFIXES,
-    RETRY_AFTER_HEADER,
-    InFlightLimit,
-    install_unavailable_handlers,
-)
+from whistle.api.nulguard import NulGuard, document_nul_refusal
+from whistle.api.overload import InFlightLimit, install_unavailable_handlers
 from whistle.api.pgread import PgReadModel
 from whistle.api.pool import create_pool, freeze_startup_objects
-from whistle.api.problems import Problem, install_problem_handlers, problem_responses
+from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
+from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
@@ -143,6 +140,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_repeated_parameters)],
     )
     if services is not None:
         app.state.services = services
@@ -183,18 +181,6 @@ def install_docs(app: FastAPI) -> None:
     app.add_api_route("/docs", docs, include_in_schema=False, response_class=HTMLResponse)
 
 
-def document_shedding(doc: dict[str, Any]) -> None:
-    """429 (at capacity) and 503 (Kafka or PostgreSQL unreachable) on every limited operation."""
-    for path, operations in doc.get("paths", {}).items():
-        if path.startswith(EXEMPT_PREFIXES):
-            continue
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            for status, entry in problem_responses(429, 503).items():
-                entry["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
-                responses.setdefault(str(status), entry)
-
-
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI 3.1 document, with the Problem schema every error response refers to."""
     if app.openapi_schema:
@@ -211,7 +197,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for name, sub in problem.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
     schemas["Problem"] = problem
-    document_shedding(doc)
+    document_errors(doc)
+    document_parameters(doc)
+    document_nul_refusal(doc)
     add_case_links(doc)
     app.openapi_schema = doc
     return doc

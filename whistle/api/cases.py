@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
 
 from whistle.api.commands import (
     COMMAND_RESPONSES,
@@ -34,6 +33,7 @@ from whistle.api.deps import (
 )
 from whistle.api.duplicates import check_original
 from whistle.api.identity import Principal, in_area
+from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, problem_responses, request_lang
 from whistle.api.readmodel import CaseFilters, Row, Scope
 from whistle.api.store import IdempotencyMismatch
@@ -170,8 +170,8 @@ async def list_cases(
     category: Annotated[str | None, Query(max_length=128)] = None,
     department: Annotated[str | None, Query(max_length=128)] = None,
     area: Annotated[str | None, Query(max_length=128, description="Area code prefix")] = None,
-    raised_after: AwareDatetime | None = None,
-    raised_before: AwareDatetime | None = None,
+    raised_after: Instant | None = None,
+    raised_before: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
@@ -240,7 +240,7 @@ async def timeline_payload(services: Services, principal: Principal, case_id: st
 )
 async def get_case_at(
     case_id: CaseId,
-    t: Annotated[AwareDatetime, Query(description="ISO 8601 instant with offset")],
+    t: Annotated[Instant, Query(description="ISO 8601 instant with offset")],
     principal: CurrentPrincipal,
     services: CurrentServices,
 ) -> CaseAsOf:

@@ -22,6 +22,7 @@ from whistle.api.deps import (
 )
 from whistle.api.i18n import Lang
 from whistle.api.identity import USER_ROLES, Principal, UserRole
+from whistle.api.instants import rfc3339_field
 from whistle.api.problems import ProblemError, field_errors, problem_responses, request_lang
 from whistle.bus import DecisionTimeout
 from whistle.domain.base import Command
@@ -105,14 +106,14 @@ def request_model(
     for field_name, info in command.model_fields.items():
         if field_name in ENVELOPE or field_name in drop:
             continue
+        annotation: Any = rfc3339_field(info.annotation)
         if field_name in optional:
-            annotation: Any = info.annotation
             fields[field_name] = (
                 annotation | None,
                 Field(default=None, description=info.description),
             )
         else:
-            fields[field_name] = (info.annotation, info)
+            fields[field_name] = (annotation, info)
     model: type[BaseModel] = create_model(
         name or f"{command.__name__}Request",
         __config__=ConfigDict(extra="forbid"),

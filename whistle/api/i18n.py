@@ -58,6 +58,10 @@ DETAILS: dict[str, tuple[str, str]] = {
     "bad_token": ("令牌无效或已被吊销", "The token is invalid or revoked"),
     "case_not_found": ("案件不存在或不在您的权限范围内", "No such case in your scope"),
     "route_not_found": ("没有这个接口", "No such endpoint"),
+    "body_unparsable": (
+        "请求体无法解析：请发送 UTF-8 编码的 JSON（Open311 为表单）",
+        "The body could not be parsed: send UTF-8 JSON (a form for Open311)",
+    ),
     "body_too_large": ("请求体超过 {limit} 字节上限", "The body exceeds the {limit}-byte limit"),
     "role_cannot": ("角色 {role} 不能执行此操作", "Role {role} cannot do this"),
     "out_of_scope": ("不在您的权限范围内：{what}", "Outside your scope: {what}"),
@@ -84,6 +88,8 @@ DETAILS: dict[str, tuple[str, str]] = {
 FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "missing": ("缺少必填字段", "Field required"),
     "extra_forbidden": ("不允许的字段", "Unknown field"),
+    "repeated": ("只能出现一次", "May appear only once"),
+    "no_name": ("查询参数缺少名称", "A query parameter has no name"),
     "string_too_short": ("至少 {min_length} 个字符", "At least {min_length} characters"),
     "string_too_long": ("最多 {max_length} 个字符", "At most {max_length} characters"),
     "string_pattern_mismatch": ("格式不符合 {pattern}", "Must match {pattern}"),

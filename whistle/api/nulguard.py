@@ -5,6 +5,7 @@ the event log and then every projection of it."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
@@ -69,3 +70,40 @@ class NulGuard:
             return message
 
         await self.app(scope, checked_receive, send)
+
+
+NO_NUL = "^[^\\u0000]*$"
+"""The pattern the document gives every free-form request string: what this guard enforces."""
+_CONSTRAINED = frozenset({"pattern", "format", "enum", "const"})
+_NESTED = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _forbid_nul(schema: Any, components: dict[str, Any], seen: set[str]) -> None:
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _forbid_nul(components.get(name), components, seen)
+    if schema.get("type") == "string" and not _CONSTRAINED & schema.keys():
+        schema["pattern"] = NO_NUL
+    children = [schema.get("items"), schema.get("additionalProperties")]
+    children += [sub for key in _NESTED for sub in schema.get(key, ())]
+    children += list(schema.get("properties", {}).values())
+    for child in children:
+        _forbid_nul(child, components, seen)
+
+
+def document_nul_refusal(doc: dict[str, Any]) -> None:
+    """Say in the document what the guard does: free-form strings of parameters and request
+    bodies (and the schemas they refer to) match ``NO_NUL``; others are constrained already."""
+    components = doc.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                _forbid_nul(parameter.get("schema"), components, seen)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _forbid_nul(media.get("schema"), components, seen)

@@ -20,6 +20,7 @@ from whistle.api.cases import first_of_retries, request_digest
 from whistle.api.commands import build, decide, new_case_id, new_command_id
 from whistle.api.deps import CurrentServices, Services, visible
 from whistle.api.identity import Principal
+from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, request_lang
 from whistle.api.readmodel import CaseFilters, Row, Scope
 from whistle.domain import commands as c
@@ -240,8 +241,8 @@ async def create_request(
     request: Request,
     services: CurrentServices,
     rules: CurrentRules,
-    api_key: Annotated[str, Form(max_length=200)],
-    service_code: Annotated[str, Form(max_length=128)],
+    api_key: Annotated[str, Form(min_length=1, max_length=200)],
+    service_code: Annotated[str, Form(min_length=1, max_length=128)],
     lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
     long: Annotated[float | None, Form(ge=-180, le=180)] = None,
     address_string: Annotated[str | None, Form(max_length=500)] = None,
@@ -349,8 +350,8 @@ async def list_requests(
     api_key: Annotated[str | None, Query(max_length=200)] = None,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=128)] = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: Instant | None = None,
+    end_date: Instant | None = None,
     status: Annotated[str | None, Query(pattern=r"^(open|closed)(,(open|closed))?$")] = None,
 ) -> Any:
     """The spec's filters; without dates, the last 90 days; at most 1000 requests."""

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from whistle.api.i18n import DETAILS, FIELD_MESSAGES, TITLES, Lang, negotiate, text
 from whistle.logs import get_logger
@@ -186,14 +187,40 @@ _HTTP_KINDS = {
 }
 
 
+_HTTP_DETAILS = {400: "body_unparsable", 404: "route_not_found"}
+"""Plain HTTP errors of the framework: a 400 only ever means a body that does not parse (not
+UTF-8, a broken form), a 404 a path that matches no route."""
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: every method some route answers on this path, not only
+    those of the first route that matched it (GET and POST of one path are two routes)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kind = _HTTP_KINDS.get(exc.status_code, "bad_request")
     lang = request_lang(request)
-    detail = text(DETAILS, "route_not_found", lang) if exc.status_code == 404 else None
+    key = _HTTP_DETAILS.get(exc.status_code)
+    detail = text(DETAILS, key, lang) if key else None
     if detail is None and isinstance(exc.detail, str) and exc.detail:
         detail = exc.detail
-    return problem_response(request, exc.status_code, kind, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem_response(request, exc.status_code, kind, detail, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -210,21 +237,29 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request, or a body that does not parse (not UTF-8 JSON / not a form)",
+    401: "Missing or invalid bearer token",
+    403: "The caller's role or scope does not allow this",
+    404: "No such resource in the caller's scope",
+    409: "Rejected by the decider: conflicts with the case's state (code, message)",
+    413: "Body over the size limit",
+    422: "Invalid input (errors per field) or a rejection of an invalid command",
+    429: "At capacity: too many requests in flight (Retry-After)",
+    503: "Not ready, or Kafka/PostgreSQL unreachable (Retry-After)",
+}
+"""What each error status means, for the OpenAPI document."""
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem+json for ``statuses``."""
-    described = {
-        400: "Bad request",
-        401: "Missing or invalid bearer token",
-        404: "No such resource in the caller's scope",
-        409: "Rejected by the decider: conflicts with the case's state (code, message)",
-        413: "Body over the size limit",
-        422: "Invalid input (errors per field) or a rejection of an invalid command",
-        429: "At capacity: too many requests in flight (Retry-After)",
-        503: "Not ready, or Kafka/PostgreSQL unreachable (Retry-After)",
-    }
+    """OpenAPI ``responses`` entries documenting problem+json for ``statuses``.
+
+    Routes list only what their own logic raises (403, 404, 409, a 422 rejection); the statuses
+    every route of its shape can answer are added by ``errordocs.document_errors``.
+    """
     return {
         s: {
-            "description": described.get(s, "Problem"),
+            "description": DESCRIPTIONS.get(s, "Problem"),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for s in statuses

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from whistle.api.commands import add_command_route
 from whistle.api.deps import CurrentPrincipal, CurrentServices
+from whistle.api.instants import Instant
 from whistle.api.problems import problem_responses
 from whistle.api.readmodel import GroupBy, Period, RankBy, Scope
 from whistle.api.views import Metrics, Rows, json_response
@@ -68,8 +68,8 @@ async def metrics(
     services: CurrentServices,
     group_by: Annotated[GroupBy, Query()] = "department",
     period: Annotated[Period, Query(description="Bucket size, or 'all' for one bucket")] = "all",
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> Metrics:
     """Rates over the cases in the caller's scope."""
     items = await services.read.metrics(Scope.of(principal), group_by, period, since, until)
@@ -88,8 +88,8 @@ async def rankings(
     services: CurrentServices,
     group_by: Annotated[GroupBy, Query()] = "department",
     by: Annotated[RankBy, Query(description="What to rank by (higher is better)")] = "score",
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> Metrics:
     """Groups in the caller's scope ranked over [since, until)."""
     items = await services.read.rankings(Scope.of(principal), group_by, by, since, until)

@@ -42,7 +42,9 @@ class RotateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    overlap_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    overlap_hours: float = Field(
+        default=24.0, ge=0, le=24 * 30, strict=True
+    )  # `false` is no number
 
 
 class EndpointOut(BaseModel):
@@ -214,26 +216,44 @@ async def rotate(
     return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
-@router.post(
-    "/v1/webhooks/{endpoint_id}/{action}",
-    response_model=EndpointOut,
-    summary="Enable or disable an endpoint (a 410 from the receiver disables it)",
-    responses=problem_responses(401, 403, 404),
-    operation_id="toggleWebhook",
-)
-async def toggle(
-    endpoint_id: EndpointId,
-    action: Annotated[str, Path(pattern="^(enable|disable)$")],
-    principal: CurrentPrincipal,
-    services: CurrentServices,
+async def set_enabled(
+    endpoint_id: int, enabled: bool, principal: Principal, services: Services
 ) -> Any:
-    """Pending deliveries wait while an endpoint is disabled and resume when enabled."""
+    """Enable or disable an endpoint in the caller's scope; its new state."""
     store = await _store(services)
     await _endpoint_in_scope(store, principal, endpoint_id)
-    await store.set_enabled(endpoint_id, action == "enable", f"disabled by {principal.user_id}")
+    await store.set_enabled(endpoint_id, enabled, f"disabled by {principal.user_id}")
     ep = await store.endpoint(endpoint_id)
     assert ep is not None
     return _out(ep)
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/enable",
+    response_model=EndpointOut,
+    summary="Enable an endpoint; pending deliveries resume",
+    responses=problem_responses(401, 403, 404),
+    operation_id="enableWebhook",
+)
+async def enable(
+    endpoint_id: EndpointId, principal: CurrentPrincipal, services: CurrentServices
+) -> Any:
+    """Deliveries that waited while the endpoint was disabled are sent again."""
+    return await set_enabled(endpoint_id, True, principal, services)
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/disable",
+    response_model=EndpointOut,
+    summary="Disable an endpoint (a 410 from the receiver disables it too)",
+    responses=problem_responses(401, 403, 404),
+    operation_id="disableWebhook",
+)
+async def disable(
+    endpoint_id: EndpointId, principal: CurrentPrincipal, services: CurrentServices
+) -> Any:
+    """Pending deliveries wait until the endpoint is enabled again."""
+    return await set_enabled(endpoint_id, False, principal, services)
 
 
 @router.get(

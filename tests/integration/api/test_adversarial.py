@@ -3,8 +3,12 @@
 Every operation of ``/openapi.json`` gets valid and invalid requests (schemathesis' positive and
 negative modes), by every role, without a token and with a bogus one. For path parameters that
 name a case, half the requests use a real case raised beforehand, so commands reach the decider
-rather than stopping at 404. No answer may be a 5xx; every 4xx must be RFC 9457
-``application/problem+json`` (under ``/open311/`` the GeoReport v2 error array instead).
+rather than stopping at 404. Every answer must pass all of schemathesis' default checks (no 5xx;
+status code, content type, response schema and headers as documented; valid data accepted and
+invalid data rejected; tuned only by ``schemathesis.toml``), and every 4xx must be RFC 9457
+``application/problem+json`` (under ``/open311/`` the GeoReport v2 error array instead). Then the
+schemathesis CLI runs its own phases (coverage: undeclared methods, missing headers, malformed
+bodies and content types; fuzzing; stateful links) as an admin, which must find nothing.
 
 The examples per operation and mode come from ``WHISTLE_FUZZ_EXAMPLES`` (default 12: ~1,200
 requests in about two minutes here). The longer run::
@@ -16,9 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,9 +34,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.errors import FailureGroup
 
 from tests.conftest import unique_name
 from tests.stack import Stack, running_stack, scratch_database
+from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +55,8 @@ VALID_RAISE = {
 PROBLEM_JSON = "application/problem+json"
 STREAMS = {"/v1/stream/breaches"}
 """Server-sent events never end: left out (tests/unit/api covers their errors)."""
+CONFIG = REPO_ROOT / "schemathesis.toml"
+CLI_EXAMPLES = int(os.environ.get("WHISTLE_FUZZ_CLI_EXAMPLES", "10"))
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +70,12 @@ def stack(
         running_stack(tmp, kafka_bootstrap, dsn, unique_name("fuzz")) as running,
     ):
         yield running
+
+
+def load_schema(stack: Stack) -> Any:
+    """The live document, with the project's schemathesis configuration."""
+    config = schemathesis.Config.from_path(CONFIG)
+    return schemathesis.openapi.from_url(f"{stack.base}/openapi.json", config=config)
 
 
 def raise_case(stack: Stack) -> str:
@@ -120,6 +137,27 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    def record(self, case: Any, response: Any, headers: dict[str, str], check: Any) -> None:
+        """Count ``response``; note its violations: ours, then schemathesis' default checks
+        (``check`` runs them and raises ``FailureGroup``)."""
+        self.statuses[response.status_code] += 1
+        label = f"{case.method.upper()} {case.operation.path}"
+        curl = case.as_curl_command(headers=headers)
+        problem = violation(case.operation.path, response)
+        if problem:
+            self.failures.setdefault((label, problem), curl)
+        try:
+            check()
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                lines = [line.strip() for line in failure.message.splitlines() if line.strip()]
+                why = f"{failure.code} {failure.title}: {' / '.join(lines[:3])}"
+                self.failures.setdefault((label, why), curl)
+
+    def report(self) -> str:
+        """Every violation with a curl command that shows it."""
+        return "\n".join(f"{op}: {why}\n    {curl}" for (op, why), curl in self.failures.items())
+
 
 def fuzz(operation: Any, stack: Stack, case_id: str, tally: Tally) -> None:
     """Send ``EXAMPLES`` × 2 generated requests to one operation, recording violations."""
@@ -135,18 +173,20 @@ def fuzz(operation: Any, stack: Stack, case_id: str, tally: Tally) -> None:
     @given(case=strategies(operation, case_id), token=st.sampled_from(tokens))
     def probe(case: Any, token: str | None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = case.call(base_url=stack.base, headers=headers, timeout=30)
-        tally.statuses[response.status_code] += 1
-        problem = violation(operation.path, response)
-        if problem:
-            key = (f"{operation.method.upper()} {operation.path}", problem)
-            tally.failures.setdefault(key, case.as_curl_command(headers=headers))
+        sent = {"base_url": stack.base, "headers": headers, "timeout": 30}
+        response = case.call(**sent)
+        tally.record(
+            case,
+            response,
+            headers,
+            lambda: case.validate_response(response, headers=headers, transport_kwargs=sent),
+        )
 
     probe()
 
 
 def test_generated_requests_never_break_the_api(stack: Stack) -> None:
-    schema = schemathesis.openapi.from_url(f"{stack.base}/openapi.json")
+    schema = load_schema(stack)
     case_id = raise_case(stack)
     tally = Tally()
     for result in schema.get_all_operations():
@@ -155,8 +195,7 @@ def test_generated_requests_never_break_the_api(stack: Stack) -> None:
             fuzz(operation, stack, case_id, tally)
     sent = sum(tally.statuses.values())
     print(f"{sent} generated requests; statuses {sorted(tally.statuses.items())}")
-    report = "\n".join(f"{op}: {why}\n    {curl}" for (op, why), curl in tally.failures.items())
-    assert not tally.failures, report
+    assert not tally.failures, tally.report()
     assert sent >= MIN_CASES or EXAMPLES < 12, f"only {sent} generated requests"
     stack.supervisor.check_alive()
 
@@ -164,7 +203,7 @@ def test_generated_requests_never_break_the_api(stack: Stack) -> None:
 def test_stateful_sequences_never_break_the_api(stack: Stack) -> None:
     """Raise a whistle, then follow the OpenAPI links to commands and reads on that case
     (schemathesis' state machine), as an admin, checking every answer as above."""
-    schema = schemathesis.openapi.from_url(f"{stack.base}/openapi.json")
+    schema = load_schema(stack)
 
     @schema.hook("map_body")
     def raise_in_jinhai(context: Any, body: Any) -> Any:
@@ -183,11 +222,10 @@ def test_stateful_sequences_never_break_the_api(stack: Stack) -> None:
             return {"base_url": stack.base, "headers": headers, "timeout": 30}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            tally.statuses[response.status_code] += 1
-            problem = violation(case.operation.path, response)
-            if problem:
-                key = (f"{case.method.upper()} {case.operation.path}", problem)
-                tally.failures.setdefault(key, case.as_curl_command(headers=headers))
+            def check() -> None:
+                super(Checked, self).validate_response(response, case, **kwargs)
+
+            tally.record(case, response, headers, check)
 
     Checked.run(
         settings=settings(
@@ -203,6 +241,27 @@ def test_stateful_sequences_never_break_the_api(stack: Stack) -> None:
         )
     )
     print(f"stateful: {sum(tally.statuses.values())} requests; {sorted(tally.statuses.items())}")
-    report = "\n".join(f"{op}: {why}\n    {curl}" for (op, why), curl in tally.failures.items())
-    assert not tally.failures, report
+    assert not tally.failures, tally.report()
     assert tally.statuses[201] > 0, "no whistle was raised: the links were never followed"
+
+
+def test_the_schemathesis_cli_finds_nothing(stack: Stack, tmp_path: Path) -> None:
+    """``schemathesis run`` with its default checks and phases, as an admin: what a client or
+    an auditor would run against the document (the coverage phase sends what the generators
+    above do not: undeclared methods, missing required headers, malformed bodies)."""
+    cli = Path(sys.executable).with_name("schemathesis")
+    done = subprocess.run(
+        [
+            str(cli), "--config-file", str(CONFIG), "--no-color",
+            "run", f"{stack.base}/openapi.json",
+            "--header", f"Authorization: Bearer {stack.tokens['admin']}",
+            "--exclude-path", next(iter(STREAMS)),
+            "--max-examples", str(CLI_EXAMPLES),
+            "--seed", "14",
+        ],
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    summary = done.stdout[done.stdout.rfind("SUMMARY") :]
+    print(summary)
+    assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-2_000:]
+    assert " passed" in summary and "generated" in summary, summary

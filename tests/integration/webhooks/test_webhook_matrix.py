@@ -31,7 +31,11 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
         "admin": 200, "urban": 200, "transport": 404, "secretary": 403, "supervisor": 403,
         None: 401,
     },
-    ("POST", "/v1/webhooks/{endpoint_id}/{action}"): {
+    ("POST", "/v1/webhooks/{endpoint_id}/enable"): {
+        "admin": 200, "urban": 200, "transport": 404, "secretary": 403, "supervisor": 403,
+        None: 401,
+    },
+    ("POST", "/v1/webhooks/{endpoint_id}/disable"): {
         "admin": 200, "urban": 200, "transport": 404, "secretary": 403, "supervisor": 403,
         None: 401,
     },
@@ -44,7 +48,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
         None: 401,
     },
 }  # fmt: skip
-CONCRETE = {"{endpoint_id}": "{e}", "{action}": "enable", "{delivery_id}": "{d}"}
+CONCRETE = {"{endpoint_id}": "{e}", "{delivery_id}": "{d}"}
 
 
 async def _endpoint_with_a_delivery(served: dict[str, Any]) -> tuple[int, int]:

@@ -208,3 +208,57 @@ async def test_problems_are_chinese_by_default(client: httpx.AsyncClient) -> Non
     problem = assert_problem(response, 401)
     assert problem["title"] == "未认证：需要有效的访问令牌"
     assert response.headers["content-language"] == "zh-CN"
+
+
+async def test_a_body_that_does_not_parse_is_a_400_problem_in_the_callers_language(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    headers = SEC | {"Content-Type": "application/json"}
+    response = await client.post("/v1/cases", content=b"\xff\xfe{", headers=headers)
+    problem = assert_problem(response, 400)
+    assert str(problem["detail"]).startswith("请求体无法解析")
+    english = await client.post(
+        "/v1/cases", content=b"\xff\xfe{", headers=headers | {"Accept-Language": "en"}
+    )
+    assert assert_problem(english, 400)["detail"] == (
+        "The body could not be parsed: send UTF-8 JSON (a form for Open311)"
+    )
+    assert sent(services) == []
+
+
+async def test_a_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.request("OPTIONS", "/v1/webhooks", headers=SEC)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1764000000", "2026-11-21"])
+async def test_date_time_parameters_take_rfc_3339_only(
+    client: httpx.AsyncClient, value: str
+) -> None:
+    response = await client.get("/v1/cases", params={"raised_before": value}, headers=SEC)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {"field": "query.raised_before", "message": "必须是 ISO 8601 时间"}
+    ]
+    good = await client.get(
+        "/v1/cases", params={"raised_before": "2026-11-21T08:00:00+08:00"}, headers=SEC
+    )
+    assert good.status_code == 200
+
+
+async def test_a_single_valued_parameter_given_twice_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    query = "category=parking&category=noise&status=raised&status=routed"
+    response = await client.get(f"/v1/cases?{query}", headers=SEC)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"field": "query.category", "message": "只能出现一次"}]
+    lists = await client.get("/v1/cases?status=raised&status=routed&category=parking", headers=SEC)
+    assert lists.status_code == 200
+
+
+async def test_a_query_parameter_without_a_name_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/cases?=false", headers=SEC)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"field": "query", "message": "查询参数缺少名称"}]

@@ -1,0 +1,53 @@
+"""Refuse a query parameter given twice where the document says it takes one value, or one
+without a name.
+
+FastAPI keeps the last of ``?category=a&category=b`` and drops the rest, so the caller never
+learns that half the request was ignored; the OpenAPI document says which parameters are lists,
+and this dependency (on every route) answers 422 for a repeated one that is not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fastapi import Request
+
+from whistle.api.i18n import FIELD_MESSAGES, text
+from whistle.api.problems import FieldError, ProblemError, request_lang
+
+
+def takes_many(schema: dict[str, Any]) -> bool:
+    """Whether a parameter schema allows an array (``type: array``, or one of ``anyOf``)."""
+    options = [schema, *schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    return any(option.get("type") == "array" for option in options)
+
+
+def many_valued(request: Request) -> frozenset[str]:
+    """The query parameters of the matched operation that take a list."""
+    route = request.scope.get("route")
+    paths = request.app.openapi().get("paths", {})
+    operation = paths.get(getattr(route, "path", None), {}).get(request.method.lower(), {})
+    return frozenset(
+        p["name"]
+        for p in operation.get("parameters", ())
+        if p.get("in") == "query" and takes_many(p.get("schema", {}))
+    )
+
+
+async def refuse_repeated_parameters(request: Request) -> None:
+    """422 with one field error per query parameter that appears more than once and is not
+    documented as a list (an undocumented one included: its values would be dropped too), and
+    for a parameter without a name (``?=x``, dropped just the same)."""
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = {name for name, n in counts.items() if n > 1}
+    errors = []
+    lang = request_lang(request)
+    if "" in counts:
+        errors.append(FieldError(field="query", message=text(FIELD_MESSAGES, "no_name", lang)))
+    if repeated:
+        message = text(FIELD_MESSAGES, "repeated", lang)
+        names = sorted(repeated - many_valued(request) - {""})
+        errors += [FieldError(field=f"query.{name}", message=message) for name in names]
+    if errors:
+        raise ProblemError(422, "validation", errors=errors)
