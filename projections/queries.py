@@ -79,8 +79,24 @@ def _row(record: asyncpg.Record | None) -> dict[str, Any] | None:
     return dict(record) if record is not None else None
 
 
+def joint_actions_sql(schema: str, case_id: str) -> str:
+    """A scalar subquery: the case's joint actions (集结) as JSON, oldest first, each with its
+    departments in the order named and their 报到; ``assembled_at`` once all reported in."""
+    return f"""coalesce((SELECT json_agg(ja ORDER BY ja.scheduled_at, ja.action_id) FROM (
+      SELECT j.action_id, j.at, j.place, j.note, j.scheduled_at, j.scheduled_by,
+             CASE WHEN bool_and(j.reported_in_at IS NOT NULL) THEN max(j.reported_in_at) END
+               AS assembled_at,
+             json_agg(json_build_object('department', j.department,
+                                        'reported_in_at', j.reported_in_at,
+                                        'reported_in_by', j.reported_in_by)
+                      ORDER BY j.position) AS departments
+        FROM {schema}.joint_action_departments j WHERE j.case_id = {case_id}
+       GROUP BY j.action_id, j.at, j.place, j.note, j.scheduled_at, j.scheduled_by) ja),
+    '[]')"""
+
+
 async def get_case(conn: asyncpg.Connection, case_id: str) -> dict[str, Any] | None:
-    """The current state of a case with its assignments and clocks, or None."""
+    """The current state of a case with its assignments, clocks and joint actions, or None."""
     case = _row(await conn.fetchrow(f"SELECT * FROM {S}.cases WHERE case_id = $1", case_id))
     if case is None:
         return None
@@ -104,6 +120,8 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> dict[str, Any] | N
             case_id,
         )
     ]
+    actions = await conn.fetchval(f"SELECT {joint_actions_sql(S, '$1')}", case_id)
+    case["joint_actions"] = json.loads(actions)
     return case
 
 

@@ -37,7 +37,8 @@ SELECT c.*,
              extract(epoch FROM k.due_at - coalesce(k.stopped_at, k.paused_at, now()))::float8
                AS remaining_seconds,
              (k.breached_at IS NOT NULL) AS breached
-        FROM {S}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks
+        FROM {S}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks,
+  {q.joint_actions_sql(S, "c.case_id")} AS joint_actions
   FROM {S}.cases c WHERE c.case_id = $1
 """
 
@@ -93,9 +94,10 @@ class PgReadModel:
         self._pool = pool
 
     async def case(self, case_id: str) -> Row | None:
-        """The case with its assignments and clocks, in one round trip (the hot read).
+        """The case with its assignments, clocks and joint actions, in one round trip (the hot
+        read).
 
-        The same rows and derived clock columns as ``queries.get_case``, which takes three.
+        The same rows and derived clock columns as ``queries.get_case``, which takes four.
         """
         record = await self._pool.fetchrow(CASE_SQL, case_id)
         if record is None:
@@ -103,6 +105,7 @@ class PgReadModel:
         row = dict(record)
         row["assignments"] = json.loads(row["assignments"])
         row["clocks"] = json.loads(row["clocks"])
+        row["joint_actions"] = json.loads(row["joint_actions"])
         return row
 
     async def case_scope(self, case_id: str) -> Row | None:

@@ -12,6 +12,7 @@ DEPARTMENT_COMMANDS = frozenset(
         "Acknowledge",
         "DisputeAssignment",
         "ContactRequester",
+        "ReportIn",
         "ReportProgress",
         "ReportCompletion",
         "RequestExtension",

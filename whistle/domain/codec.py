@@ -26,6 +26,7 @@ from whistle.domain.commands import (
     RefuseExtension,
     ReopenCase,
     ReportCompletion,
+    ReportIn,
     ReportProgress,
     RequestExtension,
     ResolveCase,
@@ -52,6 +53,7 @@ from whistle.domain.events import (
     ClockResumed,
     DepartmentAcknowledged,
     DepartmentCompleted,
+    DepartmentReportedIn,
     DisputeRuled,
     ExtensionGranted,
     ExtensionRefused,
@@ -70,6 +72,7 @@ AnyCommand: TypeAlias = Annotated[
     | RuleOnDispute
     | ContactRequester
     | ScheduleJointAction
+    | ReportIn
     | ReportProgress
     | ReportCompletion
     | ResolveCase
@@ -98,6 +101,7 @@ AnyEvent: TypeAlias = Annotated[
     | DisputeRuled
     | RequesterContacted
     | JointActionScheduled
+    | DepartmentReportedIn
     | ProgressReported
     | DepartmentCompleted
     | CaseResolved

@@ -27,6 +27,7 @@ from whistle.domain.events import (
     ClockResumed,
     DepartmentAcknowledged,
     DepartmentCompleted,
+    DepartmentReportedIn,
     DisputeRuled,
     ExtensionGranted,
     ExtensionRefused,
@@ -179,10 +180,21 @@ def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
         departments=e.departments,
         round=s.reopen_count,
     )
-    return {
-        "joint_actions": (*s.joint_actions, action),
-        "clocks": _meet(s.clocks, _kind_keys(s, "joint_action"), e.occurred_at),
-    }
+    return {"joint_actions": (*s.joint_actions, action)}
+
+
+def _reported_in(s: CaseState, e: DepartmentReportedIn) -> Updates:
+    """报到 recorded on its joint action; once the action is assembled its clock is met."""
+    actions = tuple(
+        replace(a, {"reported_in": {**a.reported_in, e.department: e.occurred_at}})
+        if a.action_id == e.action_id
+        else a
+        for a in s.joint_actions
+    )
+    updates: Updates = {"joint_actions": actions}
+    if e.assembled:
+        updates["clocks"] = _meet(s.clocks, _kind_keys(s, "joint_action"), e.occurred_at)
+    return updates
 
 
 def _progress(s: CaseState, e: ProgressReported) -> Updates:
@@ -324,6 +336,7 @@ HANDLERS: dict[str, Handler] = {
     "DisputeRuled": _ruled,
     "RequesterContacted": _contacted,
     "JointActionScheduled": _joint_action,
+    "DepartmentReportedIn": _reported_in,
     "ProgressReported": _progress,
     "DepartmentCompleted": _completed,
     "CaseResolved": _resolved,

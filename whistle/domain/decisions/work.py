@@ -1,5 +1,5 @@
-"""Decisions of the departments' work: acknowledge, dispute and ruling, contact, joint action,
-progress, completion, resolution."""
+"""Decisions of the departments' work: acknowledge, dispute and ruling, contact, joint action
+and report-in (报到), progress, completion, resolution."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from whistle.domain.commands import (
     ContactRequester,
     DisputeAssignment,
     ReportCompletion,
+    ReportIn,
     ReportProgress,
     ResolveCase,
     RuleOnDispute,
@@ -30,13 +31,14 @@ from whistle.domain.events import (
     CaseResolved,
     DepartmentAcknowledged,
     DepartmentCompleted,
+    DepartmentReportedIn,
     DisputeRuled,
     JointActionScheduled,
     ProgressReported,
     RequesterContacted,
 )
 from whistle.domain.sla import plan_clock
-from whistle.domain.state import CaseState
+from whistle.domain.state import CaseState, JointAction
 from whistle.domain.values import ClockPlan
 
 
@@ -126,6 +128,52 @@ def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
     )
 
 
+def _action_to_report_in(ctx: Ctx, s: CaseState, c: ReportIn) -> JointAction | Rejection:
+    """The joint action named by ``c`` (default: the latest one naming the department)."""
+    if not s.joint_actions:
+        return ctx.reject("no_joint_action", "No joint action (集结) is scheduled on this case.")
+    if c.action_id is not None:
+        found = next((a for a in s.joint_actions if a.action_id == c.action_id), None)
+        if found is None:
+            return ctx.reject("unknown_joint_action", f"No joint action {c.action_id!r}.")
+    else:
+        found = next((a for a in reversed(s.joint_actions) if c.department in a.departments), None)
+        if found is None:
+            return ctx.reject(
+                "not_in_joint_action", f"{c.department!r} is in no joint action of this case."
+            )
+    if c.department not in found.departments:
+        return ctx.reject(
+            "not_in_joint_action",
+            f"{c.department!r} is not in joint action {found.action_id} "
+            f"({', '.join(found.departments)}).",
+        )
+    return found
+
+
+def _report_in(ctx: Ctx, s: CaseState, c: ReportIn) -> Decision:
+    found = working_assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    action = _action_to_report_in(ctx, s, c)
+    if isinstance(action, Rejection):
+        return action
+    if c.department in action.reported_in:
+        at = action.reported_in[c.department].isoformat()
+        return ctx.reject(
+            "already_reported_in",
+            f"{c.department!r} already reported in to {action.action_id} at {at}.",
+        )
+    here = {*action.reported_in, c.department}
+    assembled = all(d in here for d in action.departments if d in s.assignments)
+    return ctx.emit(
+        DepartmentReportedIn,
+        department=c.department,
+        action_id=action.action_id,
+        assembled=assembled,
+    )
+
+
 def _progress(ctx: Ctx, s: CaseState, c: ReportProgress) -> Decision:
     found = working_assignment(ctx, s, c.department)
     if isinstance(found, Rejection):
@@ -174,6 +222,7 @@ DECIDERS: dict[str, Callable[[Ctx, Any, Any], Decision]] = {
     "RuleOnDispute": _rule,
     "ContactRequester": _contact,
     "ScheduleJointAction": _joint_action,
+    "ReportIn": _report_in,
     "ReportProgress": _progress,
     "ReportCompletion": _completion,
     "ResolveCase": _resolve,
