@@ -187,6 +187,29 @@ async def escalations(conn: asyncpg.Connection, scope: Scope = EVERYTHING) -> li
     return [dict(r) for r in await conn.fetch(sql, *w.args)]
 
 
+async def open_joint_actions(
+    conn: asyncpg.Connection, scope: Scope = EVERYTHING, limit: int = 200
+) -> list[dict[str, Any]]:
+    """集结 of open cases, soonest first: time, place, and each department's 报到."""
+    w = _Where()
+    w.scope(scope)
+    w.add("c.status IN ('routed', 'in_progress')")
+    sql = (
+        "SELECT j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at, j.place,"
+        " CASE WHEN bool_and(j.reported_in_at IS NOT NULL) THEN max(j.reported_in_at) END"
+        "   AS assembled_at,"
+        " json_agg(json_build_object('department', j.department,"
+        "   'reported_in_at', j.reported_in_at) ORDER BY j.position) AS departments"
+        f" FROM {S}.joint_action_departments j JOIN {S}.cases c USING (case_id){w.sql}"
+        " GROUP BY j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at,"
+        f" j.place ORDER BY j.at, j.case_id, j.action_id LIMIT {int(limit)}"
+    )
+    rows = [dict(r) for r in await conn.fetch(sql, *w.args)]
+    for row in rows:
+        row["departments"] = json.loads(row["departments"])
+    return rows
+
+
 async def disputes_awaiting(
     conn: asyncpg.Connection, scope: Scope = EVERYTHING
 ) -> list[dict[str, Any]]:
