@@ -34,7 +34,7 @@ UPDATE cases c SET description = e.body->>'description', address = e.body->>'add
 INSERT INTO joint_action_departments
        (case_id, action_id, department, position, at, place, note, scheduled_at, scheduled_by)
 SELECT e.case_id, e.body->>'action_id', d.department, d.position::integer - 1,
-       (e.body->>'at')::timestamptz, e.body->>'place', e.body->>'note', e.occurred_at,
+       (e.body->>'at')::timestamptz, e.body->>'place', nullif(e.body->>'note', ''), e.occurred_at,
        e.actor_user_id
   FROM case_events e
  CROSS JOIN LATERAL json_array_elements_text(e.body->'departments')
