@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             p.add_argument("--text", required=True, help="why this is not your department's")
         if name == "progress":
             p.add_argument("--note", required=True)
+            p.add_argument("--action", help="the joint action it is about (ja-1…)")
         if name == "complete":
             p.add_argument("--summary", required=True)
         if name == "watch":
@@ -144,7 +145,8 @@ def _dispute(api: Api, args: argparse.Namespace) -> int:
 
 
 def _progress(api: Api, args: argparse.Namespace) -> int:
-    return report(api, args, "/progress", {"note": args.note}, "progress_done")
+    body = {"note": args.note} | ({"action_id": args.action} if args.action else {})
+    return report(api, args, "/progress", body, "progress_done")
 
 
 def _complete(api: Api, args: argparse.Namespace) -> int:

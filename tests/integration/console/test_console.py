@@ -214,6 +214,19 @@ def test_a_liaison_does_the_whole_job_from_the_console_on_the_real_services(
         assert ok("liaison", "pause", case, "--reason", "等待群众补充材料") == f"已暂停计时 {case}"
         assert ok("liaison", "resume", case) == f"已恢复计时 {case}"
         refused("liaison", "joint_action_incomplete", 5, "resolve", case, "--summary", "已疏导")
+        progress = ok("transport", "progress", case, "--note", "到场疏导", "--action", "ja-1")
+        assert progress == f"已记录进展 {case}"
+        refused(
+            "transport",
+            "unknown_joint_action",
+            5,
+            "progress",
+            case,
+            "--note",
+            "x",
+            "--action",
+            "ja-9",
+        )
         ok("transport", "complete", case, "--summary", "设临时停车区")
         resolved = ok("liaison", "resolve", case, "--summary", "设临时摊规点，游客分流")
         assert resolved == f"已办结 {case}"
