@@ -102,9 +102,14 @@ def _sync_departments(rows: CaseRows) -> None:
 
 @handles("WhistleRaised")
 def whistle_raised(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
-    """A new case: where, what, how urgent."""
+    """A new case: where (address, location), what (description), how urgent."""
     community = ev["community"]
+    location = ev.get("location") or {}
     rows.case.update(
+        description=ev.get("description"),
+        address=ev.get("address"),
+        location_lat=location.get("lat"),
+        location_lon=location.get("lon"),
         status="raised",
         title=ev.get("title"),
         category=ev.get("category"),
@@ -214,9 +219,31 @@ def requester_contacted(model: Model, rows: CaseRows, ev: Event, at: datetime) -
 
 @handles("JointActionScheduled")
 def joint_action_scheduled(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
-    """集结 scheduled: every joint-action clock is met."""
+    """集结 scheduled: its time, place and departments (the clock runs until they report in)."""
     rows.case["joint_action_at"] = _ts(ev["at"])
-    _meet(rows, "joint_action", None, at)
+    case_id = rows.case["case_id"]
+    for position, department in enumerate(ev["departments"]):
+        row = model.child(case_id, "joint_action_departments", (ev["action_id"], department))
+        assert row is not None
+        row.update(
+            position=position,
+            at=_ts(ev["at"]),
+            place=ev["place"],
+            note=ev.get("note") or None,
+            scheduled_at=at,
+            scheduled_by=ev["actor"]["user_id"],
+        )
+
+
+@handles("DepartmentReportedIn")
+def department_reported_in(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
+    """报到 at a joint action; the arrival that assembles it meets the joint-action clock."""
+    key = (ev["action_id"], ev["department"])
+    row = model.child(rows.case["case_id"], "joint_action_departments", key)
+    assert row is not None
+    row.update(reported_in_at=at, reported_in_by=ev["actor"]["user_id"])
+    if ev.get("assembled"):
+        _meet(rows, "joint_action", None, at)
 
 
 @handles("ProgressReported")

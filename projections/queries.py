@@ -83,8 +83,24 @@ def _row(record: asyncpg.Record | None) -> dict[str, Any] | None:
     return dict(record) if record is not None else None
 
 
+def joint_actions_sql(schema: str, case_id: str) -> str:
+    """A scalar subquery: the case's joint actions (集结) as JSON, oldest first, each with its
+    departments in the order named and their 报到; ``assembled_at`` once all reported in."""
+    return f"""coalesce((SELECT json_agg(ja ORDER BY ja.scheduled_at, ja.action_id) FROM (
+      SELECT j.action_id, j.at, j.place, j.note, j.scheduled_at, j.scheduled_by,
+             CASE WHEN bool_and(j.reported_in_at IS NOT NULL) THEN max(j.reported_in_at) END
+               AS assembled_at,
+             json_agg(json_build_object('department', j.department,
+                                        'reported_in_at', j.reported_in_at,
+                                        'reported_in_by', j.reported_in_by)
+                      ORDER BY j.position) AS departments
+        FROM {schema}.joint_action_departments j WHERE j.case_id = {case_id}
+       GROUP BY j.action_id, j.at, j.place, j.note, j.scheduled_at, j.scheduled_by) ja),
+    '[]')"""
+
+
 async def get_case(conn: asyncpg.Connection, case_id: str) -> dict[str, Any] | None:
-    """The current state of a case with its assignments and clocks, or None."""
+    """The current state of a case with its assignments, clocks and joint actions, or None."""
     case = _row(await conn.fetchrow(f"SELECT * FROM {S}.cases WHERE case_id = $1", case_id))
     if case is None:
         return None
@@ -108,6 +124,8 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> dict[str, Any] | N
             case_id,
         )
     ]
+    actions = await conn.fetchval(f"SELECT {joint_actions_sql(S, '$1')}", case_id)
+    case["joint_actions"] = json.loads(actions)
     return case
 
 
@@ -171,6 +189,29 @@ async def escalations(conn: asyncpg.Connection, scope: Scope = EVERYTHING) -> li
         f" JOIN {S}.cases c USING (case_id){w.sql} ORDER BY e.escalated_at DESC"
     )
     return [dict(r) for r in await conn.fetch(sql, *w.args)]
+
+
+async def open_joint_actions(
+    conn: asyncpg.Connection, scope: Scope = EVERYTHING, limit: int = 200
+) -> list[dict[str, Any]]:
+    """集结 of open cases, soonest first: time, place, and each department's 报到."""
+    w = _Where()
+    w.scope(scope)
+    w.add("c.status IN ('routed', 'in_progress')")
+    sql = (
+        "SELECT j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at, j.place,"
+        " CASE WHEN bool_and(j.reported_in_at IS NOT NULL) THEN max(j.reported_in_at) END"
+        "   AS assembled_at,"
+        " json_agg(json_build_object('department', j.department,"
+        "   'reported_in_at', j.reported_in_at) ORDER BY j.position) AS departments"
+        f" FROM {S}.joint_action_departments j JOIN {S}.cases c USING (case_id){w.sql}"
+        " GROUP BY j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at,"
+        f" j.place ORDER BY j.at, j.case_id, j.action_id LIMIT {int(limit)}"
+    )
+    rows = [dict(r) for r in await conn.fetch(sql, *w.args)]
+    for row in rows:
+        row["departments"] = json.loads(row["departments"])
+    return rows
 
 
 async def disputes_awaiting(

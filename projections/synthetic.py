@@ -201,6 +201,35 @@ class CaseStory:
             clocks=clocks,
         )
 
+    def joint_action(
+        self, at: datetime, when: datetime, place: str, departments: list[str]
+    ) -> Event:
+        """集结 scheduled by the lead at ``when``, numbered as the decider numbers them."""
+        number = 1 + sum(e["type"] == "JointActionScheduled" for e in self.events)
+        lead = self.lead or departments[0]
+        event = self._add(
+            "JointActionScheduled",
+            at,
+            self.liaison(lead),
+            action_id=f"ja-{number}",
+            place=place,
+            departments=departments,
+            note="",
+        )
+        event["at"] = iso(when)  # the event's own field, not ``_add``'s time
+        return event
+
+    def reported_in(self, at: datetime, action_id: str, department: str, assembled: bool) -> Event:
+        """报到 of ``department`` at a joint action."""
+        return self._add(
+            "DepartmentReportedIn",
+            at,
+            self.liaison(department),
+            department=department,
+            action_id=action_id,
+            assembled=assembled,
+        )
+
     def completed(self, at: datetime, department: str) -> Event:
         """A department's part done."""
         return self._add(

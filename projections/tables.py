@@ -86,6 +86,10 @@ CASES = TableSpec(
         ("published_at", None),
         ("breach_count", 0),
         ("updated_at", None),
+        ("description", None),
+        ("address", None),
+        ("location_lat", None),
+        ("location_lon", None),
     ),
     ("case_id",),
 )
@@ -200,6 +204,25 @@ CALLBACKS = TableSpec(
     ("case_id", "seq"),
 )
 
+JOINT_ACTIONS = TableSpec(
+    "joint_action_departments",
+    (
+        ("case_id", None),
+        ("action_id", None),
+        ("department", None),
+        ("position", 0),
+        ("at", None),
+        ("place", None),
+        ("note", None),
+        ("scheduled_at", None),
+        ("scheduled_by", None),
+        ("reported_in_at", None),
+        ("reported_in_by", None),
+    ),
+    ("case_id", "action_id", "department"),
+)
+"""集结 per department (migration 0007): the action's time and place, the department's 报到."""
+
 CASE_EVENTS = TableSpec(
     "case_events",
     (
@@ -221,7 +244,8 @@ CASE_EVENTS = TableSpec(
 )
 
 CHILD_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (ASSIGNMENTS, CLOCKS, DISPUTES, EXTENSIONS, ESCALATIONS, CALLBACKS)
+    t.name: t
+    for t in (ASSIGNMENTS, CLOCKS, DISPUTES, EXTENSIONS, ESCALATIONS, CALLBACKS, JOINT_ACTIONS)
 }
 METRIC_DAYS = TableSpec(
     "metric_days",

@@ -84,3 +84,18 @@ async def breach(conn: asyncpg.Connection, case_id: str, department: str) -> Non
     story.breached(NOW, "ack", department, due)
     story.escalated(NOW, "reminder", "street")["reason"] = "30 分钟未签收"
     await project(conn, story.events)
+
+
+async def joint_action(conn: asyncpg.Connection, case_id: str, departments: list[str]) -> CaseStory:
+    """A 集结 on a new open case in half an hour; the first department has reported in."""
+    story = _open_case(case_id, departments[0], "滨海浪漫线游客激增", 1)
+    when = NOW + timedelta(minutes=30)
+    story.joint_action(NOW - timedelta(minutes=30), when, "滨海浪漫线金海段", departments)
+    story.reported_in(NOW - timedelta(minutes=5), "ja-1", departments[0], len(departments) == 1)
+    await project(conn, story.events)
+    return story
+
+
+async def report_in(conn: asyncpg.Connection, story: CaseStory, department: str) -> None:
+    """``department`` reports in at ja-1 of ``story``'s case, the last one to arrive."""
+    await project(conn, [story.reported_in(datetime.now(UTC), "ja-1", department, True)])

@@ -160,6 +160,20 @@ async def test_a_breach_appears_live_and_the_charts_render(
             escalation = page.locator("#escalations tr", has_text="WH-DEMO-10")
             assert "街道催办" in await escalation.inner_text()
             assert await page.inner_text("#k-escalated") == "1"
+
+            async with pool.acquire() as conn:  # 集结: 城管 is there, 交通 not yet
+                story = await dashboard_data.joint_action(
+                    conn, "WH-DEMO-11", ["urban_management", "transport"]
+                )
+            gathering = page.locator("#joint-actions tr", has_text="WH-DEMO-11")
+            await gathering.wait_for(timeout=3_000)
+            text = await gathering.inner_text()
+            assert "滨海浪漫线金海段" in text and "待报到：交通" in text, text
+            assert await gathering.locator(".tag.reported").count() == 1
+            async with pool.acquire() as conn:
+                await dashboard_data.report_in(conn, story, "transport")
+            await gathering.locator("td", has_text="已到齐").wait_for(timeout=3_000)
+            assert await gathering.locator(".tag.reported").count() == 2
             await page.wait_for_timeout(300)
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -176,6 +190,7 @@ async def test_a_breach_appears_live_and_the_charts_render(
             await page.goto(f"{url}/dashboard?lang=en")
             await page.wait_for_selector("#breaches tr", timeout=5_000)
             assert "Public Security Bureau" in await page.inner_text("#breaches")
+            assert "Assembled" in await page.inner_text("#joint-actions")
             assert await page.inner_text("#lang") == "中文"
         finally:
             await browser.close()

@@ -128,7 +128,11 @@ def test_the_readme_walkthrough_works_as_written(
     board = out[6]
     assert case_id in board and "公安" in board
     assert "/dashboard#token=wh_" in out[7]
-    assert '"CaseResolved"' in out[8] and '"CallbackRecorded"' in out[8]
+    joint = out[8]
+    assert f"已安排集结 ja-1 {case_id}" in joint and f"已报到 ja-1 {case_id}\n" in joint
+    assert f"已报到 ja-1 {case_id}：参加集结的部门已到齐" in joint
+    assert f"已办结 {case_id}" in joint and '"CallbackRecorded"' in joint
+    assert "地址  金海社区滨海浪漫线" in out[9] and "已到齐" in out[9], out[9]
     assert "'callbacks': 1," in out[9] and "'satisfied': 1," in out[9], out[9]
     assert "'average_score': 5.0," in out[9], out[9]
     receiver_log = (tmp_path / "var" / "receiver.log").read_text()

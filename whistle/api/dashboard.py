@@ -66,7 +66,8 @@ _recent: dict[tuple[int, Scope], tuple[float, dict[str, Any]]] = {}
 
 
 async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2) -> dict[str, Any]:
-    """The live board: open breaches, escalations of open cases, and disputes to rule on.
+    """The live board: open breaches, escalations and joint actions (集结, with each
+    department's 报到) of open cases, and disputes to rule on.
 
     Viewers of the same scope share one snapshot per half poll interval, so a wall of
     dashboards costs the database a query pair per scope, not per screen.
@@ -77,10 +78,18 @@ async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2)
     if cached and now - cached[0] < max_age_s:
         return cached[1]
     read = services.board_read
-    breaches, disputes, escalated = await asyncio.gather(
-        read.breaches(scope), read.disputes(scope), read.escalations(scope)
+    breaches, disputes, escalated, joint = await asyncio.gather(
+        read.breaches(scope),
+        read.disputes(scope),
+        read.escalations(scope),
+        read.joint_actions(scope),
     )
-    snapshot = {"breaches": breaches, "disputes": disputes, "escalations": escalated}
+    snapshot = {
+        "breaches": breaches,
+        "disputes": disputes,
+        "escalations": escalated,
+        "joint_actions": joint,
+    }
     if len(_recent) > 1000:
         _recent.clear()
     _recent[key] = (now, snapshot)
@@ -121,8 +130,10 @@ async def board_events(
 @router.get(
     "/v1/stream/breaches",
     summary="Live board of open breaches and disputes in scope (server-sent events)",
-    description="`text/event-stream`: a `board` event with `breaches` and `disputes` at once "
-    "and whenever they change (the read model is polled every 0.5 s); a comment every 15 s.",
+    description="`text/event-stream`: a `board` event with `breaches`, `escalations`, "
+    "`joint_actions` (集结 of open cases, each department's `reported_in_at`) and `disputes` "
+    "at once and whenever they change (the read model is polled every 0.5 s); "
+    "a comment every 15 s.",
     responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401)},
     operation_id="streamBreaches",
 )

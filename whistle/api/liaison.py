@@ -53,9 +53,10 @@ def _department_route(suffix: str, command: type[Command], summary: str) -> None
     add_command_route(router, suffix, command, summary=summary, fill=department_from_principal)
 
 
-_department_route("/acknowledge", c.Acknowledge, "Acknowledge (签收 / 报到)")
+_department_route("/acknowledge", c.Acknowledge, "Acknowledge (签收)")
 _department_route("/dispute", c.DisputeAssignment, "Dispute the routing (退单)")
 _department_route("/contact", c.ContactRequester, "Record contact with the requester")
+_department_route("/report-in", c.ReportIn, "Report in at a joint action (报到 at the 集结)")
 _department_route("/progress", c.ReportProgress, "Report progress (办理)")
 _department_route("/complete", c.ReportCompletion, "Report the department's part complete")
 _department_route("/extension", c.RequestExtension, "Request an extension (延期)")

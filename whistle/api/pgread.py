@@ -37,7 +37,8 @@ SELECT c.*,
              extract(epoch FROM k.due_at - coalesce(k.stopped_at, k.paused_at, now()))::float8
                AS remaining_seconds,
              (k.breached_at IS NOT NULL) AS breached
-        FROM {S}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks
+        FROM {S}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks,
+  {q.joint_actions_sql(S, "c.case_id")} AS joint_actions
   FROM {S}.cases c WHERE c.case_id = $1
 """
 
@@ -105,9 +106,10 @@ class PgReadModel:
         self._pool = pool
 
     async def case(self, case_id: str) -> Row | None:
-        """The case with its assignments and clocks, in one round trip (the hot read).
+        """The case with its assignments, clocks and joint actions, in one round trip (the hot
+        read).
 
-        The same rows and derived clock columns as ``queries.get_case``, which takes three.
+        The same rows and derived clock columns as ``queries.get_case``, which takes four.
         """
         record = await self._pool.fetchrow(CASE_SQL, case_id)
         if record is None:
@@ -115,6 +117,7 @@ class PgReadModel:
         row = dict(record)
         row["assignments"] = json.loads(row["assignments"])
         row["clocks"] = json.loads(row["clocks"])
+        row["joint_actions"] = json.loads(row["joint_actions"])
         return row
 
     async def case_scope(self, case_id: str) -> Row | None:
@@ -228,6 +231,11 @@ class PgReadModel:
         async with self._pool.acquire() as conn:
             rows = await q.escalations(conn, _scope(scope))
         return rows[:200]
+
+    async def joint_actions(self, scope: Scope) -> list[Row]:
+        """Joint actions of open cases in scope, soonest first (at most 200)."""
+        async with self._pool.acquire() as conn:
+            return await q.open_joint_actions(conn, _scope(scope))
 
     async def extensions(self, scope: Scope) -> list[Row]:
         """Pending extension requests, in scope, with the ``clock_key`` grant/refuse take."""

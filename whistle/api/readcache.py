@@ -102,6 +102,10 @@ class CachedReadModel:
         """Escalations, not cached: the live board shares its own snapshot."""
         return await self._inner.escalations(scope)
 
+    async def joint_actions(self, scope: Scope) -> list[Row]:
+        """Joint actions, not cached: the live board shares its own snapshot."""
+        return await self._inner.joint_actions(scope)
+
     async def extensions(self, scope: Scope) -> list[Row]:
         """Cached pending extension requests."""
         result: list[Row] = await self._cached(

@@ -97,6 +97,10 @@ class ReadModel(Protocol):
         """Disputes awaiting a ruling in ``scope``."""
         ...
 
+    async def joint_actions(self, scope: Scope) -> list[Row]:
+        """集结 of open cases in ``scope``, soonest first, with each department's 报到."""
+        ...
+
     async def extensions(self, scope: Scope) -> list[Row]:
         """Extension requests awaiting a decision in ``scope``."""
         ...

@@ -39,11 +39,39 @@ class CaseSummary(Open):
     reopen_count: int = 0
 
 
-class CaseDetail(CaseSummary):
-    """One case with its assignments and SLA clocks."""
+class JointActionDepartment(Open):
+    """One department of a joint action and its 报到 (null until its liaison reports in)."""
 
+    department: str
+    reported_in_at: datetime | None = None
+    reported_in_by: str | None = None
+
+
+class JointActionView(Open):
+    """A scheduled 集结: when, where, who, and who has reported in."""
+
+    action_id: str
+    at: datetime
+    place: str
+    note: str | None = None
+    scheduled_at: datetime | None = None
+    scheduled_by: str | None = None
+    assembled_at: datetime | None = Field(
+        default=None, description="When the last department reported in (null until then)."
+    )
+    departments: list[JointActionDepartment] = Field(default_factory=list)
+
+
+class CaseDetail(CaseSummary):
+    """One case with the whistle's text and place, its assignments, SLA clocks and 集结."""
+
+    description: str | None = None
+    address: str | None = None
+    location_lat: float | None = None
+    location_lon: float | None = None
     assignments: list[dict[str, Any]] = Field(default_factory=list)
     clocks: list[dict[str, Any]] = Field(default_factory=list)
+    joint_actions: list[JointActionView] = Field(default_factory=list)
 
 
 class CaseList(BaseModel):

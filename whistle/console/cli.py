@@ -1,4 +1,5 @@
-"""`whistle inbox | show | ack | dispute | progress | complete | watch`: the liaison console."""
+"""`whistle inbox | show | ack | dispute | contact | joint | report-in | progress | complete |
+extension | pause | resume | resolve | watch`: the liaison console."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from whistle.console.board import render
+from whistle.console.caseview import case_lines
 from whistle.console.client import Api, ApiError, default_api_url
-from whistle.console.text import CLOCKS, STATUSES, local_time, pad, pick, say
+from whistle.console.steps import STEPS, dump, report
+from whistle.console.text import STATUSES, local_time, name_of, pad, pick, say
 
 Handler = Callable[[Api, argparse.Namespace], int]
 REASONS = ("wrong_function", "wrong_place", "unclear_ownership", "other")
@@ -33,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("ack", "签收 / acknowledge a case", _ack),
         ("dispute", "退单 / dispute a routing", _dispute),
         ("progress", "报告进展 / report progress", _progress),
-        ("complete", "报告办结 / report the department's part complete", _complete),
+        ("complete", "报告本部门完成 / report the department's part complete", _complete),
         ("watch", "超时督办看板（终端）/ live breach board", _watch),
     ]
     for name, help_text, handler in specs:
@@ -48,11 +51,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             p.add_argument("--text", required=True, help="why this is not your department's")
         if name == "progress":
             p.add_argument("--note", required=True)
+            p.add_argument("--action", help="the joint action it is about (ja-1…)")
         if name == "complete":
             p.add_argument("--summary", required=True)
         if name == "watch":
             p.add_argument("--once", action="store_true", help="print the board once and exit")
             p.add_argument("--no-color", action="store_true")
+        p.set_defaults(func=_runner(handler))
+    for name, help_text, handler, arguments in STEPS:
+        p = subparsers.add_parser(name, help=help_text)
+        _common(p)
+        p.add_argument("case_id")
+        arguments(p)
         p.set_defaults(func=_runner(handler))
 
 
@@ -83,10 +93,6 @@ def _runner(handler: Handler) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _dump(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
 def _names(api: Api) -> dict[str, Any]:
     try:
         names: dict[str, Any] = api.call("GET", "/v1/names")
@@ -95,15 +101,10 @@ def _names(api: Api) -> dict[str, Any]:
     return names
 
 
-def _name(names: dict[str, Any], kind: str, code: str | None, lang: str) -> str:
-    entry = names.get(kind, {}).get(code or "")
-    return str(entry.get(lang, code)) if entry else (code or "")
-
-
 def _inbox(api: Api, args: argparse.Namespace) -> int:
     page = api.call("GET", "/v1/inbox", params={"limit": args.limit})
     if args.json:
-        _dump(page)
+        dump(page)
         return 0
     names = _names(api)
     items = page.get("items", [])
@@ -117,7 +118,7 @@ def _inbox(api: Api, args: argparse.Namespace) -> int:
                     pad(c["case_id"], 24),
                     pad(pick(STATUSES, c.get("status"), args.lang), 10),
                     pad(local_time(c.get("raised_at")), 11),
-                    pad(_name(names, "areas", c.get("community"), args.lang), 14),
+                    pad(name_of(names, "areas", c.get("community"), args.lang), 14),
                     str(c.get("title") or ""),
                 ]
             ).rstrip()
@@ -128,65 +129,28 @@ def _inbox(api: Api, args: argparse.Namespace) -> int:
 def _show(api: Api, args: argparse.Namespace) -> int:
     case = api.call("GET", f"/v1/cases/{args.case_id}")
     if args.json:
-        _dump(case)
+        dump(case)
         return 0
-    lang = args.lang
-    names = _names(api)
-    print(f"{say('case', lang)}  {case['case_id']}  {pick(STATUSES, case.get('status'), lang)}")
-    print(f"{say('title', lang)}  {case.get('title') or ''}")
-    community = case.get("community") or case.get("area")
-    print(f"{say('community', lang)}  {_name(names, 'areas', community, lang)}")
-    if case.get("area") not in (None, community):
-        print(f"{say('within', lang)}  {_name(names, 'areas', case['area'], lang)}")
-    print(f"{say('raised', lang)}  {local_time(case.get('raised_at'))}")
-    print(f"{say('departments', lang)}:")
-    for a in case.get("assignments", []):
-        role = f"({say('lead', lang)})" if a.get("role") == "lead" else ""
-        acked = say("acked", lang) if a.get("acknowledged_at") else say("not_acked", lang)
-        print(f"  - {_name(names, 'departments', a.get('department'), lang)} {role} {acked}")
-    if case.get("clocks"):
-        print(f"{say('clocks', lang)}:")
-    for k in case.get("clocks", []):
-        flag = f"  {say('breached', lang)}" if k.get("breached_at") else ""
-        print(
-            f"  - {pick(CLOCKS, k.get('clock'), lang)}"
-            f" {_name(names, 'departments', k.get('department'), lang)}"
-            f"  {say('due', lang)} {local_time(k.get('due_at'))}  {k.get('status')}{flag}"
-        )
-    return 0
-
-
-def _report(
-    api: Api, args: argparse.Namespace, suffix: str, body: dict[str, Any], done: str
-) -> int:
-    result = api.command(args.case_id, suffix, body)
-    if args.json:
-        _dump(result)
-        return 0
-    status = result.get("status", "accepted")
-    if status == "pending":
-        print(say("pending", args.lang))
-        return 6
-    message = say(done, args.lang, case=args.case_id)
-    print(message if status == "accepted" else f"{message}（{say('duplicate', args.lang)}）")
+    print("\n".join(case_lines(case, _names(api), args.lang)))
     return 0
 
 
 def _ack(api: Api, args: argparse.Namespace) -> int:
-    return _report(api, args, "/acknowledge", {}, "ack_done")
+    return report(api, args, "/acknowledge", {}, "ack_done")
 
 
 def _dispute(api: Api, args: argparse.Namespace) -> int:
     body = {"reason": args.reason, "text": args.text}
-    return _report(api, args, "/dispute", body, "dispute_done")
+    return report(api, args, "/dispute", body, "dispute_done")
 
 
 def _progress(api: Api, args: argparse.Namespace) -> int:
-    return _report(api, args, "/progress", {"note": args.note}, "progress_done")
+    body = {"note": args.note} | ({"action_id": args.action} if args.action else {})
+    return report(api, args, "/progress", body, "progress_done")
 
 
 def _complete(api: Api, args: argparse.Namespace) -> int:
-    return _report(api, args, "/complete", {"summary": args.summary}, "complete_done")
+    return report(api, args, "/complete", {"summary": args.summary}, "complete_done")
 
 
 def _watch(api: Api, args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from whistle.domain.rejections import CLOCK_NAMES, STATUS_NAMES
 
@@ -36,7 +37,32 @@ WORDS: dict[str, tuple[str, str]] = {
     "ack_done": ("已签收 {case}", "Acknowledged {case}"),
     "dispute_done": ("已退单 {case}，等待督办裁定", "Disputed {case}; awaiting a ruling"),
     "progress_done": ("已记录进展 {case}", "Progress recorded on {case}"),
-    "complete_done": ("已报告办结 {case}", "Completion reported on {case}"),
+    "complete_done": ("已报告本部门完成 {case}", "Completion reported on {case}"),
+    "resolve_done": ("已办结 {case}", "Resolved {case}"),
+    "contact_done": ("已记录联系群众 {case}", "Contact with the requester recorded on {case}"),
+    "joint_done": ("已安排集结 {action} {case}", "Joint action {action} scheduled on {case}"),
+    "report_in_done": ("已报到 {action} {case}", "Reported in at {action} on {case}"),
+    "assembled_done": (
+        "已报到 {action} {case}：参加集结的部门已到齐",
+        "Reported in at {action} on {case}: every department is there",
+    ),
+    "extension_done": (
+        "已申请延期 {case}，等待督办审批",
+        "Extension requested on {case}; awaiting a supervisor",
+    ),
+    "pause_done": ("已暂停计时 {case}", "Clocks paused on {case}"),
+    "resume_done": ("已恢复计时 {case}", "Clocks resumed on {case}"),
+    "bad_time": (
+        "时间格式有误：{value}（例如 2026-12-05T09:00，默认北京时间）",
+        "bad time {value} (e.g. 2026-12-05T09:00, China time unless an offset is given)",
+    ),
+    "description": ("描述", "Description"),
+    "address": ("地址", "Address"),
+    "location": ("位置", "Location"),
+    "joint_actions": ("集结", "Joint actions"),
+    "reported_in": ("已报到", "reported in"),
+    "not_reported_in": ("未报到", "not reported in"),
+    "assembled": ("已到齐", "assembled"),
     "board": ("超时督办看板", "Breach board"),
     "no_breaches": ("暂无超时。", "No breaches."),
     "disputes": ("待裁定退单", "Disputes awaiting a ruling"),
@@ -88,6 +114,22 @@ def pad(text: str, columns: int) -> str:
             break
         out, used = out + ch, used + w
     return out + " " * (columns - used)
+
+
+def name_of(names: dict[str, Any], kind: str, code: str | None, lang: str) -> str:
+    """The display name of a department or area code from ``/v1/names``, or the code."""
+    entry = names.get(kind, {}).get(code or "")
+    return str(entry.get(lang, code)) if entry else (code or "")
+
+
+def parse_time(value: str) -> datetime | None:
+    """``2026-12-05T09:00`` or ``2026-12-05 09:00`` (China time unless it carries an offset);
+    None when it is not a time."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=CHINA)
 
 
 def local_time(value: str | None) -> str:

@@ -66,7 +66,7 @@ class RouteCase(Command):
 
 
 class Acknowledge(Command):
-    """签收 / 报到: a department signs for the case."""
+    """签收: a department signs for the case (its arrival at a joint action is ``ReportIn``)."""
 
     ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
     ACTS_FOR: ClassVar[ActsFor | None] = "department"
@@ -123,6 +123,20 @@ class ScheduleJointAction(Command):
     place: str = Field(min_length=1, max_length=500)
     departments: Departments = Field(min_length=1)
     note: str = Field(default="", max_length=2000)
+
+
+class ReportIn(Command):
+    """报到: a department's liaison confirms it has arrived at a scheduled joint action (集结)."""
+
+    ROLES: ClassVar[frozenset[Role]] = frozenset({"liaison", "admin"})
+    ACTS_FOR: ClassVar[ActsFor | None] = "department"
+    type: Literal["ReportIn"] = "ReportIn"
+    department: str = Code
+    action_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The joint action (ja-1, …); default: the latest one naming the department.",
+    )
 
 
 class ReportProgress(Command):

@@ -110,6 +110,20 @@ class JointActionScheduled(Event):
     note: str = ""
 
 
+class DepartmentReportedIn(Event):
+    """报到: a department arrived at a joint action; ``occurred_at`` is when its liaison said so.
+
+    ``assembled``: with this arrival every department of the action still on the case is there
+    (the joint-action clock is met).
+    """
+
+    CE_NAME: ClassVar[str] = "reported_in"
+    type: Literal["DepartmentReportedIn"] = "DepartmentReportedIn"
+    department: str
+    action_id: str
+    assembled: bool = False
+
+
 class ProgressReported(Event):
     """办理: a department reported progress."""
 

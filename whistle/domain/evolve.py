@@ -27,6 +27,7 @@ from whistle.domain.events import (
     ClockResumed,
     DepartmentAcknowledged,
     DepartmentCompleted,
+    DepartmentReportedIn,
     DisputeRuled,
     ExtensionGranted,
     ExtensionRefused,
@@ -209,10 +210,22 @@ def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
         departments=e.departments,
         round=s.reopen_count,
     )
-    return {
-        "joint_actions": (*s.joint_actions, action),
-        "clocks": _meet(s.clocks, _kind_keys(s, "joint_action"), e.occurred_at),
-    }
+    return {"joint_actions": (*s.joint_actions, action)}
+
+
+@evolves(DepartmentReportedIn)
+def _reported_in(s: CaseState, e: DepartmentReportedIn) -> Updates:
+    """报到 recorded on its joint action; once the action is assembled its clock is met."""
+    actions = tuple(
+        replace(a, {"reported_in": {**a.reported_in, e.department: e.occurred_at}})
+        if a.action_id == e.action_id
+        else a
+        for a in s.joint_actions
+    )
+    updates: Updates = {"joint_actions": actions}
+    if e.assembled:
+        updates["clocks"] = _meet(s.clocks, _kind_keys(s, "joint_action"), e.occurred_at)
+    return updates
 
 
 @evolves(ProgressReported)

@@ -83,6 +83,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A department appears twice in the joint action: {departments}.",
     ),
     "unknown_joint_action": ("没有集结行动 {action_id}。", "No joint action {action_id}."),
+    "no_joint_action": ("本案尚未安排集结。", "No joint action (集结) is scheduled on this case."),
+    "not_in_joint_action": (
+        "{department}不在集结行动 {action_id} 中。",
+        "{department} is not in joint action {action_id}.",
+    ),
+    "already_reported_in": (
+        "{department}已于 {at} 报到（集结行动 {action_id}）。",
+        "{department} already reported in to joint action {action_id} at {at}.",
+    ),
     "joint_action_incomplete": (
         "参加集结的部门尚未全部报告完成，不能办结：{departments}。",
         "Joint-action departments have not reported completion: {departments}.",
@@ -222,6 +231,7 @@ NAMERS: dict[str, Callable[[str, str], str]] = {
     "status": _named(STATUS_NAMES),
     "clock": _clock,
     "due_at": _time,
+    "at": _time,
 }
 """Param name → how its value is shown; params not listed are shown as given."""
 

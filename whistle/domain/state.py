@@ -72,13 +72,16 @@ class Clock(Frozen):
 
 
 class JointAction(Frozen):
-    """A scheduled 集结."""
+    """A scheduled 集结 and the departments that have reported in (报到) at it."""
 
     action_id: str
     at: AwareDatetime
     place: str
     departments: tuple[str, ...]
     round: int = Field(default=0, description="The case's reopen count when it was scheduled.")
+    reported_in: dict[str, AwareDatetime] = Field(
+        default_factory=dict, description="Department → when its liaison confirmed arrival."
+    )
 
 
 class Callback(Frozen):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
 
+from projections.apply import ApplyStats, apply_event
 from projections.metrics import metrics
 from projections.migrate import Migration, MigrationError, load_migrations, migrate
+from projections.model import Model
+from projections.store import write_timeline
+from projections.synthetic import CaseStory, encode_event
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -86,7 +90,7 @@ async def test_callback_scores_migration_backfills_from_the_timeline(fresh_datab
         await conn.execute("SELECT apply_metric_delta(NULL)")
         await conn.execute("RESET search_path")
 
-        assert await migrate(conn) == [7]
+        assert await migrate(conn) == [7, 8]
         scores = await conn.fetch("SELECT seq, score FROM projection.callbacks ORDER BY seq")
         assert [(r["seq"], r["score"]) for r in scores] == [(7, 4), (9, 1)]
         rows = await metrics(
@@ -99,5 +103,39 @@ async def test_callback_scores_migration_backfills_from_the_timeline(fresh_datab
         assert [
             (r["group"], r["score_sum"], r["score_count"], r["average_score"]) for r in rows
         ] == [("transport", 5, 2, 2.5)]
+    finally:
+        await conn.close()
+
+
+async def test_migration_8_backfills_joint_actions_and_where_from_the_timeline(
+    fresh_database: str,
+) -> None:
+    """Cases projected before 0008 get the joint actions and the whistle's description,
+    address and location that the projector itself would write for their events."""
+    story = CaseStory("WH-OLD-1", "tongan.datong.jinhai")
+    t0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+    raised = story.raised(t0, category="tourist_crowds")
+    where = {"address": "滨海浪漫线", "location": {"lat": 24.66, "lon": 118.2}}
+    raised.update(description="游客激增", **where)
+    story.routed(t0, "urban_management", ("transport",))
+    story.joint_action(t0, t0 + timedelta(days=1), "金海段", ["transport", "urban_management"])
+    model, stats = Model(), ApplyStats()
+    for event in story.events:
+        apply_event(model, event, encode_event(event).decode(), None, None, stats)
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await migrate(conn, migrations=load_migrations()[:7])
+        async with conn.transaction():
+            await conn.execute("SET LOCAL search_path TO projection, public")
+            await write_timeline(conn, model)
+            await conn.execute("INSERT INTO cases (case_id) VALUES ('WH-OLD-1')")
+        assert await migrate(conn) == [8]
+        case = await conn.fetchrow("SELECT * FROM projection.cases")
+        expected = model.cases["WH-OLD-1"].case
+        for column in ("description", "address", "location_lat", "location_lon"):
+            assert case[column] == expected[column], column
+        rows = await conn.fetch("SELECT * FROM projection.joint_action_departments")
+        projected = model.cases["WH-OLD-1"].table("joint_action_departments").values()
+        assert sorted(map(dict, rows), key=str) == sorted(projected, key=str)
     finally:
         await conn.close()

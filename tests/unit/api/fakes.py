@@ -191,6 +191,9 @@ class FakeRead:
     async def extensions(self, scope: Scope) -> list[Row]:
         return []
 
+    async def joint_actions(self, scope: Scope) -> list[Row]:
+        return []
+
     async def escalations(self, scope: Scope) -> list[Row]:
         return []
 

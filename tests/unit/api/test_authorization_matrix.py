@@ -69,6 +69,7 @@ COMMANDS: dict[str, tuple[set[str], dict[str, object]]] = {
         {"department": DEPT, "reason": "wrong_function", "text": "不属于本部门职责"},
     ),
     "/contact": ({"liaison", "admin"}, {"department": DEPT}),
+    "/report-in": ({"liaison", "admin"}, {"department": DEPT}),
     "/progress": ({"liaison", "admin"}, {"department": DEPT, "note": "已派人到场"}),
     "/complete": ({"liaison", "admin"}, {"department": DEPT, "summary": "已清理"}),
     "/extension": (

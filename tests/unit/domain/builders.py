@@ -27,6 +27,7 @@ from whistle.domain import (
     Rejection,
     ReopenCase,
     ReportCompletion,
+    ReportIn,
     ReportProgress,
     RequestExtension,
     ResolveCase,
@@ -134,6 +135,17 @@ def joint(depts: tuple[str, ...], at: datetime, by: Actor = SECRETARY) -> Schedu
         at=at,
         place="滨海浪漫线金海段",
         departments=depts,
+    )
+
+
+def report_in(dept: str, action_id: str | None = None, **kw: Any) -> ReportIn:
+    """报到 by ``dept`` at a joint action (default: the latest naming it)."""
+    return ReportIn(
+        command_id=cid("report-in"),
+        case_id=CASE,
+        actor=kw.pop("actor", liaison(dept)),
+        department=dept,
+        action_id=action_id,
     )
 
 

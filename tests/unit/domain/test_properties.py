@@ -38,6 +38,7 @@ WEIGHTS = {
     "rule_reassign": 1,
     "contact": 2,
     "joint": 2,
+    "report_in": 2,
     "progress": 1,
     "complete": 3,
     "resolve": 4,
@@ -108,6 +109,8 @@ def _command(step: Step, state: CaseState, now: datetime) -> Command | None:
     if action == "joint":
         size = 1 + step.pick2 % min(3, len(departments))
         return b.joint(tuple(departments[:size]), at=now + timedelta(hours=2))
+    if action == "report_in":
+        return b.report_in(dept)
     if action == "progress":
         return b.progress(dept)
     if action == "complete":

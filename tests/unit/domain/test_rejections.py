@@ -35,6 +35,7 @@ SAMPLES = {
     "status": "in_progress",
     "clock": "ack:transport~1",
     "due_at": "2026-11-20T09:00:00+00:00",
+    "at": "2026-11-20T10:30:00+00:00",
     "action_id": "ja-1",
 }
 """A realistic value for every param name a template uses."""

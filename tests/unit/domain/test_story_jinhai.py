@@ -19,6 +19,7 @@ from tests.unit.domain.builders import (
     publish,
     raise_whistle,
     reopen,
+    report_in,
     resolve,
     rule,
     system_breach_command,
@@ -88,12 +89,21 @@ def test_a_whistle_in_jinhai_from_raise_to_callback() -> None:
     story.later(minutes=30).do(contact(LEAD))
     saturday = T0 + timedelta(days=5)
     story.do(joint((LEAD, "public_security", "transport"), at=saturday))
-    assert story.s.clocks[f"joint_action:{LEAD}"].met_at == story.now
+    assert story.s.clocks[f"joint_action:{LEAD}"].met_at is None  # met on arrival, not now
 
     # Callback cannot come before resolution.
     story.rejected(callback(), "callback_before_resolution")
 
-    # Saturday: the joint action. 公安 reports done; 交通 has not — resolution must wait.
+    # Saturday: every department reports in (报到) on the promenade; the last one assembles it.
+    story.now = saturday
+    story.do(report_in(LEAD))
+    story.later(minutes=10).do(report_in("public_security"))
+    assert story.s.clocks[f"joint_action:{LEAD}"].met_at is None
+    story.later(minutes=5).do(report_in("transport"))
+    assert story.s.clocks[f"joint_action:{LEAD}"].met_at == story.now
+    assert story.s.joint_actions[0].reported_in["transport"] == story.now
+
+    # 公安 reports done; 交通 has not — resolution must wait.
     story.now = saturday + timedelta(hours=3)
     story.do(progress("public_security"))
     story.do(complete("public_security"))

@@ -35,6 +35,7 @@ from tests.unit.domain.builders import (
     raise_whistle,
     refuse,
     reopen,
+    report_in,
     request_ext,
     resolve,
     resume,
@@ -49,11 +50,13 @@ from whistle.domain import (
     ClockPaused,
     ClockResumed,
     DepartmentAcknowledged,
+    DepartmentReportedIn,
     ExtensionGranted,
     RaiseWhistle,
     WhistleRaised,
     decide,
     event_id_for,
+    pending_deadlines,
 )
 from whistle.domain.rejections import MESSAGES
 
@@ -278,6 +281,70 @@ def test_joint_action_with_a_department_not_on_the_case_is_refused() -> None:
 def test_joint_action_by_a_supporting_liaison_is_refused() -> None:
     story = working_story()
     story.rejected(joint((LEAD,), at=T0, by=liaison("transport")), "not_your_department")
+
+
+def test_scheduling_a_joint_action_leaves_its_clock_running() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0 + timedelta(hours=2)))
+    clock = story.s.clocks[f"joint_action:{LEAD}"]
+    assert clock.met_at is None and clock.running
+    assert f"joint_action:{LEAD}" in {d.key for d in pending_deadlines(story.s)}
+
+
+def test_report_in_is_recorded_and_the_last_arrival_meets_the_joint_action_clock() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0 + timedelta(hours=2)))
+    (first,) = story.later(hours=2).do(report_in("transport"))
+    assert isinstance(first, DepartmentReportedIn)
+    assert (first.action_id, first.department, first.assembled) == ("ja-1", "transport", False)
+    assert story.s.joint_actions[0].reported_in == {"transport": story.now}
+    assert story.s.clocks[f"joint_action:{LEAD}"].met_at is None
+    (last,) = story.later(minutes=20).do(report_in(LEAD))
+    assert last.assembled
+    assert story.s.clocks[f"joint_action:{LEAD}"].met_at == story.now
+
+
+def test_report_in_twice_is_already_reported_in() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0))
+    story.do(report_in("transport"))
+    rejection = story.rejected(report_in("transport"), "already_reported_in")
+    assert rejection.message_zh is not None and "已于" in rejection.message_zh
+    assert rejection.params["action_id"] == "ja-1"
+
+
+def test_report_in_by_a_department_outside_the_joint_action_is_refused() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0))
+    story.rejected(report_in("public_security"), "not_in_joint_action")
+    story.rejected(report_in("public_security", action_id="ja-1"), "not_in_joint_action")
+
+
+def test_report_in_without_a_joint_action_or_to_an_unknown_one_is_refused() -> None:
+    story = working_story()
+    story.rejected(report_in("transport"), "no_joint_action")
+    story.do(joint((LEAD, "transport"), at=T0))
+    story.rejected(report_in("transport", action_id="ja-7"), "unknown_joint_action")
+
+
+def test_report_in_for_another_department_or_before_signing_is_refused() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0))
+    story.rejected(report_in("transport", actor=liaison(LEAD)), "not_your_department")
+    fresh = routed_story()
+    fresh.do(ack(LEAD))
+    fresh.do(joint((LEAD, "transport"), at=T0))
+    fresh.rejected(report_in("transport"), "not_acknowledged")
+
+
+def test_report_in_goes_to_the_latest_joint_action_naming_the_department() -> None:
+    story = working_story()
+    story.do(joint((LEAD, "transport"), at=T0))
+    story.do(joint((LEAD, "public_security"), at=T0 + timedelta(days=1)))
+    (event,) = story.do(report_in(LEAD))
+    assert event.action_id == "ja-2"
+    (event,) = story.do(report_in("transport"))
+    assert event.action_id == "ja-1" and not event.assembled
 
 
 def test_progress_on_an_unknown_joint_action_is_refused() -> None:

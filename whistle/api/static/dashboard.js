@@ -23,12 +23,16 @@
       bad_token: "The token was refused.", no_data: "No data yet", ruling: "Ruling",
       escalations: "Escalations", lead: "Lead department", when: "When",
       no_escalations: "No open case is escalated.",
+      joint_actions: "Joint actions and reporting in", place: "Place", reporting: "Departments reporting in",
+      assembly: "Assembly", no_joint_actions: "No joint action is scheduled on an open case.",
+      assembled: "Assembled", waiting: "Waiting for ", reported: "reported in", not_reported: "not yet",
       uphold: "Uphold the routing", reassign_to: "Reassign to ", rule: "Rule", ruled: "Ruled; the board updates shortly",
     },
   };
   const ZH = {
     live: "实时", offline: "未连接", bad_token: "令牌无效或已被吊销。", no_data: "暂无数据",
     uphold: "维持原派单", reassign_to: "改派：", rule: "裁定", ruled: "已裁定，看板稍后更新",
+    assembled: "已到齐", waiting: "待报到：", reported: "已报到", not_reported: "未报到",
   };
   const CLOCKS = { zh: { ack: "签收", contact: "联系", joint_action: "集结", resolve: "办结" },
     en: { ack: "Acknowledge", contact: "Contact", joint_action: "Joint action", resolve: "Resolve" } };
@@ -123,6 +127,7 @@
       cell(tr, e.reason || "–"); cell(tr, when(e.escalated_at)); eb.appendChild(tr);
     }
     $("no-escalations").hidden = escalations.length > 0;
+    renderJointActions(board.joint_actions || []);
     const db = $("disputes"); db.textContent = "";
     for (const d of board.disputes) {
       const tr = document.createElement("tr");
@@ -133,6 +138,30 @@
     }
     $("no-disputes").hidden = board.disputes.length > 0;
     $("k-disputes").textContent = board.disputes.length;
+  }
+
+  // 集结: when and where, and which departments have reported in (报到).
+  function renderJointActions(actions) {
+    const jb = $("joint-actions"); jb.textContent = "";
+    for (const ja of actions) {
+      const tr = document.createElement("tr");
+      cell(tr, ja.case_id + " " + ja.action_id); cell(tr, name("areas", ja.community));
+      cell(tr, when(ja.at)); cell(tr, ja.place || "–");
+      const who = cell(tr, "");
+      const missing = [];
+      for (const d of ja.departments || []) {
+        const tag = document.createElement("span");
+        tag.className = "tag " + (d.reported_in_at ? "reported" : "waiting");
+        tag.textContent = name("departments", d.department) + " " +
+          (d.reported_in_at ? t("reported") + " " + when(d.reported_in_at) : t("not_reported"));
+        who.appendChild(tag);
+        if (!d.reported_in_at) missing.push(name("departments", d.department));
+      }
+      cell(tr, ja.assembled_at ? t("assembled") : t("waiting") + missing.join("、"),
+        ja.assembled_at ? "" : "late");
+      jb.appendChild(tr);
+    }
+    $("no-joint-actions").hidden = actions.length > 0;
   }
 
   // 裁定: uphold the routing, or reassign the case to another department.

@@ -1,5 +1,5 @@
-"""Decisions of the departments' work: acknowledge, dispute and ruling, contact, joint action,
-progress, completion, resolution."""
+"""Decisions of the departments' work: acknowledge, dispute and ruling, contact, joint action
+and report-in (报到), progress, completion, resolution."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from whistle.domain.commands import (
     ContactRequester,
     DisputeAssignment,
     ReportCompletion,
+    ReportIn,
     ReportProgress,
     ResolveCase,
     RuleOnDispute,
@@ -29,6 +30,7 @@ from whistle.domain.events import (
     CaseResolved,
     DepartmentAcknowledged,
     DepartmentCompleted,
+    DepartmentReportedIn,
     DisputeRuled,
     JointActionScheduled,
     ProgressReported,
@@ -36,7 +38,7 @@ from whistle.domain.events import (
 )
 from whistle.domain.rejections import joined
 from whistle.domain.sla import plan_clock
-from whistle.domain.state import CaseState
+from whistle.domain.state import CaseState, JointAction
 from whistle.domain.values import ClockPlan
 
 
@@ -126,6 +128,48 @@ def _joint_action(ctx: Ctx, s: CaseState, c: ScheduleJointAction) -> Decision:
         place=c.place,
         departments=c.departments,
         note=c.note,
+    )
+
+
+def _action_to_report_in(ctx: Ctx, s: CaseState, c: ReportIn) -> JointAction | Rejection:
+    """The joint action named by ``c`` (default: the latest one naming the department)."""
+    if not s.joint_actions:
+        return ctx.reject("no_joint_action")
+    if c.action_id is not None:
+        found = next((a for a in s.joint_actions if a.action_id == c.action_id), None)
+        if found is None:
+            return ctx.reject("unknown_joint_action", action_id=c.action_id)
+    else:
+        found = next((a for a in reversed(s.joint_actions) if c.department in a.departments), None)
+        if found is None:
+            return ctx.reject("not_in_joint_action", department=c.department, action_id="—")
+    if c.department not in found.departments:
+        return ctx.reject("not_in_joint_action", department=c.department, action_id=found.action_id)
+    return found
+
+
+@decides(ReportIn)
+def _report_in(ctx: Ctx, s: CaseState, c: ReportIn) -> Decision:
+    found = working_assignment(ctx, s, c.department)
+    if isinstance(found, Rejection):
+        return found
+    action = _action_to_report_in(ctx, s, c)
+    if isinstance(action, Rejection):
+        return action
+    if c.department in action.reported_in:
+        return ctx.reject(
+            "already_reported_in",
+            department=c.department,
+            action_id=action.action_id,
+            at=action.reported_in[c.department].isoformat(),
+        )
+    here = {*action.reported_in, c.department}
+    assembled = all(d in here for d in action.departments if d in s.assignments)
+    return ctx.emit(
+        DepartmentReportedIn,
+        department=c.department,
+        action_id=action.action_id,
+        assembled=assembled,
     )
 
 
