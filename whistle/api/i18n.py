@@ -90,6 +90,7 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "extra_forbidden": ("不允许的字段", "Unknown field"),
     "repeated": ("只能出现一次", "May appear only once"),
     "no_name": ("查询参数缺少名称", "A query parameter has no name"),
+    "unknown_parameter": ("没有这个查询参数", "No such query parameter"),
     "string_too_short": ("至少 {min_length} 个字符", "At least {min_length} characters"),
     "string_too_long": ("最多 {max_length} 个字符", "At most {max_length} characters"),
     "string_pattern_mismatch": ("格式不符合 {pattern}", "Must match {pattern}"),

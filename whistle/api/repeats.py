@@ -23,16 +23,39 @@ def takes_many(schema: dict[str, Any]) -> bool:
     return any(option.get("type") == "array" for option in options)
 
 
-def many_valued(request: Request) -> frozenset[str]:
-    """The query parameters of the matched operation that take a list."""
+def operation_of(request: Request) -> dict[str, Any] | None:
+    """The OpenAPI operation of the matched route (None for routes outside the document)."""
     route = request.scope.get("route")
     paths = request.app.openapi().get("paths", {})
-    operation = paths.get(getattr(route, "path", None), {}).get(request.method.lower(), {})
-    return frozenset(
-        p["name"]
-        for p in operation.get("parameters", ())
-        if p.get("in") == "query" and takes_many(p.get("schema", {}))
+    found: dict[str, Any] | None = paths.get(getattr(route, "path", None), {}).get(
+        request.method.lower()
     )
+    return found
+
+
+def query_parameters(request: Request) -> list[dict[str, Any]]:
+    """The documented query parameters of the matched operation."""
+    operation = operation_of(request) or {}
+    return [p for p in operation.get("parameters", ()) if p.get("in") == "query"]
+
+
+def many_valued(request: Request) -> frozenset[str]:
+    """The query parameters of the matched operation that take a list."""
+    return frozenset(
+        p["name"] for p in query_parameters(request) if takes_many(p.get("schema", {}))
+    )
+
+
+def unknown_parameters(request: Request, names: set[str]) -> list[str]:
+    """Names the operation does not document (its value would be silently ignored).
+
+    Not under ``/open311/`` (GeoReport clients send parameters of their own, such as
+    ``jurisdiction_id``, that the spec lets a server ignore), nor on the pages outside the
+    document (the dashboard's ``?lang=``)."""
+    if request.url.path.startswith("/open311/") or operation_of(request) is None:
+        return []
+    known = {p["name"] for p in query_parameters(request)}
+    return sorted(names - known - {""})
 
 
 async def refuse_repeated_parameters(request: Request) -> None:
@@ -45,6 +68,10 @@ async def refuse_repeated_parameters(request: Request) -> None:
     lang = request_lang(request)
     if "" in counts:
         errors.append(FieldError(field="query", message=text(FIELD_MESSAGES, "no_name", lang)))
+    unknown = unknown_parameters(request, set(counts))
+    message = text(FIELD_MESSAGES, "unknown_parameter", lang)
+    errors += [FieldError(field=f"query.{name}", message=message) for name in unknown]
+    repeated -= set(unknown)
     if repeated:
         message = text(FIELD_MESSAGES, "repeated", lang)
         names = sorted(repeated - many_valued(request) - {""})

@@ -262,3 +262,16 @@ async def test_a_query_parameter_without_a_name_is_refused(client: httpx.AsyncCl
     response = await client.get("/v1/cases?=false", headers=SEC)
     problem = assert_problem(response, 422)
     assert problem["errors"] == [{"field": "query", "message": "查询参数缺少名称"}]
+
+
+async def test_a_query_parameter_the_operation_does_not_take_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/v1/cases?foo=bar&foo=baz", "/v1/cases/WH-IN?x=1", "/v1/breaches?limit=5"):
+        response = await client.get(path, headers=SEC)
+        problem = assert_problem(response, 422)
+        name = path.split("?")[1].split("=")[0]
+        assert problem["errors"] == [{"field": f"query.{name}", "message": "没有这个查询参数"}]
+    english = await client.get("/v1/cases?foo=1", headers={**SEC, "Accept-Language": "en"})
+    assert assert_problem(english, 422)["errors"][0]["message"] == "No such query parameter"
+    assert (await client.get("/v1/cases?category=parking", headers=SEC)).status_code == 200
