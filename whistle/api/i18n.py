@@ -51,6 +51,15 @@ TITLES: dict[str, tuple[str, str]] = {
 }
 
 DETAILS: dict[str, tuple[str, str]] = {
+    "unknown_service": ("没有服务代码 {code}", "No service_code {code}"),
+    "secretary_key": ("api_key 须属于社区书记", "The api_key must belong to a secretary"),
+    "lat_long_pair": ("lat 与 long 须同时给出或都不给", "Give both lat and long, or neither"),
+    "need_place": ("请给出 lat/long 或 address_string", "Give lat/long or address_string"),
+    "no_request": ("没有请求 {id}", "No request {id}"),
+    "no_endpoint": ("没有 webhook 端点 {id}", "No webhook endpoint {id}"),
+    "no_delivery": ("端点 {endpoint} 没有投递 {id}", "No delivery {id} of endpoint {endpoint}"),
+    "unknown_department": ("没有部门 {code}", "No department {code}"),
+    "unknown_event_types": ("未知的事件类型：{types}", "Unknown event types: {types}"),
     "missing_token": (
         "请在 Authorization 头中提供 Bearer 令牌",
         "Send 'Authorization: Bearer <token>'",
@@ -111,6 +120,15 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "dict_type": ("必须是 JSON 对象", "Must be a JSON object"),
     "too_short": ("至少 {min_length} 项", "At least {min_length} items"),
     "value_error": ("{error}", "{error}"),
+    "address_or_location": (
+        "请填写地址或位置（或两者）",
+        "Give an address or a location (or both)",
+    ),
+    "reassign_target": (
+        "改派时须给出 new_department，且仅在改派时给出",
+        "new_department is required for reassign and only for reassign",
+    ),
+    "naive_datetime": ("时间须带时区（如 +08:00）", "A time must carry its offset (e.g. +08:00)"),
 }
 
 

@@ -227,7 +227,9 @@ async def service_definition(
 ) -> Any:
     """The definition of one service (no extra attributes)."""
     if service_code not in rules.categories:
-        raise ProblemError(404, "not_found", f"unknown service_code {service_code!r}")
+        raise ProblemError(
+            404, "not_found", detail_key="unknown_service", detail_values={"code": service_code}
+        )
     return ServiceDefinition(service_code=service_code)
 
 
@@ -265,13 +267,15 @@ async def create_request(
     POST returns the first request (see the ``Idempotency-Key`` header)."""
     principal = await _principal(services, api_key)
     if principal is None or principal.role != "secretary":
-        raise ProblemError(403, "forbidden_role", "api_key must belong to a secretary")
+        raise ProblemError(403, "forbidden_role", detail_key="secretary_key")
     if service_code not in rules.categories:
-        raise ProblemError(400, "bad_request", f"unknown service_code {service_code!r}")
+        raise ProblemError(
+            400, "bad_request", detail_key="unknown_service", detail_values={"code": service_code}
+        )
     if (lat is None) != (long is None):
-        raise ProblemError(400, "bad_request", "give both lat and long, or neither")
+        raise ProblemError(400, "bad_request", detail_key="lat_long_pair")
     if lat is None and not address_string:
-        raise ProblemError(400, "bad_request", "give lat/long or address_string")
+        raise ProblemError(400, "bad_request", detail_key="need_place")
     fields = {
         "service_code": service_code,
         "lat": lat,
@@ -397,7 +401,9 @@ async def get_request(
     principal = await _principal(services, api_key)
     row = await services.read.case(service_request_id)  # not the cached listing: followed live
     if row is None:
-        raise ProblemError(404, "not_found", f"no request {service_request_id!r}")
+        raise ProblemError(
+            404, "not_found", detail_key="no_request", detail_values={"id": service_request_id}
+        )
     in_scope = principal is not None and visible(principal, row)
     return await _answer(services, rules, [row], in_scope=in_scope)
 

@@ -132,7 +132,9 @@ async def _endpoint_in_scope(
     require_role(principal, ("liaison", "admin"))
     ep = await store.endpoint(endpoint_id)
     if ep is None or not _may_manage(principal, ep.department):
-        raise ProblemError(404, "not_found", f"no webhook endpoint {endpoint_id}")
+        raise ProblemError(
+            404, "not_found", detail_key="no_endpoint", detail_values={"id": endpoint_id}
+        )
     return ep
 
 
@@ -151,14 +153,21 @@ async def add_webhook(
     require_role(principal, ("liaison", "admin"))
     department = body.department or principal.department
     if not department or department not in load_departments():
-        raise ProblemError(422, "validation", f"unknown department {department!r}")
+        raise ProblemError(
+            422, "validation", detail_key="unknown_department", detail_values={"code": department}
+        )
     if not _may_manage(principal, department):
         raise ProblemError(
             403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": department}
         )
     unknown = sorted(set(body.event_types or ()) - set(EVENT_TYPES))
     if unknown:
-        raise ProblemError(422, "validation", f"unknown event types: {', '.join(unknown)}")
+        raise ProblemError(
+            422,
+            "validation",
+            detail_key="unknown_event_types",
+            detail_values={"types": ", ".join(unknown)},
+        )
     store = await _store(services)
     secret = new_secret()
     endpoint_id = await store.add_endpoint(
@@ -298,5 +307,10 @@ async def redeliver(
         endpoint_id,
     )
     if not rows or not await store.redeliver(delivery_id):
-        raise ProblemError(404, "not_found", f"no delivery {delivery_id} of endpoint {endpoint_id}")
+        raise ProblemError(
+            404,
+            "not_found",
+            detail_key="no_delivery",
+            detail_values={"id": delivery_id, "endpoint": endpoint_id},
+        )
     return {"delivery_id": delivery_id, "status": "pending"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from whistle.domain.base import COMMAND_CLASSES, ActsFor, Command, Role
 from whistle.domain.types import (
@@ -46,7 +47,9 @@ class RaiseWhistle(Command):
     @model_validator(mode="after")
     def _where(self) -> RaiseWhistle:
         if self.address is None and self.location is None:
-            raise ValueError("give an address or a location (or both)")
+            raise PydanticCustomError(
+                "address_or_location", "give an address or a location (or both)"
+            )
         return self
 
 
@@ -98,7 +101,9 @@ class RuleOnDispute(Command):
     @model_validator(mode="after")
     def _target(self) -> RuleOnDispute:
         if (self.outcome == "reassign") != (self.new_department is not None):
-            raise ValueError("new_department is required for reassign and only for reassign")
+            raise PydanticCustomError(
+                "reassign_target", "new_department is required for reassign and only for reassign"
+            )
         return self
 
 

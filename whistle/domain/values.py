@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, ConfigDict, Field
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from whistle.domain.base import Frozen
 from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier
@@ -61,5 +62,5 @@ def clock_key(kind: str, department: str) -> str:
 def as_aware(value: datetime) -> datetime:
     """Reject naive datetimes early: every instant in Whistle carries its offset."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
+        raise PydanticCustomError("naive_datetime", "datetime must be timezone-aware")
     return value

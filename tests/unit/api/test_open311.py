@@ -34,7 +34,7 @@ async def test_services_are_the_routing_categories(client: httpx.AsyncClient) ->
 async def test_unknown_service_is_an_open311_error_array(client: httpx.AsyncClient) -> None:
     response = await client.get("/open311/v2/services/nope.json")
     assert response.status_code == 404
-    assert response.json() == [{"code": 404, "description": "unknown service_code 'nope'"}]
+    assert response.json() == [{"code": 404, "description": "没有服务代码 nope"}]
 
 
 async def test_a_form_post_with_a_secretary_key_raises_a_whistle(
@@ -74,7 +74,7 @@ async def test_bad_posts_answer_the_spec_error_array(client: httpx.AsyncClient) 
     nowhere = {k: v for k, v in FORM.items() if k not in ("lat", "long")}
     missing = await client.post("/open311/v2/requests.json", data=nowhere)
     assert missing.status_code == 400
-    assert missing.json() == [{"code": 400, "description": "give lat/long or address_string"}]
+    assert missing.json() == [{"code": 400, "description": "请给出 lat/long 或 address_string"}]
     invalid = await client.post("/open311/v2/requests.json", data=FORM | {"lat": "north"})
     assert invalid.status_code == 422
     assert invalid.json()[0]["description"].startswith("lat:")
@@ -139,3 +139,9 @@ async def test_oversized_open311_posts_answer_the_spec_error_array(
     )
     assert response.status_code == 413
     assert response.json()[0]["code"] == 413
+
+
+async def test_open311_errors_speak_english_when_asked(client: httpx.AsyncClient) -> None:
+    english = {"Accept-Language": "en"}
+    response = await client.get("/open311/v2/services/nope.json", headers=english)
+    assert response.json() == [{"code": 404, "description": "No service_code nope"}]

@@ -85,7 +85,7 @@ async def test_once_published_the_summary_description_and_place_are_public(
 async def test_an_unknown_request_is_a_404_error_array(client: httpx.AsyncClient) -> None:
     response = await client.get("/open311/v2/requests/WH-NOPE.json")
     assert response.status_code == 404
-    assert response.json() == [{"code": 404, "description": "no request 'WH-NOPE'"}]
+    assert response.json() == [{"code": 404, "description": "没有请求 WH-NOPE"}]
 
 
 async def test_a_closing_reason_is_told_only_in_scope(

@@ -55,7 +55,15 @@ async def test_the_domains_cross_field_rules_come_back_as_field_errors(
         "/v1/cases", json={"category": "parking", "title": "no place"}, headers=SEC
     )
     problem = assert_problem(response, 422)
-    assert problem["errors"][0]["message"] == "give an address or a location (or both)"
+    assert problem["errors"][0]["message"] == "请填写地址或位置（或两者）"
+    english = await client.post(
+        "/v1/cases",
+        json={"category": "parking", "title": "no place"},
+        headers={**SEC, "Accept-Language": "en"},
+    )
+    assert assert_problem(english, 422)["errors"][0]["message"] == (
+        "Give an address or a location (or both)"
+    )
     assert sent(services) == []
 
 
