@@ -62,6 +62,8 @@ async def refuse_repeated_parameters(request: Request) -> None:
     """422 with one field error per query parameter that appears more than once and is not
     documented as a list (an undocumented one included: its values would be dropped too), and
     for a parameter without a name (``?=x``, dropped just the same)."""
+    if not request.scope.get("query_string"):
+        return  # most requests: nothing to look up in the document
     counts = Counter(name for name, _ in request.query_params.multi_items())
     repeated = {name for name, n in counts.items() if n > 1}
     errors = []
