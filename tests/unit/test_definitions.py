@@ -28,6 +28,7 @@ from whistle.domain.decisions import DECIDERS
 from whistle.domain.events import ALL_EVENTS
 from whistle.domain.evolve import CREATES_CASE
 from whistle.domain.evolve import HANDLERS as EVOLVE_HANDLERS
+from whistle.domain.reactions import REACTIONS
 from whistle.domain.rejections import MESSAGES
 from whistle.settings import Settings
 
@@ -145,3 +146,9 @@ def test_every_event_has_a_projection_handler_or_a_no_effect_mark(name: str) -> 
 def test_the_codec_unions_are_the_registries() -> None:
     assert COMMAND_ADAPTER.json_schema()["discriminator"]["mapping"].keys() == set(COMMANDS)
     assert EVENT_ADAPTER.json_schema()["discriminator"]["mapping"].keys() == set(EVENTS)
+
+
+def test_every_reaction_follows_a_declared_event() -> None:
+    assert set(REACTIONS) <= set(EVENTS), (
+        f"reactions to unknown events: {set(REACTIONS) - set(EVENTS)}"
+    )
