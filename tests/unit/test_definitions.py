@@ -76,7 +76,7 @@ def test_the_registries_hold_every_declared_command_and_event() -> None:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_a_decider(name: str) -> None:
-    assert name in DECIDERS, f"{name}: no @decides({name}) in whistle/domain/decisions"
+    assert name in DECIDERS, f"{name}: no @decides({name}) in whistle/domain/decisions or steps"
 
 
 def test_no_decider_without_a_command() -> None:
