@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.decider import CommandRecord, decide_batch, encode_value
-from tests.unit.domain.builders import (
+from tests.stories.domain import (
     ADMIN,
     SECRETARY,
     Story,
