@@ -28,7 +28,7 @@ from whistle.domain.decisions import DECIDERS
 from whistle.domain.events import ALL_EVENTS
 from whistle.domain.evolve import CREATES_CASE
 from whistle.domain.evolve import HANDLERS as EVOLVE_HANDLERS
-from whistle.domain.reactions import REACTIONS
+from whistle.domain.reactions import REACTIONS, reacts_to
 from whistle.domain.rejections import MESSAGES
 from whistle.settings import Settings
 
@@ -152,3 +152,11 @@ def test_every_reaction_follows_a_declared_event() -> None:
     assert set(REACTIONS) <= set(EVENTS), (
         f"reactions to unknown events: {set(REACTIONS) - set(EVENTS)}"
     )
+
+
+def test_an_event_cannot_have_two_reactions() -> None:
+    taken = next(iter(REACTIONS))
+    event = next(e for e in ALL_EVENTS if e.__name__ == taken)
+    with pytest.raises(TypeError, match="two reactions"):
+        reacts_to(event)(lambda e: [])
+    assert REACTIONS[taken].__name__ != "<lambda>"
