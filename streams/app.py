@@ -281,6 +281,10 @@ class Streams:
         # partition the key would choose) without hashing the key again.
         partitions = [result.partitions[case_id] for case_id, _ in result.events]
         batches = await self._send_batched(CASE_EVENTS, events, partitions)
+        # Commands to other cases, keyed by their case id as the API keys them: before the
+        # state is stored, so a crash repeats them (their ids are deterministic), never loses.
+        follow_ups = [(case_id.encode(), body) for case_id, body in result.follow_ups]
+        batches += await self._send_batched(CASE_COMMANDS, follow_ups)
         await self._delivered(sent)
         for future, _ in batches:
             await future

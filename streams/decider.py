@@ -28,6 +28,7 @@ from whistle.domain import (
     pending_times,
 )
 from whistle.domain.events import WhistleRaised
+from whistle.domain.reactions import follow_ups
 from whistle.logs import get_logger
 
 log = get_logger()
@@ -70,6 +71,8 @@ class BatchResult:
     """Everything a batch of decisions wants published and stored."""
 
     events: list[tuple[str, bytes]] = field(default_factory=list)
+    follow_ups: list[tuple[str, bytes]] = field(default_factory=list)
+    """(Case id, command) the events send to other cases (``whistle.domain.reactions``)."""
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes | None, str]] = field(default_factory=list)
     states: dict[str, bytes] = field(default_factory=dict)
@@ -252,7 +255,7 @@ def _fire_due(state: CaseState, now: datetime, result: BatchResult) -> CaseState
     """
     state, events = fire_due(state, now)
     for event in events:
-        result.events.append((event.case_id, encode(event)))
+        _queue(event, result)
         result.count("accepted")
     return state
 
@@ -261,6 +264,13 @@ def _apply(state: CaseState | None, events: list[Event], result: BatchResult) ->
     """Fold the new events into the state and queue them for the log."""
     for event in events:
         state = evolve(state, event)
-        result.events.append((event.case_id, encode(event)))
+        _queue(event, result)
     assert state is not None
     return state
+
+
+def _queue(event: Event, result: BatchResult) -> None:
+    """Queue ``event`` for the log and the commands it sends to other cases."""
+    result.events.append((event.case_id, encode(event)))
+    for command in follow_ups((event,)):
+        result.follow_ups.append((command.case_id, encode(command)))
