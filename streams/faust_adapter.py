@@ -34,9 +34,17 @@ def partition_db(store: Any, partition: int) -> Any:
     """The RocksDB database (rocksdict ``Rdict``) of one partition of a table's store.
 
     ``rocksdb.Store._db_for_partition``: the table's mapping interface costs two lookups and
-    several wrappers a read (~7 % of the worker's CPU); the partition is known already.
+    several wrappers a read (~7 % of the worker's CPU); the partition is known already. Opened
+    on first use, then kept by the store (closed when the partition is revoked).
     """
     return store._db_for_partition(partition)
+
+
+def partition_dbs(store: Any) -> Callable[[int], Any]:
+    """:func:`partition_db` of ``store`` as one function of the partition (the decider's
+    per-read path: no call in between)."""
+    opener: Callable[[int], Any] = store._db_for_partition
+    return opener
 
 
 def visible_items(store: Any, db: Any) -> Iterator[tuple[bytes, bytes]]:

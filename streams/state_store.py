@@ -17,14 +17,14 @@ without a broker against plain dictionaries in the unit tests.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from faust.types import TP
 
 from streams.deadlines import Pending
 from streams.decider import BatchResult, pending_in
-from streams.faust_adapter import partition_db, visible_items
+from streams.faust_adapter import partition_db, partition_dbs, visible_items
 from streams.producer import Keyed, partition_of
 
 
@@ -71,9 +71,7 @@ class FaustTableStorage:
     def __init__(self, table: Any) -> None:
         self._store = table.data
         self.changelog_topic: str = table.changelog_topic.get_topic_name()
-
-    def db(self, partition: int) -> Any:
-        return partition_db(self._store, partition)
+        self.db: Callable[[int], Any] = partition_dbs(self._store)
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         return visible_items(self._store, partition_db(self._store, partition))

@@ -68,6 +68,7 @@ def test_a_partition_database_reads_what_the_store_holds(app: faust.App) -> None
     store = table(app).data
     db = faust_adapter.partition_db(store, 1)
     assert db is faust_adapter.partition_db(store, 1)  # opened once, then kept
+    assert faust_adapter.partition_dbs(store)(1) is db
     db.put(b"case-1", b"value")
     store.set_persisted_offset(TP("changelog", 1), 7)  # written into the same database
     assert store.persisted_offset(TP("changelog", 1)) == 7
