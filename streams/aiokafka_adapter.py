@@ -31,3 +31,9 @@ async def wait_on_metadata(client: Any, topic: str) -> None:
     topic; ``force_metadata_update`` alone returns before a new topic is in the metadata.
     """
     await client._wait_on_metadata(topic)
+
+
+def consumer_client(consumer: Any) -> Any:
+    """The ``AIOKafkaClient`` of a consumer (``AIOKafkaConsumer._client``), for a forced
+    metadata refresh: the consumer has no public one (``bench/bench_overload.py``)."""
+    return consumer._client

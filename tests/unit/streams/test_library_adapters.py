@@ -98,6 +98,7 @@ async def test_the_worker_consumer_gets_the_short_fetch_wait(app: faust.App) -> 
     worker_consumer = thread._create_worker_consumer(app.transport)
     assert isinstance(worker_consumer, AIOKafkaConsumer)
     assert worker_consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
+    await worker_consumer.stop()
 
 
 async def test_the_fetch_wait_is_read_when_the_consumer_starts() -> None:
@@ -106,6 +107,14 @@ async def test_the_fetch_wait_is_read_when_the_consumer_starts() -> None:
     aiokafka_adapter.set_fetch_max_wait_ms(consumer, 100)
     assert consumer._fetch_max_wait_ms == 100
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+async def test_a_consumer_still_has_its_client() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+    client = aiokafka_adapter.consumer_client(consumer)
+    assert isinstance(client, AIOKafkaClient)
+    assert callable(client.force_metadata_update)
+    await consumer.stop()
 
 
 def test_the_client_still_waits_on_a_topics_metadata() -> None:
