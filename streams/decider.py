@@ -1,9 +1,10 @@
 """The case decider: one writer per case, turning commands into events with the pure core.
 
 ``decide_batch`` is Faust-free: it reads states through a lookup function, calls the domain,
-and returns what to publish and what to store. The agent in ``streams.app`` publishes the
-events, waits until the broker has them, and only then stores the new states, so a crash can
-repeat a decision (identically: time is the command record's timestamp) but never lose one.
+and returns what to publish and what to store. The agent in ``streams.app`` has
+``streams.publisher`` publish the events, wait until the broker has them, and only then store
+the new states, so a crash can repeat a decision (identically: time is the command record's
+timestamp) but never lose one.
 """
 
 from __future__ import annotations
