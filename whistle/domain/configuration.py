@@ -51,6 +51,9 @@ class CalendarYear(Frozen):
     ranges: tuple[HolidayRange, ...] = Field(
         default=(), description="The notice's holidays by name (empty for a year given flat)."
     )
+    provisional: bool = Field(
+        default=False, description="Marked as an example or estimate, not the official notice."
+    )
 
     @classmethod
     def from_notice(cls, data: dict[str, Any]) -> CalendarYear:
@@ -95,6 +98,8 @@ def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
     unknown = sorted(set(data) - NOTICE_KEYS)
     if unknown:
         findings.append(_bad(where, f"unknown keys {', '.join(unknown)}"))
+    if not isinstance(data.get("provisional", False), bool):
+        findings.append(_bad(where, "provisional: true or false"))
     entries = data.get("holidays")
     if not isinstance(entries, list) or not entries:
         return None, [*findings, Finding(code="empty_year", where=where)]
@@ -125,6 +130,7 @@ def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
         workdays=tuple(sorted({d for r in ranges for d in r.workdays})),
         source=str(data.get("source", "")),
         ranges=tuple(ranges),
+        provisional=data.get("provisional") is True,
     )
     return year, [*findings, *check_calendar_year(year)]
 
