@@ -308,7 +308,6 @@ class WebhookStore:
                                          ELSE now() + make_interval(secs => r.retry_in) END
                   FROM r WHERE d.delivery_id = r.delivery_id
              RETURNING d.endpoint_id, r.gone
-            )
             ), was_enabled AS (
                 SELECT endpoint_id, department, url FROM webhooks.endpoints
                  WHERE enabled AND endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
