@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from whistle.audit.store import KIND_NAMES
-from whistle.console.text import local_time, pad, pick
+from whistle.console.text import local_time, pad, pick, width
 
 EMPTY = ("没有符合条件的记录。", "No entries match.")
 MORE = ("更早的记录：--before {before}", "Older entries: --before {before}")
@@ -33,10 +33,13 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
 
 
 def audit_lines(page: dict[str, Any], lang: str) -> list[str]:
-    """``GET /v1/audit``'s page as lines: time, actor, what, subject, changes."""
+    """``GET /v1/audit``'s page as lines: time, actor, what, subject, changes (the actor and
+    subject columns as wide as the page's longest, up to 32 and 40 columns)."""
     items = page.get("items", [])
     if not items:
         return [EMPTY[1] if lang == "en" else EMPTY[0]]
+    actors = min(32, max(width(str(e.get("actor", ""))) for e in items))
+    subjects = min(40, max(width(str(e.get("subject", ""))) for e in items))
     lines = []
     for e in items:
         what = pick(KIND_NAMES, e.get("kind"), lang)
@@ -46,9 +49,9 @@ def audit_lines(page: dict[str, Any], lang: str) -> list[str]:
             "  ".join(
                 [
                     pad(local_time(e.get("at")), 11),
-                    pad(str(e.get("actor", "")), 16),
-                    pad(what, 22),
-                    pad(str(e.get("subject", "")), 18),
+                    pad(str(e.get("actor", "")), actors),
+                    pad(what, 22 if lang == "en" else 12),
+                    pad(str(e.get("subject", "")), subjects),
                     detail + note,
                 ]
             ).rstrip()
