@@ -9,7 +9,7 @@ import pytest
 
 from whistle.calendars.cli import proposed_configuration
 from whistle.cli import main
-from whistle.domain.configuration import read_notice
+from whistle.domain.configuration import CalendarYear, read_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "calendars" / "cn-2027-provisional.toml"
@@ -30,6 +30,13 @@ def test_a_valid_notice_in_english(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("The 2027 holiday notice is valid: 7 holidays, 29 days off")
     assert "Dragon Boat Festival 2027-06-09 to 2027-06-09 (1 day)" in out
     assert "adds 2027" in out and "Not published" in out
+
+
+def test_the_validated_year_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calendar", "import", str(SAMPLE), "--json"]) == 0
+    year = CalendarYear.model_validate_json(capsys.readouterr().out)
+    assert year == read_notice(SAMPLE)[0]
+    assert year.provisional and len(year.holidays) == 29
 
 
 def test_a_packaged_year_imports_as_unchanged(capsys: pytest.CaptureFixture[str]) -> None:

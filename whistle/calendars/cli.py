@@ -104,6 +104,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     imp.add_argument("file", type=Path, help="one year's notice, .toml or .json")
     imp.add_argument("--lang", choices=["zh", "en"], default=None, help="zh (default) or en")
+    imp.add_argument(
+        "--json", action="store_true", help="print the validated year as JSON (CalendarYear)"
+    )
     imp.set_defaults(func=_import)
     status = sub.add_parser("status", help="日历覆盖到哪一年 / which years are covered")
     status.add_argument("--lang", choices=["zh", "en"], default=None)
@@ -135,6 +138,9 @@ def _import(args: argparse.Namespace) -> int:
     if problems:
         print(_one_line("proposed_bad", lang, problems), file=sys.stderr)
         return 2
+    if args.json:
+        print(year.model_dump_json(indent=2))
+        return 0
     print(
         say(
             "ok",
