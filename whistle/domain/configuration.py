@@ -77,9 +77,10 @@ def _day(value: Any) -> date:
     """A date from TOML (a date) or JSON (an ISO string); ValueError otherwise."""
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    try:
         return date.fromisoformat(value)
-    raise ValueError(repr(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"{value}") from None
 
 
 def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
@@ -90,16 +91,17 @@ def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
     at all; otherwise the findings are :func:`check_calendar_year`'s too (empty: acceptable).
     """
     if not isinstance(data, dict):
-        return None, [_bad("notice", "not a table of year and holidays")]
+        return None, [_bad("notice", "不是由年份和节假日组成的表", "not a table of year, holidays")]
     if not isinstance(data.get("year"), int) or not 2000 <= data["year"] <= 2100:
-        return None, [_bad("notice", "year: a year from 2000 to 2100 is required")]
+        return None, [_bad("notice", "缺少 year（2000 至 2100 年）", "year: 2000 to 2100, please")]
     where = f"calendar {data['year']}"
     findings: list[Finding] = []
     unknown = sorted(set(data) - NOTICE_KEYS)
     if unknown:
-        findings.append(_bad(where, f"unknown keys {', '.join(unknown)}"))
+        keys = ", ".join(unknown)
+        findings.append(_bad(where, f"未知的键 {keys}", f"unknown keys {keys}"))
     if not isinstance(data.get("provisional", False), bool):
-        findings.append(_bad(where, "provisional: true or false"))
+        findings.append(_bad(where, "provisional 只能是 true 或 false", "provisional: a boolean"))
     entries = data.get("holidays")
     if not isinstance(entries, list) or not entries:
         return None, [*findings, Finding(code="empty_year", where=where)]
@@ -138,20 +140,20 @@ def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
 def _holiday(where: str, entry: Any) -> HolidayRange | Finding:
     """One holiday entry, or why it cannot be read."""
     if not isinstance(entry, dict):
-        return _bad(where, "not a table")
+        return _bad(where, "不是表", "not a table")
     unknown = sorted(set(entry) - HOLIDAY_KEYS)
     if unknown:
-        return _bad(where, f"unknown keys {', '.join(unknown)}")
+        return _bad(where, f"未知的键 {', '.join(unknown)}", f"unknown keys {', '.join(unknown)}")
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
-        return _bad(where, "name is required")
+        return _bad(where, "缺少 name（节日名称）", "name is required")
     where = f"{where.rsplit(' holiday ', 1)[0]} {name}"
     try:
         if "dates" in entry:
             if "from" in entry or "to" in entry:
-                return _bad(where, "give dates or from/to, not both")
+                return _bad(where, "dates 与 from/to 只能给一种", "give dates or from/to, not both")
             if not isinstance(entry["dates"], list) or not entry["dates"]:
-                return _bad(where, "dates: a non-empty list of days")
+                return _bad(where, "dates 须是非空的日期列表", "dates: a non-empty list of days")
             dates = sorted({_day(d) for d in entry["dates"]})
         elif "from" in entry and "to" in entry:
             first, last = _day(entry["from"]), _day(entry["to"])
@@ -163,13 +165,13 @@ def _holiday(where: str, entry: Any) -> HolidayRange | Finding:
                 )
             dates = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         else:
-            return _bad(where, "dates, or from and to, are required")
+            return _bad(where, "须给出 dates，或 from 和 to", "dates, or from and to, are required")
         workdays = entry.get("workdays", [])
         if not isinstance(workdays, list):
-            return _bad(where, "workdays: a list of days")
+            return _bad(where, "workdays 须是日期列表", "workdays: a list of days")
         worked = sorted({_day(d) for d in workdays})
     except ValueError as exc:
-        return _bad(where, f"not a date (YYYY-MM-DD): {str(exc).split(': ')[-1]}")
+        return _bad(where, f"不是日期（YYYY-MM-DD）：{exc}", f"not a date (YYYY-MM-DD): {exc}")
     if len(dates) > LONGEST_HOLIDAY:
         return Finding(
             code="holiday_too_long",
@@ -184,8 +186,8 @@ def _holiday(where: str, entry: Any) -> HolidayRange | Finding:
     )
 
 
-def _bad(where: str, detail: str) -> Finding:
-    return Finding(code="notice_unreadable", where=where, values={"detail": detail})
+def _bad(where: str, zh: str, en: str) -> Finding:
+    return Finding(code="notice_unreadable", where=where, values={"detail_zh": zh, "detail": en})
 
 
 def read_notice(path: Path) -> tuple[CalendarYear | None, list[Finding]]:
@@ -194,16 +196,16 @@ def read_notice(path: Path) -> tuple[CalendarYear | None, list[Finding]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [_bad(where, type(exc).__name__ + ": " + str(exc))]
+        return None, [_bad(where, f"无法打开：{exc}", f"cannot open: {exc}")]
     try:
         if path.suffix.lower() == ".toml":
             data: Any = tomllib.loads(text)
         elif path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            return None, [_bad(where, "a .toml or .json file is expected")]
+            return None, [_bad(where, "须是 .toml 或 .json 文件", "a .toml or .json file, please")]
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        return None, [_bad(where, str(exc))]
+        return None, [_bad(where, f"格式错误：{exc}", f"malformed: {exc}")]
     return parse_notice(data)
 
 
@@ -285,7 +287,10 @@ FINDING_MESSAGES: dict[str, tuple[str, str]] = {
         "{where}: make-up workday {day} is a {weekday_en}, not a weekend day",
     ),
     "duplicate_year": ("{where}：{year} 年的日历重复", "{where}: the year {year} appears twice"),
-    "notice_unreadable": ("{where}：无法读取（{detail}）", "{where}: cannot be read ({detail})"),
+    "notice_unreadable": (
+        "{where}：无法读取（{detail_zh}）",
+        "{where}: cannot be read ({detail})",
+    ),
     "empty_year": (
         "{where}：没有任何节假日（整年只按周末计算）",
         "{where}: no holidays at all (the year would count weekends only)",
