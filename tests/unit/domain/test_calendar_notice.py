@@ -195,3 +195,15 @@ def test_a_year_without_a_file_is_uncovered() -> None:
     # the day is taken in the calendar's zone: 2026-12-31T17:00Z is already 2027 in Shanghai
     late = coverage(default_calendar(), datetime(2026, 12, 31, 17, tzinfo=UTC))
     assert late.today == date(2027, 1, 1) and late.window is None
+
+
+def test_an_unreadable_notice_is_told_in_both_languages() -> None:
+    [finding] = parse_notice(day("2027-02-30"))[1]
+    assert finding.message("zh") == (
+        "calendar 2027 x：无法读取（不是日期（YYYY-MM-DD）：2027-02-30）"
+    )
+    assert finding.message("en") == (
+        "calendar 2027 x: cannot be read (not a date (YYYY-MM-DD): 2027-02-30)"
+    )
+    [typo] = parse_notice(notice({"name": "x", "dates": ["2027-05-01"], "workday": []}))[1]
+    assert "未知的键 workday" in typo.message("zh") and "unknown keys workday" in typo.message("en")
