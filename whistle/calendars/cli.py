@@ -4,8 +4,9 @@
 make-up workdays they bring), validates it (``whistle.domain.configuration.parse_notice``) and
 shows what it holds and what it would change against the calendar in use. Bad input is one
 line on stderr and exit status 2. Publishing the year is a configuration version: the proposed
-contents are :func:`proposed_configuration` (``with_calendar_year`` of the current one), which
-the configuration versions' publisher takes.
+contents are ``proposed_configuration`` (``with_calendar_year`` of the current one), which
+the configuration versions' publisher takes through
+:func:`whistle.calendars.publish.publish_calendar_year`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from whistle.calendars.publish import proposed_configuration
 from whistle.console.text import pad
 from whistle.domain.calendar import coverage, default_calendar
 from whistle.domain.configuration import (
@@ -27,7 +29,6 @@ from whistle.domain.configuration import (
     diff,
     packaged_configuration,
     read_notice,
-    with_calendar_year,
 )
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -115,14 +116,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _lang(args: argparse.Namespace) -> str:
     return args.lang or ("en" if os.environ.get("WHISTLE_LANG") == "en" else "zh")
-
-
-def proposed_configuration(
-    year: CalendarYear, current: Configuration | None = None
-) -> Configuration:
-    """The configuration to publish for an imported year: ``current`` (default: the packaged
-    version) with ``year`` added or replacing the same year."""
-    return with_calendar_year(current or packaged_configuration(), year)
 
 
 def _import(args: argparse.Namespace) -> int:
