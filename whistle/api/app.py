@@ -17,6 +17,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 import whistle
 from whistle.api import (
+    audit_routes,
+    calendar_watch,
     cases,
     dashboard,
     health,
@@ -40,6 +42,7 @@ from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.audit.store import AuditLog
 from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
 from whistle.settings import Settings
@@ -110,6 +113,8 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         max_lag_events=api.ready_max_lag_events,
         live_read=live_read,
         webhooks=webhooks,
+        audit=AuditLog(pool),
+        calendar=calendar_watch.CalendarWatch(pool),
     )
     return services, close
 
@@ -157,7 +162,17 @@ def create_app(
         reads=settings.api_max_inflight_reads,
         retry_after_s=settings.api_retry_after_s,
     )
-    for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
+    for module in (
+        health,
+        cases,
+        liaison,
+        supervisor,
+        open311,
+        webhook_routes,
+        audit_routes,
+        calendar_watch,
+        dashboard,
+    ):
         app.include_router(module.router)
     if api.fast_reads:
         wrap_router(app, FastReads)

@@ -72,6 +72,7 @@ DETAILS: dict[str, tuple[str, str]] = {
         "The body could not be parsed: send UTF-8 JSON (a form for Open311)",
     ),
     "body_too_large": ("请求体超过 {limit} 字节上限", "The body exceeds the {limit}-byte limit"),
+    "empty_interval": ("until 必须晚于 since", "until must be later than since"),
     "role_cannot": ("角色 {role} 不能执行此操作", "Role {role} cannot do this"),
     "out_of_scope": ("不在您的权限范围内：{what}", "Outside your scope: {what}"),
     "need_community": ("请指定 community", "Name the community"),

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from whistle.audit.store import SYSTEM_WEBHOOKS, cli_actor, record
 from whistle.webhooks.secretbox import SecretBox
 
 NOTIFY_CHANNEL = "whistle_webhooks"
@@ -103,6 +104,9 @@ def _endpoint(row: asyncpg.Record, box: SecretBox) -> Endpoint:
     )
 
 
+GONE_REASON = "410 Gone from the receiver"
+
+
 class WebhookStore:
     """Every query of the webhooks schema, over one asyncpg pool."""
 
@@ -117,19 +121,37 @@ class WebhookStore:
         secret: str,
         description: str = "",
         event_types: list[str] | None = None,
+        *,
+        actor: str | None = None,
     ) -> int:
-        """Register an endpoint; return its id."""
-        return int(
-            await self.pool.fetchval(
-                "INSERT INTO webhooks.endpoints (department, url, description, event_types,"
-                " secret_sealed) VALUES ($1,$2,$3,$4,$5) RETURNING endpoint_id",
-                department,
-                url,
-                description,
-                event_types,
-                self.box.seal(secret),
+        """Register an endpoint; return its id. Recorded in the audit log as ``actor``
+        (default: the local login, ``cli:<name>``); the secret never is."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            endpoint_id = int(
+                await conn.fetchval(
+                    "INSERT INTO webhooks.endpoints (department, url, description, event_types,"
+                    " secret_sealed) VALUES ($1,$2,$3,$4,$5) RETURNING endpoint_id",
+                    department,
+                    url,
+                    description,
+                    event_types,
+                    self.box.seal(secret),
+                )
             )
-        )
+            await record(
+                conn,
+                actor=actor or cli_actor(),
+                kind="webhook.added",
+                subject=f"webhook {endpoint_id}",
+                after={
+                    "department": department,
+                    "url": url,
+                    "description": description,
+                    "event_types": event_types,
+                    "enabled": True,
+                },
+            )
+        return endpoint_id
 
     async def endpoints(self, department: str | None = None) -> list[Endpoint]:
         """Every endpoint, or one department's."""
@@ -147,28 +169,73 @@ class WebhookStore:
         )
         return _endpoint(row, self.box) if row else None
 
-    async def rotate(self, endpoint_id: int, new_secret: str, overlap: timedelta) -> bool:
+    async def rotate(
+        self, endpoint_id: int, new_secret: str, overlap: timedelta, *, actor: str | None = None
+    ) -> bool:
         """Make ``new_secret`` current; the old one stays valid for ``overlap``."""
-        status = await self.pool.execute(
-            "UPDATE webhooks.endpoints SET previous_sealed = secret_sealed,"
-            " previous_expires_at = now() + $3::interval, secret_sealed = $2, updated_at = now()"
-            " WHERE endpoint_id = $1",
-            endpoint_id,
-            self.box.seal(new_secret),
-            overlap,
-        )
-        return status.endswith(" 1")
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE webhooks.endpoints SET previous_sealed = secret_sealed,"
+                " previous_expires_at = now() + $3::interval, secret_sealed = $2,"
+                " updated_at = now() WHERE endpoint_id = $1"
+                " RETURNING department, url, previous_expires_at",
+                endpoint_id,
+                self.box.seal(new_secret),
+                overlap,
+            )
+            if row is not None:
+                await record(
+                    conn,
+                    actor=actor or cli_actor(),
+                    kind="webhook.secret_rotated",
+                    subject=f"webhook {endpoint_id}",
+                    after={
+                        "department": row["department"],
+                        "url": row["url"],
+                        "previous_secret_valid_until": row["previous_expires_at"].isoformat(),
+                    },
+                )
+        return row is not None
 
-    async def set_enabled(self, endpoint_id: int, enabled: bool, reason: str | None = None) -> bool:
-        """Enable or disable an endpoint (410 Gone disables it)."""
-        status = await self.pool.execute(
-            "UPDATE webhooks.endpoints SET enabled = $2, disabled_reason = $3, updated_at = now()"
-            " WHERE endpoint_id = $1",
-            endpoint_id,
-            enabled,
-            None if enabled else reason,
-        )
-        return status.endswith(" 1")
+    async def set_enabled(
+        self,
+        endpoint_id: int,
+        enabled: bool,
+        reason: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> bool:
+        """Enable or disable an endpoint (410 Gone disables it); False when there is none.
+
+        A change of state is recorded in the audit log as ``actor``; setting the state it
+        already has changes nothing and records nothing."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            old = await conn.fetchrow(
+                "SELECT department, url, enabled, disabled_reason FROM webhooks.endpoints"
+                " WHERE endpoint_id = $1 FOR UPDATE",
+                endpoint_id,
+            )
+            if old is None:
+                return False
+            if old["enabled"] == enabled:
+                return True
+            await conn.execute(
+                "UPDATE webhooks.endpoints SET enabled = $2, disabled_reason = $3,"
+                " updated_at = now() WHERE endpoint_id = $1",
+                endpoint_id,
+                enabled,
+                None if enabled else reason,
+            )
+            where = {"department": old["department"], "url": old["url"]}
+            await record(
+                conn,
+                actor=actor or cli_actor(),
+                kind="webhook.enabled" if enabled else "webhook.disabled",
+                subject=f"webhook {endpoint_id}",
+                before={**where, "enabled": old["enabled"], "disabled_reason": old[3]},
+                after={**where, "enabled": enabled, "disabled_reason": None if enabled else reason},
+            )
+        return True
 
     async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
         """Next offset to read, per partition."""
@@ -241,12 +308,25 @@ class WebhookStore:
                                          ELSE now() + make_interval(secs => r.retry_in) END
                   FROM r WHERE d.delivery_id = r.delivery_id
              RETURNING d.endpoint_id, r.gone
+            ), was_enabled AS (
+                SELECT endpoint_id, department, url FROM webhooks.endpoints
+                 WHERE enabled AND endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+            ), disabled AS (
+                UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
+                       disabled_reason = $12
+                 WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
             )
-            UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
-                   disabled_reason = '410 Gone from the receiver'
-             WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+            INSERT INTO audit.entries (actor, kind, subject, before, after)
+            SELECT $13, 'webhook.disabled', 'webhook ' || endpoint_id,
+                   jsonb_build_object('department', department, 'url', url,
+                                      'enabled', true, 'disabled_reason', NULL),
+                   jsonb_build_object('department', department, 'url', url,
+                                      'enabled', false, 'disabled_reason', $12::text)
+              FROM was_enabled
             """,
             *[list(c) for c in cols],
+            GONE_REASON,
+            SYSTEM_WEBHOOKS,
         )
 
     async def redeliver(self, delivery_id: int) -> bool:

@@ -26,10 +26,15 @@ PUBLIC = {
     ("GET", "/dashboard"): "static page; the data comes from token-checked endpoints",
     ("GET", "/dashboard/assets/{name}"): "static scripts and styles from a fixed list",
     ("GET", "/v1/names"): "public reference data: department and area names",
+    ("GET", "/metrics"): "Prometheus gauges of the calendar: counts only, no case data",
     ("GET", "/open311/v2/services.json"): "Open311 service list (public by the spec)",
     ("GET", "/open311/v2/services/{service_code}.json"): "Open311 definition (public)",
 }
 STREAM = {("GET", "/v1/stream/breaches"): "every role, in its scope (Scope.of, as the boards)"}
+# every role, and admins only: driven for each role in tests/unit/api/test_calendar_status.py
+# (401/403) and tests/integration/api/test_audit.py (200 on the real database)
+EVERY_ROLE = {("GET", "/v1/calendar/status"): "calendar coverage and a count; names no case"}
+ADMIN_ONLY = {("GET", "/v1/audit"): "the audit log of administration: admins only"}
 
 SEC_IN, SEC_OUT, LIAISON_IN, LIAISON_OUT = (
     "tok-sec-in",
@@ -85,7 +90,13 @@ def case_matrix_routes() -> set[tuple[str, str]]:
 
 def test_every_route_has_an_authorization_entry() -> None:
     registered = (
-        case_matrix_routes() | set(WEBHOOK_MATRIX) | set(OPEN311) | set(PUBLIC) | set(STREAM)
+        case_matrix_routes()
+        | set(WEBHOOK_MATRIX)
+        | set(OPEN311)
+        | set(PUBLIC)
+        | set(STREAM)
+        | set(EVERY_ROLE)
+        | set(ADMIN_ONLY)
     )
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"
