@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import aiohttp
+from yarl import URL
 
 from whistle.delivery.schedule import RETRY_DELAYS_S, next_delay
 
@@ -75,14 +76,17 @@ class HttpAnswer:
 
 async def http_attempt(
     session: aiohttp.ClientSession,
-    url: str,
+    url: str | URL,
     body: bytes,
     headers: Mapping[str, str],
     timeout_s: float = 10.0,
     read_limit: int = 500,
 ) -> HttpAnswer:
     """POST ``body`` once, without following redirects; never raises for HTTP or network
-    failures. A non-2xx answer's error is the start of its body (or ``HTTP <status>``)."""
+    failures. A non-2xx answer's error is the start of its body (or ``HTTP <status>``).
+
+    ``url`` as a ``yarl.URL(…, encoded=True)`` is sent byte for byte (a plain string is
+    normalised by aiohttp: ``%2F`` in a query becomes ``/``)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     try:

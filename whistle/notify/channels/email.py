@@ -4,7 +4,8 @@ aiosmtplib rather than smtplib in a thread: it is asyncio-native (the notifier s
 messages concurrently on one loop), maintained, typed, and does STARTTLS and AUTH
 (PLAIN/LOGIN/CRAM-MD5) itself. The message is a stdlib :class:`email.message.EmailMessage`
 under the SMTP policy, so the Chinese subject is RFC 2047 encoded (``=?utf-8?b?…?=``) and
-the body is ``text/plain; charset="utf-8"``.
+the body is ``text/plain; charset="utf-8"`` in base64 (7-bit safe: no reliance on the
+server's 8BITMIME).
 
 SMTP reply codes read like HTTP's for the shared ``judge``: 2xx accepted. A permanent refusal
 (5xx) of the recipient or of the message dead-letters at once; 4xx, a lost connection or a
@@ -83,11 +84,11 @@ class EmailChannel:
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         mail["Message-ID"] = make_msgid(domain=self.config.sender.rpartition("@")[2].strip("> "))
-        mail["Content-Language"] = "zh-CN" if message.language == "zh" else "en"
         mail["X-Whistle-Case"] = message.case_id
         mail["X-Whistle-Kind"] = message.kind
-        mail.set_content(message.text() + "\n", charset="utf-8")
-        return mail
+        mail.set_content(message.text() + "\n", charset="utf-8", cte="base64")  # 7-bit safe
+        mail["Content-Language"] = "zh-CN" if message.language == "zh" else "en"  # after:
+        return mail  # set_content replaces every Content-* header
 
     async def send(self, message: Message, to: Destination) -> AttemptResult:
         """Submit the e-mail once; never raises for SMTP or network failures."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import aiohttp
+from yarl import URL
 
 from whistle.delivery.attempt import AttemptResult, http_attempt
 from whistle.notify.channels.base import Destination
@@ -66,7 +67,7 @@ def _read(
 
 
 async def _post_json(
-    session: aiohttp.ClientSession, url: str, payload: dict[str, Any], timeout_s: float
+    session: aiohttp.ClientSession, url: str | URL, payload: dict[str, Any], timeout_s: float
 ) -> tuple[AttemptResult, bytes]:
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": USER_AGENT}
@@ -145,9 +146,10 @@ class DingTalkRobot:
         text = message.markdown().replace("\n", "\n\n")
         return {"msgtype": "markdown", "markdown": {"title": message.subject, "text": text}}
 
-    def url(self, to: Destination) -> str:
-        """The webhook URL, signed now when the destination has a secret."""
-        return dingtalk_url(to.target, to.secret, int(self.clock() * 1000))
+    def url(self, to: Destination) -> URL:
+        """The webhook URL, signed now when the destination has a secret; kept as encoded, so
+        that the sign goes out url-encoded exactly as the rule says (``%2F``, not ``/``)."""
+        return URL(dingtalk_url(to.target, to.secret, int(self.clock() * 1000)), encoded=True)
 
     async def send(self, message: Message, to: Destination) -> AttemptResult:
         """POST the message to the robot once (signed at the moment of sending)."""
