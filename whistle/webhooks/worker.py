@@ -241,8 +241,8 @@ class DeliveryWorker:
         metrics.POST_SECONDS.observe(result.duration_ms / 1000)
         self._results.append(
             Attempt(
-                due, result.started_at, result.duration_ms, result.status_code, result.error,
-                verdict.outcome, verdict.retry_in, manual,
+                due.delivery_id, due.attempts, result.started_at, result.duration_ms,
+                result.status_code, result.error, verdict.outcome, verdict.retry_in, manual,
             )
         )  # fmt: skip
         self._results_ready.set()
