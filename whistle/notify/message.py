@@ -93,6 +93,10 @@ class Message:
     link: str
     language: Language = "zh"
     facts: Mapping[str, str] = field(default_factory=dict)
+    key: str | None = None
+    """Idempotency key of this notification (event, recipient, channel), when the caller has
+    one: e-mail derives its Message-ID from it and SMS sends it as the provider's ``OutId``,
+    so that a redelivered message is recognisably the same one."""
 
     @classmethod
     def create(
@@ -103,6 +107,7 @@ class Message:
         deadline: datetime | None = None,
         language: Language = "zh",
         known_personal: Iterable[str | None] = (),
+        key: str | None = None,
         **facts: str | int | datetime,
     ) -> Message:
         """The message of ``kind`` about ``case``; times among the facts are written in the
@@ -128,6 +133,7 @@ class Message:
             link=link,
             language=language,
             facts=clean,
+            key=key,
         )
 
     @property

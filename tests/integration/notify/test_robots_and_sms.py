@@ -160,13 +160,17 @@ def sms(
 
 
 async def test_aliyun_sms_is_accepted(platforms: Platforms, session: aiohttp.ClientSession) -> None:
-    result = await sms(session, platforms).send(message(), Destination("13700000001"))
+    keyed = Message.create(
+        "assigned", CASE, LINK, datetime.now(UTC), key="ev-1/u-7/sms", role="lead"
+    )
+    result = await sms(session, platforms).send(keyed, Destination("13700000001"))
     assert outcome(result) == "delivered", result
     (got,) = platforms.accepted("sms")
     assert got.body["PhoneNumbers"] == "13700000001" and got.body["SignName"] == "吹哨平台"
     values = json.loads(got.body["TemplateParam"])
     assert values["case"] == CASE.case_id and values["link"] == LINK
     assert values["ask"] == message().ask and "年" in values["deadline"]
+    assert len(got.body["OutId"]) == 32  # signed with the rest: the receiver verified it
 
 
 async def test_aliyun_sms_each_request_has_a_fresh_nonce(

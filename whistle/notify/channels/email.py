@@ -14,13 +14,14 @@ failed login retry on the shared schedule.
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
@@ -66,6 +67,16 @@ class SmtpConfig:
         return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
 
+def message_id(message: Message, sender: str) -> str:
+    """A Message-ID in the sender's domain: derived from the message's key when it has one
+    (a redelivery is then the same message to the recipient's mail system), else unique."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    if message.key is None:
+        return make_msgid(domain=domain)
+    digest = hashlib.sha256(message.key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
 class EmailChannel:
     """Sends a notification as one e-mail to one address."""
 
@@ -83,7 +94,7 @@ class EmailChannel:
         mail["To"] = to.target
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = make_msgid(domain=self.config.sender.rpartition("@")[2].strip("> "))
+        mail["Message-ID"] = message_id(message, self.config.sender)
         mail["X-Whistle-Case"] = message.case_id
         mail["X-Whistle-Kind"] = message.kind
         mail.set_content(message.text() + "\n", charset="utf-8", cte="base64")  # 7-bit safe

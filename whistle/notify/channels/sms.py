@@ -12,6 +12,7 @@ the gateway fills the approved template's variables from the message (``case``, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -120,6 +121,8 @@ class AliyunSms:
             "Timestamp": self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": self.VERSION,
         }
+        if message.key:  # the caller's id of this message, echoed in delivery receipts
+            params["OutId"] = hashlib.sha256(message.key.encode()).hexdigest()[:32]
         params["Signature"] = aliyun_signature(self.access_key_secret, "POST", params)
         return params
 
