@@ -21,6 +21,7 @@ from whistle.api import (
     dashboard,
     health,
     liaison,
+    notification_routes,
     open311,
     supervisor,
     webhook_routes,
@@ -41,6 +42,8 @@ from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
+from whistle.notify.inbox import Inbox
+from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -85,6 +88,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         async with pool.acquire() as conn:
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
+            await ensure_inbox_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
         bus = CommandBus(settings)
         await bus.start()
@@ -109,6 +113,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         max_lag_events=api.ready_max_lag_events,
         live_read=live_read,
         webhooks=webhooks,
+        inbox=Inbox(pool),
     )
     return services, close
 
@@ -156,7 +161,10 @@ def create_app(
         reads=settings.api_max_inflight_reads,
         retry_after_s=settings.api_retry_after_s,
     )
-    for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
+    for module in (
+        health, cases, liaison, supervisor, open311, webhook_routes, dashboard,
+        notification_routes,
+    ):  # fmt: skip
         app.include_router(module.router)
     if api.fast_reads:
         app.router.middleware_stack = FastReads(app.router.middleware_stack)

@@ -11,6 +11,8 @@ counts the unread ones, marks them read, and streams new ones over server-sent e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -77,11 +79,64 @@ class Added:
     new: bool
 
 
+class InboxWatch:
+    """Wakes the streams of a user when the user's inbox changes (``NOTIFY``).
+
+    One pooled connection listens while at least one stream is open, and is given back when
+    the last one closes. Should it be lost, streams still look every few seconds by themselves.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._conn: asyncpg.Connection | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def listening(self) -> bool:
+        """True while a connection listens (some stream is open)."""
+        return self._conn is not None
+
+    def _heard(self, _conn: object, _pid: int, _channel: str, user_id: str) -> None:
+        for event in self._waiters.get(user_id, ()):
+            event.set()
+
+    async def subscribe(self, user_id: str) -> asyncio.Event:
+        """An event set whenever ``user_id``'s inbox changes."""
+        event = asyncio.Event()
+        async with self._lock:
+            if self._conn is None:
+                conn = await self.pool.acquire()
+                try:
+                    await conn.add_listener(INBOX_CHANNEL, self._heard)
+                except BaseException:
+                    await self.pool.release(conn)
+                    raise
+                self._conn = conn
+            self._waiters.setdefault(user_id, set()).add(event)
+        return event
+
+    async def unsubscribe(self, user_id: str, event: asyncio.Event) -> None:
+        """Forget ``event``; the last one out gives the connection back."""
+        async with self._lock:
+            waiting = self._waiters.get(user_id, set())
+            waiting.discard(event)
+            if not waiting:
+                self._waiters.pop(user_id, None)
+            if not self._waiters and self._conn is not None:
+                conn, self._conn = self._conn, None
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await conn.remove_listener(INBOX_CHANNEL, self._heard)
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await self.pool.release(conn)
+
+
 class Inbox:
     """Every query of the users' inboxes, over one asyncpg pool."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.watch = InboxWatch(pool)
 
     async def add(self, user_id: str, message: Message) -> Added:
         """Put ``message`` in the user's inbox once (by its key) and wake the user's streams."""
@@ -153,21 +208,28 @@ class Inbox:
 
     async def mark_read(self, user_id: str, notification_id: int) -> bool:
         """Mark one of the user's notifications read (again: no change); False if not theirs."""
-        found = await self.pool.fetchval(
-            "UPDATE notify.inbox SET read_at = coalesce(read_at, now())"
-            " WHERE user_id = $1 AND notification_id = $2 RETURNING notification_id",
-            user_id,
-            notification_id,
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            found = await conn.fetchval(
+                "UPDATE notify.inbox SET read_at = coalesce(read_at, now())"
+                " WHERE user_id = $1 AND notification_id = $2 RETURNING notification_id",
+                user_id,
+                notification_id,
+            )
+            if found is not None:  # the user's other screens show the new unread count
+                await conn.execute("SELECT pg_notify($1, $2)", INBOX_CHANNEL, user_id)
         return found is not None
 
     async def mark_all_read(self, user_id: str) -> int:
         """Mark every unread notification of the user read; return how many."""
-        status = await self.pool.execute(
-            "UPDATE notify.inbox SET read_at = now() WHERE user_id = $1 AND read_at IS NULL",
-            user_id,
-        )
-        return int(status.rsplit(" ", 1)[1])
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE notify.inbox SET read_at = now() WHERE user_id = $1 AND read_at IS NULL",
+                user_id,
+            )
+            marked = int(status.rsplit(" ", 1)[1])
+            if marked:
+                await conn.execute("SELECT pg_notify($1, $2)", INBOX_CHANNEL, user_id)
+        return marked
 
 
 class InAppChannel:
