@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -251,3 +251,21 @@ class InAppChannel:
             return AttemptResult(started, elapsed, error=f"{type(exc).__name__}: {exc}"[:500])
         elapsed = (time.perf_counter() - t0) * 1000
         return AttemptResult(started, elapsed, 201 if added.new else 200)
+
+
+if TYPE_CHECKING:  # every channel is a Channel (checked by mypy, no cost at run time)
+    from whistle.notify.channels import (
+        AliyunSms,
+        Channel,
+        DingTalkRobot,
+        EmailChannel,
+        FeishuBot,
+        SmsGateway,
+        WeComRobot,
+    )
+
+    def _channels(
+        a: InAppChannel, e: EmailChannel, w: WeComRobot, d: DingTalkRobot, f: FeishuBot,
+        s: AliyunSms,
+    ) -> tuple[list[Channel], SmsGateway]:  # fmt: skip
+        return [a, e, w, d, f, s], s
