@@ -23,6 +23,7 @@ from whistle.api import (
     dashboard,
     health,
     liaison,
+    notification_routes,
     open311,
     supervisor,
     webhook_routes,
@@ -45,6 +46,8 @@ from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.audit.store import AuditLog
 from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
+from whistle.notify.inbox import Inbox
+from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -89,6 +92,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         async with pool.acquire() as conn:
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
+            await ensure_inbox_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
         bus = CommandBus(settings)
         await bus.start()
@@ -115,6 +119,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         webhooks=webhooks,
         audit=AuditLog(pool),
         calendar=calendar_watch.CalendarWatch(pool),
+        inbox=Inbox(pool),
     )
     return services, close
 
@@ -171,6 +176,7 @@ def create_app(
         webhook_routes,
         audit_routes,
         calendar_watch,
+        notification_routes,
         dashboard,
     ):
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from whistle.bus import Decision
 if TYPE_CHECKING:
     from whistle.api.calendar_watch import CalendarWatch
     from whistle.audit.store import AuditLog
+    from whistle.notify.inbox import Inbox
     from whistle.webhooks.store import WebhookStore
 
 
@@ -52,6 +53,8 @@ class Services:
     """The audit log of administration (``None``: ``GET /v1/audit`` answers 503)."""
     calendar: CalendarWatch | None = None
     """Clocks beyond the holiday calendar (``None``: /readyz leaves the calendar out)."""
+    inbox: Inbox | None = None
+    """The users' in-app notifications (``None``: the notification routes answer 503)."""
 
     @property
     def board_read(self) -> ReadModel:

@@ -57,6 +57,7 @@ DETAILS: dict[str, tuple[str, str]] = {
     "need_place": ("请给出 lat/long 或 address_string", "Give lat/long or address_string"),
     "no_request": ("没有请求 {id}", "No request {id}"),
     "no_endpoint": ("没有 webhook 端点 {id}", "No webhook endpoint {id}"),
+    "no_notification": ("没有这条通知：{id}", "No notification {id}"),
     "no_delivery": ("端点 {endpoint} 没有投递 {id}", "No delivery {id} of endpoint {endpoint}"),
     "unknown_department": ("没有部门 {code}", "No department {code}"),
     "unknown_event_types": ("未知的事件类型：{types}", "Unknown event types: {types}"),

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
 from whistle.audit.store import SYSTEM_WEBHOOKS, cli_actor, record
+from whistle.delivery.outbox import Attempt, Outbox
 from whistle.webhooks.secretbox import SecretBox
+
+__all__ = ["LEASE", "NOTIFY_CHANNEL", "Attempt", "Due", "Endpoint", "WebhookStore"]
 
 NOTIFY_CHANNEL = "whistle_webhooks"
 LEASE = timedelta(seconds=60)
+GONE_REASON = "410 Gone from the receiver"
+DISABLE_GONE = f"""
+, was_enabled AS (
+    SELECT endpoint_id, department, url FROM webhooks.endpoints
+     WHERE enabled AND endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+), disabled AS (
+    UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
+           disabled_reason = '{GONE_REASON}'
+     WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+)
+INSERT INTO audit.entries (actor, kind, subject, before, after)
+SELECT '{SYSTEM_WEBHOOKS}', 'webhook.disabled', 'webhook ' || endpoint_id,
+       jsonb_build_object('department', department, 'url', url,
+                          'enabled', true, 'disabled_reason', NULL),
+       jsonb_build_object('department', department, 'url', url,
+                          'enabled', false, 'disabled_reason', '{GONE_REASON}'::text)
+  FROM was_enabled
+"""
+"""Run by the shared outbox over the deliveries it moved, in the same statement: the endpoints
+that answered 410 are disabled, each with its audit entry (``audit.entries``)."""
 
 
 @dataclass(frozen=True)
@@ -48,32 +71,6 @@ class Due:
     secrets: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One attempt's result and what it means for its delivery."""
-
-    due: Due
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    outcome: str  # delivered | retry | dead | gone
-    retry_in: float | None = None
-    manual: bool = False
-
-    def row(self) -> tuple[Any, ...]:
-        """The values ``record_attempts`` writes."""
-        status = {"delivered": "delivered", "retry": "pending"}.get(self.outcome, "dead")
-        if self.outcome == "retry" and self.retry_in is None:
-            status = "dead"
-        reason = {"gone": "endpoint gone (410)", "dead": "retries exhausted"}.get(self.outcome)
-        return (
-            self.due.delivery_id, self.due.attempts + 1, self.started_at, self.duration_ms,
-            self.status_code, self.error, self.manual, status, reason,
-            self.retry_in if status == "pending" else None, self.outcome == "gone",
-        )  # fmt: skip
-
-
 @lru_cache(maxsize=4096)
 def _opened(box: SecretBox, sealed: str) -> str:
     return box.open(sealed)
@@ -104,15 +101,13 @@ def _endpoint(row: asyncpg.Record, box: SecretBox) -> Endpoint:
     )
 
 
-GONE_REASON = "410 Gone from the receiver"
-
-
 class WebhookStore:
     """Every query of the webhooks schema, over one asyncpg pool."""
 
     def __init__(self, pool: asyncpg.Pool, box: SecretBox) -> None:
         self.pool = pool
         self.box = box
+        self.outbox = Outbox(pool, "webhooks", NOTIFY_CHANNEL, DISABLE_GONE, "d.endpoint_id")
 
     async def add_endpoint(
         self,
@@ -276,69 +271,14 @@ class WebhookStore:
             for r in rows
         ]  # fmt: skip
 
-    async def record_attempts(self, attempts: list[Attempt]) -> None:
-        """Log attempts and move each delivery: delivered, retried later, dead, or gone (410).
-
-        One statement for the whole batch: the attempt rows, the deliveries' new states, and
-        the endpoints that answered 410 disabled.
-        """
-        if not attempts:
-            return
-        cols = list(zip(*(a.row() for a in attempts), strict=True))
-        await self.pool.execute(
-            """
-            WITH r AS (
-                SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::float8[],
-                                     $5::int[], $6::text[], $7::bool[], $8::text[], $9::text[],
-                                     $10::float8[], $11::bool[])
-                  AS r(delivery_id, attempt, started_at, duration_ms, status_code, error,
-                       manual, status, reason, retry_in, gone)
-            ), logged AS (
-                INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms,
-                                               status_code, error, manual)
-                SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, manual
-                  FROM r ON CONFLICT DO NOTHING
-            ), moved AS (
-                UPDATE webhooks.deliveries d SET status = r.status, attempts = r.attempt,
-                       last_status_code = r.status_code, last_error = r.error,
-                       dead_reason = r.reason,
-                       delivered_at = CASE WHEN r.status = 'delivered' THEN r.started_at
-                                      + make_interval(secs => r.duration_ms / 1000) END,
-                       next_attempt_at = CASE WHEN r.retry_in IS NULL THEN d.next_attempt_at
-                                         ELSE now() + make_interval(secs => r.retry_in) END
-                  FROM r WHERE d.delivery_id = r.delivery_id
-             RETURNING d.endpoint_id, r.gone
-            ), was_enabled AS (
-                SELECT endpoint_id, department, url FROM webhooks.endpoints
-                 WHERE enabled AND endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
-            ), disabled AS (
-                UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
-                       disabled_reason = $12
-                 WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
-            )
-            INSERT INTO audit.entries (actor, kind, subject, before, after)
-            SELECT $13, 'webhook.disabled', 'webhook ' || endpoint_id,
-                   jsonb_build_object('department', department, 'url', url,
-                                      'enabled', true, 'disabled_reason', NULL),
-                   jsonb_build_object('department', department, 'url', url,
-                                      'enabled', false, 'disabled_reason', $12::text)
-              FROM was_enabled
-            """,
-            *[list(c) for c in cols],
-            GONE_REASON,
-            SYSTEM_WEBHOOKS,
-        )
+    async def record_attempts(self, attempts: Sequence[Attempt]) -> None:
+        """Log attempts and move each delivery: delivered, retried later, dead, or gone (410,
+        which disables the endpoint), in one statement (the shared outbox's)."""
+        await self.outbox.record_attempts(attempts)
 
     async def redeliver(self, delivery_id: int) -> bool:
         """Queue a delivery again now (dead or delivered), keeping its attempt log."""
-        async with self.pool.acquire() as conn:
-            status = await conn.execute(
-                "UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(),"
-                " dead_reason = NULL WHERE delivery_id = $1",
-                delivery_id,
-            )
-            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-        return status.endswith(" 1")
+        return await self.outbox.redeliver(delivery_id)
 
     async def deliveries(
         self, status: str | None = None, endpoint_id: int | None = None, limit: int = 50
@@ -358,9 +298,4 @@ class WebhookStore:
 
     async def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery."""
-        rows = await self.pool.fetch(
-            "SELECT attempt, started_at, duration_ms, status_code, error, manual"
-            " FROM webhooks.attempts WHERE delivery_id = $1 ORDER BY attempt",
-            delivery_id,
-        )
-        return [dict(r) for r in rows]
+        return await self.outbox.attempts(delivery_id)
