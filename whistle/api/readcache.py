@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, ReadModel, Row, Scope
+from whistle.domain.state import CaseState
+from whistle.read.gateway import GroupBy, Lag, Period, RankBy, ReadModel
+from whistle.read.scope import CaseFilters, Row, Scope
 
 MAX_ENTRIES = 4096
 REFRESH_AHEAD = 0.2
@@ -158,6 +160,10 @@ class CachedReadModel:
     async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
         """Not cached."""
         return await self._inner.case_timeline(case_id)
+
+    async def case_as_of(self, case_id: str, at: datetime) -> CaseState | None:
+        """Not cached."""
+        return await self._inner.case_as_of(case_id, at)
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """Not cached."""

@@ -11,9 +11,10 @@ from whistle.api.commands import add_command_route
 from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.instants import Instant
 from whistle.api.problems import problem_responses
-from whistle.api.readmodel import GroupBy, Period, RankBy, Scope
 from whistle.api.views import Metrics, Rows, json_response
 from whistle.domain import commands as c
+from whistle.read.gateway import GroupBy, Period, RankBy
+from whistle.read.scope import Scope
 
 router = APIRouter(tags=["supervisor"])
 
