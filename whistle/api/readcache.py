@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from whistle.domain.state import CaseState
-from whistle.read.gateway import GroupBy, Lag, Period, RankBy, ReadModel
+from whistle.read.gateway import Lag, MetricsQuery, ReadModel
 from whistle.read.scope import CaseFilters, Row, Scope
 
 MAX_ENTRIES = 4096
@@ -115,33 +115,17 @@ class CachedReadModel:
         )
         return result
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
         """Cached metrics."""
-        key = ("metrics", scope, group_by, period, since, until)
         result: list[Row] = await self._cached(
-            key, lambda: self._inner.metrics(scope, group_by, period, since, until)
+            ("metrics", query), lambda: self._inner.metrics(query)
         )
         return result
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
         """Cached rankings."""
-        key = ("rankings", scope, group_by, by, since, until)
         result: list[Row] = await self._cached(
-            key, lambda: self._inner.rankings(scope, group_by, by, since, until)
+            ("rankings", query), lambda: self._inner.rankings(query)
         )
         return result
 

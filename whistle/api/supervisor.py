@@ -13,7 +13,7 @@ from whistle.api.instants import Instant
 from whistle.api.problems import problem_responses
 from whistle.api.views import Metrics, Rows, json_response
 from whistle.domain import commands as c
-from whistle.read.gateway import GroupBy, Period, RankBy
+from whistle.read.gateway import GroupBy, MetricsQuery, Period, RankBy
 from whistle.read.scope import Scope
 
 router = APIRouter(tags=["supervisor"])
@@ -73,7 +73,8 @@ async def metrics(
     until: Instant | None = None,
 ) -> Metrics:
     """Rates over the cases in the caller's scope."""
-    items = await services.read.metrics(Scope.of(principal), group_by, period, since, until)
+    query = MetricsQuery(Scope.of(principal), group_by, period, since=since, until=until)
+    items = await services.read.metrics(query)
     return Metrics(group_by=group_by, period=period, since=since, until=until, items=items)
 
 
@@ -93,7 +94,8 @@ async def rankings(
     until: Instant | None = None,
 ) -> Metrics:
     """Groups in the caller's scope ranked over [since, until)."""
-    items = await services.read.rankings(Scope.of(principal), group_by, by, since, until)
+    query = MetricsQuery(Scope.of(principal), group_by, by=by, since=since, until=until)
+    items = await services.read.rankings(query)
     return Metrics(group_by=group_by, period="all", since=since, until=until, items=items)
 
 

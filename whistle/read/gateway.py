@@ -133,6 +133,25 @@ SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS ev
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsQuery:
+    """What a metrics or rankings read asks for (hashable: the read cache's key)."""
+
+    scope: Scope
+    group_by: GroupBy = "department"
+    period: Period = "all"
+    """Bucket size (metrics; rankings are over the whole range)."""
+    by: RankBy = "score"
+    """What rankings rank by, higher being better."""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def range(self) -> tuple[datetime, datetime]:
+        """[since, until), open ends made the epoch and tomorrow."""
+        return self.since or EPOCH, self.until or datetime.now(UTC) + timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
 class Lag:
     """How far the read models are behind the event log."""
 
@@ -197,26 +216,12 @@ class ReadModel(Protocol):
         """催办 / 督办 / 通报 of open cases in ``scope``, newest first."""
         ...
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
         """三率 and times per group (and per period bucket)."""
         ...
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
-        """排名: groups ranked by ``by`` (higher is better), ties sharing a rank."""
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
+        """排名: groups ranked by ``query.by`` (higher is better), ties sharing a rank."""
         ...
 
     async def lag(self) -> Lag:
@@ -388,31 +393,18 @@ class PgRead:
         )
         return [r | {"clock_key": f"{r['clock']}:{r['department']}"} for r in rows]
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
         """三率 and times per group and bucket (definitions in ``whistle.read.metrics``)."""
+        period = None if query.period == "all" else query.period
         async with self._connection() as conn:
-            return await m.metrics(
-                conn, group_by, None if period == "all" else period, *_range(since, until), scope
-            )
+            return await m.metrics(conn, query.group_by, period, *query.range, query.scope)
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
         """排名 over [since, until) (definitions in ``whistle.read.metrics``)."""
         async with self._connection() as conn:
-            return await m.rankings(conn, group_by, *_range(since, until), scope=scope, by=by)
+            return await m.rankings(
+                conn, query.group_by, *query.range, scope=query.scope, by=query.by
+            )
 
     async def lag(self) -> Lag:
         """Events the projector has still to apply (by its last look at the log's high
@@ -425,7 +417,3 @@ class PgRead:
     async def ping(self) -> None:
         """``SELECT 1``."""
         await self._db.fetchval("SELECT 1")
-
-
-def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    return since or EPOCH, until or datetime.now(UTC) + timedelta(days=1)

@@ -29,7 +29,7 @@ from projections.synthetic import CATEGORIES, COMMUNITIES, DEPARTMENTS, encode_e
 from tests.unit.api.fakes import FakeRead
 from whistle.domain.evolve import EvolveError
 from whistle.domain.state import CaseState
-from whistle.read.gateway import GroupBy, Period, PgRead
+from whistle.read.gateway import GroupBy, MetricsQuery, Period, PgRead
 from whistle.read.scope import (
     CASES,
     CaseFilters,
@@ -196,9 +196,10 @@ async def test_case_counts_of_the_metrics_agree(both: Both) -> None:
         for group_by in groups:
             for period in periods:
                 for since, until in ranges:
-                    rows = await both.pg.metrics(scope, group_by, period, since, until)
+                    query = MetricsQuery(scope, group_by, period, since=since, until=until)
+                    rows = await both.pg.metrics(query)
                     mine = [(r["bucket"], r["group"], r["cases"]) for r in rows if r["cases"]]
-                    fake = await both.fake.metrics(scope, group_by, period, since, until)
+                    fake = await both.fake.metrics(query)
                     theirs = [(r["bucket"], r["group"], r["cases"]) for r in fake]
                     assert mine == theirs, (scope, group_by, period, since, until)
                     seen += sum(n for _, _, n in mine)

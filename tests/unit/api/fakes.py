@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read.gateway import BREACH_LIMIT, EPOCH, GroupBy, Lag, Period, RankBy
+from whistle.read.gateway import BREACH_LIMIT, Lag, MetricsQuery, Period
 from whistle.read.scope import CaseFilters, Row, Scope, newest_first
 
 JINHAI = "tongan.datong.jinhai"
@@ -239,42 +239,27 @@ class FakeRead:
     async def escalations(self, scope: Scope) -> list[Row]:
         return []
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
         """Only the case counts (``cases``) per bucket and group, of cases raised in
         [since, until); a case counts for its lead department, as in ``whistle.read.metrics``."""
-        low, high = since or EPOCH, until or datetime.now(UTC) + timedelta(days=1)
+        low, high = query.range
         counts: dict[tuple[str, str], int] = {}
         for r in self.rows.values():
             lead = r["lead_department"]
-            group = lead if group_by == "department" else r[group_by]
+            group = lead if query.group_by == "department" else r[query.group_by]
             if group is None or not low <= r["raised_at"] < high:
                 continue
-            if scope.holds(r["area"], [lead] if lead else []):
-                key = (bucket(r["raised_at"], period), group)
+            if query.scope.holds(r["area"], [lead] if lead else []):
+                key = (bucket(r["raised_at"], query.period), group)
                 counts[key] = counts.get(key, 0) + 1
         return [
             {"bucket": None if b == "all" else b, "group": g, "cases": n}
             for (b, g), n in sorted(counts.items())
         ]
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
         """No group has a score here: every one unranked, by name."""
-        rows = await self.metrics(scope, group_by, "all", since, until)
-        return [r | {"rank": None} for r in rows]
+        return [r | {"rank": None} for r in await self.metrics(replace(query, period="all"))]
 
     async def lag(self) -> Lag:
         return Lag(events=self.lag_events, seconds=None)
