@@ -40,7 +40,9 @@ RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate
 
 S = LIVE_SCHEMA
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-OPEN = "c.status NOT IN ('closed', 'withdrawn', 'duplicate')"
+CLOSED = ("closed", "withdrawn", "duplicate")
+"""Statuses of a case that is over (the ``open_breaches`` view's list too, migration 0001)."""
+OPEN = f"c.status NOT IN ({', '.join(repr(s) for s in CLOSED)})"
 BOARD_LIMIT = 200
 BREACH_LIMIT = 1000
 

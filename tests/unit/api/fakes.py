@@ -13,7 +13,7 @@ from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read.gateway import BREACH_LIMIT, Lag, MetricsQuery, Period
+from whistle.read.gateway import BREACH_LIMIT, CLOSED, Lag, MetricsQuery, Period
 from whistle.read.scope import CaseFilters, Row, Scope, newest_first
 
 JINHAI = "tongan.datong.jinhai"
@@ -142,7 +142,6 @@ BREACH_COLUMNS = (
     "escalated_at",
 )
 """What the ``open_breaches`` view takes from the case (after the clock's own columns)."""
-CLOSED = ("closed", "withdrawn", "duplicate")
 
 
 def bucket(raised_at: datetime, period: Period) -> str:
