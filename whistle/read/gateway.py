@@ -368,7 +368,7 @@ class PgRead:
         ``BOARD_LIMIT``)."""
         params = Params()
         where = scope_sql(scope, params, CASES)
-        rows = await self._rows(
+        records = await self._db.fetch(
             "SELECT j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at,"
             " j.place, CASE WHEN bool_and(j.reported_in_at IS NOT NULL)"
             "   THEN max(j.reported_in_at) END AS assembled_at,"
@@ -378,9 +378,9 @@ class PgRead:
             f" WHERE {where} AND c.status IN ('routed', 'in_progress')"
             " GROUP BY j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at,"
             f" j.place ORDER BY j.at, j.case_id, j.action_id LIMIT {BOARD_LIMIT}",
-            params,
+            *params.values,
         )
-        return [r | {"departments": json.loads(r["departments"])} for r in rows]
+        return [dict(r) | {"departments": json.loads(r["departments"])} for r in records]
 
     async def extensions(self, scope: Scope) -> list[Row]:
         """Pending 延期 requests in scope (a department: its own), oldest first, with the

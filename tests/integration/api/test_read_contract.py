@@ -82,6 +82,7 @@ async def both(fresh_database: str) -> AsyncIterator[Both]:
             await conn.execute(
                 "UPDATE cases SET published_at = raised_at WHERE case_id = ANY($1)", ids[:9]
             )
+            await conn.execute(JOINT_ACTIONS_SQL, ids[::7])
             await refresh_all(conn)
     pg = PgRead(pool)
     fake = FakeRead()
@@ -91,6 +92,20 @@ async def both(fresh_database: str) -> AsyncIterator[Both]:
         fake.add(row, await pg.timeline(case_id))
     yield Both(pg, fake, ids)
     await pool.close()
+
+
+JOINT_ACTIONS_SQL = """
+INSERT INTO joint_action_departments (case_id, action_id, department, position, at, place,
+                                      scheduled_at, scheduled_by, reported_in_at, reported_in_by)
+SELECT c.case_id, 'ja-' || n, d.department, d.position, c.raised_at + n * interval '5 hours',
+       '现场', c.raised_at, 'sup', CASE WHEN d.position = 0 THEN c.raised_at END,
+       CASE WHEN d.position = 0 THEN 'li' END
+  FROM cases c, generate_series(1, 2) AS n,
+       unnest(c.departments) WITH ORDINALITY AS d(department, position)
+ WHERE c.case_id = ANY($1)
+"""
+"""Two joint actions (集结) for each of the given cases, every department named, the first
+reported in."""
 
 
 def plain(value: Any) -> Any:
@@ -178,6 +193,15 @@ async def test_breach_boards_agree_for_every_scope(both: Both) -> None:
         assert plain(mine) == plain(await both.fake.breaches(scope)), scope
         total += len(mine)
     assert total > 10
+
+
+async def test_joint_action_boards_agree_for_every_scope(both: Both) -> None:
+    total = 0
+    for scope in scopes():
+        mine = await both.pg.joint_actions(scope)
+        assert plain(mine) == plain(await both.fake.joint_actions(scope)), scope
+        total += len(mine)
+    assert total > 20
 
 
 async def test_case_counts_of_the_metrics_agree(both: Both) -> None:

@@ -13,7 +13,7 @@ from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read.gateway import BREACH_LIMIT, CLOSED, Lag, MetricsQuery, Period
+from whistle.read.gateway import BOARD_LIMIT, BREACH_LIMIT, CLOSED, Lag, MetricsQuery, Period
 from whistle.read.scope import CaseFilters, Row, Scope, newest_first
 
 JINHAI = "tongan.datong.jinhai"
@@ -142,6 +142,8 @@ BREACH_COLUMNS = (
     "escalated_at",
 )
 """What the ``open_breaches`` view takes from the case (after the clock's own columns)."""
+JOINED = ("department", "reported_in_at")
+"""What the joint-action board tells of each department."""
 
 
 def bucket(raised_at: datetime, period: Period) -> str:
@@ -233,7 +235,16 @@ class FakeRead:
         return []
 
     async def joint_actions(self, scope: Scope) -> list[Row]:
-        return []
+        """集结 of routed and in-progress cases in scope, from each case's ``joint_actions``."""
+        out = [
+            {k: r[k] for k in ("case_id", "title", "community", "lead_department")}
+            | {k: a[k] for k in ("action_id", "at", "place", "assembled_at")}
+            | {"departments": [{k: d[k] for k in JOINED} for d in a["departments"]]}
+            for r in self._in(scope)
+            if r["status"] in ("routed", "in_progress")
+            for a in r.get("joint_actions", [])
+        ]
+        return sorted(out, key=lambda j: (j["at"], j["case_id"], j["action_id"]))[:BOARD_LIMIT]
 
     async def escalations(self, scope: Scope) -> list[Row]:
         return []
