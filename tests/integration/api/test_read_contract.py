@@ -186,22 +186,14 @@ async def outcome(state: Awaitable[CaseState | None]) -> object:
     return found and found.model_dump()
 
 
-async def test_breach_boards_agree_for_every_scope(both: Both) -> None:
+@pytest.mark.parametrize(("board", "least"), [("breaches", 10), ("joint_actions", 20)])
+async def test_boards_agree_for_every_scope(both: Both, board: str, least: int) -> None:
     total = 0
     for scope in scopes():
-        mine = await both.pg.breaches(scope)
-        assert plain(mine) == plain(await both.fake.breaches(scope)), scope
+        mine = await getattr(both.pg, board)(scope)
+        assert plain(mine) == plain(await getattr(both.fake, board)(scope)), scope
         total += len(mine)
-    assert total > 10
-
-
-async def test_joint_action_boards_agree_for_every_scope(both: Both) -> None:
-    total = 0
-    for scope in scopes():
-        mine = await both.pg.joint_actions(scope)
-        assert plain(mine) == plain(await both.fake.joint_actions(scope)), scope
-        total += len(mine)
-    assert total > 20
+    assert total > least
 
 
 async def test_case_counts_of_the_metrics_agree(both: Both) -> None:
