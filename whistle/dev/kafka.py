@@ -30,7 +30,9 @@ from whistle.settings import LOCAL_KAFKA_PORT
 KAFKA_VERSION = "4.1.2"
 LOG4J_VERSION = "2.24.3"  # the log4j2 version kafka_2.13 4.1.2 depends on
 CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1
-JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true")
+# A test run creates thousands of partitions (every test has its own topics); at 512 MiB the
+# broker's heap ran out after ~14,000 of them (java.lang.OutOfMemoryError in its own threads).
+JVM_OPTIONS = ("-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true")
 POM_TEMPLATE = Path(__file__).with_name("kafka-pom.xml")
 START_TIMEOUT_S = 60.0
 
