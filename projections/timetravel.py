@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from whistle.domain import fold, parse_event
-from whistle.domain.state import CaseState
+from whistle.domain.state import CaseState, state_document
 
 S = "projection"
 
@@ -39,4 +39,4 @@ async def case_as_of_json(
 ) -> dict[str, Any] | None:
     """``case_as_of`` as a JSON-ready dict (for the API and the CLI)."""
     state = await case_as_of(conn, case_id, at)
-    return None if state is None else state.model_dump(mode="json")
+    return None if state is None else state_document(state)

@@ -49,6 +49,7 @@ from whistle.domain import commands as c
 from whistle.domain.base import Command
 from whistle.domain.codec import parse_event
 from whistle.domain.evolve import fold
+from whistle.domain.state import state_document
 
 router = APIRouter(tags=["cases"])
 
@@ -250,7 +251,7 @@ async def get_case_at(
     state = fold(parse_event(r["body"]) for r in rows)
     if state is None:
         raise ProblemError(404, "not_found", detail_key="case_not_found")
-    return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state.model_dump(mode="json"))
+    return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state_document(state))
 
 
 @router.get(
