@@ -36,7 +36,7 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
             allowed=joined(sorted(allowed)),
         )
     if actor.role == "liaison":
-        department = command.__dict__.get("department")
+        department = getattr(command, "department", None)
         if command.type in LEAD_COMMANDS and state is not None:
             department = state.lead
         if department is not None and actor.department != department:
@@ -47,7 +47,7 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
                 department=department,
             )
     if actor.role in ("secretary", "supervisor"):
-        area = command.__dict__.get("community") if state is None else state.area
+        area = getattr(command, "community", None) if state is None else state.area
         if isinstance(area, str) and not covers(actor, area):
             return rejection(command, "outside_your_area", area=area, own_area=actor.area or "")
     return None
