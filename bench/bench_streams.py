@@ -68,23 +68,23 @@ async def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, byt
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process and its live descendants have used so far (Linux
-    /proc): the worker runs the stream in a child process (multiprocessing), so the process
-    the supervisor started is only its parent."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    /proc). ``whistle worker`` runs Faust in a child process (``streams.startup``): the
+    parent alone uses almost none."""
+    parents: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            tasks = list(Path(f"/proc/{current}/task").iterdir())
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited meanwhile
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        for task in tasks:
-            try:
-                pending += [int(child) for child in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        child = int(stat.parent.name)
+        parents.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(parents.get(current, []))
     return total
 
 

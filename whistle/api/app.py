@@ -17,10 +17,13 @@ from swagger_ui_bundle import swagger_ui_path
 
 import whistle
 from whistle.api import (
+    audit_routes,
+    calendar_watch,
     cases,
     dashboard,
     health,
     liaison,
+    notification_routes,
     open311,
     supervisor,
     webhook_routes,
@@ -38,9 +41,13 @@ from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
+from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.audit.store import AuditLog
 from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
+from whistle.notify.inbox import Inbox
+from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -85,6 +92,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         async with pool.acquire() as conn:
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
+            await ensure_inbox_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
         bus = CommandBus(settings)
         await bus.start()
@@ -109,6 +117,9 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         max_lag_events=api.ready_max_lag_events,
         live_read=live_read,
         webhooks=webhooks,
+        audit=AuditLog(pool),
+        calendar=calendar_watch.CalendarWatch(pool),
+        inbox=Inbox(pool),
     )
     return services, close
 
@@ -156,10 +167,21 @@ def create_app(
         reads=settings.api_max_inflight_reads,
         retry_after_s=settings.api_retry_after_s,
     )
-    for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
+    for module in (
+        health,
+        cases,
+        liaison,
+        supervisor,
+        open311,
+        webhook_routes,
+        audit_routes,
+        calendar_watch,
+        notification_routes,
+        dashboard,
+    ):
         app.include_router(module.router)
     if api.fast_reads:
-        app.router.middleware_stack = FastReads(app.router.middleware_stack)
+        wrap_router(app, FastReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_docs(app)
     return app

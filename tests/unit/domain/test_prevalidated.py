@@ -13,12 +13,14 @@ import msgspec
 import pytest
 from pydantic import BaseModel
 
-from tests.unit.domain.builders import (
+from tests.stories.domain import (
     LEAD,
+    SECRETARY,
     T0,
     Story,
     ack,
     callback,
+    cid,
     close,
     complete,
     contact,
@@ -54,6 +56,7 @@ from whistle.domain import (
 )
 from whistle.domain.events import ALL_EVENTS
 from whistle.domain.prevalidated import builder
+from whistle.domain.reactions import follow_ups
 from whistle.domain.sla import plan_clock
 from whistle.domain.state import (
     StateDecodeError,
@@ -62,6 +65,7 @@ from whistle.domain.state import (
     state_document,
     state_from_document,
 )
+from whistle.domain.steps.merge import MergeDuplicate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -108,7 +112,16 @@ def every_event() -> list[Event]:
     twin = Story()
     twin.do(raise_whistle(case_id="K-0003"))
     twin.do(duplicate("K-0002").model_copy(update={"case_id": "K-0003"}))
-    return story.events + late.events + withdrawn.events + twin.events
+    merged = Story()
+    merged.do(raise_whistle(case_id="K-0004"))
+    into = merged.do(
+        MergeDuplicate(
+            command_id=cid(), case_id="K-0004", actor=SECRETARY, original_case_id="K-0002"
+        )
+    )
+    [record] = follow_ups(into)
+    withdrawn.do(record)
+    return story.events + late.events + withdrawn.events + twin.events + merged.events
 
 
 def assert_equals_validated(model: BaseModel) -> None:
