@@ -51,8 +51,8 @@ from projections.store import write_cases, write_timeline
 from tests.conftest import with_database
 from tests.service_fixtures import isolated_env, settings_of, supervised
 from tests.stories.wire import COMMUNITIES, encode_event, random_story
-from whistle.api.pgread import CASE_SQL
 from whistle.api.store import PgUsers, migrate_api
+from whistle.read.gateway import CASE_SQL
 from whistle.settings import get_settings
 from whistle.topics import ensure_topics
 

@@ -28,15 +28,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 import projections.projector as projector_module
 from projections.apply import ApplyStats, apply_event, decode
-from projections.metrics import metrics, rankings
 from projections.migrate import migrate
 from projections.model import Model
 from projections.projector import Projector, ProjectorConfig, connect
-from projections.queries import Scope
 from projections.rebuild import build, end_offsets, swap
 from projections.rollups import refresh_all
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
 from tests.stories.wire import encode_event, random_story
+from whistle.read.metrics import metrics, rankings
+from whistle.read.scope import Scope
 from whistle.settings import get_settings
 
 PLACEHOLDER = "case-PLACEHOLD"

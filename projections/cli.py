@@ -16,8 +16,9 @@ from projections.migrate import LIVE_SCHEMA, MigrationError, migrate_dsn
 from projections.projector import ProjectorConfig, run_projector
 from projections.rebuild import check, print_progress, rebuild
 from projections.store import DEFAULT_PROJECTOR
-from projections.timetravel import case_as_of_json
+from whistle.domain.state import state_document
 from whistle.logs import configure_logging
+from whistle.read.gateway import PgRead
 from whistle.settings import get_settings
 from whistle.topics import ensure_topics
 
@@ -164,9 +165,10 @@ def _check(args: argparse.Namespace) -> int:
 async def _at(dsn: str, case_id: str, at: datetime) -> dict[str, Any] | None:
     conn = await asyncpg.connect(dsn)
     try:
-        return await case_as_of_json(conn, case_id, at)
+        state = await PgRead(conn).case_as_of(case_id, at)
     finally:
         await conn.close()
+    return None if state is None else state_document(state)
 
 
 def _case_at(args: argparse.Namespace) -> int:

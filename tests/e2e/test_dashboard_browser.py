@@ -23,10 +23,10 @@ from whistle.api import dashboard
 from whistle.api.app import create_app
 from whistle.api.calendar_watch import CalendarWatch
 from whistle.api.deps import Services
-from whistle.api.pgread import PgReadModel
 from whistle.api.readcache import CachedReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import Decision
+from whistle.read.gateway import PgRead
 from whistle.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +79,7 @@ async def _no_probe() -> None:
 
 def dashboard_app(pool: asyncpg.Pool, bus: AcceptingBus) -> FastAPI:
     """The API app over the test database, with the dashboard router."""
-    live = PgReadModel(pool)
+    live = PgRead(pool)
     services = Services(  # wired as connect_services does: reads behind the 1 s list cache
         bus=bus,
         read=CachedReadModel(live, 1.0),

@@ -35,11 +35,9 @@ from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
 from whistle.api.nulguard import NulGuard, document_nul_refusal
 from whistle.api.overload import InFlightLimit, install_unavailable_handlers
-from whistle.api.pgread import PgReadModel
 from whistle.api.pool import create_pool, freeze_startup_objects
 from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
-from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
@@ -48,6 +46,7 @@ from whistle.bus import CommandBus
 from whistle.domain.routing import load_rules
 from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
+from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -104,7 +103,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         await bus.stop()
         await pool.close()
 
-    live_read = PgReadModel(pool)
+    live_read = PgRead(pool)
     read: ReadModel = live_read
     if api.read_cache_s > 0:
         read = CachedReadModel(live_read, api.read_cache_s)

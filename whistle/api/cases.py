@@ -32,10 +32,9 @@ from whistle.api.deps import (
     visible_case,
 )
 from whistle.api.duplicates import check_original
-from whistle.api.identity import Principal, in_area
+from whistle.api.identity import Principal
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, problem_responses, request_lang
-from whistle.api.readmodel import CaseFilters, Row, Scope
 from whistle.api.store import IdempotencyMismatch
 from whistle.api.views import (
     CaseAsOf,
@@ -46,11 +45,11 @@ from whistle.api.views import (
     json_response,
 )
 from whistle.domain import commands as c
+from whistle.domain.areas import within
 from whistle.domain.base import Command
-from whistle.domain.codec import parse_event
-from whistle.domain.evolve import fold
 from whistle.domain.state import state_document
 from whistle.domain.steps.merge import MergeDuplicate
+from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
 
 router = APIRouter(tags=["cases"])
 
@@ -71,7 +70,7 @@ def raise_community(principal: Principal, asked: str | None) -> str:
     community = asked or (principal.area if principal.role == "secretary" else None)
     if community is None:
         raise ProblemError(422, "validation", detail_key="need_community")
-    if principal.role != "admin" and not in_area(community, principal.area or "\x00"):
+    if principal.role != "admin" and not within(community, principal.area or NOBODY):
         raise ProblemError(
             403, "forbidden_role", detail_key="out_of_scope", detail_values={"what": community}
         )
@@ -248,8 +247,7 @@ async def get_case_at(
 ) -> CaseAsOf:
     """Folds the case's events up to ``t`` with the domain's own ``evolve``."""
     await check_visible(services, principal, case_id)
-    rows = [r for r in await services.read.timeline(case_id) if r["occurred_at"] <= t]
-    state = fold(parse_event(r["body"]) for r in rows)
+    state = await services.read.case_as_of(case_id, t)
     if state is None:
         raise ProblemError(404, "not_found", detail_key="case_not_found")
     return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state_document(state))

@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 
 from whistle.api.deps import CurrentPrincipal, CurrentServices, Services
 from whistle.api.problems import ProblemError, problem_responses
-from whistle.api.readmodel import Scope
 from whistle.domain.areas import load_areas, load_departments
+from whistle.read.scope import Scope
 
 router = APIRouter(tags=["dashboard"])
 

@@ -10,9 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from whistle.api.identity import Principal, UserRole, sees
 from whistle.api.problems import ProblemError
-from whistle.api.readmodel import ReadModel, Row
 from whistle.api.store import Idempotency, Identity
 from whistle.bus import Decision
+from whistle.read.gateway import ReadModel
+from whistle.read.scope import Row
 
 if TYPE_CHECKING:
     from whistle.api.calendar_watch import CalendarWatch

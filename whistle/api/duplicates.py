@@ -15,8 +15,8 @@ from fastapi import Request
 from whistle.api.commands import rejection_error
 from whistle.api.deps import Services, visible
 from whistle.api.identity import Principal
-from whistle.api.readmodel import CaseFilters, Scope
 from whistle.domain.base import Command
+from whistle.read.scope import CaseFilters, Scope
 
 
 async def check_original(

@@ -27,8 +27,8 @@ from whistle.api.deps import UNAUTHORIZED, Services, visible_case
 from whistle.api.identity import Principal
 from whistle.api.liaison import inbox_filters
 from whistle.api.problems import ProblemError
-from whistle.api.readmodel import CaseFilters, Row
-from whistle.api.readmodel import Scope as ReadScope
+from whistle.read.scope import CaseFilters, Row
+from whistle.read.scope import Scope as ReadScope
 
 CASES = "/v1/cases"
 CASE_PREFIX = "/v1/cases/"

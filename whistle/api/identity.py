@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from whistle.domain.areas import known_area, known_department
 from whistle.domain.base import Actor
+from whistle.read.scope import Scope
 
 UserRole = Literal["secretary", "liaison", "supervisor", "admin"]
 USER_ROLES: tuple[UserRole, ...] = ("secretary", "liaison", "supervisor", "admin")
@@ -48,18 +50,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def in_area(area: str | None, scope_area: str) -> bool:
-    """True when ``area`` is ``scope_area`` or lies beneath it (``a.b.c`` is inside ``a.b``)."""
-    return area is not None and (area == scope_area or area.startswith(scope_area + "."))
-
-
-def sees(principal: Principal, area: str | None, departments: list[str] | tuple[str, ...]) -> bool:
-    """Whether ``principal`` may see a case in ``area`` assigned to ``departments``."""
-    if principal.role == "admin":
-        return True
-    if principal.role == "liaison":
-        return principal.department is not None and principal.department in departments
-    return principal.area is not None and in_area(area, principal.area)
+def sees(principal: Principal, area: str | None, departments: Sequence[str]) -> bool:
+    """Whether ``principal`` may see a case in ``area`` assigned to ``departments``: the
+    case lies in the principal's scope (the rule the listings' SQL renders)."""
+    return Scope.of(principal).holds(area, departments)
 
 
 def validate_scope(role: str, area: str | None, department: str | None) -> str | None:

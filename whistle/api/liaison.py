@@ -11,10 +11,10 @@ from whistle.api.commands import add_command_route, department_from_principal
 from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
 from whistle.api.identity import Principal
 from whistle.api.problems import problem_responses
-from whistle.api.readmodel import CaseFilters, Scope
 from whistle.api.views import CaseList, json_response
 from whistle.domain import commands as c
 from whistle.domain.base import Command
+from whistle.read.scope import CaseFilters, Scope
 
 router = APIRouter(tags=["liaison"])
 

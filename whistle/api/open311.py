@@ -22,10 +22,10 @@ from whistle.api.deps import CurrentServices, Services, visible
 from whistle.api.identity import Principal
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, request_lang
-from whistle.api.readmodel import CaseFilters, Row, Scope
 from whistle.domain import commands as c
 from whistle.domain.base import Command
 from whistle.domain.routing import Category, RoutingRules
+from whistle.read.scope import CaseFilters, Row, Scope
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, ReadModel, Row, Scope
+from whistle.domain.state import CaseState
+from whistle.read.gateway import Lag, MetricsQuery, ReadModel
+from whistle.read.scope import CaseFilters, Row, Scope
 
 MAX_ENTRIES = 4096
 REFRESH_AHEAD = 0.2
@@ -113,33 +115,17 @@ class CachedReadModel:
         )
         return result
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
         """Cached metrics."""
-        key = ("metrics", scope, group_by, period, since, until)
         result: list[Row] = await self._cached(
-            key, lambda: self._inner.metrics(scope, group_by, period, since, until)
+            ("metrics", query), lambda: self._inner.metrics(query)
         )
         return result
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
         """Cached rankings."""
-        key = ("rankings", scope, group_by, by, since, until)
         result: list[Row] = await self._cached(
-            key, lambda: self._inner.rankings(scope, group_by, by, since, until)
+            ("rankings", query), lambda: self._inner.rankings(query)
         )
         return result
 
@@ -158,6 +144,10 @@ class CachedReadModel:
     async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
         """Not cached."""
         return await self._inner.case_timeline(case_id)
+
+    async def case_as_of(self, case_id: str, at: datetime) -> CaseState | None:
+        """Not cached."""
+        return await self._inner.case_as_of(case_id, at)
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """Not cached."""

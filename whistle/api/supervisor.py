@@ -11,9 +11,10 @@ from whistle.api.commands import add_command_route
 from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.instants import Instant
 from whistle.api.problems import problem_responses
-from whistle.api.readmodel import GroupBy, Period, RankBy, Scope
 from whistle.api.views import Metrics, Rows, json_response
 from whistle.domain import commands as c
+from whistle.read.gateway import GroupBy, MetricsQuery, Period, RankBy
+from whistle.read.scope import Scope
 
 router = APIRouter(tags=["supervisor"])
 
@@ -72,7 +73,8 @@ async def metrics(
     until: Instant | None = None,
 ) -> Metrics:
     """Rates over the cases in the caller's scope."""
-    items = await services.read.metrics(Scope.of(principal), group_by, period, since, until)
+    query = MetricsQuery(Scope.of(principal), group_by, period, since=since, until=until)
+    items = await services.read.metrics(query)
     return Metrics(group_by=group_by, period=period, since=since, until=until, items=items)
 
 
@@ -92,7 +94,8 @@ async def rankings(
     until: Instant | None = None,
 ) -> Metrics:
     """Groups in the caller's scope ranked over [since, until)."""
-    items = await services.read.rankings(Scope.of(principal), group_by, by, since, until)
+    query = MetricsQuery(Scope.of(principal), group_by, by=by, since=since, until=until)
+    items = await services.read.rankings(query)
     return Metrics(group_by=group_by, period="all", since=since, until=until, items=items)
 
 

@@ -48,6 +48,12 @@ class Department(Frozen):
     name_en: str
 
 
+def within(area: str | None, scope_area: str) -> bool:
+    """Whether ``area`` is ``scope_area`` or lies beneath it (``a.b.c`` is within ``a.b``):
+    the one rule of area scope (``whistle.read.scope`` renders it in SQL)."""
+    return area is not None and (area == scope_area or area.startswith(scope_area + "."))
+
+
 @cache
 def ancestors(code: str) -> tuple[str, ...]:
     """The codes above ``code``, nearest first: ``a.b.c`` → (``a.b``, ``a``)."""

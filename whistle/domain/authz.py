@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whistle.domain.areas import lineage
+from whistle.domain.areas import within
 from whistle.domain.base import Actor, Command, Rejection, Role
 from whistle.domain.commands import ALL_COMMANDS
 from whistle.domain.rejections import joined, rejection
@@ -26,7 +26,7 @@ _NAMING = {
 
 def covers(actor: Actor, area: str) -> bool:
     """Whether ``actor``'s area (if any) is ``area`` or one of its ancestors."""
-    return actor.area is None or actor.area in lineage(area)
+    return actor.area is None or within(area, actor.area)
 
 
 def authorize(state: CaseState | None, command: Command) -> Rejection | None:

@@ -26,7 +26,6 @@ from whistle.api.app import create_app
 from whistle.api.calendar_watch import CalendarWatch
 from whistle.api.deps import Services
 from whistle.api.identity import token_hash
-from whistle.api.pgread import PgReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.audit.store import (
     AuditLog,
@@ -36,6 +35,7 @@ from whistle.audit.store import (
     record,
     record_config_change,
 )
+from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import secret_box
@@ -75,7 +75,7 @@ async def rig(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
     now = datetime(2026, 12, 2, 10, tzinfo=CST)
     services = Services(
         bus=_NoBus(),
-        read=PgReadModel(pool),
+        read=PgRead(pool),
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
@@ -208,7 +208,7 @@ async def test_a_receiver_answering_410_is_recorded_as_the_deliverer(rig: dict[s
         endpoint,
     )
     due = Due(delivery, endpoint, "e1", "{}", 0, "https://t.example/h", ("whsec_x",))
-    gone = Attempt(due, datetime.now(UTC), 3.0, 410, None, "gone")
+    gone = Attempt(due.delivery_id, due.attempts, datetime.now(UTC), 3.0, 410, None, "gone")
     await store.record_attempts([gone])
     await store.record_attempts([gone])  # disabled already: not recorded again
     ep = await store.endpoint(endpoint)

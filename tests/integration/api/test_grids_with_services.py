@@ -20,9 +20,10 @@ import asyncpg
 import httpx
 import pytest
 
-from projections import queries as q
 from tests.conftest import unique_name
 from tests.stack import JINHAI, Stack, run_cli, running_stack, scratch_database
+from whistle.read.gateway import PgRead
+from whistle.read.scope import CaseFilters, Scope
 
 pytestmark = pytest.mark.integration
 
@@ -155,8 +156,8 @@ def test_a_case_in_a_grid_is_routed_by_the_grid_and_seen_from_above(stack: Stack
 
 
 def test_a_grid_in_a_compound_lies_beneath_the_compound(stack: Stack) -> None:
-    """万科城第一网格 is in 万科城: both the API's listing and ``projections.queries`` filter
-    by the compound find it."""
+    """万科城第一网格 is in 万科城: both the API's listing and the gateway over a connection
+    filter by the compound find it."""
     body = {
         "community": "haicang.xinyang.xinyang",
         "compound": VANKE,
@@ -183,10 +184,10 @@ def test_a_grid_in_a_compound_lies_beneath_the_compound(stack: Stack) -> None:
 
 
 async def queried_in(stack: Stack, area: str) -> set[str]:
-    """Case ids ``projections.queries.list_cases`` finds within ``area``."""
+    """Case ids the read gateway lists within ``area``, read over one connection."""
     conn = await asyncpg.connect(stack.env["WHISTLE_DATABASE_URL"])
     try:
-        rows = await q.list_cases(conn, q.CaseFilters(area=area))
+        rows = await PgRead(conn).cases(Scope(), CaseFilters(area=area))
     finally:
         await conn.close()
     return {r["case_id"] for r in rows}

@@ -12,15 +12,14 @@ import asyncpg
 import pytest
 from pydantic_core import to_json
 
-from projections import queries as q
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
 from projections.store import write_cases, write_timeline
 from tests.stories.wire import encode_event, random_story
-from whistle.api.pgread import PgReadModel
-from whistle.api.readmodel import CaseFilters, Scope
 from whistle.api.store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api
+from whistle.read.gateway import PgRead, joint_actions_sql
+from whistle.read.scope import CaseFilters, Scope
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +135,7 @@ async def test_listing_is_scoped_by_area_prefix_or_department(pool: asyncpg.Pool
         pool, "WH-B", "tongan.datong.jinhai.vanke", ["public_security"], status="closed"
     )
     await _insert_case(pool, "WH-C", "tongan.datong_x.other", ["urban_management"])
-    read = PgReadModel(pool)
+    read = PgRead(pool)
 
     async def ids(scope: Scope, **filters: object) -> set[str]:
         rows = await read.cases(scope, CaseFilters(**filters))  # type: ignore[arg-type]
@@ -156,7 +155,31 @@ async def test_listing_is_scoped_by_area_prefix_or_department(pool: asyncpg.Pool
     assert lag.events == 0
 
 
-async def test_the_one_query_case_matches_the_projections_get_case(pool: asyncpg.Pool) -> None:
+async def case_in_four_queries(conn: asyncpg.Connection, case_id: str) -> dict[str, object]:
+    """The case, its assignments, clocks and joint actions read one table at a time (what
+    ``CASE_SQL`` gathers in one statement)."""
+    case = dict(await conn.fetchrow("SELECT * FROM projection.cases WHERE case_id = $1", case_id))
+    case["assignments"] = [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT * FROM projection.assignments WHERE case_id = $1"
+            " ORDER BY role = 'lead' DESC, dispatched_at, department",
+            case_id,
+        )
+    ]
+    case["clocks"] = [
+        dict(r) | {"breached": r["breached_at"] is not None}
+        for r in await conn.fetch(
+            "SELECT * FROM projection.clocks WHERE case_id = $1 ORDER BY clock, department",
+            case_id,
+        )
+    ]
+    actions = await conn.fetchval(f"SELECT {joint_actions_sql('$1')}", case_id)
+    case["joint_actions"] = json.loads(actions)
+    return case
+
+
+async def test_the_one_query_case_matches_the_tables_read_one_by_one(pool: asyncpg.Pool) -> None:
     rng = random.Random(3)
     model, stats = Model(), ApplyStats()
     stories = [random_story(rng, f"WH-S-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(20)]
@@ -166,7 +189,7 @@ async def test_the_one_query_case_matches_the_projections_get_case(pool: asyncpg
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL search_path TO projection, public")
         await write_cases(conn, model, model.dirty, replace=False)
-    read = PgReadModel(pool)
+    read = PgRead(pool)
     drop = {"elapsed_seconds", "remaining_seconds"}  # depend on now()
 
     def plain(value: object) -> object:
@@ -181,7 +204,7 @@ async def test_the_one_query_case_matches_the_projections_get_case(pool: asyncpg
     for story in stories:
         mine = await read.case(story.case_id)
         async with pool.acquire() as conn:
-            theirs = await q.get_case(conn, story.case_id)
+            theirs = await case_in_four_queries(conn, story.case_id)
         assert mine is not None and theirs is not None
         assert plain(mine) == plain(theirs)
 
@@ -197,11 +220,10 @@ async def test_the_one_query_timeline_matches_scope_and_timeline(pool: asyncpg.P
         await conn.execute("SET LOCAL search_path TO projection, public")
         await write_cases(conn, model, model.dirty, replace=False)
         await write_timeline(conn, model)
-    read = PgReadModel(pool)
+    read = PgRead(pool)
     for story in stories:
         found = await read.case_timeline(story.case_id)
-        async with pool.acquire() as conn:
-            events = await q.timeline(conn, story.case_id)
+        events = await read.timeline(story.case_id)
         assert found is not None and events
         assert found == (await read.case_scope(story.case_id), events)
         assert to_json(found[1]) == to_json(events)  # same keys in the same order
@@ -232,7 +254,7 @@ async def test_follow_ups_tell_the_leads_resolve_due_and_the_published_summary(
     await pool.execute(
         "UPDATE projection.cases SET published_at = now() WHERE case_id = $1", published
     )
-    read = PgReadModel(pool)
+    read = PgRead(pool)
     follow_ups = await read.follow_ups([s.case_id for s in stories] + ["WH-NONE"])
     assert set(follow_ups) == {s.case_id for s in stories}
     assert follow_ups[published]["summary"] == "已设隔离桩"

@@ -29,9 +29,9 @@ from tests.stack import LEAD, run_cli, running_stack
 from whistle.api import dashboard
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.pgread import PgReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import Decision
+from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ async def served(fresh_database: str) -> AsyncIterator[dict[str, Any]]:
     bus = AcceptingBus()
     services = Services(
         bus=bus,
-        read=PgReadModel(pool),
+        read=PgRead(pool),
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,

@@ -18,10 +18,10 @@ import uvicorn
 
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.pgread import PgReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.notify.inbox import Inbox, ensure_schema
 from whistle.notify.message import CaseFacts, Message
+from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ async def api(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
     inbox = Inbox(pool)
     services = Services(
         bus=_NoBus(),
-        read=PgReadModel(pool),
+        read=PgRead(pool),
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,

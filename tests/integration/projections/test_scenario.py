@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
 
-from projections.metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
 from projections.projector import Projector, ProjectorConfig
-from projections.queries import Scope
-from projections.timetravel import case_as_of
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
 from tests.stories.wire import CaseStory
+from whistle.read.gateway import PgRead
+from whistle.read.metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
+from whistle.read.scope import Scope
 
 pytestmark = pytest.mark.integration
 
@@ -268,17 +268,18 @@ async def test_time_travel_folds_the_timeline_up_to_the_instant(
     month_db: asyncpg.Connection,
 ) -> None:
     t6 = datetime(2026, 11, 12, 9, 0, tzinfo=CST)
-    assert await case_as_of(month_db, "nov-06", t6 - M) is None
-    raised = await case_as_of(month_db, "nov-06", t6 + 30 * M)
+    read = PgRead(month_db)
+    assert await read.case_as_of("nov-06", t6 - M) is None
+    raised = await read.case_as_of("nov-06", t6 + 30 * M)
     assert raised is not None and raised.status == "routed" and raised.lead == HO
-    breached = await case_as_of(month_db, "nov-06", t6 + 169 * H)
+    breached = await read.case_as_of("nov-06", t6 + 169 * H)
     assert breached is not None and breached.clocks[f"resolve:{HO}"].breached
-    before_reopen = await case_as_of(month_db, "nov-06", t6 + 201 * H + M)
+    before_reopen = await read.case_as_of("nov-06", t6 + 201 * H + M)
     assert before_reopen is not None and before_reopen.status == "resolved"
     assert before_reopen.last_callback is not None and not before_reopen.last_callback.solved
-    reopened = await case_as_of(month_db, "nov-06", t6 + 203 * H)
+    reopened = await read.case_as_of("nov-06", t6 + 203 * H)
     assert reopened is not None and (reopened.status, reopened.reopen_count) == ("in_progress", 1)
-    now = await case_as_of(month_db, "nov-06", DEC + 30 * 24 * H)
+    now = await read.case_as_of("nov-06", DEC + 30 * 24 * H)
     assert now is not None and now.seq == 9 and now.callbacks == 2
 
 

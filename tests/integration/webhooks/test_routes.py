@@ -13,8 +13,8 @@ import pytest
 from whistle.api import webhook_routes
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.pgread import PgReadModel
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import secret_box
@@ -50,7 +50,7 @@ async def api(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
     settings = Settings(database_url=fresh_database, state_dir=tmp_path, secret_key="k")
     services = Services(
         bus=_NoBus(),
-        read=PgReadModel(pool),
+        read=PgRead(pool),
         users=users,
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from projections.rollups import SHANGHAI
 from whistle.api.deps import Services
-from whistle.api.identity import Principal, in_area
-from whistle.api.readmodel import CaseFilters, GroupBy, Lag, Period, RankBy, Row, Scope
+from whistle.api.identity import Principal
 from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
+from whistle.domain import fold, parse_event
+from whistle.domain.state import CaseState
+from whistle.read.gateway import BOARD_LIMIT, BREACH_LIMIT, CLOSED, Lag, MetricsQuery, Period
+from whistle.read.scope import CaseFilters, Row, Scope, newest_first
 
 JINHAI = "tongan.datong.jinhai"
 JINHAI_GRID = "tongan.datong.jinhai.g01"
@@ -33,8 +37,10 @@ USERS = {
 
 
 def case_row(case_id: str, area: str, departments: list[str], **extra: Any) -> Row:
-    """A case row as the read model returns it (``area`` a community or a grid beneath one)."""
+    """A case row as the read model returns it (``area`` a community or a grid beneath one);
+    a ``breach_count`` gives the lead's acknowledgement clock breached."""
     parts = area.split(".")
+    clocks = [breached_clock(departments[0])] if extra.get("breach_count") else []
     district, street, community = parts[0], ".".join(parts[:2]), ".".join(parts[:3])
     return {
         "case_id": case_id,
@@ -54,8 +60,20 @@ def case_row(case_id: str, area: str, departments: list[str], **extra: Any) -> R
         "breach_count": 0,
         "reopen_count": 0,
         "assignments": [],
-        "clocks": [],
+        "clocks": clocks,
         **extra,
+    }
+
+
+def breached_clock(department: str) -> Row:
+    """A department's acknowledgement clock, breached and still running."""
+    due = T0 + timedelta(hours=2)
+    return {
+        "clock": "ack",
+        "department": department,
+        "due_at": due,
+        "breached_at": due,
+        "stopped_at": None,
     }
 
 
@@ -112,26 +130,50 @@ class FakeBus:
         return Decision(command_id=command_id, case_id=case_id, status=status, events=events)
 
 
-def _in_scope(row: Row, scope: Scope) -> bool:
-    if scope.department is not None:
-        return scope.department in row["departments"]
-    if scope.area is not None:
-        return in_area(row["area"], scope.area)
-    return True
+BREACH_COLUMNS = (
+    "status",
+    "category",
+    "district",
+    "street",
+    "community",
+    "lead_department",
+    "escalation_tier",
+    "escalation_step",
+    "escalated_at",
+)
+"""What the ``open_breaches`` view takes from the case (after the clock's own columns)."""
+JOINED = ("department", "reported_in_at")
+"""What the joint-action board tells of each department."""
+
+
+def bucket(raised_at: datetime, period: Period) -> str:
+    """The metrics bucket of a case raised at ``raised_at``: its Shanghai day, the Monday of
+    its week or the first of its month, or ``all``."""
+    day = raised_at.astimezone(SHANGHAI).date()
+    if period == "week":
+        day -= timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return "all" if period == "all" else day.isoformat()
 
 
 @dataclass
 class FakeRead:
-    """Read models in memory, with the same scoping rules as the SQL."""
+    """Read models in memory, scoped and filtered by the rules the SQL renders
+    (``Scope.holds``, ``CaseFilters.matches``): tests/integration/api/test_read_contract.py
+    holds it to the same answers as ``PgRead``."""
 
     rows: dict[str, Row] = field(default_factory=dict)
     events: dict[str, list[Row]] = field(default_factory=dict)
     lag_events: int = 0
     down: bool = False
 
-    def add(self, row: Row) -> None:
+    def add(self, row: Row, events: list[Row] | None = None) -> None:
         self.rows[row["case_id"]] = row
-        self.events[row["case_id"]] = [raised_event(row["case_id"], row["community"])]
+        self.events[row["case_id"]] = events or [raised_event(row["case_id"], row["community"])]
+
+    def _in(self, scope: Scope) -> list[Row]:
+        return [r for r in self.rows.values() if scope.holds(r["area"], r["departments"])]
 
     async def case(self, case_id: str) -> Row | None:
         return self.rows.get(case_id)
@@ -141,17 +183,7 @@ class FakeRead:
         return None if row is None else {"area": row["area"], "departments": row["departments"]}
 
     async def cases(self, scope: Scope, filters: CaseFilters) -> list[Row]:
-        out = [r for r in self.rows.values() if _in_scope(r, scope)]
-        if filters.status:
-            out = [r for r in out if r["status"] in filters.status]
-        if filters.case_ids:
-            out = [r for r in out if r["case_id"] in filters.case_ids]
-        if filters.category:
-            out = [r for r in out if r["category"] == filters.category]
-        if filters.published_only:
-            out = [r for r in out if r.get("published_at")]
-        if filters.duplicate_of:
-            out = [r for r in out if r.get("duplicate_of") == filters.duplicate_of]
+        out = newest_first([r for r in self._in(scope) if filters.matches(r)])
         return out[filters.offset : filters.offset + filters.limit]
 
     async def timeline(self, case_id: str) -> list[Row]:
@@ -160,6 +192,10 @@ class FakeRead:
     async def case_timeline(self, case_id: str) -> tuple[Row, list[Row]] | None:
         scope = await self.case_scope(case_id)
         return None if scope is None else (scope, await self.timeline(case_id))
+
+    async def case_as_of(self, case_id: str, at: datetime) -> CaseState | None:
+        bodies = [e["body"] for e in self.events.get(case_id, []) if e["occurred_at"] <= at]
+        return fold(parse_event(b) for b in bodies) if bodies else None
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
@@ -179,11 +215,18 @@ class FakeRead:
         return out
 
     async def breaches(self, scope: Scope) -> list[Row]:
-        return [
-            {"case_id": r["case_id"], "clock": "ack", "department": r["departments"][0]}
+        """Breached running clocks of open cases; a department scope: its own clocks."""
+        out = [
+            {"case_id": r["case_id"]}
+            | {k: clock[k] for k in ("clock", "department", "due_at", "breached_at")}
+            | {k: r.get(k) for k in BREACH_COLUMNS}
             for r in self.rows.values()
-            if _in_scope(r, scope) and r.get("breach_count")
+            if r["status"] not in CLOSED
+            for clock in r["clocks"]
+            if clock.get("breached_at") is not None and clock.get("stopped_at") is None
+            if scope.holds(r["area"], [clock["department"]])
         ]
+        return sorted(out, key=lambda b: (b["due_at"], b["case_id"]))[:BREACH_LIMIT]
 
     async def disputes(self, scope: Scope) -> list[Row]:
         return []
@@ -192,32 +235,41 @@ class FakeRead:
         return []
 
     async def joint_actions(self, scope: Scope) -> list[Row]:
-        return []
+        """集结 of routed and in-progress cases in scope, from each case's ``joint_actions``."""
+        out = [
+            {k: r[k] for k in ("case_id", "title", "community", "lead_department")}
+            | {k: a[k] for k in ("action_id", "at", "place", "assembled_at")}
+            | {"departments": [{k: d[k] for k in JOINED} for d in a["departments"]]}
+            for r in self._in(scope)
+            if r["status"] in ("routed", "in_progress")
+            for a in r.get("joint_actions", [])
+        ]
+        return sorted(out, key=lambda j: (j["at"], j["case_id"], j["action_id"]))[:BOARD_LIMIT]
 
     async def escalations(self, scope: Scope) -> list[Row]:
         return []
 
-    async def metrics(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        period: Period,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
-        rows = [r for r in self.rows.values() if _in_scope(r, scope)]
-        return [{"group": group_by, "bucket": None, "cases": len(rows)}]
+    async def metrics(self, query: MetricsQuery) -> list[Row]:
+        """Only the case counts (``cases``) per bucket and group, of cases raised in
+        [since, until); a case counts for its lead department, as in ``whistle.read.metrics``."""
+        low, high = query.range
+        counts: dict[tuple[str, str], int] = {}
+        for r in self.rows.values():
+            lead = r["lead_department"]
+            group = lead if query.group_by == "department" else r[query.group_by]
+            if group is None or not low <= r["raised_at"] < high:
+                continue
+            if query.scope.holds(r["area"], [lead] if lead else []):
+                key = (bucket(r["raised_at"], query.period), group)
+                counts[key] = counts.get(key, 0) + 1
+        return [
+            {"bucket": None if b == "all" else b, "group": g, "cases": n}
+            for (b, g), n in sorted(counts.items())
+        ]
 
-    async def rankings(
-        self,
-        scope: Scope,
-        group_by: GroupBy,
-        by: RankBy,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[Row]:
-        rows = [r for r in self.rows.values() if _in_scope(r, scope)]
-        return [{"group": r["community"], "rank": 1} for r in rows]
+    async def rankings(self, query: MetricsQuery) -> list[Row]:
+        """No group has a score here: every one unranked, by name."""
+        return [r | {"rank": None} for r in await self.metrics(replace(query, period="all"))]
 
     async def lag(self) -> Lag:
         return Lag(events=self.lag_events, seconds=None)

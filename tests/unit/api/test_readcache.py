@@ -10,7 +10,7 @@ import pytest
 from tests.unit.api.fakes import FakeRead, fake_services
 from whistle.api import readcache
 from whistle.api.readcache import CachedReadModel
-from whistle.api.readmodel import CaseFilters, Scope
+from whistle.read.scope import CaseFilters, Scope
 
 
 class CountingRead(FakeRead):

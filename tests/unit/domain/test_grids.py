@@ -15,9 +15,8 @@ import pytest
 from projections.apply import ApplyStats, apply_event, decode
 from projections.model import Model
 from tests.stories.domain import ADMIN, JINHAI, SECRETARY, Story, raise_whistle
-from whistle.api.identity import in_area
 from whistle.domain import RoutingRules, Rule, WhistleRaised, load_areas, load_rules, route
-from whistle.domain.areas import case_area
+from whistle.domain.areas import case_area, within
 from whistle.domain.authz import covers
 from whistle.domain.base import Actor
 from whistle.domain.codec import encode
@@ -97,9 +96,9 @@ def test_a_case_in_a_grid_projects_the_grid_as_its_area_and_stays_in_scope() -> 
     area = projected_area(story)
     assert area == GRID
     for above in (JINHAI, "tongan.datong", "tongan"):
-        assert in_area(area, above), above
+        assert within(area, above), above
         assert covers(Actor(user_id="u", role="supervisor", area=above), story.s.area)
-    assert not in_area(area, "tongan.datong.fengxiang")
+    assert not within(area, "tongan.datong.fengxiang")
     assert not covers(Actor(user_id="u", role="secretary", area="tongan.datong.fengxiang"), area)
 
 
@@ -109,7 +108,7 @@ def test_a_grid_in_a_compound_lies_beneath_the_compound() -> None:
         raise_whistle(community=HAICANG_COMMUNITY, compound=VANKE, grid=VANKE_GRID, actor=ADMIN)
     )
     assert story.s.area == VANKE_GRID == projected_area(story)
-    assert in_area(VANKE_GRID, VANKE) and in_area(VANKE_GRID, HAICANG_COMMUNITY)
+    assert within(VANKE_GRID, VANKE) and within(VANKE_GRID, HAICANG_COMMUNITY)
 
 
 def test_an_old_free_text_grid_falls_back_to_the_community() -> None:

@@ -40,14 +40,15 @@ from typing import Any, Literal
 
 import asyncpg
 
-from projections.queries import EVERYTHING, Scope
+from projections.migrate import LIVE_SCHEMA
 from projections.rollups import SHANGHAI
+from whistle.read.scope import EVERYTHING, Params, Scope, cohort, scope_sql
 
 GroupBy = Literal["department", "community", "street", "district", "category"]
 Period = Literal["day", "week", "month"]
 GROUPS: tuple[str, ...] = ("department", "community", "street", "district", "category")
 PERIODS: tuple[str, ...] = ("day", "week", "month")
-S = "projection"
+S = LIVE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -83,25 +84,11 @@ def metrics_sql(group_by: GroupBy, period: Period | None, scope: Scope) -> tuple
     Assignments, callbacks and clocks carry their case's cohort columns (raised_at, category,
     district, street, community), so each figure is read from one table by its cohort index.
     """
-    args: list[Any] = []
-    area = dept = ""
-    if scope.area:
-        args.append(scope.area)
-        area = f"${len(args) + 2}"
-    if scope.department:
-        args.append(scope.department)
-        dept = f"${len(args) + 2}"
+    params = Params(first=3)
 
     def where(alias: str, department_column: str) -> str:
-        sql = f"{alias}.raised_at >= $1 AND {alias}.raised_at < $2"
-        if area:
-            sql += (
-                f" AND ({alias}.community = {area} OR {alias}.street = {area}"
-                f" OR {alias}.district = {area})"
-            )
-        if dept:
-            sql += f" AND {alias}.{department_column} = {dept}"
-        return sql
+        scoped = scope_sql(scope, params, cohort(alias, department_column))
+        return f"{alias}.raised_at >= $1 AND {alias}.raised_at < $2 AND {scoped}"
 
     def head(alias: str, department_column: str) -> str:
         return (
@@ -163,7 +150,7 @@ SELECT bucket, grp,
   FULL JOIN k USING (bucket, grp)
  WHERE grp IS NOT NULL
  ORDER BY bucket, grp"""
-    return sql, args
+    return sql, params.values
 
 
 def rollup_grain(group_by: GroupBy, scope: Scope) -> str | None:
@@ -211,15 +198,9 @@ def rollup_sql(
 ) -> tuple[str, list[Any]]:
     """The SQL reading the ``metric_days`` rows of ``metrics`` (after $1 first day, $2 end
     day): one row per day and grain key; ``merge_rollup`` adds them up."""
-    args: list[Any] = [grain]
-    where = "m.grain = $3 AND m.day >= $1 AND m.day < $2"
-    if scope.area:
-        args.append(scope.area)
-        n = len(args) + 2
-        where += f" AND (m.community = ${n} OR m.street = ${n} OR m.district = ${n})"
-    if scope.department:
-        args.append(scope.department)
-        where += f" AND m.department = ${len(args) + 2}"
+    params = Params(first=3)
+    where = f"m.grain = {params.add(grain)} AND m.day >= $1 AND m.day < $2"
+    where += " AND " + scope_sql(scope, params, cohort("m"))
     if period is None:
         bucket = "'all'"
     elif period in PERIODS:
@@ -230,7 +211,7 @@ def rollup_sql(
         f"SELECT {bucket} AS bucket, m.{group_by} AS grp, {', '.join(ROLLUP_COUNTS)},"
         f" ack_s, resolve_s FROM {S}.metric_days m WHERE {where} AND m.{group_by} IS NOT NULL"
     )
-    return sql, args
+    return sql, params.values
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:
