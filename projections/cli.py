@@ -16,6 +16,7 @@ from projections.migrate import LIVE_SCHEMA, MigrationError, migrate_dsn
 from projections.projector import ProjectorConfig, run_projector
 from projections.rebuild import check, print_progress, rebuild
 from projections.store import DEFAULT_PROJECTOR
+from whistle.domain.state import state_document
 from whistle.logs import configure_logging
 from whistle.read.gateway import PgRead
 from whistle.settings import get_settings
@@ -167,7 +168,7 @@ async def _at(dsn: str, case_id: str, at: datetime) -> dict[str, Any] | None:
         state = await PgRead(conn).case_as_of(case_id, at)
     finally:
         await conn.close()
-    return None if state is None else state.model_dump(mode="json")
+    return None if state is None else state_document(state)
 
 
 def _case_at(args: argparse.Namespace) -> int:

@@ -30,6 +30,8 @@ from whistle.domain import (
 )
 from whistle.domain.events import WhistleRaised
 from whistle.domain.reactions import follow_ups
+from whistle.domain.state import decode_state as decode_case_state
+from whistle.domain.state import encode_state
 from whistle.logs import get_logger
 
 log = get_logger()
@@ -105,7 +107,7 @@ def encode_value(state: CaseState, pending: Pending | None = None) -> bytes:
     JSON never holds a raw newline, so the first one ends the deadlines.
     """
     deadlines = encode_pending(pending_of(state) if pending is None else pending)
-    body = state.model_dump_json(exclude_defaults=True).encode()  # ~40 % smaller
+    body = encode_state(state)  # defaults left out: ~40 % smaller
     return b"".join((VALUE_V1, deadlines, b"\n", body))
 
 
@@ -115,7 +117,7 @@ def decode_state(raw: bytes | None) -> CaseState | None:
         return None
     if raw[:1] == VALUE_V1:
         raw = raw[raw.index(b"\n") + 1 :]
-    return CaseState.model_validate_json(raw)
+    return decode_case_state(raw)
 
 
 def pending_in(raw: bytes | None) -> Pending:

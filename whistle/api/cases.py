@@ -47,6 +47,7 @@ from whistle.api.views import (
 from whistle.domain import commands as c
 from whistle.domain.areas import within
 from whistle.domain.base import Command
+from whistle.domain.state import state_document
 from whistle.domain.steps.merge import MergeDuplicate
 from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
 
@@ -249,7 +250,7 @@ async def get_case_at(
     state = await services.read.case_as_of(case_id, t)
     if state is None:
         raise ProblemError(404, "not_found", detail_key="case_not_found")
-    return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state.model_dump(mode="json"))
+    return CaseAsOf(case_id=case_id, at=t, seq=state.seq, state=state_document(state))
 
 
 @router.get(

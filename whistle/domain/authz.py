@@ -17,6 +17,12 @@ DEPARTMENT_COMMANDS = frozenset(c.__name__ for c in ALL_COMMANDS if c.ACTS_FOR =
 LEAD_COMMANDS = frozenset(c.__name__ for c in ALL_COMMANDS if c.ACTS_FOR == "lead")
 """Commands a liaison may issue only for the lead department (首接负责)."""
 
+_NAMING = {
+    field: frozenset(c.__name__ for c in ALL_COMMANDS if field in c.model_fields)
+    for field in ("department", "community")
+}
+"""Field → the commands that have it (asking a model for a field it lacks costs an exception)."""
+
 
 def covers(actor: Actor, area: str) -> bool:
     """Whether ``actor``'s area (if any) is ``area`` or one of its ancestors."""
@@ -36,7 +42,7 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
             allowed=joined(sorted(allowed)),
         )
     if actor.role == "liaison":
-        department = command.__dict__.get("department")
+        department = command.department if command.type in _NAMING["department"] else None  # type: ignore[attr-defined]
         if command.type in LEAD_COMMANDS and state is not None:
             department = state.lead
         if department is not None and actor.department != department:
@@ -47,7 +53,12 @@ def authorize(state: CaseState | None, command: Command) -> Rejection | None:
                 department=department,
             )
     if actor.role in ("secretary", "supervisor"):
-        area = command.__dict__.get("community") if state is None else state.area
+        if state is not None:
+            area = state.area
+        elif command.type in _NAMING["community"]:
+            area = command.community  # type: ignore[attr-defined]
+        else:
+            area = None
         if isinstance(area, str) and not covers(actor, area):
             return rejection(command, "outside_your_area", area=area, own_area=actor.area or "")
     return None

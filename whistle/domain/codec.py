@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from whistle.domain.base import Command, Event
 from whistle.domain.commands import ALL_COMMANDS
 from whistle.domain.events import ALL_EVENTS
+from whistle.domain.state import CaseState, encode_state
 
 if TYPE_CHECKING:
     AnyCommand: TypeAlias = Command
@@ -119,6 +120,9 @@ def parse_event(data: bytes | str | dict[str, Any]) -> Event:
         raise DecodeError(f"invalid event {raw.get('type')!r}: {_reason(exc)}") from exc
 
 
-def encode(message: BaseModel) -> bytes:
-    """Compact UTF-8 JSON of a command, event or state (non-ASCII kept as is)."""
+def encode(message: BaseModel | CaseState) -> bytes:
+    """Compact UTF-8 JSON of a command, event or state (non-ASCII kept as is; a state's fields
+    equal to their defaults left out, see ``whistle.domain.state.encode_state``)."""
+    if isinstance(message, CaseState):
+        return encode_state(message)
     return message.model_dump_json().encode("utf-8")

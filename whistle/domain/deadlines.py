@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
-from whistle.domain.base import SYSTEM, Command, Event, Frozen, Rejection
+import msgspec
+
+from whistle.domain.base import SYSTEM, Command, Event, Rejection
 from whistle.domain.commands import BreachClock, Escalate
 from whistle.domain.decide import decide
 from whistle.domain.evolve import evolve
-from whistle.domain.fast import adopt, construct, template_of
+from whistle.domain.prevalidated import builder
 from whistle.domain.state import CaseState, Clock
 from whistle.domain.types import EscalationStep, Tier
 
@@ -19,8 +21,11 @@ ESCALATE = ":escalate:"
 """Joins a clock's base key and a ladder level in a rung's deadline key."""
 
 
-class Deadline(Frozen):
-    """One timer: ``key`` is stable and unique within the case (``ack:urban_management``)."""
+class Deadline(msgspec.Struct, frozen=True, kw_only=True):
+    """One timer: ``key`` is stable and unique within the case (``ack:urban_management``).
+
+    A plain frozen record (derived from the state, never decoded): one per pending timer.
+    """
 
     case_id: str
     key: str
@@ -55,8 +60,7 @@ def _open_deadlines(state: CaseState) -> Iterator[tuple[Clock, str, int | None, 
 def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[Deadline]:
     """Every timer the case needs now: unmet clocks' breaches and the next ladder rung.
 
-    With ``due_by``, only those due by then. Called after every event by the deadline
-    tracker, so built without re-validation.
+    With ``due_by``, only those due by then.
     """
     ladder = state.escalation_ladder
     case_id = state.case_id
@@ -65,29 +69,22 @@ def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[
         if due_by is not None and due_at > due_by:
             continue
         if level is None:
-            data = {
-                "case_id": case_id,
-                "key": base,
-                "due_at": due_at,
-                "kind": "breach",
-                "clock_key": clock.key,
-                "level": None,
-                "step": None,
-                "tier": None,
-            }
+            deadline = Deadline(
+                case_id=case_id, key=base, due_at=due_at, kind="breach", clock_key=clock.key
+            )
         else:
             rung = ladder[level - 1]
-            data = {
-                "case_id": case_id,
-                "key": f"{base}{ESCALATE}{level}",
-                "due_at": due_at,
-                "kind": "escalate",
-                "clock_key": clock.key,
-                "level": level,
-                "step": rung.step,
-                "tier": rung.tier,
-            }
-        found.append(adopt(Deadline, data, _DEADLINE_FIELDS))
+            deadline = Deadline(
+                case_id=case_id,
+                key=f"{base}{ESCALATE}{level}",
+                due_at=due_at,
+                kind="escalate",
+                clock_key=clock.key,
+                level=level,
+                step=rung.step,
+                tier=rung.tier,
+            )
+        found.append(deadline)
     return found
 
 
@@ -99,47 +96,40 @@ def pending_times(state: CaseState) -> dict[str, float]:
     }
 
 
-_DEADLINE_FIELDS = template_of(Deadline)[1]
-assert list(Deadline.model_fields) == [
-    "case_id",
-    "key",
-    "due_at",
-    "kind",
-    "clock_key",
-    "level",
-    "step",
-    "tier",
-], "pending_deadlines builds Deadline fields in declaration order"
-
-
 def deadline_command(state: CaseState, deadline: Deadline, fired_at: datetime) -> Command:
     """The system command a fired deadline sends to the decider (deterministic command id)."""
     command_id = f"deadline:{state.case_id}:{deadline.key}"
     if deadline.kind == "breach":  # built from a validated state: no re-validation
-        return construct(
-            BreachClock,
-            command_id=command_id,
-            case_id=state.case_id,
-            actor=SYSTEM,
-            clock_key=deadline.clock_key,
-            deadline_key=deadline.key,
-            due_at=deadline.due_at,
-            fired_at=fired_at,
+        return _new_breach(
+            {
+                "command_id": command_id,
+                "case_id": state.case_id,
+                "actor": SYSTEM,
+                "clock_key": deadline.clock_key,
+                "deadline_key": deadline.key,
+                "due_at": deadline.due_at,
+                "fired_at": fired_at,
+            }
         )
     assert deadline.step is not None and deadline.tier is not None
-    return construct(
-        Escalate,
-        command_id=command_id,
-        case_id=state.case_id,
-        actor=SYSTEM,
-        step=deadline.step,
-        tier=deadline.tier,
-        clock_key=deadline.clock_key,
-        level=deadline.level,
-        deadline_key=deadline.key,
-        due_at=deadline.due_at,
-        fired_at=fired_at,
+    return _new_escalate(
+        {
+            "command_id": command_id,
+            "case_id": state.case_id,
+            "actor": SYSTEM,
+            "step": deadline.step,
+            "tier": deadline.tier,
+            "clock_key": deadline.clock_key,
+            "level": deadline.level,
+            "deadline_key": deadline.key,
+            "due_at": deadline.due_at,
+            "fired_at": fired_at,
+        }
     )
+
+
+_new_breach = builder(BreachClock)
+_new_escalate = builder(Escalate)
 
 
 def breach_command(case_id: str, key: str, due_at: float, fired_at: datetime) -> Command | None:

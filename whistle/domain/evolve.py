@@ -1,6 +1,8 @@
 """``evolve``: apply one event to the case state; ``fold``: rebuild a state from its events.
 
-Events are trusted facts, so states are derived with ``fast.replace`` (no re-validation).
+Events are validated facts and the state is a plain frozen record (``whistle.domain.state``),
+so states are derived with ``msgspec.structs.replace``: a copy with some fields changed, no
+re-validation.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec.structs import replace
 
 from whistle.domain.areas import district_of, street_of
 from whistle.domain.base import Event
@@ -37,8 +41,7 @@ from whistle.domain.events import (
     RequesterContacted,
     WhistleRaised,
 )
-from whistle.domain.fast import adopt, construct, replace, template_of
-from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction
+from whistle.domain.state import Assignment, Callback, CaseState, Clock, JointAction, Rung
 from whistle.domain.types import TIER_ORDER
 from whistle.domain.values import ClockPlan
 
@@ -48,10 +51,6 @@ ZERO = timedelta(0)
 
 class EvolveError(ValueError):
     """An event that cannot follow the state (wrong case, sequence gap, no case yet)."""
-
-
-_CLOCK_TEMPLATE, _CLOCK_FIELDS = template_of(Clock)
-_ASSIGNMENT_TEMPLATE, _ASSIGNMENT_FIELDS = template_of(Assignment)
 
 
 Handler = Callable[[CaseState, Any], Updates]
@@ -80,19 +79,16 @@ def evolves(event: type[Event]) -> Callable[[Handler], Handler]:
 
 def clock_from_plan(plan: ClockPlan, generation: int = 0) -> Clock:
     """A fresh running clock from its routed plan."""
-    data = _CLOCK_TEMPLATE.copy()
-    data.update(plan.__dict__)
-    data["key"] = f"{plan.kind}:{plan.department}"
-    data["generation"] = generation
-    return adopt(Clock, data, _CLOCK_FIELDS)
-
-
-def _new_assignment(department: str, role: str, at: datetime) -> Assignment:
-    data = _ASSIGNMENT_TEMPLATE.copy()
-    data["department"] = department
-    data["role"] = role
-    data["assigned_at"] = at
-    return adopt(Assignment, data, _ASSIGNMENT_FIELDS)
+    return Clock(
+        key=f"{plan.kind}:{plan.department}",
+        kind=plan.kind,
+        department=plan.department,
+        mode=plan.mode,
+        budget=plan.budget,
+        started_at=plan.started_at,
+        due_at=plan.due_at,
+        generation=generation,
+    )
 
 
 def _meet(clocks: dict[str, Clock], keys: Iterable[str], at: datetime) -> dict[str, Clock]:
@@ -104,7 +100,7 @@ def _meet(clocks: dict[str, Clock], keys: Iterable[str], at: datetime) -> dict[s
             continue
         if changed is None:
             changed = dict(clocks)
-        changed[key] = replace(clock, {"met_at": at, "paused_since": None})
+        changed[key] = replace(clock, met_at=at, paused_since=None)
     return clocks if changed is None else changed
 
 
@@ -114,16 +110,16 @@ def _kind_keys(state: CaseState, kind: str) -> list[str]:
 
 def _assign(state: CaseState, department: str, **update: Any) -> dict[str, Assignment]:
     assignments = dict(state.assignments)
-    assignments[department] = replace(assignments[department], update)
+    assignments[department] = replace(assignments[department], **update)
     return assignments
 
 
 @evolves(CaseRouted)
 def _routed(s: CaseState, e: CaseRouted) -> Updates:
     at = e.occurred_at
-    assignments = {e.lead: _new_assignment(e.lead, "lead", at)}
+    assignments = {e.lead: Assignment(department=e.lead, role="lead", assigned_at=at)}
     for dept in e.supporting:
-        assignments[dept] = _new_assignment(dept, "supporting", at)
+        assignments[dept] = Assignment(department=dept, role="supporting", assigned_at=at)
     return {
         "status": "routed",
         "lead": e.lead,
@@ -133,7 +129,9 @@ def _routed(s: CaseState, e: CaseRouted) -> Updates:
         "rule_id": e.rule_id,
         "rules_version": e.rules_version,
         "policy": e.policy,
-        "escalation_ladder": e.escalation,
+        "escalation_ladder": tuple(
+            Rung(step=r.step, tier=r.tier, after=r.after) for r in e.escalation
+        ),
         "routed_at": at,
     }
 
@@ -167,9 +165,7 @@ def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
     role = s.assignments[old].role
     assignments = {
         (new if d == old else d): (
-            construct(Assignment, department=new, role=role, assigned_at=e.occurred_at)
-            if d == old
-            else a
+            Assignment(department=new, role=role, assigned_at=e.occurred_at) if d == old else a
         )
         for d, a in s.assignments.items()
     }
@@ -179,7 +175,7 @@ def _ruled(s: CaseState, e: DisputeRuled) -> Updates:
             clocks[key] = clock
         elif clock.kind != "ack":
             moved = f"{clock.kind}:{new}"
-            clocks[moved] = replace(clock, {"key": moved, "department": new})
+            clocks[moved] = replace(clock, key=moved, department=new)
     for plan in e.clocks:
         clocks[plan.key] = clock_from_plan(plan)
     return {
@@ -202,8 +198,7 @@ def _contacted(s: CaseState, e: RequesterContacted) -> Updates:
 
 @evolves(JointActionScheduled)
 def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
-    action = construct(
-        JointAction,
+    action = JointAction(
         action_id=e.action_id,
         at=e.at,
         place=e.place,
@@ -217,7 +212,7 @@ def _joint_action(s: CaseState, e: JointActionScheduled) -> Updates:
 def _reported_in(s: CaseState, e: DepartmentReportedIn) -> Updates:
     """报到 recorded on its joint action; once the action is assembled its clock is met."""
     actions = tuple(
-        replace(a, {"reported_in": {**a.reported_in, e.department: e.occurred_at}})
+        replace(a, reported_in={**a.reported_in, e.department: e.occurred_at})
         if a.action_id == e.action_id
         else a
         for a in s.joint_actions
@@ -254,8 +249,7 @@ def _resolved(s: CaseState, e: CaseResolved) -> Updates:
 
 @evolves(CallbackRecorded)
 def _callback(s: CaseState, e: CallbackRecorded) -> Updates:
-    verdict = construct(
-        Callback,
+    verdict = Callback(
         at=e.occurred_at,
         solved=e.solved,
         satisfied=e.satisfied,
@@ -271,7 +265,7 @@ def _reopened(s: CaseState, e: CaseReopened) -> Updates:
     for plan in e.clocks:
         previous = clocks.get(plan.key)
         clocks[plan.key] = clock_from_plan(plan, 0 if previous is None else previous.generation + 1)
-    assignments = {d: replace(a, {"completed_at": None}) for d, a in s.assignments.items()}
+    assignments = {d: replace(a, completed_at=None) for d, a in s.assignments.items()}
     return {
         "status": "in_progress",
         "reopen_count": e.reopen_count,
@@ -300,7 +294,7 @@ def _duplicate(s: CaseState, e: CaseMarkedDuplicate) -> Updates:
 
 def _update_clock(s: CaseState, key: str, **update: Any) -> dict[str, dict[str, Clock]]:
     clocks = dict(s.clocks)
-    clocks[key] = replace(clocks[key], update)
+    clocks[key] = replace(clocks[key], **update)
     return {"clocks": clocks}
 
 
@@ -332,7 +326,7 @@ def _ext_refused(s: CaseState, e: ExtensionRefused) -> Updates:
 def _paused(s: CaseState, e: ClockPaused) -> Updates:
     clocks = dict(s.clocks)
     for key in e.clock_keys:
-        clocks[key] = replace(clocks[key], {"paused_since": e.occurred_at})
+        clocks[key] = replace(clocks[key], paused_since=e.occurred_at)
     return {"clocks": clocks}
 
 
@@ -343,12 +337,10 @@ def _resumed(s: CaseState, e: ClockResumed) -> Updates:
         clock = clocks[key]
         clocks[key] = replace(
             clock,
-            {
-                "paused_since": None,
-                "paused_total": clock.paused_total + e.paused_for.get(key, ZERO),
-                "due_at": e.due_at.get(key, clock.due_at),
-                "generation": clock.generation + 1,
-            },
+            paused_since=None,
+            paused_total=clock.paused_total + e.paused_for.get(key, ZERO),
+            due_at=e.due_at.get(key, clock.due_at),
+            generation=clock.generation + 1,
         )
     return {"clocks": clocks}
 
@@ -375,8 +367,7 @@ def _published(s: CaseState, e: CasePublished) -> Updates:
 
 
 def _new_case(e: WhistleRaised) -> CaseState:
-    return construct(
-        CaseState,
+    return CaseState(
         case_id=e.case_id,
         seq=e.seq,
         status="raised",
@@ -408,13 +399,12 @@ def evolve(state: CaseState | None, event: Event) -> CaseState:
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EvolveError(f"{event.type} cannot happen to an existing case")
-    data = state.__dict__.copy()
-    data.update(handler(state, event))
-    data["seq"] = event.seq
+    updates = handler(state, event)
+    updates["seq"] = event.seq
     applied = state.applied_command_ids
     if event.command_id not in applied:
-        data["applied_command_ids"] = applied | {event.command_id}
-    return adopt(type(state), data, state.__pydantic_fields_set__)
+        updates["applied_command_ids"] = applied | {event.command_id}
+    return replace(state, **updates)
 
 
 def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState | None:
@@ -432,16 +422,16 @@ def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState |
             seq = state.seq
             continue
         if event.seq != seq + 1 or event.case_id != state.case_id:
-            evolve(replace(state, {"seq": seq}), event)  # raises the EvolveError
+            evolve(replace(state, seq=seq), event)  # raises the EvolveError
         handler = HANDLERS.get(event.type)
         if handler is None:
-            evolve(replace(state, {"seq": seq}), event)  # raises the EvolveError
+            evolve(replace(state, seq=seq), event)  # raises the EvolveError
             raise AssertionError("unreachable")  # pragma: no cover
         seq = event.seq
         updates = handler(state, event)
         if updates:
             updates["seq"] = seq
-            state = replace(state, updates)
+            state = replace(state, **updates)
         seen.add(event.command_id)
     if state is None:
         return None
@@ -450,4 +440,4 @@ def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState |
         final["seq"] = seq
     if not seen <= state.applied_command_ids:
         final["applied_command_ids"] = state.applied_command_ids | seen
-    return replace(state, final) if final else state
+    return replace(state, **final) if final else state

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from whistle.domain.base import Frozen
 from whistle.domain.calendar import BusinessCalendar, default_calendar
-from whistle.domain.fast import adopt, construct, template_of
+from whistle.domain.prevalidated import builder
 from whistle.domain.state import Clock
 from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier, Urgency
 from whistle.domain.values import ClockPlan, LadderRung
@@ -121,19 +121,11 @@ def plan_clocks(
                 "started_at": start,
                 "due_at": due,
             }
-            plans.append(adopt(ClockPlan, plan, _PLAN_FIELDS))
+            plans.append(_new_plan(plan))
     return tuple(plans)
 
 
-_PLAN_FIELDS = template_of(ClockPlan)[1]
-assert list(ClockPlan.model_fields) == [
-    "kind",
-    "department",
-    "mode",
-    "budget",
-    "started_at",
-    "due_at",
-], "plan_clocks builds ClockPlan fields in declaration order"
+_new_plan = builder(ClockPlan)
 
 ClockSpecs = tuple[tuple[ClockKind, ClockMode, timedelta], ...]
 _SPECS: dict[tuple[int, str, int], tuple[SlaPolicy, BusinessCalendar, ClockSpecs]] = {}
@@ -167,22 +159,23 @@ def plan_clock(
 ) -> ClockPlan:
     """One clock started at ``start`` with its due time on ``calendar``.
 
-    Built without re-validation; the checks validation would make on these values (a known
-    kind and mode, an aware ``start``) are made here.
+    Built without re-validation (``whistle.domain.prevalidated``); the checks validation
+    would make on these values (a known kind and mode, an aware ``start``) are made here.
     """
     if kind not in CLOCK_KINDS or mode not in CLOCK_MODES:
         raise ValueError(f"unknown clock kind {kind!r} or mode {mode!r}")
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("a clock needs a timezone-aware start")
     cal = calendar or default_calendar()
-    return construct(
-        ClockPlan,
-        kind=kind,
-        department=department,
-        mode=mode,
-        budget=budget,
-        started_at=start,
-        due_at=cal.add(start, budget, mode),
+    return _new_plan(
+        {
+            "kind": kind,
+            "department": department,
+            "mode": mode,
+            "budget": budget,
+            "started_at": start,
+            "due_at": cal.add(start, budget, mode),
+        }
     )
 
 

@@ -9,13 +9,13 @@ import pytest
 from tests.stories.domain import T0, raise_whistle, routed_story
 from whistle.domain import (
     Acknowledge,
-    CaseState,
     DecodeError,
     WhistleRaised,
     encode,
     parse_command,
     parse_event,
 )
+from whistle.domain.state import decode_state, state_document, state_from_document
 
 
 def test_commands_round_trip_through_json() -> None:
@@ -36,8 +36,8 @@ def test_events_round_trip_and_keep_chinese_unescaped() -> None:
 
 def test_state_round_trips_through_json() -> None:
     state = routed_story().s
-    assert CaseState.model_validate(state.model_dump(mode="json")) == state
-    assert CaseState.model_validate_json(encode(state)) == state
+    assert state_from_document(state_document(state)) == state
+    assert decode_state(encode(state)) == state
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from msgspec.structs import replace
+
 from streams.decider import CommandRecord, decide_batch, encode_value
 from tests.stories.domain import (
     ADMIN,
@@ -79,8 +81,8 @@ def test_the_original_records_the_merge_without_changing_otherwise() -> None:
     assert (recorded.merged_by, recorded.title) == (SECRETARY.user_id, event.title)
     after = original.s
     assert after.seq == before.seq + 1
-    assert after.model_dump(exclude={"seq", "applied_command_ids"}) == before.model_dump(
-        exclude={"seq", "applied_command_ids"}
+    assert replace(after, seq=0, applied_command_ids=frozenset()) == replace(
+        before, seq=0, applied_command_ids=frozenset()
     )
     assert original.attempt(record) == []  # the same record again: a duplicate
 

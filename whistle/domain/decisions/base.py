@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from whistle.domain.base import Command, Event, Rejection, event_id_for
 from whistle.domain.calendar import BusinessCalendar, default_calendar
-from whistle.domain.fast import adopt, template_of
+from whistle.domain.prevalidated import builder
 from whistle.domain.rejections import joined, rejection
 from whistle.domain.state import Assignment, CaseState
 from whistle.domain.types import FINAL_STATUSES
@@ -39,7 +39,7 @@ OPEN = frozenset({"routed", "in_progress"})
 
 
 CALENDAR = default_calendar()
-_EVENT_TEMPLATES: dict[type[Event], tuple[dict[str, Any], set[str]]] = {}
+_BUILDERS: dict[type[Event], Callable[[dict[str, Any]], Event]] = {}
 
 
 class Ctx:
@@ -55,23 +55,24 @@ class Ctx:
         self.now = now
 
     def emit(self, cls: type[Event], **fields: Any) -> list[Event]:
-        """One event of ``cls`` with the next sequence number and the command's envelope."""
-        found = _EVENT_TEMPLATES.get(cls)
-        if found is None:
-            found = _EVENT_TEMPLATES[cls] = template_of(cls)
-        template, names = found
+        """One event of ``cls`` with the next sequence number and the command's envelope.
+
+        Built from the validated command and state without checking the values again
+        (``whistle.domain.prevalidated``).
+        """
         seq = 1 if self.state is None else self.state.seq + 1
         command = self.command
         command_id = command.command_id
-        data = template.copy()
-        data["event_id"] = event_id_for(command_id, seq)
-        data["case_id"] = command.case_id
-        data["seq"] = seq
-        data["occurred_at"] = self.now
-        data["actor"] = command.actor
-        data["command_id"] = command_id
-        data.update(fields)
-        return [adopt(cls, data, names)]
+        fields["event_id"] = event_id_for(command_id, seq)
+        fields["case_id"] = command.case_id
+        fields["seq"] = seq
+        fields["occurred_at"] = self.now
+        fields["actor"] = command.actor
+        fields["command_id"] = command_id
+        build = _BUILDERS.get(cls)
+        if build is None:
+            build = _BUILDERS[cls] = builder(cls)
+        return [build(fields)]
 
     def reject(self, code: str, /, **params: str) -> Rejection:
         """A rejection with a stable ``code``; ``params`` fill its messages (the catalogue's

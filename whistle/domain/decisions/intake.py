@@ -28,7 +28,12 @@ from whistle.domain.rejections import joined
 from whistle.domain.state import CaseState
 from whistle.domain.types import FINAL_STATUSES
 
-_NOT_COPIED = frozenset({"type", "command_id", "case_id", "actor"})
+_COPIED = tuple(
+    name
+    for name in RaiseWhistle.model_fields
+    if name not in {"type", "command_id", "case_id", "actor"}
+)
+"""The whistle's own fields, which its event repeats (an unknown one would be refused)."""
 
 
 @decides(RaiseWhistle)
@@ -44,8 +49,7 @@ def _raise(ctx: Ctx, s: CaseState | None, c: RaiseWhistle) -> Decision:
             return ctx.reject("unknown_area", area=c.compound)
     if c.grid is not None and (wrong := _grid_rejection(ctx, c, c.grid)) is not None:
         return wrong
-    fields = {k: v for k, v in c.__dict__.items() if k not in _NOT_COPIED}
-    return ctx.emit(WhistleRaised, **fields)
+    return ctx.emit(WhistleRaised, **{name: getattr(c, name) for name in _COPIED})
 
 
 def _grid_rejection(ctx: Ctx, c: RaiseWhistle, code: str) -> Rejection | None:
