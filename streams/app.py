@@ -26,11 +26,11 @@ from streams.decider import (
 )
 from streams.producer import Keyed, LazyProducer, partition_of
 from streams.transport import use_short_fetch_wait
+from whistle.config.follower import ConfigFollower
+from whistle.config.seed import configured_seed
 from whistle.domain import (
     breach_command,
     deadline_command,
-    load_policies,
-    load_rules,
     pending_deadlines,
     route,
 )
@@ -107,8 +107,9 @@ class Streams:
         self._queue_s = settings.deadline_queue_s
         self.heap = DeadlineHeap()
         self.producer = LazyProducer(settings.bootstrap)
-        self.rules = load_rules(settings.routing_rules_file)
-        self.policies = load_policies(settings.sla_policies_file)
+        # The configuration versions: every whistle is routed with the version in force at
+        # its own instant (its command record's time), never with one not yet read.
+        self.config = ConfigFollower(settings, seed=configured_seed(settings))
         self._owned: frozenset[int] | None = None
         self._indexing: asyncio.Task[None] | None = None  # the index being rebuilt, if any
         self._indexing_for: frozenset[int] | None = None
@@ -153,9 +154,11 @@ class Streams:
     async def _close_producer(self, *_: Any, **__: Any) -> None:
         """Flush and close our producer once the agents have stopped (Faust closes its own)."""
         await self.producer.stop()
+        await self.config.stop()
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
+        await self.config.start()  # every published version read before the first decision
         batches = take_ready(
             stream, self._batch_max, self._batch_window, BATCH_QUIET_S, self._eager
         )
@@ -177,6 +180,8 @@ class Streams:
                 self._taken_at = time.monotonic()
                 await self._scan_deadlines()
             skipped = self._skipped(batch)
+            if records:  # each command is decided at its record's time: know its version
+                await self.config.ensure(max(r.timestamp_ms for r in records) / 1000)
             for part in by_urgency(records):  # whistles first, then the tracker's firings
                 started = time.perf_counter()
                 result = decide_batch(part, self._load_value, self._route)
@@ -245,9 +250,18 @@ class Streams:
         self._rereads = {key: n for key, n in self._rereads.items() if key[0] not in revoked}
 
     def _route(self, event: WhistleRaised) -> RouteCase:
-        """The router: the rules and policies in force route a whistle the decider raised."""
+        """The router: the version in force at the whistle's instant routes it."""
         metrics.ROUTED.inc()
-        return route(self.rules, event, event.occurred_at, policies=self.policies)
+        version = self.config.at(event.occurred_at)
+        config = version.document
+        return route(
+            config.routing,
+            event,
+            event.occurred_at,
+            policies=config.policies,
+            calendar=version.calendar,
+            policy_version=version.policy_version,
+        )
 
     def _load_value(self, case_id: str, partition: int | None = None) -> bytes | None:
         """A case's table value, read straight from its partition's RocksDB.

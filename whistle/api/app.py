@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 import whistle
 from whistle.api import (
     cases,
+    config_routes,
     dashboard,
     health,
     liaison,
@@ -40,6 +41,10 @@ from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
+from whistle.config.follower import ConfigFollower
+from whistle.config.seed import configured_seed
+from whistle.config.service import ConfigService
+from whistle.config.store import PgConfigVersions
 from whistle.domain.routing import load_rules
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
@@ -86,6 +91,10 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
+        follower = ConfigFollower(settings, seed=configured_seed(settings))
+        await follower.start()
+        config = ConfigService(follower, PgConfigVersions(pool), pool)
+        await config.sync()
         bus = CommandBus(settings)
         await bus.start()
     except BaseException:
@@ -94,6 +103,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
 
     async def close() -> None:
         await bus.stop()
+        await follower.stop()
         await pool.close()
 
     live_read = PgReadModel(pool)
@@ -109,6 +119,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         max_lag_events=api.ready_max_lag_events,
         live_read=live_read,
         webhooks=webhooks,
+        config=config,
     )
     return services, close
 
@@ -156,7 +167,17 @@ def create_app(
         reads=settings.api_max_inflight_reads,
         retry_after_s=settings.api_retry_after_s,
     )
-    for module in (health, cases, liaison, supervisor, open311, webhook_routes, dashboard):
+    modules = (
+        health,
+        cases,
+        liaison,
+        supervisor,
+        open311,
+        webhook_routes,
+        dashboard,
+        config_routes,
+    )
+    for module in modules:
         app.include_router(module.router)
     if api.fast_reads:
         app.router.middleware_stack = FastReads(app.router.middleware_stack)

@@ -30,9 +30,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = sub.add_parser("add", help="create a user; prints the token once")
     add.add_argument("user_id")
     add.add_argument(
-        "--role", required=True, choices=["secretary", "liaison", "supervisor", "admin"]
+        "--role",
+        required=True,
+        choices=["secretary", "liaison", "supervisor", "admin", "config_admin"],
     )
-    add.add_argument("--area", help="community (secretary) or street/district (supervisor) code")
+    add.add_argument(
+        "--area",
+        help="community (secretary), street/district (supervisor) or district (config_admin)",
+    )
     add.add_argument("--department", help="department code (liaison)")
     add.add_argument("--name", default="", help="display name")
     add.set_defaults(func=_users(_add))

@@ -15,6 +15,7 @@ from whistle.api.store import Idempotency, Identity
 from whistle.bus import Decision
 
 if TYPE_CHECKING:
+    from whistle.config.service import ConfigService
     from whistle.webhooks.store import WebhookStore
 
 
@@ -46,6 +47,8 @@ class Services:
     """The read model without the 1 s list cache, for the live board (``None``: ``read``)."""
     webhooks: WebhookStore | None = None
     """Webhook endpoints and deliveries (``None``: the webhook routes answer 503)."""
+    config: ConfigService | None = None
+    """Configuration versions (``None``: the configuration routes answer 503)."""
 
     @property
     def board_read(self) -> ReadModel:
