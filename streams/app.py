@@ -35,6 +35,8 @@ from whistle.domain import (
     route,
 )
 from whistle.domain import encode as encode_message
+from whistle.domain.areas import use_areas
+from whistle.domain.calendar import use_calendar
 from whistle.domain.commands import RouteCase
 from whistle.domain.events import WhistleRaised
 from whistle.logs import get_logger
@@ -184,7 +186,7 @@ class Streams:
                 await self.config.ensure(max(r.timestamp_ms for r in records) / 1000)
             for part in by_urgency(records):  # whistles first, then the tracker's firings
                 started = time.perf_counter()
-                result = decide_batch(part, self._load_value, self._route)
+                result = decide_batch(part, self._load_value, self._route, self._in_force)
                 await self._publish(result)
                 if result.deadline_commands >= 20:  # a small batch's cost is its round trip
                     cost = (time.perf_counter() - started) / len(part)
@@ -248,6 +250,14 @@ class Streams:
             self._expected.pop(tp, None)
             self._rereading.pop(tp, None)
         self._rereads = {key: n for key, n in self._rereads.items() if key[0] not in revoked}
+
+    def _in_force(self, now: datetime) -> None:
+        """The version in force at ``now`` is what the domain checks areas, departments and
+        working time against while it decides a command of that instant."""
+        version = self.config.at(now)
+        config = version.document
+        use_areas(config.areas, config.departments)
+        use_calendar(version.calendar)
 
     def _route(self, event: WhistleRaised) -> RouteCase:
         """The router: the version in force at the whistle's instant routes it."""

@@ -13,6 +13,7 @@ lock; it is deterministic, so a second copy is the same version and is ignored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,6 +21,10 @@ import asyncpg
 
 from whistle.config.versions import ConfigVersion, History, VersionMeta
 from whistle.domain.configuration import Configuration
+from whistle.logs import get_logger
+from whistle.settings import Settings
+
+log = get_logger()
 
 PUBLISH_LOCK = 0x5748_4346  # "WHCF": one publisher at a time per database
 TABLE = "projection.config_versions"
@@ -92,3 +97,40 @@ async def record(conn: asyncpg.Connection, versions: list[ConfigVersion]) -> Non
             for v in versions
         ],
     )
+
+
+async def project_versions(settings: Settings, dsn: str, every_s: float = 2.0) -> None:
+    """Follow the configuration topic into ``projection.config_versions`` until cancelled.
+
+    Run by the projector beside the event log: the table is a read model like the others, and
+    after a rebuild swaps the schema in it is filled again within ``every_s``. The API records
+    the versions it publishes itself, so its lists never wait for this.
+    """
+    from whistle.config.follower import ConfigFollower
+    from whistle.config.seed import configured_seed
+
+    backoff = 1.0
+    while True:
+        follower = ConfigFollower(settings, seed=configured_seed(settings))
+        pool: asyncpg.Pool | None = None
+        try:
+            await follower.start()
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+            versions = PgConfigVersions(pool)
+            while True:
+                try:
+                    await versions.sync(follower.history)
+                    backoff = 1.0
+                except asyncpg.UndefinedTableError:
+                    pass  # the projector has not migrated yet
+                await asyncio.sleep(every_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the broker or the database away: start again
+            log.warning("config_projection_failed", error=str(exc)[:200], retry_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(30.0, backoff * 2)
+        finally:
+            await follower.stop()
+            if pool is not None:
+                await pool.close()

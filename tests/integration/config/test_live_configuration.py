@@ -416,3 +416,64 @@ def test_the_matrix(stack: Stack) -> None:
                         body |= {"reason": "matrix", "expected_version": latest(http, stack)}
                 got = http.request(method, url, json=body, headers=auth(stack, who))
                 assert got.status_code == status, (method, path, who, got.text)
+
+
+def test_the_projector_keeps_the_read_model_of_versions(stack: Stack) -> None:
+    """Emptied (as a rebuild's schema swap leaves it), the table is filled again by the
+    projector's follower without any API call."""
+    import asyncpg
+
+    dsn = stack.env["WHISTLE_DATABASE_URL"]
+
+    async def rows(delete: bool = False) -> list[int]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            if delete:
+                await conn.execute("DELETE FROM projection.config_versions")
+            found = await conn.fetch("SELECT version FROM projection.config_versions")
+            return sorted(r["version"] for r in found)
+        finally:
+            await conn.close()
+
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        last = latest(http, stack)
+    assert asyncio.run(rows(delete=True)) == []
+    deadline = time.monotonic() + 60
+    while asyncio.run(rows()) != list(range(1, last + 1)):
+        assert time.monotonic() < deadline, asyncio.run(rows())
+        time.sleep(0.5)
+
+
+def test_a_new_community_published_by_the_district_is_taken_up_by_the_decider(
+    stack: Stack,
+) -> None:
+    code = "tongan.datong.cfgtest"
+    body = {"community": code, "category": "noise", "title": "夜间施工", "address": "新社区"}
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        admin = auth(stack, "admin")
+        early = http.post("/v1/cases", json=body, headers=admin)
+        assert early.status_code == 422 and early.json()["code"] == "unknown_area", early.text
+        areas = http.get("/v1/config/areas/current", headers=admin).json()["document"]
+        areas[code] = {
+            "code": code,
+            "kind": "community",
+            "name_zh": "配置测试社区",
+            "name_en": "Config Test Community",
+            "parent": "tongan.datong",
+        }
+        proposal = {
+            "document": areas,
+            "reason": "新设社区",
+            "expected_version": latest(http, stack),
+        }
+        published = http.post(
+            "/v1/config/areas/publish", json=proposal, headers=auth(stack, "config_admin")
+        )
+        assert published.status_code == 201, published.text
+        assert published.json()["kinds"] == ["areas"] and published.json()["author"] == "cfg-tongan"
+        wait_until(datetime.fromisoformat(published.json()["effective_from"]))
+        later = http.post("/v1/cases", json=body, headers=admin)
+        assert later.status_code == 201, later.text
+        case_id = later.json()["case_id"]
+    event = routed(stack, {case_id})[case_id]
+    assert event["lead"]  # routed by the rules in force (the district's or the fallback)
