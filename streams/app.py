@@ -160,7 +160,7 @@ class Streams:
 
     # ---- the decider -------------------------------------------------------------------
     async def _decider(self, stream: Any) -> None:
-        await self.config.start()  # every published version read before the first decision
+        await self._follow_configuration()  # every version read before the first decision
         batches = take_ready(
             stream, self._batch_max, self._batch_window, BATCH_QUIET_S, self._eager
         )
@@ -196,6 +196,18 @@ class Streams:
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
+
+    async def _follow_configuration(self) -> None:
+        """Start following the configuration topic, retrying while the broker is away."""
+        backoff = 1.0
+        while True:
+            try:
+                await self.config.start()
+                return
+            except Exception as exc:
+                log.warning("configuration_unavailable", error=str(exc)[:200], retry_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
 
     def _eager(self, gathered: int) -> bool:
         """Whether a batch ends once commands stop arriving for ``BATCH_QUIET_S``."""

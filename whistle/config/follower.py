@@ -81,9 +81,24 @@ class ConfigFollower:
 
     # ---- life -------------------------------------------------------------------------
     async def start(self) -> None:
-        """Read every published version (seeding version 1 on an empty topic), then follow."""
+        """Read every published version (seeding version 1 on an empty topic), then follow.
+
+        On failure (the broker unreachable) the clients are closed again: call it again.
+        """
         if self._started:
             return
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._started = True
+        self._task = asyncio.ensure_future(self._follow())
+        last = self.history.last
+        assert last is not None
+        log.info("configuration_followed", topic=self.topic, version=last.version)
+
+    async def _start(self) -> None:
         await ensure_topics(self.settings, (CONFIGURATION,))
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap,
@@ -92,21 +107,16 @@ class ConfigFollower:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
         )
+        self._consumer = consumer
         await consumer.start()
         consumer.assign([self.tp])
         await consumer.seek_to_beginning(self.tp)
-        self._consumer = consumer
         await self.refresh()
         if self.history.last is None:
             if self._seed is None:
                 raise RuntimeError(f"{self.topic} holds no version and there is no seed")
             await self._append(seed_version(self._seed))
             await self.refresh()
-        self._started = True
-        self._task = asyncio.ensure_future(self._follow())
-        last = self.history.last
-        assert last is not None
-        log.info("configuration_followed", topic=self.topic, version=last.version)
 
     async def stop(self) -> None:
         """Stop following; close the clients."""
@@ -116,8 +126,11 @@ class ConfigFollower:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+            self._consumer = None
         if self._producer is not None:
             await self._producer.stop()
+            self._producer = None
+        self._task = None
         self._started = False
 
     async def _follow(self) -> None:

@@ -474,6 +474,17 @@ def test_a_new_community_published_by_the_district_is_taken_up_by_the_decider(
         wait_until(datetime.fromisoformat(published.json()["effective_from"]))
         later = http.post("/v1/cases", json=body, headers=admin)
         assert later.status_code == 201, later.text
-        case_id = later.json()["case_id"]
-    event = routed(stack, {case_id})[case_id]
-    assert event["lead"]  # routed by the rules in force (the district's or the fallback)
+        # its secretary can be made now, and raises there
+        made = stack.cli("users", "add", "sec-cfgtest", "--role", "secretary", "--area", code)
+        assert made.returncode == 0, made.stderr
+        own = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+        mine = http.post(
+            "/v1/cases", json={k: v for k, v in body.items() if k != "community"}, headers=own
+        )
+        assert mine.status_code == 201, mine.text
+        assert mine.json()["events"][0]["community"] == code
+        names = http.get("/v1/names").json()["areas"]
+        assert names[code]["zh"] == "配置测试社区"
+        case_ids = {later.json()["case_id"], mine.json()["case_id"]}
+    for event in routed(stack, case_ids).values():
+        assert event["lead"]  # routed by the rules in force (the district's or the fallback)
