@@ -148,9 +148,7 @@ def _dry_run(
 async def list_all_versions(principal: CurrentPrincipal, services: CurrentServices) -> Any:
     """Version number, author, time, reason, effective_from and the kinds each changed."""
     require_role(principal, CONFIG_ROLES)
-    service = _service(services)
-    await service.sync()
-    return await service.versions.versions()
+    return await _service(services).list_versions()
 
 
 @router.get(
@@ -163,9 +161,7 @@ async def list_all_versions(principal: CurrentPrincipal, services: CurrentServic
 async def list_versions(kind: Kind, principal: CurrentPrincipal, services: CurrentServices) -> Any:
     """Versions whose ``kinds`` include ``kind`` (version 1 includes all)."""
     require_role(principal, CONFIG_ROLES)
-    service = _service(services)
-    await service.sync()
-    return await service.versions.versions(kind)
+    return await _service(services).list_versions(kind)
 
 
 @router.get(

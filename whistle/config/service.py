@@ -96,6 +96,16 @@ class ConfigService:
         """Bring the read model up to the versions followed."""
         await self.versions.sync(self.follower.history)
 
+    async def list_versions(self, kind: Kind | None = None) -> list[VersionMeta]:
+        """The versions (or those that changed ``kind``), newest first, from the read model
+        (from the followed topic while the read model's table is not migrated yet)."""
+        await self.sync()
+        try:
+            return await self.versions.versions(kind)
+        except asyncpg.UndefinedTableError:
+            found = self.follower.history.versions
+            return [v.meta() for v in reversed(found) if kind is None or kind in v.kinds]
+
     def current(self) -> ConfigVersion:
         """The version in force now."""
         return self.follower.current()
@@ -161,7 +171,12 @@ class ConfigService:
             if not version.kinds:
                 raise Refused("no_change")
             taken = await self.follower.publish(version)
-            await record(conn, [taken])
+            # on the topic now, so published: the row is a copy (the projector makes it too)
+            try:
+                async with conn.transaction():
+                    await record(conn, [taken])
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("config_version_not_recorded", version=taken.version, error=str(exc))
         published = Published(taken.meta(), publisher, kind, run.diff)
         for hook in self.hooks:
             try:

@@ -14,6 +14,7 @@ lock; it is deterministic, so a second copy is the same version and is ignored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -42,7 +43,12 @@ class PgConfigVersions:
 
     async def sync(self, history: History) -> None:
         """Record every version of ``history`` the table lacks (after a rebuild, a restart,
-        or a publish by another API process)."""
+        or a publish by another API process); nothing before the schema is migrated."""
+        # before `whistle db migrate` (or the projector) has made the table: nothing to do
+        with contextlib.suppress(asyncpg.UndefinedTableError):
+            await self._sync(history)
+
+    async def _sync(self, history: History) -> None:
         async with self.pool.acquire() as conn:
             last = await conn.fetchval(f"SELECT coalesce(max(version), 0) FROM {TABLE}")
             missing = [v for v in history.versions if v.version > last]
@@ -118,11 +124,8 @@ async def project_versions(settings: Settings, dsn: str, every_s: float = 2.0) -
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
             versions = PgConfigVersions(pool)
             while True:
-                try:
-                    await versions.sync(follower.history)
-                    backoff = 1.0
-                except asyncpg.UndefinedTableError:
-                    pass  # the projector has not migrated yet
+                await versions.sync(follower.history)  # nothing until it has migrated
+                backoff = 1.0
                 await asyncio.sleep(every_s)
         except asyncio.CancelledError:
             raise
