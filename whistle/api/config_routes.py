@@ -191,6 +191,9 @@ async def show_version(
     require_role(principal, CONFIG_ROLES)
     service = _service(services)
     found = service.follower.history.get(version)
+    if found is None:  # published through another API process a moment ago?
+        await service.follower.refresh()
+        found = service.follower.history.get(version)
     if found is None:
         raise ProblemError(
             404, "not_found", detail_key="no_config_version", detail_values={"version": version}

@@ -80,6 +80,10 @@ def stack(
             )
             ports.append(port)
         running.env["TEST_WORKER_PORTS"] = ",".join(map(str, ports))
+        second = free_port()  # a second API process: two publishers serialised by PostgreSQL
+        running.supervisor.start("api-2", "api", "--port", str(second))
+        running.env["TEST_SECOND_API"] = f"http://127.0.0.1:{second}"
+        running.supervisor.wait_ready(f"{running.env['TEST_SECOND_API']}/readyz", 180)
         done = running.cli(
             "users", "add", "cfg-tongan", "--role", "config_admin", "--area", "tongan"
         )
@@ -494,3 +498,39 @@ def test_a_new_community_published_by_the_district_is_taken_up_by_the_decider(
         case_ids = {later.json()["case_id"], mine.json()["case_id"]}
     for event in routed(stack, case_ids).values():
         assert event["lead"]  # routed by the rules in force (the district's or the fallback)
+
+
+def test_two_admins_publishing_at_once_get_one_version_and_one_conflict(stack: Stack) -> None:
+    """Two API processes, the same expected version: one 201, one 409, no gap, no twin."""
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        admin = auth(stack, "admin")
+        current = http.get("/v1/config/routing/current", headers=admin).json()["document"]
+        base = latest(http, stack)
+    answers: list[httpx.Response] = []
+
+    def publish(lead: str, base_url: str) -> None:
+        body = {
+            "document": routing_with(current, YUNXI, lead, f"yunxi.race.{lead}"),
+            "reason": f"并发 {lead}",
+            "expected_version": base,
+        }
+        with httpx.Client(base_url=base_url, timeout=60) as own:
+            answers.append(own.post("/v1/config/routing/publish", json=body, headers=admin))
+
+    apis = (stack.base, stack.env["TEST_SECOND_API"])  # one admin on each API process
+    threads = [
+        threading.Thread(target=publish, args=(lead, url))
+        for lead, url in zip(("transport", "water"), apis, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        versions = [v["version"] for v in http.get("/v1/config/versions", headers=admin).json()]
+    assert versions == list(range(base + 1, 0, -1))  # numbered without gaps
+    winner = next(a for a in answers if a.status_code == 201).json()
+    with httpx.Client(base_url=stack.env["TEST_SECOND_API"], timeout=60) as other:
+        shown = other.get(f"/v1/config/routing/versions/{base + 1}", headers=admin)
+    assert shown.status_code == 200 and shown.json()["version"] == winner  # both APIs agree
