@@ -4,7 +4,7 @@ Method (open loop, so a stall is never hidden): request i is *intended* at t0 + 
 then, whatever happened to the others; latency = response received − intended time, so a
 slow server or a late load generator both show up. The API runs as in production, as a child
 process (`whistle api`: uvicorn with uvloop and httptools, one worker) on a fresh database
-holding N synthetic case histories (projections.synthetic, applied by the projector's own
+holding N synthetic case histories (tests.stories.wire, applied by the projector's own
 code) and the local Kafka broker for its command bus. The mix of reads, by weight:
 
     40 %  GET /v1/cases/{id}            (a secretary or supervisor, in scope)
@@ -48,9 +48,9 @@ from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate, quote_ident
 from projections.model import Model
 from projections.store import write_cases, write_timeline
-from projections.synthetic import COMMUNITIES, encode_event, random_story
 from tests.conftest import with_database
 from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.stories.wire import COMMUNITIES, encode_event, random_story
 from whistle.api.pgread import CASE_SQL
 from whistle.api.store import PgUsers, migrate_api
 from whistle.settings import get_settings

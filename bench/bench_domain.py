@@ -20,23 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.stories.domain import T0, liaison, lifecycle_script
 from whistle.domain import (
-    Acknowledge,
-    Actor,
     CaseState,
-    CloseCase,
     Command,
-    ContactRequester,
     Event,
-    PauseClock,
-    RaiseWhistle,
-    RecordCallback,
     Rejection,
-    ReportCompletion,
     ReportProgress,
-    ResolveCase,
-    ResumeClock,
-    ScheduleJointAction,
     decide,
     encode,
     evolve,
@@ -45,93 +35,6 @@ from whistle.domain import (
     parse_command,
     route,
 )
-from whistle.domain.calendar import shanghai
-
-TZ = shanghai()
-T0 = datetime(2025, 9, 22, 9, 0, tzinfo=TZ)
-SECRETARY = Actor(user_id="sec-jinhai", role="secretary", area="tongan.datong.jinhai")
-
-
-def liaison(department: str) -> Actor:
-    """A liaison of ``department``."""
-    return Actor(user_id=f"liaison-{department}", role="liaison", department=department)
-
-
-def case_script(case_id: str) -> list[tuple[Command, datetime]]:
-    """A whole lifecycle (≈15 commands) of one whistle in 金海社区, with times."""
-    raise_cmd = RaiseWhistle(
-        command_id=f"{case_id}:raise",
-        case_id=case_id,
-        actor=SECRETARY,
-        community="tongan.datong.jinhai",
-        category="tourist_crowds",
-        title="滨海浪漫线游客激增",
-        address="滨海旅游浪漫线",
-    )
-    raised = decide(None, raise_cmd, T0)
-    assert isinstance(raised, list)
-    state = fold(raised)
-    assert state is not None
-    routing = route(load_rules(), state, T0)
-    lead, supporting = routing.lead, routing.supporting
-    script: list[Command] = [raise_cmd, routing]
-    script += [
-        Acknowledge(
-            command_id=f"{case_id}:ack:{d}", case_id=case_id, actor=liaison(d), department=d
-        )
-        for d in (lead, *supporting)
-    ]
-    script += [
-        ContactRequester(
-            command_id=f"{case_id}:contact", case_id=case_id, actor=liaison(lead), department=lead
-        ),
-        ScheduleJointAction(
-            command_id=f"{case_id}:ja",
-            case_id=case_id,
-            actor=liaison(lead),
-            at=T0 + timedelta(hours=5),
-            place="滨海浪漫线",
-            departments=(lead, supporting[0]),
-        ),
-        PauseClock(
-            command_id=f"{case_id}:pause",
-            case_id=case_id,
-            actor=liaison(lead),
-            reason="waiting for the requester",
-        ),
-        ResumeClock(command_id=f"{case_id}:resume", case_id=case_id, actor=liaison(lead)),
-        ReportProgress(
-            command_id=f"{case_id}:progress",
-            case_id=case_id,
-            actor=liaison(supporting[0]),
-            department=supporting[0],
-            note="联合执法完成",
-        ),
-        ReportCompletion(
-            command_id=f"{case_id}:done",
-            case_id=case_id,
-            actor=liaison(supporting[0]),
-            department=supporting[0],
-            summary="疏导完成",
-        ),
-        ResolveCase(
-            command_id=f"{case_id}:resolve",
-            case_id=case_id,
-            actor=liaison(lead),
-            outcome="solved",
-            summary="秩序恢复",
-        ),
-        RecordCallback(
-            command_id=f"{case_id}:callback",
-            case_id=case_id,
-            actor=SECRETARY,
-            solved=True,
-            satisfied=True,
-            score=5,
-        ),
-        CloseCase(command_id=f"{case_id}:close", case_id=case_id, actor=SECRETARY),
-    ]
-    return [(cmd, T0 + timedelta(minutes=i)) for i, cmd in enumerate(script)]
 
 
 def run_throughput(scripts: list[list[tuple[Command, datetime]]]) -> tuple[float, float, int]:
@@ -152,7 +55,7 @@ def run_throughput(scripts: list[list[tuple[Command, datetime]]]) -> tuple[float
 
 def long_case(n_events: int) -> list[Event]:
     """A case with ``n_events`` events: raise, route, acks, then progress notes."""
-    script = case_script("LONG")[:6]
+    script = lifecycle_script("LONG")[:6]
     events: list[Event] = []
     state: CaseState | None = None
     for command, now in script:
@@ -255,7 +158,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     args = parser.parse_args()
 
-    scripts = [case_script(f"C{i:06d}") for i in range(args.cases)]
+    scripts = [lifecycle_script(f"C{i:06d}") for i in range(args.cases)]
     run_throughput(scripts[:50])  # warm up caches
     rates, cpu_rates, units = [], [], []
     for _ in range(args.runs):

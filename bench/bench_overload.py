@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
 from projections.migrate import LIVE_SCHEMA
+from streams.aiokafka_adapter import consumer_client
 from tests.conftest import unique_name
 from tests.stack import Stack, running_stack, scratch_database
 from whistle.settings import get_settings
@@ -131,7 +132,7 @@ class Lag:
     async def _ends(self, topic: str) -> dict[TopicPartition, int]:
         parts = self.consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await self.consumer._client.force_metadata_update()
+            await consumer_client(self.consumer).force_metadata_update()
             parts = self.consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]
         return await self.consumer.end_offsets(tps) if tps else {}

@@ -35,8 +35,8 @@ from projections.projector import Projector, ProjectorConfig, connect
 from projections.queries import Scope
 from projections.rebuild import build, end_offsets, swap
 from projections.rollups import refresh_all
-from projections.synthetic import encode_event, random_story
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
+from tests.stories.wire import encode_event, random_story
 from whistle.settings import get_settings
 
 PLACEHOLDER = "case-PLACEHOLD"

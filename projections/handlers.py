@@ -330,6 +330,18 @@ def case_marked_duplicate(model: Model, rows: CaseRows, ev: Event, at: datetime)
     rows.case["duplicate_of"] = ev["original_case_id"]
 
 
+@handles("CaseMergedInto")
+def case_merged_into(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
+    """合并: merged into the original case, closed as its duplicate."""
+    _finish(rows, at, "duplicate", ev.get("note") or None)
+    rows.case["duplicate_of"] = ev["original_case_id"]
+
+
+@handles("DuplicateMerged")
+def duplicate_merged(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
+    """合并了: a duplicate was merged into this case; only the timeline records it."""
+
+
 @handles("ExtensionRequested")
 def extension_requested(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
     """延期 asked: pending until a supervisor decides."""

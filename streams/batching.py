@@ -23,6 +23,8 @@ from typing import Any
 from mode.utils.aiter import aiter
 from mode.utils.futures import notify
 
+from streams.faust_adapter import enable_passive
+
 
 async def take_ready(
     stream: Any, max_: int, within: float, quiet: float, eager: Callable[[int], bool]
@@ -70,7 +72,7 @@ async def take_ready(
 
     stream.enable_acks = False  # acknowledged below, once the batch is handled
     stream.add_processor(add_to_buffer)
-    stream._enable_passive(aiter(stream.channel))
+    enable_passive(stream, aiter(stream.channel))
     while not stream.should_stop:
         if not events:
             await stream.wait_for_stopped(arrived, timeout=within)

@@ -60,7 +60,7 @@ class DeadlineHeap:
 
     def rebuild(self, rows: Iterable[tuple[str, Pending]]) -> None:
         """Replace the index by the deadlines of ``rows`` (case id, pending), row by row as
-        the worker builds it (``Streams._rebuild_index`` adds each row, yielding between
+        the worker builds it (``DeadlineTracker.rebuild`` adds each row, yielding between
         slices)."""
         self._heap, self._next, self.deadlines = [], {}, 0
         for case_id, pending in rows:

@@ -1,9 +1,10 @@
 """The case decider: one writer per case, turning commands into events with the pure core.
 
 ``decide_batch`` is Faust-free: it reads states through a lookup function, calls the domain,
-and returns what to publish and what to store. The agent in ``streams.app`` publishes the
-events, waits until the broker has them, and only then stores the new states, so a crash can
-repeat a decision (identically: time is the command record's timestamp) but never lose one.
+and returns what to publish and what to store. The agent in ``streams.app`` has
+``streams.publisher`` publish the events, wait until the broker has them, and only then store
+the new states, so a crash can repeat a decision (identically: time is the command record's
+timestamp) but never lose one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from whistle.domain import (
     pending_times,
 )
 from whistle.domain.events import WhistleRaised
+from whistle.domain.reactions import follow_ups
 from whistle.logs import get_logger
 
 log = get_logger()
@@ -70,6 +72,8 @@ class BatchResult:
     """Everything a batch of decisions wants published and stored."""
 
     events: list[tuple[str, bytes]] = field(default_factory=list)
+    follow_ups: list[tuple[str, bytes]] = field(default_factory=list)
+    """(Case id, command) the events send to other cases (``whistle.domain.reactions``)."""
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes | None, str]] = field(default_factory=list)
     states: dict[str, bytes] = field(default_factory=dict)
@@ -257,7 +261,7 @@ def _fire_due(state: CaseState, now: datetime, result: BatchResult) -> CaseState
     """
     state, events = fire_due(state, now)
     for event in events:
-        result.events.append((event.case_id, encode(event)))
+        _queue(event, result)
         result.count("accepted")
     return state
 
@@ -266,6 +270,13 @@ def _apply(state: CaseState | None, events: list[Event], result: BatchResult) ->
     """Fold the new events into the state and queue them for the log."""
     for event in events:
         state = evolve(state, event)
-        result.events.append((event.case_id, encode(event)))
+        _queue(event, result)
     assert state is not None
     return state
+
+
+def _queue(event: Event, result: BatchResult) -> None:
+    """Queue ``event`` for the log and the commands it sends to other cases."""
+    result.events.append((event.case_id, encode(event)))
+    for command in follow_ups((event,)):
+        result.follow_ups.append((command.case_id, encode(command)))

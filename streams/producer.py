@@ -14,6 +14,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from streams.aiokafka_adapter import wait_on_metadata
+
 METADATA_ATTEMPTS = 150
 """Metadata refreshes (0.2 s apart) before a partition the producer does not know is an error."""
 
@@ -105,7 +107,7 @@ class LazyProducer:
             if wanted <= known:
                 return
             if attempt == 0 and not known:
-                await client._wait_on_metadata(topic)
+                await wait_on_metadata(client, topic)
                 continue
             await client.force_metadata_update()
             await asyncio.sleep(0.2)

@@ -13,31 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.transport.drivers import aiokafka as faust_aiokafka
+from streams.aiokafka_adapter import set_fetch_max_wait_ms
+from streams.faust_adapter import transport_configuring_consumer
 
 FETCH_MAX_WAIT_MS = 100
 
 
-class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """The aiokafka consumer thread, its consumer created with our fetch wait."""
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when it starts its fetcher
-        return consumer
+def _short_fetch_wait(consumer: Any) -> None:
+    set_fetch_max_wait_ms(consumer, FETCH_MAX_WAIT_MS)
 
 
-class Consumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with :class:`ConsumerThread`."""
-
-    def _new_consumer_thread(self) -> Any:
-        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with :class:`Consumer`."""
-
-    Consumer = Consumer
+Transport = transport_configuring_consumer(_short_fetch_wait)
+"""Faust's aiokafka transport, its worker consumer created with our fetch wait."""
 
 
 def use_short_fetch_wait(app: Any) -> None:

@@ -64,7 +64,7 @@ CONFIGURATION = TopicSpec(
 )
 ALL_TOPICS = (CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS)
 STREAM_TABLES = ("cases",)
-"""The stream worker's tables (``streams/app.py``), co-partitioned with the commands."""
+"""The stream worker's tables (``streams/glue.py``), co-partitioned with the commands."""
 
 
 def changelog_topic(settings: Settings, table: str) -> str:

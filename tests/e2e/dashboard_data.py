@@ -15,7 +15,7 @@ import asyncpg
 from projections.apply import ApplyStats, apply_event
 from projections.model import Model
 from projections.store import load_cases, write_cases, write_timeline
-from projections.synthetic import CaseStory
+from tests.stories.wire import CaseStory
 
 NOW = datetime.now(UTC)
 

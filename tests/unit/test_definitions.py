@@ -28,6 +28,7 @@ from whistle.domain.decisions import DECIDERS
 from whistle.domain.events import ALL_EVENTS
 from whistle.domain.evolve import CREATES_CASE
 from whistle.domain.evolve import HANDLERS as EVOLVE_HANDLERS
+from whistle.domain.reactions import REACTIONS, reacts_to
 from whistle.domain.rejections import MESSAGES
 from whistle.settings import Settings
 
@@ -75,7 +76,7 @@ def test_the_registries_hold_every_declared_command_and_event() -> None:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_a_decider(name: str) -> None:
-    assert name in DECIDERS, f"{name}: no @decides({name}) in whistle/domain/decisions"
+    assert name in DECIDERS, f"{name}: no @decides({name}) in whistle/domain/decisions or steps"
 
 
 def test_no_decider_without_a_command() -> None:
@@ -145,3 +146,17 @@ def test_every_event_has_a_projection_handler_or_a_no_effect_mark(name: str) -> 
 def test_the_codec_unions_are_the_registries() -> None:
     assert COMMAND_ADAPTER.json_schema()["discriminator"]["mapping"].keys() == set(COMMANDS)
     assert EVENT_ADAPTER.json_schema()["discriminator"]["mapping"].keys() == set(EVENTS)
+
+
+def test_every_reaction_follows_a_declared_event() -> None:
+    assert set(REACTIONS) <= set(EVENTS), (
+        f"reactions to unknown events: {set(REACTIONS) - set(EVENTS)}"
+    )
+
+
+def test_an_event_cannot_have_two_reactions() -> None:
+    taken = next(iter(REACTIONS))
+    event = next(e for e in ALL_EVENTS if e.__name__ == taken)
+    with pytest.raises(TypeError, match="two reactions"):
+        reacts_to(event)(lambda e: [])
+    assert REACTIONS[taken].__name__ != "<lambda>"

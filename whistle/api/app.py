@@ -39,6 +39,7 @@ from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
+from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import CommandBus
 from whistle.config.follower import ConfigFollower
@@ -180,7 +181,7 @@ def create_app(
     for module in modules:
         app.include_router(module.router)
     if api.fast_reads:
-        app.router.middleware_stack = FastReads(app.router.middleware_stack)
+        wrap_router(app, FastReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_docs(app)
     return app

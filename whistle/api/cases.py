@@ -1,5 +1,5 @@
 """Cases: raise a whistle, list and read cases in scope, timeline, time travel, and the
-community's own steps (callback, reopen, close, withdraw, publish, duplicate)."""
+community's own steps (callback, reopen, close, withdraw, publish, duplicate, merge)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ from whistle.domain import commands as c
 from whistle.domain.base import Command
 from whistle.domain.codec import parse_event
 from whistle.domain.evolve import fold
+from whistle.domain.steps.merge import MergeDuplicate
 
 router = APIRouter(tags=["cases"])
 
@@ -283,6 +284,9 @@ add_command_route(router, "/withdraw", c.WithdrawCase, summary="Withdraw the whi
 add_command_route(router, "/publish", c.PublishCase, summary="Publish the result (晒事)")
 add_command_route(
     router, "/duplicate", c.MarkDuplicate, summary="Mark as a duplicate", check=check_original
+)
+add_command_route(
+    router, "/merge", MergeDuplicate, summary="Merge into the original (合并)", check=check_original
 )
 add_command_route(
     router, "/joint-action", c.ScheduleJointAction, summary="Schedule a joint action (集结)"

@@ -1,4 +1,5 @@
-"""``MarkDuplicate`` across cases, checked before it is sent: the decider holds one case.
+"""A command naming an original case (``MarkDuplicate``, ``MergeDuplicate``), checked across
+cases before it is sent: the decider holds one case.
 
 The original must be a case the caller may read (an unknown one and one outside the caller's
 scope are refused alike, as reading it answers 404 for both), must not be a duplicate itself,
@@ -16,15 +17,15 @@ from whistle.api.deps import Services, visible
 from whistle.api.identity import Principal
 from whistle.api.readmodel import CaseFilters, Scope
 from whistle.domain.base import Command
-from whistle.domain.commands import MarkDuplicate
 
 
 async def check_original(
     request: Request, services: Services, principal: Principal, command: Command
 ) -> None:
-    """Raise the rejection problem unless ``command`` may make its case a duplicate."""
-    assert isinstance(command, MarkDuplicate)
-    original = command.original_case_id
+    """Raise the rejection problem unless ``command`` may make its case a duplicate of the
+    ``original_case_id`` it names."""
+    original = getattr(command, "original_case_id", None)
+    assert isinstance(original, str), f"{command.type} names no original_case_id"
     if original == command.case_id:
         return
     row = await services.read.case(original)

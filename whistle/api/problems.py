@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from whistle.api.i18n import DETAILS, FIELD_MESSAGES, TITLES, Lang, negotiate, text
+from whistle.api.starlette_adapter import fully_matches
 from whistle.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -202,9 +202,7 @@ def allowed_methods(request: Request) -> str:
     allowed = [
         method
         for method in HTTP_METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
-        )
+        if any(fully_matches(route, {**request.scope, "method": method}) for route in routes)
     ]
     return ", ".join(allowed)
 

@@ -306,7 +306,10 @@ class PublishCase(Command):
     summary: str = Text
 
 
-ALL_COMMANDS: tuple[type[Command], ...] = tuple(COMMAND_CLASSES.values())
-"""Every command, in declaration order (each class registers itself on definition)."""
+from whistle.domain import events as _events  # noqa: E402,F401  (registers the steps' commands)
 
-__all__ = ["ALL_COMMANDS", *(cls.__name__ for cls in ALL_COMMANDS)]
+ALL_COMMANDS: tuple[type[Command], ...] = tuple(COMMAND_CLASSES.values())
+"""Every command, in declaration order (each class registers itself on definition): these,
+then those of ``whistle.domain.steps``."""
+
+__all__ = ["ALL_COMMANDS", *(cls.__name__ for cls in ALL_COMMANDS if cls.__module__ == __name__)]

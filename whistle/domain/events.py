@@ -292,7 +292,10 @@ class CasePublished(Event):
     summary: str
 
 
-ALL_EVENTS: tuple[type[Event], ...] = tuple(EVENT_CLASSES.values())
-"""Every event, in declaration order (each class registers itself on definition)."""
+import whistle.domain.steps  # noqa: E402,F401  (registers the steps' commands and events)
 
-__all__ = ["ALL_EVENTS", *(cls.__name__ for cls in ALL_EVENTS)]
+ALL_EVENTS: tuple[type[Event], ...] = tuple(EVENT_CLASSES.values())
+"""Every event, in declaration order (each class registers itself on definition): these, then
+those of ``whistle.domain.steps``."""
+
+__all__ = ["ALL_EVENTS", *(cls.__name__ for cls in ALL_EVENTS if cls.__module__ == __name__)]

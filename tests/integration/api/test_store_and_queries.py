@@ -17,7 +17,7 @@ from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
 from projections.store import write_cases, write_timeline
-from projections.synthetic import encode_event, random_story
+from tests.stories.wire import encode_event, random_story
 from whistle.api.pgread import PgReadModel
 from whistle.api.readmodel import CaseFilters, Scope
 from whistle.api.store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api

@@ -11,7 +11,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from projections.synthetic import encode_event
+from tests.stories.wire import encode_event
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int = 4) -> None:

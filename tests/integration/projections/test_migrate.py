@@ -15,7 +15,7 @@ from projections.metrics import metrics
 from projections.migrate import Migration, MigrationError, load_migrations, migrate
 from projections.model import Model
 from projections.store import write_timeline
-from projections.synthetic import CaseStory, encode_event
+from tests.stories.wire import CaseStory, encode_event
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration

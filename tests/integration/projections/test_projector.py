@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from projections.projector import Projector, ProjectorConfig
-from projections.synthetic import CaseStory
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
+from tests.stories.wire import CaseStory
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 
 from projections.projector import Projector, ProjectorConfig
 from projections.rebuild import build, check, compare, rebuild
-from projections.synthetic import random_story
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
+from tests.stories.wire import random_story
 
 pytestmark = pytest.mark.integration
 

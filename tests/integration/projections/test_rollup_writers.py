@@ -15,7 +15,7 @@ from projections.model import Model
 from projections.projector import ProjectorConfig, connect, prepare_batch, write_batch
 from projections.rollups import refresh_all
 from projections.store import Position, init_checkpoints
-from projections.synthetic import encode_event, random_story
+from tests.stories.wire import encode_event, random_story
 
 pytestmark = pytest.mark.integration
 

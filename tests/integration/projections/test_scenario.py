@@ -13,9 +13,9 @@ import pytest
 from projections.metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
 from projections.projector import Projector, ProjectorConfig
 from projections.queries import Scope
-from projections.synthetic import CaseStory
 from projections.timetravel import case_as_of
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
+from tests.stories.wire import CaseStory
 
 pytestmark = pytest.mark.integration
 

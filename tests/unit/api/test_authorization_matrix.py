@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[set[str], dict[str, object]]] = {
     "/withdraw": ({"secretary", "admin"}, {"reason": "已自行解决"}),
     "/publish": ({"secretary", "supervisor", "admin"}, {"summary": "整治完成"}),
     "/duplicate": ({"secretary", "supervisor", "admin"}, {"original_case_id": "WH-OTHER"}),
+    "/merge": ({"secretary", "supervisor", "admin"}, {"original_case_id": "WH-OTHER"}),
     "/joint-action": (
         {"liaison", "secretary", "supervisor", "admin"},
         {"at": "2026-11-21T09:00:00+08:00", "place": "海堤路", "departments": [DEPT]},
@@ -121,7 +122,7 @@ async def test_commands_inside_scope_are_allowed_by_role(
     client: httpx.AsyncClient, services: Services, suffix: str, who: str, case: str
 ) -> None:
     assert isinstance(services.read, FakeRead)
-    services.read.add(case_row("WH-OTHER", JINHAI, [DEPT]))  # the original of /duplicate
+    services.read.add(case_row("WH-OTHER", JINHAI, [DEPT]))  # the original of /duplicate, /merge
     roles, body = COMMANDS[suffix]
     token = IN_SCOPE[who]
     response = await client.post(f"/v1/cases/{case}{suffix}", json=body, headers=auth(token))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.unit.domain.builders import (
+from tests.stories.domain import (
     LEAD,
     T0,
     Story,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_event
 from hypothesis import strategies as st
 
-from tests.unit.domain import builders as b
+from tests.stories import domain as b
 from whistle.domain import (
     CaseState,
     Command,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.domain.builders import (
+from tests.stories.domain import (
     ADMIN,
     CASE,
     JINHAI,

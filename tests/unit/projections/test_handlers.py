@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from projections.apply import ApplyStats, apply_event, decode
 from projections.model import Model
-from projections.synthetic import CaseStory, encode_event, random_story
+from tests.stories.wire import CaseStory, encode_event, random_story
 from whistle.domain import fold, parse_event
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)

@@ -1,4 +1,9 @@
-"""Synthetic case histories (event dicts in the domain's wire format) for tests and benchmarks."""
+"""Case histories in the domain's wire format (event dicts), written directly at chosen times.
+
+For the projection tests and the read-side benchmarks, which need many varied histories
+(``random_story``) or events at exact instants without playing the commands through the
+domain (``tests.stories.domain`` does that).
+"""
 
 from __future__ import annotations
 

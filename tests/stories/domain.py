@@ -1,4 +1,6 @@
-"""Builders for domain tests: actors, commands with fresh ids, and a case played step by step."""
+"""Stories played through the domain: actors, commands with fresh ids, a case decided step by
+step (``Story``), and a whole lifecycle as a command script (``lifecycle_script``, which the
+domain benchmark replays)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from whistle.domain import (
     WithdrawCase,
     decide,
     evolve,
+    fold,
     load_rules,
     route,
 )
@@ -347,3 +350,80 @@ def system_breach_command(state: CaseState, key: str, fired_at: datetime) -> Com
 
 
 __all__ = ["SYSTEM"]
+
+
+def lifecycle_script(case_id: str) -> list[tuple[Command, datetime]]:
+    """A whole lifecycle (≈15 commands) of one whistle in 金海社区, with times."""
+    raise_cmd = RaiseWhistle(
+        command_id=f"{case_id}:raise",
+        case_id=case_id,
+        actor=SECRETARY,
+        community="tongan.datong.jinhai",
+        category="tourist_crowds",
+        title="滨海浪漫线游客激增",
+        address="滨海旅游浪漫线",
+    )
+    raised = decide(None, raise_cmd, T0)
+    assert isinstance(raised, list)
+    state = fold(raised)
+    assert state is not None
+    routing = route(load_rules(), state, T0)
+    lead, supporting = routing.lead, routing.supporting
+    script: list[Command] = [raise_cmd, routing]
+    script += [
+        Acknowledge(
+            command_id=f"{case_id}:ack:{d}", case_id=case_id, actor=liaison(d), department=d
+        )
+        for d in (lead, *supporting)
+    ]
+    script += [
+        ContactRequester(
+            command_id=f"{case_id}:contact", case_id=case_id, actor=liaison(lead), department=lead
+        ),
+        ScheduleJointAction(
+            command_id=f"{case_id}:ja",
+            case_id=case_id,
+            actor=liaison(lead),
+            at=T0 + timedelta(hours=5),
+            place="滨海浪漫线",
+            departments=(lead, supporting[0]),
+        ),
+        PauseClock(
+            command_id=f"{case_id}:pause",
+            case_id=case_id,
+            actor=liaison(lead),
+            reason="waiting for the requester",
+        ),
+        ResumeClock(command_id=f"{case_id}:resume", case_id=case_id, actor=liaison(lead)),
+        ReportProgress(
+            command_id=f"{case_id}:progress",
+            case_id=case_id,
+            actor=liaison(supporting[0]),
+            department=supporting[0],
+            note="联合执法完成",
+        ),
+        ReportCompletion(
+            command_id=f"{case_id}:done",
+            case_id=case_id,
+            actor=liaison(supporting[0]),
+            department=supporting[0],
+            summary="疏导完成",
+        ),
+        ResolveCase(
+            command_id=f"{case_id}:resolve",
+            case_id=case_id,
+            actor=liaison(lead),
+            outcome="solved",
+            summary="秩序恢复",
+        ),
+        RecordCallback(
+            command_id=f"{case_id}:callback",
+            case_id=case_id,
+            actor=SECRETARY,
+            solved=True,
+            satisfied=True,
+            score=5,
+        ),
+        CloseCase(command_id=f"{case_id}:close", case_id=case_id, actor=SECRETARY),
+    ]
+    return [(cmd, T0 + timedelta(minutes=i)) for i, cmd in enumerate(script)]
