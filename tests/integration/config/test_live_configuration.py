@@ -407,6 +407,10 @@ def test_district_scope(stack: Stack) -> None:
         body = {"document": policies, "reason": "越权", "expected_version": base}
         refused = http.post("/v1/config/policies/publish", json=body, headers=mine)
         assert refused.status_code == 403, refused.text
+        # cases: it reads its district's like a supervisor, and acts on none
+        assert http.get("/v1/cases", headers=mine).status_code == 200
+        whistle = {"category": "noise", "title": "噪音", "address": "金海", "community": JINHAI}
+        assert http.post("/v1/cases", json=whistle, headers=mine).status_code == 403
 
 
 def test_the_matrix(stack: Stack) -> None:
