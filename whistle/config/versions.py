@@ -12,7 +12,6 @@ all answer the same version.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -316,6 +315,3 @@ class History:
             if version.effective_from <= instant:
                 return version
         raise LookupError(f"no configuration version in force at {instant.isoformat()}")
-
-
-Listener = Callable[[ConfigVersion], Any]
