@@ -51,9 +51,10 @@ DEAD_LETTERS = TopicSpec(
 )
 CONFIGURATION = TopicSpec(
     "configuration",
-    "Published configuration versions (key = version number, value = the whole snapshot). "
-    "One partition, so every process reads the versions in one order; compacted, kept "
-    "forever; the broker stamps each record's append time (LogAppendTime).",
+    "Published configuration versions (key = version number/unique id, value = the whole "
+    "snapshot). One partition, so every process reads the versions in one order; compacted "
+    "with keys that never repeat (nothing is dropped), kept forever; the broker stamps each "
+    "record's append time (LogAppendTime).",
     per_case=False,
     partitions=1,
     config={

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -220,7 +221,11 @@ class ConfigFollower:
                 bootstrap_servers=self.settings.bootstrap, acks="all", enable_idempotence=True
             )
             await self._producer.start()
-        key = str(version.version).encode()
+        # A key of its own per record: compaction never drops one, so a reader that starts
+        # after a compaction reads the same records in the same order as one that followed
+        # live (with the version number as key, a second seed of version 1 appended after
+        # version 2 would survive in version 1's place, after version 2).
+        key = f"{version.version}/{uuid.uuid4().hex}".encode()
         await self._producer.send_and_wait(
             self.topic, encode_version(version), key=key, partition=0
         )
