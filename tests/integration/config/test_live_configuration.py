@@ -328,7 +328,13 @@ def test_every_case_uses_the_version_in_force_at_its_instant_across_workers(
 
 
 def test_the_2027_calendar_through_the_console(stack: Stack, tmp_path: Path) -> None:
-    env = {**stack.env, "WHISTLE_API_URL": stack.base, "WHISTLE_TOKEN": stack.tokens["admin"]}
+    env = {
+        **stack.env,
+        "WHISTLE_API_URL": stack.base,
+        "WHISTLE_TOKEN": stack.tokens["admin"],
+        "LANG": "zh_CN.UTF-8",  # Chinese unless --lang en (LANG=en… would choose English)
+        "WHISTLE_LANG": "",
+    }
     notice = {
         "year": 2027,
         "source": "国务院办公厅关于2027年部分节假日安排的通知（测试）",

@@ -64,3 +64,28 @@ def test_the_diff_in_lines() -> None:
     assert diff_lines(diff(shipped, shipped).model_dump(mode="json"), "en") == [
         "no change against the latest version"
     ]
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "lang"),
+    [
+        (None, {}, "zh"),
+        (None, {"LANG": "en_US.UTF-8"}, "en"),
+        (None, {"LANG": "zh_CN.UTF-8"}, "zh"),
+        (None, {"WHISTLE_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),
+        ("zh", {"LANG": "en_US.UTF-8"}, "zh"),
+        ("en", {}, "en"),
+    ],
+)
+def test_the_language_is_chinese_unless_asked(
+    flag: str | None, env: dict[str, str], lang: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from whistle.config.cli import _lang
+
+    for name in ("LANG", "WHISTLE_LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _lang(argparse.Namespace(lang=flag)) == lang
