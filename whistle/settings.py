@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +95,40 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts webhook secrets at rest. Unset: a key kept in state_dir (dev only).",
+    )
+    notify_case_url: str = Field(
+        default="http://127.0.0.1:8080/v1/cases/{case_id}",
+        description="Link to a case page in notifications; {case_id} is replaced.",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server of e-mail notices.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls: plain connection upgraded by STARTTLS (required, port 587); "
+        "tls: TLS from the first byte (port 465); none: no encryption (local relays only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user; unset: no AUTH.")
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(
+        default="吹哨 Whistle <whistle@localhost>", description="From: of e-mail notices."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="PEM bundle to verify the SMTP server; unset: the system CAs."
+    )
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    sms_provider: Literal["aliyun"] | None = Field(
+        default=None, description="SMS gateway adapter; unset: no SMS."
+    )
+    sms_endpoint: str = Field(
+        default="https://dysmsapi.aliyuncs.com/", description="The SMS gateway's API endpoint."
+    )
+    sms_access_key_id: str | None = None
+    sms_access_key_secret: SecretStr | None = None
+    sms_sign_name: str | None = Field(default=None, description="Approved SMS signature (签名).")
+    sms_template_code: str | None = Field(
+        default=None,
+        description="Approved notification template with the variables ${case}, ${ask}, "
+        "${deadline} and ${link}.",
     )
 
     @property

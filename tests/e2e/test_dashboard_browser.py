@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.e2e import dashboard_data
 from tests.service_fixtures import free_port
 from whistle.api import dashboard
 from whistle.api.app import create_app
+from whistle.api.calendar_watch import CalendarWatch
 from whistle.api.deps import Services
 from whistle.api.pgread import PgReadModel
 from whistle.api.readcache import CachedReadModel
@@ -40,6 +42,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
+CALENDAR_DAY = datetime(2026, 12, 2, 10, tzinfo=timezone(timedelta(hours=8)))
+"""The holiday calendar seen on this day: it ends with 2026, so the banner warns of 2027."""
 
 
 def _need_browser() -> Any:
@@ -83,6 +87,7 @@ def dashboard_app(pool: asyncpg.Pool, bus: AcceptingBus) -> FastAPI:
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
         live_read=live,
+        calendar=CalendarWatch(pool, now=lambda: CALENDAR_DAY),  # 30 days before 2027
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):
@@ -141,6 +146,10 @@ async def test_a_breach_appears_live_and_the_charts_render(
             await page.wait_for_selector("#rates-chart svg rect", timeout=10_000)
             await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
             assert await page.locator("#breaches tr").count() == 0
+            banner = page.locator("#calendar-banner")
+            await banner.wait_for(state="visible", timeout=10_000)
+            assert "2027 年的安排尚未导入" in await banner.inner_text()
+            assert "还剩 30 天" in await banner.inner_text()
             assert "占道经营应由城管处理" in await page.inner_text("#disputes")
             # 回访 scores 5 when satisfied, 2 when not: six and two of the eight → 34/8; transport
             # has one callback, unsatisfied
@@ -192,6 +201,9 @@ async def test_a_breach_appears_live_and_the_charts_render(
             assert "Public Security Bureau" in await page.inner_text("#breaches")
             assert "Assembled" in await page.inner_text("#joint-actions")
             assert await page.inner_text("#lang") == "中文"
+            await page.locator("#calendar-banner").wait_for(state="visible", timeout=5_000)
+            english = await page.inner_text("#calendar-banner")
+            assert "Holiday calendar" in english and "2027 is not imported yet" in english
         finally:
             await browser.close()
     assert appeared_s < 2.0

@@ -17,11 +17,14 @@ from swagger_ui_bundle import swagger_ui_path
 
 import whistle
 from whistle.api import (
+    audit_routes,
+    calendar_watch,
     cases,
     config_routes,
     dashboard,
     health,
     liaison,
+    notification_routes,
     open311,
     supervisor,
     webhook_routes,
@@ -41,12 +44,15 @@ from whistle.api.readmodel import ReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
+from whistle.audit.store import AuditLog
 from whistle.bus import CommandBus
 from whistle.config.follower import ConfigFollower
 from whistle.config.seed import configured_seed
 from whistle.config.service import ConfigService
 from whistle.config.store import PgConfigVersions
 from whistle.domain.routing import load_rules
+from whistle.notify.inbox import Inbox
+from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.settings import Settings
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -91,6 +97,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         async with pool.acquire() as conn:
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
+            await ensure_inbox_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
         follower = ConfigFollower(settings, seed=configured_seed(settings))
         await follower.start()
@@ -121,6 +128,9 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         live_read=live_read,
         webhooks=webhooks,
         config=config,
+        audit=AuditLog(pool),
+        calendar=calendar_watch.CalendarWatch(pool),
+        inbox=Inbox(pool),
     )
     return services, close
 
@@ -168,17 +178,19 @@ def create_app(
         reads=settings.api_max_inflight_reads,
         retry_after_s=settings.api_retry_after_s,
     )
-    modules = (
+    for module in (
         health,
         cases,
         liaison,
         supervisor,
         open311,
         webhook_routes,
+        audit_routes,
+        calendar_watch,
+        notification_routes,
         dashboard,
         config_routes,
-    )
-    for module in modules:
+    ):
         app.include_router(module.router)
     if api.fast_reads:
         wrap_router(app, FastReads)

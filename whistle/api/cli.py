@@ -1,9 +1,10 @@
-"""`whistle api` (serve the HTTP API) and `whistle users add | list | revoke`."""
+"""`whistle api` (serve the HTTP API) and `whistle users add | list | revoke | set-role`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,6 +50,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rev = sub.add_parser("revoke", help="revoke a user's token")
     rev.add_argument("user_id")
     rev.set_defaults(func=_users(_revoke))
+    role = sub.add_parser(
+        "set-role", help="变更用户角色与范围（令牌不变）/ change a user's role and scope"
+    )
+    role.add_argument("user_id")
+    role.add_argument(
+        "--role", required=True, choices=["secretary", "liaison", "supervisor", "admin"]
+    )
+    role.add_argument("--area", help="community (secretary) or street/district (supervisor) code")
+    role.add_argument("--department", help="department code (liaison)")
+    role.add_argument("--lang", choices=["zh", "en"], default=None, help="zh (default) or en")
+    role.set_defaults(func=_users(_set_role))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -147,4 +159,31 @@ async def _revoke(users: PgUsers, args: argparse.Namespace) -> int:
         print(f"whistle users revoke: no active user {args.user_id!r}", file=sys.stderr)
         return 1
     print(f"revoked {args.user_id}")
+    return 0
+
+
+async def _set_role(users: PgUsers, args: argparse.Namespace) -> int:
+    en = (args.lang or ("en" if os.environ.get("WHISTLE_LANG") == "en" else "zh")) == "en"
+    try:
+        found = await users.set_role(
+            args.user_id, args.role, area=args.area, department=args.department
+        )
+    except ValueError as exc:
+        head = "whistle users set-role: " if en else "whistle users set-role：范围不符："
+        print(f"{head}{exc}", file=sys.stderr)
+        return 2
+    if not found:
+        print(
+            f"whistle users set-role: no active user {args.user_id!r}"
+            if en
+            else f"whistle users set-role：没有有效用户 {args.user_id}",
+            file=sys.stderr,
+        )
+        return 1
+    scope = args.area or args.department or "*"
+    print(
+        f"{args.user_id} is now {args.role} ({scope}); the token is unchanged"
+        if en
+        else f"{args.user_id} 现为 {args.role}（{scope}），令牌不变"
+    )
     return 0

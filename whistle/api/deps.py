@@ -15,7 +15,10 @@ from whistle.api.store import Idempotency, Identity
 from whistle.bus import Decision
 
 if TYPE_CHECKING:
+    from whistle.api.calendar_watch import CalendarWatch
+    from whistle.audit.store import AuditLog
     from whistle.config.service import ConfigService
+    from whistle.notify.inbox import Inbox
     from whistle.webhooks.store import WebhookStore
 
 
@@ -49,6 +52,12 @@ class Services:
     """Webhook endpoints and deliveries (``None``: the webhook routes answer 503)."""
     config: ConfigService | None = None
     """Configuration versions (``None``: the configuration routes answer 503)."""
+    audit: AuditLog | None = None
+    """The audit log of administration (``None``: ``GET /v1/audit`` answers 503)."""
+    calendar: CalendarWatch | None = None
+    """Clocks beyond the holiday calendar (``None``: /readyz leaves the calendar out)."""
+    inbox: Inbox | None = None
+    """The users' in-app notifications (``None``: the notification routes answer 503)."""
 
     @property
     def board_read(self) -> ReadModel:

@@ -7,11 +7,12 @@ from collections.abc import Awaitable
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from whistle.api.deps import CurrentServices
+from whistle.api.deps import CurrentServices, Services
+from whistle.api.problems import request_lang
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 2.0
@@ -23,11 +24,23 @@ class Health(BaseModel):
     status: str
 
 
+class ReadinessReason(BaseModel):
+    """Why the service is degraded: a stable code and a message in the caller's language."""
+
+    code: str
+    message: str
+
+
 class Readiness(BaseModel):
-    """Readiness, with one entry per dependency."""
+    """Readiness, with one entry per dependency.
+
+    ``status`` is ``ready``, ``not_ready`` (503) or ``degraded`` (200: serving, but something
+    needs an operator, listed in ``reasons``: the holiday calendar running out).
+    """
 
     status: str
     checks: dict[str, dict[str, Any]]
+    reasons: list[ReadinessReason] = []
 
 
 def kafka_probe(bootstrap: str) -> Any:
@@ -63,12 +76,19 @@ async def healthz() -> Health:
     responses={503: {"model": Readiness, "description": "Not ready"}},
     operation_id="readyz",
 )
-async def readyz(services: CurrentServices) -> JSONResponse:
-    """200 when ready, else 503; the body says which check failed."""
-    (k_ok, _, k_err), (p_ok, _, p_err), (l_ok, lag, l_err) = await asyncio.gather(
+async def readyz(request: Request, services: CurrentServices) -> JSONResponse:
+    """200 when ready (``degraded`` with reasons when the holiday calendar runs out), else 503;
+    the body says which check failed."""
+    (
+        (k_ok, _, k_err),
+        (p_ok, _, p_err),
+        (l_ok, lag, l_err),
+        (c_ok, snap, c_err),
+    ) = await asyncio.gather(
         _check(services.kafka_probe()),
         _check(services.read.ping()),
         _check(services.read.lag()),
+        _check(_calendar(services)),
     )
     lag_check: dict[str, Any] = {"ok": False, "max_events": services.max_lag_events}
     if l_ok:
@@ -82,5 +102,23 @@ async def readyz(services: CurrentServices) -> JSONResponse:
         "projection_lag": lag_check,
     }
     ready = all(check["ok"] for check in checks.values())
-    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    reasons: list[Any] = []
+    if services.calendar is not None:
+        # never fails readiness: deadlines are still computed (weekends only), loudly
+        checks["calendar"] = {"ok": True} | ({"error": c_err} if c_err else {})
+        if c_ok and snap is not None:
+            cover = snap.cover
+            checks["calendar"].update(
+                years=list(cover.years),
+                covered_until=cover.covered_until.isoformat() if cover.covered_until else None,
+                days_left=cover.days_left,
+                clocks_beyond=snap.clocks_beyond,
+            )
+            reasons = [r.model_dump() for r in snap.reasons(request_lang(request))]
+    status = "not_ready" if not ready else "degraded" if reasons else "ready"
+    body = Readiness(status=status, checks=checks, reasons=reasons)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def _calendar(services: Services) -> Any:
+    return None if services.calendar is None else await services.calendar.snapshot()

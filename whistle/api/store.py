@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
 from projections.migrate import Migration, migrate
 from whistle.api.identity import Principal, UserRole, new_token, token_hash, validate_scope
+from whistle.audit.store import cli_actor, migrate_audit, record
 
 API_SCHEMA = "api"
 
@@ -57,8 +58,10 @@ ALTER TABLE users ADD CONSTRAINT users_role_check
 
 
 async def migrate_api(conn: asyncpg.Connection) -> list[int]:
-    """Apply the API's pending migrations."""
-    return await migrate(conn, API_SCHEMA, MIGRATIONS)
+    """Apply the API's pending migrations (and the audit log's, which records user changes)."""
+    applied = await migrate(conn, API_SCHEMA, MIGRATIONS)
+    await migrate_audit(conn)
+    return applied
 
 
 @dataclass(frozen=True)
@@ -156,24 +159,36 @@ class PgUsers:
         area: str | None = None,
         department: str | None = None,
         name: str = "",
+        actor: str | None = None,
     ) -> str:
-        """Create a user and return its token (shown once; only its hash is stored)."""
+        """Create a user and return its token (shown once; only its hash is stored).
+
+        Recorded in the audit log as ``actor`` (default: the local login, ``cli:<name>``).
+        """
         problem = validate_scope(role, area, department)
         if problem:
             raise ValueError(problem)
         token = new_token()
         try:
-            await self._pool.execute(
-                f"INSERT INTO {API_SCHEMA}.users"
-                " (user_id, name, role, area, department, token_sha256)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                user_id,
-                name,
-                role,
-                area,
-                department,
-                token_hash(token),
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    f"INSERT INTO {API_SCHEMA}.users"
+                    " (user_id, name, role, area, department, token_sha256)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    user_id,
+                    name,
+                    role,
+                    area,
+                    department,
+                    token_hash(token),
+                )
+                await record(
+                    conn,
+                    actor=actor or cli_actor(),
+                    kind="user.added",
+                    subject=user_id,
+                    after=_scope(name, role, area, department),
+                )
         except asyncpg.UniqueViolationError as exc:
             raise ValueError(f"user {user_id!r} exists") from exc
         return token
@@ -186,15 +201,78 @@ class PgUsers:
         )
         return [UserRow(**dict(r)) for r in rows]
 
-    async def revoke(self, user_id: str) -> bool:
-        """Revoke a user's token; False when there is no such active user."""
-        status = await self._pool.execute(
-            f"UPDATE {API_SCHEMA}.users SET revoked_at = now()"
-            " WHERE user_id = $1 AND revoked_at IS NULL",
-            user_id,
-        )
+    async def revoke(self, user_id: str, *, actor: str | None = None) -> bool:
+        """Revoke a user's token; False when there is no such active user (nothing recorded)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"UPDATE {API_SCHEMA}.users SET revoked_at = now()"
+                " WHERE user_id = $1 AND revoked_at IS NULL"
+                " RETURNING name, role, area, department, revoked_at",
+                user_id,
+            )
+            if row is not None:
+                scope = _scope(row["name"], row["role"], row["area"], row["department"])
+                await record(
+                    conn,
+                    actor=actor or cli_actor(),
+                    kind="user.revoked",
+                    subject=user_id,
+                    before={**scope, "revoked_at": None},
+                    after={**scope, "revoked_at": row["revoked_at"].isoformat()},
+                )
         self._cache.clear()
-        return bool(status.endswith(" 1"))
+        return row is not None
+
+    async def set_role(
+        self,
+        user_id: str,
+        role: UserRole,
+        *,
+        area: str | None = None,
+        department: str | None = None,
+        actor: str | None = None,
+    ) -> bool:
+        """Give an active user another role and scope (the token stays); False when there is
+        no such active user. Raises ValueError on an inconsistent scope; a change to the same
+        role and scope changes and records nothing."""
+        problem = validate_scope(role, area, department)
+        if problem:
+            raise ValueError(problem)
+        async with self._pool.acquire() as conn, conn.transaction():
+            old = await conn.fetchrow(
+                f"SELECT name, role, area, department FROM {API_SCHEMA}.users"
+                " WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE",
+                user_id,
+            )
+            if old is None:
+                return False
+            before = _scope(old["name"], old["role"], old["area"], old["department"])
+            after = _scope(old["name"], role, area, department)
+            if before == after:
+                return True
+            await conn.execute(
+                f"UPDATE {API_SCHEMA}.users SET role = $2, area = $3, department = $4"
+                " WHERE user_id = $1",
+                user_id,
+                role,
+                area,
+                department,
+            )
+            await record(
+                conn,
+                actor=actor or cli_actor(),
+                kind="user.role_changed",
+                subject=user_id,
+                before=before,
+                after=after,
+            )
+        self._cache.clear()
+        return True
+
+
+def _scope(name: str, role: str, area: str | None, department: str | None) -> dict[str, Any]:
+    """What the audit log records of a user (never the token or its hash)."""
+    return {"name": name, "role": role, "area": area, "department": department}
 
 
 class PgIdempotency:

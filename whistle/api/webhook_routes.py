@@ -172,7 +172,12 @@ async def add_webhook(
     store = await _store(services)
     secret = new_secret()
     endpoint_id = await store.add_endpoint(
-        department, str(body.url), secret, body.description, body.event_types
+        department,
+        str(body.url),
+        secret,
+        body.description,
+        body.event_types,
+        actor=principal.user_id,
     )
     ep = await store.endpoint(endpoint_id)
     assert ep is not None
@@ -217,7 +222,7 @@ async def rotate(
     await _endpoint_in_scope(store, principal, endpoint_id)
     overlap = timedelta(hours=(body or RotateIn()).overlap_hours)
     secret = new_secret()
-    await store.rotate(endpoint_id, secret, overlap)
+    await store.rotate(endpoint_id, secret, overlap, actor=principal.user_id)
     out = SecretOut(
         endpoint_id=endpoint_id,
         secret=secret,
@@ -232,7 +237,9 @@ async def set_enabled(
     """Enable or disable an endpoint in the caller's scope; its new state."""
     store = await _store(services)
     await _endpoint_in_scope(store, principal, endpoint_id)
-    await store.set_enabled(endpoint_id, enabled, f"disabled by {principal.user_id}")
+    await store.set_enabled(
+        endpoint_id, enabled, f"disabled by {principal.user_id}", actor=principal.user_id
+    )
     ep = await store.endpoint(endpoint_id)
     assert ep is not None
     return _out(ep)

@@ -1,10 +1,12 @@
 """What the API does with configuration: propose, check, diff, publish (and tell the audit).
 
-``PublishHook``: every function in ``ConfigService.hooks`` is awaited after each publish with
-a ``Published`` (the version's metadata, who published it with which role and scope, the kind
-the request changed and the diff against the version it replaced). The audit log registers
-itself there (``service.hooks.append(...)``); a failing hook is logged, never undoes the
-publish (the version is on the topic by then).
+Every publish is recorded in the audit log (``whistle.audit.store.record_config_change``, in
+the publish's transaction once the version is on the topic: who, role, district, the kinds,
+``effective_from`` and the diff, the reason as the note). ``PublishHook``: every function in
+``ConfigService.hooks`` is awaited after each publish with a ``Published`` (the version's
+metadata, the publisher, the kind the request changed and the diff against the version it
+replaced) — for anything else that must know (notifications); a failing hook is logged,
+never undoes the publish (the version is on the topic by then).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from whistle.audit.store import record_config_change
 from whistle.config.follower import ConfigFollower
 from whistle.config.scope import outside_scope
 from whistle.config.store import PUBLISH_LOCK, PgConfigVersions, record
@@ -53,6 +56,37 @@ class Published:
 
 
 PublishHook = Callable[[Published], Awaitable[None]]
+
+
+async def _audit(
+    conn: asyncpg.Connection,
+    before: ConfigVersion,
+    after: ConfigVersion,
+    changes: ConfigDiff,
+    publisher: Publisher,
+) -> None:
+    """The audit log's entry of a publish (``whistle.audit.store.record_config_change``)."""
+    try:
+        async with conn.transaction():
+            await record_config_change(
+                conn,
+                actor=publisher.user_id,
+                version=after.version,
+                before={"version": before.version},
+                after={
+                    "version": after.version,
+                    "kinds": list(after.kinds),
+                    "effective_from": after.effective_from.isoformat(),
+                    "rules_version": after.rules_version,
+                    "policy_version": after.policy_version,
+                    "role": publisher.role,
+                    "district": publisher.district,
+                    "diff": changes.model_dump(mode="json"),
+                },
+                note=after.reason,
+            )
+    except (asyncpg.PostgresError, OSError) as exc:  # the version is out: say so, go on
+        log.error("config_publish_not_audited", version=after.version, error=str(exc))
 
 
 class Refused(Exception):
@@ -177,6 +211,7 @@ class ConfigService:
                     await record(conn, [taken])
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("config_version_not_recorded", version=taken.version, error=str(exc))
+            await _audit(conn, latest, taken, run.diff, publisher)
         published = Published(taken.meta(), publisher, kind, run.diff)
         for hook in self.hooks:
             try:

@@ -1,5 +1,6 @@
 """`whistle inbox | show | ack | dispute | contact | joint | report-in | progress | complete |
-extension | pause | resume | resolve | watch`: the liaison console."""
+extension | pause | resume | resolve | watch`: the liaison console; `whistle audit`, the admins'
+audit log."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from whistle.console.auditview import audit_lines
 from whistle.console.board import render
 from whistle.console.caseview import case_lines
 from whistle.console.client import Api, ApiError, default_api_url
 from whistle.console.steps import STEPS, dump, report
-from whistle.console.text import STATUSES, local_time, name_of, pad, pick, say
+from whistle.console.text import STATUSES, local_time, name_of, pad, parse_time, pick, say
 
 Handler = Callable[[Api, argparse.Namespace], int]
 REASONS = ("wrong_function", "wrong_place", "unclear_ownership", "other")
@@ -58,6 +60,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             p.add_argument("--once", action="store_true", help="print the board once and exit")
             p.add_argument("--no-color", action="store_true")
         p.set_defaults(func=_runner(handler))
+    audit = subparsers.add_parser("audit", help="管理操作审计日志（管理员）/ audit log (admins)")
+    _common(audit)
+    audit.add_argument("--kind", help="user | webhook | config, or a kind such as user.revoked")
+    audit.add_argument("--actor", help="who made the change (user id, cli:<login>, system:…)")
+    audit.add_argument("--subject", help="what changed: a user id, 'webhook 3', 'config v2'")
+    audit.add_argument("--since", help="from this time (2026-12-01T00:00, China time)")
+    audit.add_argument("--until", help="before this time")
+    audit.add_argument("--before", type=int, help="entries older than this entry id (paging)")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.set_defaults(func=_runner(_audit))
     for name, help_text, handler, arguments in STEPS:
         p = subparsers.add_parser(name, help=help_text)
         _common(p)
@@ -151,6 +163,30 @@ def _progress(api: Api, args: argparse.Namespace) -> int:
 
 def _complete(api: Api, args: argparse.Namespace) -> int:
     return report(api, args, "/complete", {"summary": args.summary}, "complete_done")
+
+
+def _audit(api: Api, args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"limit": args.limit}
+    for key in ("kind", "actor", "subject", "before"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    for key in ("since", "until"):
+        value = getattr(args, key)
+        if value is not None:
+            instant = parse_time(value)
+            if instant is None:
+                print(
+                    f"{say('error', args.lang)}: {say('bad_time', args.lang, value=value)}",
+                    file=sys.stderr,
+                )
+                return 2
+            params[key] = instant.isoformat()
+    page = api.call("GET", "/v1/audit", params=params)
+    if args.json:
+        dump(page)
+        return 0
+    print("\n".join(audit_lines(page, args.lang)))
+    return 0
 
 
 def _watch(api: Api, args: argparse.Namespace) -> int:

@@ -222,3 +222,61 @@ def add_working_time(start: datetime, duration: timedelta) -> datetime:
 def working_time_between(a: datetime, b: datetime) -> timedelta:
     """Working time from ``a`` to ``b`` on the packaged calendar."""
     return default_calendar().working_time_between(a, b)
+
+
+WARN_DAYS = 60
+"""From this many days before the last covered year ends, the coming year's gap is warned of."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which years a calendar knows, seen from one day.
+
+    ``window`` is the span of consecutive covered years around ``today`` (start of the first,
+    start of the year after the last; None when ``today``'s year has no file): a working-time
+    clock whose start and due time both fall inside it is counted on real holidays, any other
+    reaches a year counted on weekends only.
+    """
+
+    today: date
+    years: tuple[int, ...]
+    window: tuple[datetime, datetime] | None
+    warn_days: int = WARN_DAYS
+
+    @property
+    def covered_until(self) -> date | None:
+        """The last day of the last consecutive covered year (None: this year is not covered)."""
+        return None if self.window is None else self.window[1].date() - ONE_DAY
+
+    @property
+    def days_left(self) -> int | None:
+        """Days from ``today`` until the first day without a calendar (None: it is today)."""
+        return None if self.window is None else (self.window[1].date() - self.today).days
+
+    @property
+    def next_year(self) -> int:
+        """The first year after ``today``'s without a calendar file (this year when uncovered)."""
+        return self.today.year if self.window is None else self.window[1].year
+
+    @property
+    def ends_soon(self) -> bool:
+        """Whether the covered years end within ``warn_days`` (or this year is not covered)."""
+        return self.days_left is None or self.days_left <= self.warn_days
+
+
+def coverage(calendar: BusinessCalendar, now: datetime, warn_days: int = WARN_DAYS) -> Coverage:
+    """What ``calendar`` covers around ``now`` (an aware instant)."""
+    today = now.astimezone(calendar.tz).date()
+    years = calendar.years
+    if today.year not in years:
+        return Coverage(today=today, years=tuple(sorted(years)), window=None, warn_days=warn_days)
+    first = last = today.year
+    while first - 1 in years:
+        first -= 1
+    while last + 1 in years:
+        last += 1
+    window = (
+        datetime.combine(date(first, 1, 1), time(0), calendar.tz),
+        datetime.combine(date(last + 1, 1, 1), time(0), calendar.tz),
+    )
+    return Coverage(today=today, years=tuple(sorted(years)), window=window, warn_days=warn_days)

@@ -11,10 +11,12 @@ adapters' business.
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -30,6 +32,15 @@ STEP_ORDER: dict[str, int] = {"reminder": 0, "supervision": 1, "public_notice": 
 WEEKEND = (5, 6)
 
 
+class HolidayRange(Frozen):
+    """One holiday of the notice: its name, its days off and the make-up workdays it brings."""
+
+    name: str
+    name_en: str = ""
+    dates: tuple[date, ...]
+    workdays: tuple[date, ...] = ()
+
+
 class CalendarYear(Frozen):
     """One year of the State Council's notice: public holidays and make-up working days (调休)."""
 
@@ -37,21 +48,165 @@ class CalendarYear(Frozen):
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = Field(default=(), description="Weekend days worked (调休).")
     source: str = ""
+    ranges: tuple[HolidayRange, ...] = Field(
+        default=(), description="The notice's holidays by name (empty for a year given flat)."
+    )
+    provisional: bool = Field(
+        default=False, description="Marked as an example or estimate, not the official notice."
+    )
 
     @classmethod
     def from_notice(cls, data: dict[str, Any]) -> CalendarYear:
-        """A year from the ``calendars/cn-<year>.json`` form (holiday ranges with workdays)."""
-        holidays: list[date] = []
-        workdays: list[date] = []
-        for entry in data.get("holidays", []):
-            holidays.extend(date.fromisoformat(d) for d in entry["dates"])
-            workdays.extend(date.fromisoformat(d) for d in entry.get("workdays", []))
-        return cls(
-            year=data["year"],
-            holidays=tuple(sorted(holidays)),
-            workdays=tuple(sorted(workdays)),
-            source=str(data.get("source", "")),
+        """A year from the ``calendars/cn-<year>.json`` form (holiday ranges with workdays).
+
+        Raises on a malformed file; :func:`parse_notice` says what is wrong instead.
+        """
+        year, findings = parse_notice(data)
+        if year is None:
+            raise ValueError("; ".join(f.message("en") for f in findings))
+        return year
+
+
+NOTICE_KEYS = frozenset({"year", "country", "source", "checked", "provisional", "holidays"})
+HOLIDAY_KEYS = frozenset({"name", "name_en", "dates", "from", "to", "workdays"})
+LONGEST_HOLIDAY = 14
+"""Days: no holiday of a notice has been longer (春节 is 8 or 9); longer is a typing error."""
+
+
+def _day(value: Any) -> date:
+    """A date from TOML (a date) or JSON (an ISO string); ValueError otherwise."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value}") from None
+
+
+def parse_notice(data: Any) -> tuple[CalendarYear | None, list[Finding]]:
+    """A year from one State Council notice file (TOML or JSON, parsed), and what is wrong.
+
+    Each holiday gives its days as ``dates`` (a list) or ``from``/``to`` (a range) and may give
+    the make-up ``workdays`` it brings. The year is None when the file cannot be read as a notice
+    at all; otherwise the findings are :func:`check_calendar_year`'s too (empty: acceptable).
+    """
+    if not isinstance(data, dict):
+        return None, [_bad("notice", "不是由年份和节假日组成的表", "not a table of year, holidays")]
+    if not isinstance(data.get("year"), int) or not 2000 <= data["year"] <= 2100:
+        return None, [_bad("notice", "缺少 year（2000 至 2100 年）", "year: 2000 to 2100, please")]
+    where = f"calendar {data['year']}"
+    findings: list[Finding] = []
+    unknown = sorted(set(data) - NOTICE_KEYS)
+    if unknown:
+        keys = ", ".join(unknown)
+        findings.append(_bad(where, f"未知的键 {keys}", f"unknown keys {keys}"))
+    if not isinstance(data.get("provisional", False), bool):
+        findings.append(_bad(where, "provisional 只能是 true 或 false", "provisional: a boolean"))
+    entries = data.get("holidays")
+    if not isinstance(entries, list) or not entries:
+        return None, [*findings, Finding(code="empty_year", where=where)]
+    ranges: list[HolidayRange] = []
+    for n, entry in enumerate(entries, start=1):
+        found = _holiday(f"{where} holiday {n}", entry)
+        if isinstance(found, Finding):
+            findings.append(found)
+        else:
+            ranges.append(found)
+    if findings:
+        return None, findings
+    owners: dict[date, str] = {}
+    for entry in ranges:
+        for day in entry.dates:
+            if day in owners:
+                findings.append(
+                    Finding(
+                        code="holiday_twice",
+                        where=where,
+                        values={"day": day.isoformat(), "first": owners[day], "second": entry.name},
+                    )
+                )
+            owners.setdefault(day, entry.name)
+    year = CalendarYear(
+        year=data["year"],
+        holidays=tuple(sorted({d for r in ranges for d in r.dates})),
+        workdays=tuple(sorted({d for r in ranges for d in r.workdays})),
+        source=str(data.get("source", "")),
+        ranges=tuple(ranges),
+        provisional=data.get("provisional") is True,
+    )
+    return year, [*findings, *check_calendar_year(year)]
+
+
+def _holiday(where: str, entry: Any) -> HolidayRange | Finding:
+    """One holiday entry, or why it cannot be read."""
+    if not isinstance(entry, dict):
+        return _bad(where, "不是表", "not a table")
+    unknown = sorted(set(entry) - HOLIDAY_KEYS)
+    if unknown:
+        return _bad(where, f"未知的键 {', '.join(unknown)}", f"unknown keys {', '.join(unknown)}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return _bad(where, "缺少 name（节日名称）", "name is required")
+    where = f"{where.rsplit(' holiday ', 1)[0]} {name}"
+    try:
+        if "dates" in entry:
+            if "from" in entry or "to" in entry:
+                return _bad(where, "dates 与 from/to 只能给一种", "give dates or from/to, not both")
+            if not isinstance(entry["dates"], list) or not entry["dates"]:
+                return _bad(where, "dates 须是非空的日期列表", "dates: a non-empty list of days")
+            dates = sorted({_day(d) for d in entry["dates"]})
+        elif "from" in entry and "to" in entry:
+            first, last = _day(entry["from"]), _day(entry["to"])
+            if last < first:
+                return Finding(
+                    code="range_reversed",
+                    where=where,
+                    values={"first": first.isoformat(), "last": last.isoformat()},
+                )
+            dates = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        else:
+            return _bad(where, "须给出 dates，或 from 和 to", "dates, or from and to, are required")
+        workdays = entry.get("workdays", [])
+        if not isinstance(workdays, list):
+            return _bad(where, "workdays 须是日期列表", "workdays: a list of days")
+        worked = sorted({_day(d) for d in workdays})
+    except ValueError as exc:
+        return _bad(where, f"不是日期（YYYY-MM-DD）：{exc}", f"not a date (YYYY-MM-DD): {exc}")
+    if len(dates) > LONGEST_HOLIDAY:
+        return Finding(
+            code="holiday_too_long",
+            where=where,
+            values={"days": str(len(dates)), "most": str(LONGEST_HOLIDAY)},
         )
+    return HolidayRange(
+        name=name.strip(),
+        name_en=str(entry.get("name_en", "")),
+        dates=tuple(dates),
+        workdays=tuple(worked),
+    )
+
+
+def _bad(where: str, zh: str, en: str) -> Finding:
+    return Finding(code="notice_unreadable", where=where, values={"detail_zh": zh, "detail": en})
+
+
+def read_notice(path: Path) -> tuple[CalendarYear | None, list[Finding]]:
+    """:func:`parse_notice` of a ``.toml`` or ``.json`` file."""
+    where = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [_bad(where, f"无法打开：{exc}", f"cannot open: {exc}")]
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            return None, [_bad(where, "须是 .toml 或 .json 文件", "a .toml or .json file, please")]
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        return None, [_bad(where, f"格式错误：{exc}", f"malformed: {exc}")]
+    return parse_notice(data)
 
 
 class Configuration(Frozen):
@@ -132,6 +287,26 @@ FINDING_MESSAGES: dict[str, tuple[str, str]] = {
         "{where}: make-up workday {day} is a {weekday_en}, not a weekend day",
     ),
     "duplicate_year": ("{where}：{year} 年的日历重复", "{where}: the year {year} appears twice"),
+    "notice_unreadable": (
+        "{where}：无法读取（{detail_zh}）",
+        "{where}: cannot be read ({detail})",
+    ),
+    "empty_year": (
+        "{where}：没有任何节假日（整年只按周末计算）",
+        "{where}: no holidays at all (the year would count weekends only)",
+    ),
+    "range_reversed": (
+        "{where}：假期起始日 {first} 晚于结束日 {last}",
+        "{where}: the holiday starts on {first}, after its last day {last}",
+    ),
+    "holiday_too_long": (
+        "{where}：假期长达 {days} 天，超过 {most} 天，请核对",
+        "{where}: the holiday lasts {days} days, more than {most}; check the dates",
+    ),
+    "holiday_twice": (
+        "{where}：{day} 同时属于 {first} 和 {second}",
+        "{where}: {day} belongs to both {first} and {second}",
+    ),
 }
 """Finding code → (Chinese, English) message templates."""
 
@@ -211,27 +386,56 @@ def _ladder_findings(config: Configuration) -> Iterator[Finding]:
 def _calendar_findings(config: Configuration) -> Iterator[Finding]:
     seen: set[int] = set()
     for year in config.calendar_years:
-        where = f"calendar {year.year}"
         if year.year in seen:
-            yield Finding(code="duplicate_year", where=where, values={"year": str(year.year)})
+            yield Finding(
+                code="duplicate_year",
+                where=f"calendar {year.year}",
+                values={"year": str(year.year)},
+            )
         seen.add(year.year)
-        for day in sorted(set(year.holidays) | set(year.workdays)):
-            if day.year != year.year:
-                yield Finding(
+        yield from check_calendar_year(year)
+
+
+def check_calendar_year(year: CalendarYear) -> list[Finding]:
+    """What is wrong with one year: days outside it, a day both off and worked, a make-up
+    workday that is not a weekend day, no holidays at all."""
+    where = f"calendar {year.year}"
+    found: list[Finding] = []
+    if not year.holidays:
+        found.append(Finding(code="empty_year", where=where))
+    for day in sorted(set(year.holidays) | set(year.workdays)):
+        if day.year != year.year:
+            found.append(
+                Finding(
                     code="day_outside_year",
                     where=where,
                     values={"day": day.isoformat(), "year": str(year.year)},
                 )
-        for day in sorted(set(year.holidays) & set(year.workdays)):
-            yield Finding(code="holiday_and_workday", where=where, values={"day": day.isoformat()})
-        for day in year.workdays:
-            if day.weekday() not in WEEKEND:
-                zh, en = WEEKDAYS[day.weekday()]
-                yield Finding(
+            )
+    for day in sorted(set(year.holidays) & set(year.workdays)):
+        found.append(
+            Finding(code="holiday_and_workday", where=where, values={"day": day.isoformat()})
+        )
+    for day in year.workdays:
+        if day.weekday() not in WEEKEND:
+            zh, en = WEEKDAYS[day.weekday()]
+            found.append(
+                Finding(
                     code="workday_not_weekend",
                     where=where,
                     values={"day": day.isoformat(), "weekday": zh, "weekday_en": en},
                 )
+            )
+    return found
+
+
+def with_calendar_year(config: Configuration, year: CalendarYear) -> Configuration:
+    """``config`` with ``year`` added, or replacing the same year: the version to propose when a
+    notice is imported (publish it through the configuration versions, after :func:`check`)."""
+    years = sorted(
+        (*(y for y in config.calendar_years if y.year != year.year), year), key=lambda y: y.year
+    )
+    return config.model_copy(update={"calendar_years": tuple(years)})
 
 
 def _iso(delta: timedelta) -> str:

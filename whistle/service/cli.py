@@ -18,6 +18,7 @@ from whistle.service.demo import (
     DEMO_USERS,
     raise_whistles,
     read_tokens,
+    readiness_reasons,
     wait_routed,
     write_env,
     write_tokens,
@@ -91,6 +92,9 @@ def _load_demo(settings: Settings, api: str) -> None:
     case = wait_routed(api, secretary, case_ids[0])
     supervisor = tokens["demo-supervisor-tongan"]
     liaison = tokens["demo-liaison-transport"]
+    warnings = "".join(
+        f"\n  Degraded:    {reason}  ({api}/readyz)" for reason in readiness_reasons(api)
+    )
     print(
         f"""
 Whistle is running with demo data ({len(case_ids)} whistles raised).
@@ -98,7 +102,7 @@ Whistle is running with demo data ({len(case_ids)} whistles raised).
   Dashboard:   {api}/dashboard   (supervisor token: {supervisor})
   Logs:        {settings.state_dir / "logs"}
   Demo tokens: {settings.state_dir / "demo-tokens.json"}, as shell variables: source {env_file}
-  Demo clocks: {clocks}
+  Demo clocks: {clocks}{warnings}
 
 The first whistle, raised in 金海社区, was routed to {case["lead_department"]}. Try:
 

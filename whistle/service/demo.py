@@ -152,3 +152,12 @@ def wait_routed(api: str, token: str, case_id: str, timeout_s: float = 60.0) -> 
             return dict(response.json())
         time.sleep(0.5)
     raise RuntimeError(f"case {case_id} was not routed within {timeout_s:.0f} s")
+
+
+def readiness_reasons(api: str) -> list[str]:
+    """Why ``/readyz`` says ``degraded`` (the holiday calendar running out), in Chinese."""
+    try:
+        body = httpx.get(f"{api}/readyz", timeout=5.0).json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    return [str(r.get("message", "")) for r in body.get("reasons", []) if isinstance(r, dict)]

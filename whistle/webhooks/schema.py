@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncpg
 
 from projections.migrate import Migration, migrate
+from whistle.audit.store import migrate_audit
 
 SCHEMA = "webhooks"
 
@@ -95,5 +96,8 @@ CREATE TABLE webhooks.checkpoints (
 
 
 async def ensure_schema(conn: asyncpg.Connection) -> list[int]:
-    """Apply the webhooks' pending migrations; return the versions applied now."""
-    return await migrate(conn, SCHEMA, MIGRATIONS)
+    """Apply the webhooks' pending migrations (and the audit log's, which records endpoint
+    changes); return the webhooks' versions applied now."""
+    applied = await migrate(conn, SCHEMA, MIGRATIONS)
+    await migrate_audit(conn)
+    return applied

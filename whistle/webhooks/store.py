@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
+from whistle.audit.store import SYSTEM_WEBHOOKS, cli_actor, record
+from whistle.delivery.outbox import Attempt, Outbox
 from whistle.webhooks.secretbox import SecretBox
+
+__all__ = ["LEASE", "NOTIFY_CHANNEL", "Attempt", "Due", "Endpoint", "WebhookStore"]
 
 NOTIFY_CHANNEL = "whistle_webhooks"
 LEASE = timedelta(seconds=60)
+GONE_REASON = "410 Gone from the receiver"
+DISABLE_GONE = f"""
+, was_enabled AS (
+    SELECT endpoint_id, department, url FROM webhooks.endpoints
+     WHERE enabled AND endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+), disabled AS (
+    UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
+           disabled_reason = '{GONE_REASON}'
+     WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
+)
+INSERT INTO audit.entries (actor, kind, subject, before, after)
+SELECT '{SYSTEM_WEBHOOKS}', 'webhook.disabled', 'webhook ' || endpoint_id,
+       jsonb_build_object('department', department, 'url', url,
+                          'enabled', true, 'disabled_reason', NULL),
+       jsonb_build_object('department', department, 'url', url,
+                          'enabled', false, 'disabled_reason', '{GONE_REASON}'::text)
+  FROM was_enabled
+"""
+"""Run by the shared outbox over the deliveries it moved, in the same statement: the endpoints
+that answered 410 are disabled, each with its audit entry (``audit.entries``)."""
 
 
 @dataclass(frozen=True)
@@ -45,32 +69,6 @@ class Due:
     attempts: int
     url: str
     secrets: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One attempt's result and what it means for its delivery."""
-
-    due: Due
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    outcome: str  # delivered | retry | dead | gone
-    retry_in: float | None = None
-    manual: bool = False
-
-    def row(self) -> tuple[Any, ...]:
-        """The values ``record_attempts`` writes."""
-        status = {"delivered": "delivered", "retry": "pending"}.get(self.outcome, "dead")
-        if self.outcome == "retry" and self.retry_in is None:
-            status = "dead"
-        reason = {"gone": "endpoint gone (410)", "dead": "retries exhausted"}.get(self.outcome)
-        return (
-            self.due.delivery_id, self.due.attempts + 1, self.started_at, self.duration_ms,
-            self.status_code, self.error, self.manual, status, reason,
-            self.retry_in if status == "pending" else None, self.outcome == "gone",
-        )  # fmt: skip
 
 
 @lru_cache(maxsize=4096)
@@ -109,6 +107,7 @@ class WebhookStore:
     def __init__(self, pool: asyncpg.Pool, box: SecretBox) -> None:
         self.pool = pool
         self.box = box
+        self.outbox = Outbox(pool, "webhooks", NOTIFY_CHANNEL, DISABLE_GONE, "d.endpoint_id")
 
     async def add_endpoint(
         self,
@@ -117,19 +116,37 @@ class WebhookStore:
         secret: str,
         description: str = "",
         event_types: list[str] | None = None,
+        *,
+        actor: str | None = None,
     ) -> int:
-        """Register an endpoint; return its id."""
-        return int(
-            await self.pool.fetchval(
-                "INSERT INTO webhooks.endpoints (department, url, description, event_types,"
-                " secret_sealed) VALUES ($1,$2,$3,$4,$5) RETURNING endpoint_id",
-                department,
-                url,
-                description,
-                event_types,
-                self.box.seal(secret),
+        """Register an endpoint; return its id. Recorded in the audit log as ``actor``
+        (default: the local login, ``cli:<name>``); the secret never is."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            endpoint_id = int(
+                await conn.fetchval(
+                    "INSERT INTO webhooks.endpoints (department, url, description, event_types,"
+                    " secret_sealed) VALUES ($1,$2,$3,$4,$5) RETURNING endpoint_id",
+                    department,
+                    url,
+                    description,
+                    event_types,
+                    self.box.seal(secret),
+                )
             )
-        )
+            await record(
+                conn,
+                actor=actor or cli_actor(),
+                kind="webhook.added",
+                subject=f"webhook {endpoint_id}",
+                after={
+                    "department": department,
+                    "url": url,
+                    "description": description,
+                    "event_types": event_types,
+                    "enabled": True,
+                },
+            )
+        return endpoint_id
 
     async def endpoints(self, department: str | None = None) -> list[Endpoint]:
         """Every endpoint, or one department's."""
@@ -147,28 +164,73 @@ class WebhookStore:
         )
         return _endpoint(row, self.box) if row else None
 
-    async def rotate(self, endpoint_id: int, new_secret: str, overlap: timedelta) -> bool:
+    async def rotate(
+        self, endpoint_id: int, new_secret: str, overlap: timedelta, *, actor: str | None = None
+    ) -> bool:
         """Make ``new_secret`` current; the old one stays valid for ``overlap``."""
-        status = await self.pool.execute(
-            "UPDATE webhooks.endpoints SET previous_sealed = secret_sealed,"
-            " previous_expires_at = now() + $3::interval, secret_sealed = $2, updated_at = now()"
-            " WHERE endpoint_id = $1",
-            endpoint_id,
-            self.box.seal(new_secret),
-            overlap,
-        )
-        return status.endswith(" 1")
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE webhooks.endpoints SET previous_sealed = secret_sealed,"
+                " previous_expires_at = now() + $3::interval, secret_sealed = $2,"
+                " updated_at = now() WHERE endpoint_id = $1"
+                " RETURNING department, url, previous_expires_at",
+                endpoint_id,
+                self.box.seal(new_secret),
+                overlap,
+            )
+            if row is not None:
+                await record(
+                    conn,
+                    actor=actor or cli_actor(),
+                    kind="webhook.secret_rotated",
+                    subject=f"webhook {endpoint_id}",
+                    after={
+                        "department": row["department"],
+                        "url": row["url"],
+                        "previous_secret_valid_until": row["previous_expires_at"].isoformat(),
+                    },
+                )
+        return row is not None
 
-    async def set_enabled(self, endpoint_id: int, enabled: bool, reason: str | None = None) -> bool:
-        """Enable or disable an endpoint (410 Gone disables it)."""
-        status = await self.pool.execute(
-            "UPDATE webhooks.endpoints SET enabled = $2, disabled_reason = $3, updated_at = now()"
-            " WHERE endpoint_id = $1",
-            endpoint_id,
-            enabled,
-            None if enabled else reason,
-        )
-        return status.endswith(" 1")
+    async def set_enabled(
+        self,
+        endpoint_id: int,
+        enabled: bool,
+        reason: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> bool:
+        """Enable or disable an endpoint (410 Gone disables it); False when there is none.
+
+        A change of state is recorded in the audit log as ``actor``; setting the state it
+        already has changes nothing and records nothing."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            old = await conn.fetchrow(
+                "SELECT department, url, enabled, disabled_reason FROM webhooks.endpoints"
+                " WHERE endpoint_id = $1 FOR UPDATE",
+                endpoint_id,
+            )
+            if old is None:
+                return False
+            if old["enabled"] == enabled:
+                return True
+            await conn.execute(
+                "UPDATE webhooks.endpoints SET enabled = $2, disabled_reason = $3,"
+                " updated_at = now() WHERE endpoint_id = $1",
+                endpoint_id,
+                enabled,
+                None if enabled else reason,
+            )
+            where = {"department": old["department"], "url": old["url"]}
+            await record(
+                conn,
+                actor=actor or cli_actor(),
+                kind="webhook.enabled" if enabled else "webhook.disabled",
+                subject=f"webhook {endpoint_id}",
+                before={**where, "enabled": old["enabled"], "disabled_reason": old[3]},
+                after={**where, "enabled": enabled, "disabled_reason": None if enabled else reason},
+            )
+        return True
 
     async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
         """Next offset to read, per partition."""
@@ -209,56 +271,14 @@ class WebhookStore:
             for r in rows
         ]  # fmt: skip
 
-    async def record_attempts(self, attempts: list[Attempt]) -> None:
-        """Log attempts and move each delivery: delivered, retried later, dead, or gone (410).
-
-        One statement for the whole batch: the attempt rows, the deliveries' new states, and
-        the endpoints that answered 410 disabled.
-        """
-        if not attempts:
-            return
-        cols = list(zip(*(a.row() for a in attempts), strict=True))
-        await self.pool.execute(
-            """
-            WITH r AS (
-                SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::float8[],
-                                     $5::int[], $6::text[], $7::bool[], $8::text[], $9::text[],
-                                     $10::float8[], $11::bool[])
-                  AS r(delivery_id, attempt, started_at, duration_ms, status_code, error,
-                       manual, status, reason, retry_in, gone)
-            ), logged AS (
-                INSERT INTO webhooks.attempts (delivery_id, attempt, started_at, duration_ms,
-                                               status_code, error, manual)
-                SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, manual
-                  FROM r ON CONFLICT DO NOTHING
-            ), moved AS (
-                UPDATE webhooks.deliveries d SET status = r.status, attempts = r.attempt,
-                       last_status_code = r.status_code, last_error = r.error,
-                       dead_reason = r.reason,
-                       delivered_at = CASE WHEN r.status = 'delivered' THEN r.started_at
-                                      + make_interval(secs => r.duration_ms / 1000) END,
-                       next_attempt_at = CASE WHEN r.retry_in IS NULL THEN d.next_attempt_at
-                                         ELSE now() + make_interval(secs => r.retry_in) END
-                  FROM r WHERE d.delivery_id = r.delivery_id
-             RETURNING d.endpoint_id, r.gone
-            )
-            UPDATE webhooks.endpoints SET enabled = false, updated_at = now(),
-                   disabled_reason = '410 Gone from the receiver'
-             WHERE endpoint_id IN (SELECT endpoint_id FROM moved WHERE gone)
-            """,
-            *[list(c) for c in cols],
-        )
+    async def record_attempts(self, attempts: Sequence[Attempt]) -> None:
+        """Log attempts and move each delivery: delivered, retried later, dead, or gone (410,
+        which disables the endpoint), in one statement (the shared outbox's)."""
+        await self.outbox.record_attempts(attempts)
 
     async def redeliver(self, delivery_id: int) -> bool:
         """Queue a delivery again now (dead or delivered), keeping its attempt log."""
-        async with self.pool.acquire() as conn:
-            status = await conn.execute(
-                "UPDATE webhooks.deliveries SET status = 'pending', next_attempt_at = now(),"
-                " dead_reason = NULL WHERE delivery_id = $1",
-                delivery_id,
-            )
-            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-        return status.endswith(" 1")
+        return await self.outbox.redeliver(delivery_id)
 
     async def deliveries(
         self, status: str | None = None, endpoint_id: int | None = None, limit: int = 50
@@ -278,9 +298,4 @@ class WebhookStore:
 
     async def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery."""
-        rows = await self.pool.fetch(
-            "SELECT attempt, started_at, duration_ms, status_code, error, manual"
-            " FROM webhooks.attempts WHERE delivery_id = $1 ORDER BY attempt",
-            delivery_id,
-        )
-        return [dict(r) for r in rows]
+        return await self.outbox.attempts(delivery_id)

@@ -13,12 +13,12 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from whistle.delivery.schedule import RETRY_DELAYS_S
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
 from whistle.webhooks import metrics
 from whistle.webhooks.intake import EndpointCache, LogRecord, enqueue
-from whistle.webhooks.schedule import RETRY_DELAYS_S
 from whistle.webhooks.sender import judge, post
 from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
@@ -241,8 +241,8 @@ class DeliveryWorker:
         metrics.POST_SECONDS.observe(result.duration_ms / 1000)
         self._results.append(
             Attempt(
-                due, result.started_at, result.duration_ms, result.status_code, result.error,
-                verdict.outcome, verdict.retry_in, manual,
+                due.delivery_id, due.attempts, result.started_at, result.duration_ms,
+                result.status_code, result.error, verdict.outcome, verdict.retry_in, manual,
             )
         )  # fmt: skip
         self._results_ready.set()

@@ -1,11 +1,13 @@
-"""`whistle users add | list | revoke` against a real PostgreSQL."""
+"""`whistle users add | list | revoke | set-role` against a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
+import asyncpg
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -46,3 +48,35 @@ def test_users_add_refuses_a_scope_that_does_not_fit_the_role(fresh_database: st
     wrong = whistle(fresh_database, "users", "add", "x", "--role", "liaison", "--area", "tongan")
     assert wrong.returncode == 2
     assert "department" in wrong.stderr
+
+
+def test_users_set_role_keeps_the_token_and_is_audited(fresh_database: str) -> None:
+    added = whistle(
+        fresh_database, "users", "add", "li-x", "--role", "liaison", "--department", "transport"
+    )
+    assert added.returncode == 0, added.stderr
+    moved = whistle(
+        fresh_database, "users", "set-role", "li-x", "--role", "supervisor", "--area", "tongan"
+    )
+    assert moved.returncode == 0
+    assert moved.stdout.strip() == "li-x 现为 supervisor（tongan），令牌不变"
+    assert "supervisor  tongan" in whistle(fresh_database, "users", "list").stdout
+    wrong = whistle(
+        fresh_database, "users", "set-role", "li-x", "--role", "liaison", "--lang", "en"
+    )
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+    assert "needs a department" in wrong.stderr
+    nobody = whistle(fresh_database, "users", "set-role", "ghost", "--role", "admin")
+    assert nobody.returncode == 1 and "没有有效用户 ghost" in nobody.stderr
+
+    async def kinds() -> list[tuple[str, str, str]]:
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            rows = await conn.fetch("SELECT kind, subject, actor FROM audit.entries ORDER BY 1")
+            return [(r["kind"], r["subject"], r["actor"]) for r in rows]
+        finally:
+            await conn.close()
+
+    found = asyncio.run(kinds())
+    assert [(k, s) for k, s, _ in found] == [("user.added", "li-x"), ("user.role_changed", "li-x")]
+    assert all(actor.startswith("cli:") for _, _, actor in found)

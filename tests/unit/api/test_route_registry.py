@@ -1,7 +1,8 @@
 """Every route of the app has an authorization entry: in the case matrix
 (test_authorization_matrix), the webhook matrix (tests/integration/webhooks/
 test_webhook_matrix), the configuration matrix (tests/integration/config/
-test_live_configuration), the Open311 matrix below, or the list of public routes with the reason.
+test_live_configuration), the notification matrix (tests/integration/notify/
+test_notification_routes), the Open311 matrix below, or the list of public routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
 
@@ -15,6 +16,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
+from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
 from tests.unit.api import test_authorization_matrix as cases
 from tests.unit.api.conftest import auth
@@ -28,10 +30,21 @@ PUBLIC = {
     ("GET", "/dashboard"): "static page; the data comes from token-checked endpoints",
     ("GET", "/dashboard/assets/{name}"): "static scripts and styles from a fixed list",
     ("GET", "/v1/names"): "public reference data: department and area names",
+    ("GET", "/metrics"): "Prometheus gauges of the calendar: counts only, no case data",
     ("GET", "/open311/v2/services.json"): "Open311 service list (public by the spec)",
     ("GET", "/open311/v2/services/{service_code}.json"): "Open311 definition (public)",
 }
-STREAM = {("GET", "/v1/stream/breaches"): "every role, in its scope (Scope.of, as the boards)"}
+STREAM = {
+    ("GET", "/v1/stream/breaches"): "every role, in its scope (Scope.of, as the boards)",
+    (
+        "GET",
+        "/v1/stream/notifications",
+    ): "every role, its own inbox only (test_notification_routes)",
+}
+# every role, and admins only: driven for each role in tests/unit/api/test_calendar_status.py
+# (401/403) and tests/integration/api/test_audit.py (200 on the real database)
+EVERY_ROLE = {("GET", "/v1/calendar/status"): "calendar coverage and a count; names no case"}
+ADMIN_ONLY = {("GET", "/v1/audit"): "the audit log of administration: admins only"}
 
 SEC_IN, SEC_OUT, LIAISON_IN, LIAISON_OUT = (
     "tok-sec-in",
@@ -93,7 +106,9 @@ def test_every_route_has_an_authorization_entry() -> None:
         | set(OPEN311)
         | set(PUBLIC)
         | set(STREAM)
-    )
+        | set(EVERY_ROLE)
+        | set(ADMIN_ONLY)
+    ) | set(NOTIFICATION_MATRIX)
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"
     assert not registered - app_routes(), "matrix entries for routes that no longer exist"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from whistle.webhooks.schedule import MAX_RETRY_AFTER_S, parse_retry_after
+from whistle.delivery.schedule import MAX_RETRY_AFTER_S, parse_retry_after
 from whistle.webhooks.signing import (
     DEFAULT_TOLERANCE_S,
     WebhookVerificationError,

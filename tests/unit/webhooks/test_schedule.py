@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from whistle.webhooks.schedule import RETRY_DELAYS_S, delay_before, next_delay, parse_retry_after
+from whistle.delivery.schedule import RETRY_DELAYS_S, delay_before, next_delay, parse_retry_after
 from whistle.webhooks.sender import AttemptResult, judge
 
 NOW = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)

@@ -26,6 +26,7 @@
       joint_actions: "Joint actions and reporting in", place: "Place", reporting: "Departments reporting in",
       assembly: "Assembly", no_joint_actions: "No joint action is scheduled on an open case.",
       assembled: "Assembled", waiting: "Waiting for ", reported: "reported in", not_reported: "not yet",
+      calendar_banner: "Holiday calendar",
       uphold: "Uphold the routing", reassign_to: "Reassign to ", rule: "Rule", ruled: "Ruled; the board updates shortly",
     },
   };
@@ -323,6 +324,17 @@
     lineChart($("trend-chart"), buckets);
   }
 
+  // 节假日日历: clocks counted past the last covered year, or the covered years ending soon.
+  async function loadCalendar() {
+    const status = await api("/v1/calendar/status");
+    const list = $("calendar-reasons"); list.textContent = "";
+    for (const r of status.reasons || []) {
+      const li = document.createElement("li"); li.dataset.code = r.code; li.textContent = r.message;
+      list.appendChild(li);
+    }
+    $("calendar-banner").hidden = !(status.reasons || []).length;
+  }
+
   function logout(refused) {
     token = ""; sessionStorage.removeItem("whistle.token");
     $("main").hidden = true; $("login").hidden = false; $("logout").hidden = true;
@@ -334,6 +346,8 @@
     stream();
     const refresh = () => loadMetrics().catch(() => {});
     refresh(); setInterval(refresh, 30000);
+    const calendar = () => loadCalendar().catch(() => {});
+    calendar(); setInterval(calendar, 60000);
   }
 
   applyLang();

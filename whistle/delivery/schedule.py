@@ -1,4 +1,5 @@
-"""The retry schedule of deliveries and the reading of ``Retry-After``."""
+"""The retry schedule of deliveries (webhooks and notifications) and the reading of
+``Retry-After``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Administration of the holiday calendar: checking a State Council notice (`whistle calendar`)."""
