@@ -243,6 +243,15 @@ def test_rule_and_budget_changes_through_the_api_are_taken_up_without_a_restart(
             shown["version"]["author"] == "root"
             and shown["version"]["reason"] == "金海违停改由民政"
         )
+        # each publish is in the audit log, with its diff
+        audit = http.get("/v1/audit", params={"kind": "config.published"}, headers=admin)
+        assert audit.status_code == 200, audit.text
+        entries = {e["subject"]: e for e in audit.json()["items"]}
+        rule_entry = entries[f"config v{base + 1}"]
+        assert rule_entry["actor"] == "root" and rule_entry["note"] == "金海违停改由民政"
+        owners = rule_entry["after"]["diff"]["owner_changes"]
+        assert [(o["category"], o["community"]) for o in owners] == [("parking", JINHAI)]
+        assert entries[f"config v{base + 2}"]["after"]["kinds"] == ["policies"]
 
 
 def test_every_case_uses_the_version_in_force_at_its_instant_across_workers(
