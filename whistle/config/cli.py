@@ -4,8 +4,9 @@ Through the HTTP API (a token of an admin or a district's config_admin), in Chin
 ``--lang en`` or ``WHISTLE_LANG=en``/``LANG=en…``. A FILE is a kind's JSON document (as
 ``export`` writes it), or a file of the packaged formats: ``routing_rules.toml`` (kinds
 routing and categories), ``sla_policies.toml``, ``areas.toml``, ``departments.toml``, or a
-year's calendar notice ``cn-<year>.json`` (kind calendars: the year is put in place of the
-same year in the version in force, or added). Bad input: one line on stderr, exit non-zero.
+year's calendar notice ``cn-<year>.toml|json`` as ``whistle calendar import`` reads it (kind
+calendars: the year is put in place of the same year in the version in force, or added).
+Bad input: one line on stderr, exit non-zero.
 """
 
 from __future__ import annotations
@@ -159,12 +160,14 @@ def read_document(kind: Kind, path: Path, api: Api, lang: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(say("no_file", lang, path=path, why=exc)) from None
+    if kind == "calendars" and path.suffix == ".toml":
+        return _with_year(api, _notice(path, lang))
     try:
         if path.suffix == ".toml":
             return _from_toml(kind, path)
         data = json.loads(text)
         if kind == "calendars" and isinstance(data, dict) and "year" in data:
-            return _with_year(api, data)
+            return _with_year(api, _notice(path, lang))  # one year's notice
         if isinstance(data, dict) and set(data) >= {"version", "kind", "document"}:
             return data["document"]  # a `show`/`export --json` answer
         return data
@@ -194,11 +197,19 @@ def _from_toml(kind: Kind, path: Path) -> Any:
     return kind_document(config, kind)
 
 
-def _with_year(api: Api, notice: dict[str, Any]) -> Any:
-    """The calendars in force with ``notice``'s year in place of (or added to) its own."""
-    from whistle.domain.configuration import CalendarYear
+def _notice(path: Path, lang: str) -> Any:
+    """A year's notice (``whistle calendar import``'s TOML or JSON form), validated."""
+    from whistle.domain.configuration import read_notice
 
-    year = CalendarYear.from_notice(notice).model_dump(mode="json")
+    year, findings = read_notice(path)
+    if findings or year is None:
+        why = "; ".join(f.message(lang) for f in findings[:3])
+        raise BadInput(say("bad_file", lang, path=path, kind="calendars", why=why))
+    return year.model_dump(mode="json")
+
+
+def _with_year(api: Api, year: dict[str, Any]) -> Any:
+    """The calendars in force with ``year`` in place of (or added to) its own."""
     current = api.call("GET", "/v1/config/calendars/current")["document"]
     years = [y for y in current if y.get("year") != year["year"]] + [year]
     return sorted(years, key=lambda y: y["year"])

@@ -361,10 +361,18 @@ def test_the_2027_calendar_through_the_console(stack: Stack, tmp_path: Path) -> 
     from tests.stack import run_cli
 
     checked = run_cli(env, "config", "import", "calendars", str(wrong))
-    assert checked.returncode == 5, checked.stderr
-    assert "调休上班日 2027-04-28 是周三，不是周末" in checked.stdout
+    assert checked.returncode == 2, checked.stderr  # refused, one line, in Chinese
+    assert len(checked.stderr.strip().splitlines()) == 1
+    assert "调休上班日 2027-04-28 是周三，不是周末" in checked.stderr
     english = run_cli(env, "config", "import", "calendars", str(wrong), "--lang", "en")
-    assert "make-up workday 2027-04-28 is a Wednesday" in english.stdout
+    assert "make-up workday 2027-04-28 is a Wednesday" in english.stderr
+    # a proposal the service finds wrong (a rule naming no department) exits 5 with findings
+    rules = tmp_path / "rules.json"
+    routing = json.loads(run_cli(env, "config", "export", "routing").stdout)
+    routing["fallback"]["lead"] = "nobody"
+    rules.write_text(json.dumps(routing), encoding="utf-8")
+    findings = run_cli(env, "config", "import", "routing", str(rules))
+    assert findings.returncode == 5 and "部门 nobody 不存在" in findings.stdout, findings.stdout
 
     diff = run_cli(env, "config", "diff", "calendars", str(good))
     assert diff.returncode == 0, diff.stderr
