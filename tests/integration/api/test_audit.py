@@ -208,7 +208,7 @@ async def test_a_receiver_answering_410_is_recorded_as_the_deliverer(rig: dict[s
         endpoint,
     )
     due = Due(delivery, endpoint, "e1", "{}", 0, "https://t.example/h", ("whsec_x",))
-    gone = Attempt(due, datetime.now(UTC), 3.0, 410, None, "gone")
+    gone = Attempt(due.delivery_id, due.attempts, datetime.now(UTC), 3.0, 410, None, "gone")
     await store.record_attempts([gone])
     await store.record_attempts([gone])  # disabled already: not recorded again
     ep = await store.endpoint(endpoint)
