@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from whistle.domain.base import Frozen
 
 AreaKind = Literal["district", "street", "town", "community", "village", "compound", "grid"]
@@ -47,6 +49,9 @@ class Department(Frozen):
     code: str
     name_zh: str
     name_en: str
+    contact: str = Field(
+        default="", max_length=200, description="How to reach its liaisons (phone, e-mail)."
+    )
 
 
 @cache

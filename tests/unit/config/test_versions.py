@@ -163,3 +163,11 @@ def test_a_case_routed_before_policy_versions_still_decodes() -> None:
     }
     event = parse_event(json.dumps(old).encode())
     assert isinstance(event, CaseRouted) and event.policy_version is None
+
+
+def test_a_departments_liaison_contact_is_part_of_its_version(shipped: Configuration) -> None:
+    departments = kind_document(shipped, "departments")
+    departments["transport"]["contact"] = "0592-1234567 交通局值班室"
+    changed = with_kind(shipped, "departments", departments)
+    assert changed.departments["transport"].contact == "0592-1234567 交通局值班室"
+    assert changed_kinds(shipped, changed) == ("departments",)
