@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import datetime
@@ -16,6 +17,7 @@ from projections.migrate import LIVE_SCHEMA, MigrationError, migrate_dsn
 from projections.projector import ProjectorConfig, run_projector
 from projections.rebuild import check, print_progress, rebuild
 from projections.store import DEFAULT_PROJECTOR
+from whistle.config.store import project_versions
 from whistle.domain.state import state_document
 from whistle.logs import configure_logging
 from whistle.read.gateway import PgRead
@@ -122,7 +124,15 @@ async def _wait_then_project(config: ProjectorConfig) -> None:
     with the count every other component expects.
     """
     await ensure_topics(get_settings().model_copy(update={"bootstrap": config.bootstrap}))
-    await run_projector(config)
+    # The configuration versions, followed live into their read model beside the event log.
+    settings = get_settings().model_copy(update={"kafka_bootstrap": config.bootstrap})
+    versions = asyncio.ensure_future(project_versions(settings, config.dsn))
+    try:
+        await run_projector(config)
+    finally:
+        versions.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await versions
 
 
 def _rebuild(args: argparse.Namespace) -> int:

@@ -15,7 +15,9 @@ commands topic through the same publisher.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from faust.types import TP
@@ -29,11 +31,18 @@ from streams.producer import Keyed, LazyProducer
 from streams.publisher import Publisher
 from streams.skip_guard import SkipGuard
 from streams.state_store import CaseStore, FaustTableStorage
-from whistle.domain import load_policies, load_rules, route
+from whistle.config.follower import ConfigFollower
+from whistle.config.seed import configured_seed
+from whistle.domain import route
+from whistle.domain.areas import use_areas
+from whistle.domain.calendar import use_calendar
 from whistle.domain.commands import RouteCase
 from whistle.domain.events import WhistleRaised
+from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_COMMANDS
+
+log = get_logger()
 
 BATCH_QUIET_S = 0.005
 BATCH_EAGER_BELOW = 200
@@ -57,8 +66,9 @@ class Streams:
         self.publisher = Publisher(self.producer, self._store, settings.topic, settings.partitions)
         self.guard = SkipGuard(self.glue.committed)
         self.tracker = DeadlineTracker(self.glue, self.store, self._fire, settings.deadline_queue_s)
-        self.rules = load_rules(settings.routing_rules_file)
-        self.policies = load_policies(settings.sla_policies_file)
+        # The configuration versions: every whistle is routed with the version in force at
+        # its own instant (its command record's time), never with one not yet read.
+        self.config = ConfigFollower(settings, seed=configured_seed(settings))
         self._batch_max = settings.batch_max
         self._batch_window = settings.batch_window_ms / 1000
         self._last_offsets: dict[TP, int] = {}
@@ -66,12 +76,18 @@ class Streams:
             decider=self._decider,
             scan=self.tracker.scan,
             lag=self._measure_lag,
-            stopping=self.producer.stop,  # ours; Faust closes its own
+            stopping=self._stopping,
             revoked=self.guard.forget,
         )
 
+    async def _stopping(self) -> None:
+        """Close our producer (Faust closes its own) and stop following the configuration."""
+        await self.producer.stop()
+        await self.config.stop()
+
     async def _decider(self, stream: Any) -> None:
         """The agent: batches of commands, checked, decided, published, then acknowledged."""
+        await self._follow_configuration()  # every version read before the first decision
         batches = take_ready(
             stream, self._batch_max, self._batch_window, BATCH_QUIET_S, self._eager
         )
@@ -80,9 +96,11 @@ class Streams:
             # The next round is fired, and on its way, before this one is decided.
             await self.tracker.taken(sum(r.fired for r in records))
             skipped = self.guard.check((e.message.tp, e.message.offset) for e in batch)
+            if records:  # each command is decided at its record's time: know its version
+                await self.config.ensure(max(r.timestamp_ms for r in records) / 1000)
             for part in by_urgency(records):  # whistles first, then the tracker's firings
                 started = time.perf_counter()
-                result = decide_batch(part, self.store.load, self._route)
+                result = decide_batch(part, self.store.load, self._route, self._in_force)
                 await self.publisher.publish(result)
                 self.tracker.measured(result, time.perf_counter() - started, len(part))
             for tp, offset in skipped.items():  # before the batch is acknowledged
@@ -91,14 +109,43 @@ class Streams:
                 self._last_offsets[e.message.tp] = e.message.offset
             metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
 
+    async def _follow_configuration(self) -> None:
+        """Start following the configuration topic, retrying while the broker is away."""
+        backoff = 1.0
+        while True:
+            try:
+                await self.config.start()
+                return
+            except Exception as exc:
+                log.warning("configuration_unavailable", error=str(exc)[:200], retry_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
+
     def _eager(self, gathered: int) -> bool:
         """Whether a batch ends once commands stop arriving for ``BATCH_QUIET_S``."""
         return gathered < BATCH_EAGER_BELOW or self.tracker.in_flight > 0
 
+    def _in_force(self, now: datetime) -> None:
+        """The version in force at ``now`` is what the domain checks areas, departments and
+        working time against while it decides a command of that instant."""
+        version = self.config.at(now)
+        config = version.document
+        use_areas(config.areas, config.departments)
+        use_calendar(version.calendar)
+
     def _route(self, event: WhistleRaised) -> RouteCase:
-        """The router: the rules and policies in force route a whistle the decider raised."""
+        """The router: the version in force at the whistle's instant routes it."""
         metrics.ROUTED.inc()
-        return route(self.rules, event, event.occurred_at, policies=self.policies)
+        version = self.config.at(event.occurred_at)
+        config = version.document
+        return route(
+            config.routing,
+            event,
+            event.occurred_at,
+            policies=config.policies,
+            calendar=version.calendar,
+            policy_version=version.policy_version,
+        )
 
     async def _store(self, result: BatchResult) -> None:
         """Store a batch's states, then index their deadlines."""

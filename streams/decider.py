@@ -160,6 +160,7 @@ def decide_batch(
     records: list[CommandRecord],
     load: Callable[[str, int], bytes | None],
     router: Router | None = None,
+    in_force: Callable[[datetime], None] | None = None,
 ) -> BatchResult:
     """Decide a batch of commands in order; states chain within the batch.
 
@@ -167,6 +168,8 @@ def decide_batch(
     ``RouteCase`` is decided right after it, on the same state and with the same time, as if it
     had come back through the commands topic (its command id is deterministic, so a replay
     decides it identically). Nobody waits for a system command, so it gets no reply.
+    ``in_force`` is told each command's time before it is decided (the worker makes the
+    configuration version in force then the one the domain reads areas and calendars from).
     """
     result = BatchResult()
     states: dict[str, CaseState | None] = {}
@@ -186,6 +189,8 @@ def decide_batch(
             states[case_id], before[case_id] = decode_state(raw), pending_in(raw)
         state = states[case_id]
         now = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+        if in_force is not None:
+            in_force(now)
         outcome = decide(state, command, now)
         waited = command.actor.role != "system"  # the API waits for its commands' replies
         if isinstance(outcome, Rejection):

@@ -23,6 +23,8 @@ class TopicSpec:
     description: str
     per_case: bool = True
     config: dict[str, str] = field(default_factory=dict)
+    partitions: int | None = None
+    """A fixed partition count; None: the configured ``WHISTLE_PARTITIONS``."""
 
 
 CASE_COMMANDS = TopicSpec(
@@ -47,6 +49,20 @@ DEAD_LETTERS = TopicSpec(
     per_case=False,
     config={"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"},
 )
+CONFIGURATION = TopicSpec(
+    "configuration",
+    "Published configuration versions (key = version number/unique id, value = the whole "
+    "snapshot). One partition, so every process reads the versions in one order; compacted "
+    "with keys that never repeat (nothing is dropped), kept forever; the broker stamps each "
+    "record's append time (LogAppendTime).",
+    per_case=False,
+    partitions=1,
+    config={
+        "cleanup.policy": "compact",
+        "retention.ms": FOREVER,
+        "message.timestamp.type": "LogAppendTime",
+    },
+)
 ALL_TOPICS = (CASE_COMMANDS, CASE_EVENTS, CASE_REPLIES, DEAD_LETTERS)
 STREAM_TABLES = ("cases",)
 """The stream worker's tables (``streams/glue.py``), co-partitioned with the commands."""
@@ -67,7 +83,7 @@ def _new_topics(settings: Settings, specs: tuple[TopicSpec, ...]) -> dict[str, N
     wanted = {
         settings.topic(spec.name): NewTopic(
             name=settings.topic(spec.name),
-            num_partitions=settings.partitions,
+            num_partitions=spec.partitions or settings.partitions,
             replication_factor=settings.replication_factor,
             topic_configs=spec.config,
         )
@@ -105,7 +121,11 @@ async def ensure_topics(
                     reason = rest[0] if rest else ""
                     raise RuntimeError(f"cannot create topic {name}: error {code} {reason}")
         described = await _wait_until_led(admin, list(wanted))
-        _check_partitions(described, settings.partitions)
+        fixed = {settings.topic(s.name): s.partitions for s in specs if s.partitions}
+        _check_partitions([t for t in described if t["topic"] not in fixed], settings.partitions)
+        for count in set(fixed.values()):
+            named = [t for t in described if fixed.get(t["topic"]) == count]
+            _check_partitions(named, count)
     finally:
         await admin.close()
 

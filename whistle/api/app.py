@@ -20,6 +20,7 @@ from whistle.api import (
     audit_routes,
     calendar_watch,
     cases,
+    config_routes,
     dashboard,
     health,
     liaison,
@@ -43,6 +44,10 @@ from whistle.api.starlette_adapter import wrap_router
 from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.audit.store import AuditLog
 from whistle.bus import CommandBus
+from whistle.config.follower import ConfigFollower
+from whistle.config.seed import configured_seed
+from whistle.config.service import ConfigService
+from whistle.config.store import PgConfigVersions
 from whistle.domain.routing import load_rules
 from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
@@ -93,6 +98,10 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
             await ensure_webhook_schema(conn)
             await ensure_inbox_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
+        follower = ConfigFollower(settings, seed=configured_seed(settings))
+        await follower.start()
+        config = ConfigService(follower, PgConfigVersions(pool), pool)
+        await config.sync()
         bus = CommandBus(settings)
         await bus.start()
     except BaseException:
@@ -101,6 +110,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
 
     async def close() -> None:
         await bus.stop()
+        await follower.stop()
         await pool.close()
 
     live_read = PgRead(pool)
@@ -116,6 +126,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         max_lag_events=api.ready_max_lag_events,
         live_read=live_read,
         webhooks=webhooks,
+        config=config,
         audit=AuditLog(pool),
         calendar=calendar_watch.CalendarWatch(pool),
         inbox=Inbox(pool),
@@ -177,6 +188,7 @@ def create_app(
         calendar_watch,
         notification_routes,
         dashboard,
+        config_routes,
     ):
         app.include_router(module.router)
     if api.fast_reads:

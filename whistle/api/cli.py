@@ -16,6 +16,9 @@ from whistle.logs import configure_logging
 from whistle.settings import get_settings
 
 UsersAction = Callable[[PgUsers, argparse.Namespace], Awaitable[int]]
+CONFIG_WAIT_S = 15.0
+"""How long ``users add`` waits for the configuration topic before it checks the packaged
+areas and departments instead."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,9 +34,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = sub.add_parser("add", help="create a user; prints the token once")
     add.add_argument("user_id")
     add.add_argument(
-        "--role", required=True, choices=["secretary", "liaison", "supervisor", "admin"]
+        "--role",
+        required=True,
+        choices=["secretary", "liaison", "supervisor", "admin", "config_admin"],
     )
-    add.add_argument("--area", help="community (secretary) or street/district (supervisor) code")
+    add.add_argument(
+        "--area",
+        help="community (secretary), street/district (supervisor) or district (config_admin)",
+    )
     add.add_argument("--department", help="department code (liaison)")
     add.add_argument("--name", default="", help="display name")
     add.set_defaults(func=_users(_add))
@@ -93,7 +101,31 @@ async def _with_users(action: UsersAction, args: argparse.Namespace) -> int:
         await pool.close()
 
 
+async def _use_configuration() -> None:
+    """Check the new user's area and department against the configuration version in force
+    now (a community published at run time), else against the packaged files."""
+    from whistle.config.follower import ConfigFollower
+    from whistle.config.seed import configured_seed
+    from whistle.domain.areas import use_areas
+
+    settings = get_settings()
+    follower = ConfigFollower(settings, seed=configured_seed(settings))
+    try:
+        await asyncio.wait_for(follower.start(), timeout=CONFIG_WAIT_S)
+        current = follower.current().document
+        use_areas(current.areas, current.departments)
+    except Exception as exc:  # a timeout among them
+        print(
+            f"whistle users add: no configuration versions ({str(exc)[:100] or 'timeout'}); "
+            "checking against the packaged areas and departments",
+            file=sys.stderr,
+        )
+    finally:
+        await follower.stop()
+
+
 async def _add(users: PgUsers, args: argparse.Namespace) -> int:
+    await _use_configuration()
     try:
         token = await users.add(
             args.user_id,

@@ -49,15 +49,21 @@ async def dashboard_asset(name: str) -> FileResponse:
     summary="Names of departments and areas in Chinese and English",
     operation_id="getNames",
 )
-async def names() -> dict[str, Any]:
-    """Display names for department and area codes (public reference data)."""
+async def names(request: Request) -> dict[str, Any]:
+    """Display names for department and area codes (public reference data), as the
+    configuration version in force now has them."""
+    config = getattr(getattr(request.app.state, "services", None), "config", None)
+    if config is not None:
+        current = config.current().document
+        departments, areas = current.departments, current.areas
+    else:  # fake services (unit tests): the packaged names
+        departments, areas = load_departments(), load_areas()
     return {
         "departments": {
-            code: {"zh": d.name_zh, "en": d.name_en} for code, d in load_departments().items()
+            code: {"zh": d.name_zh, "en": d.name_en} for code, d in departments.items()
         },
         "areas": {
-            code: {"zh": a.name_zh, "en": a.name_en, "kind": a.kind}
-            for code, a in load_areas().items()
+            code: {"zh": a.name_zh, "en": a.name_en, "kind": a.kind} for code, a in areas.items()
         },
     }
 

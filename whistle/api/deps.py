@@ -18,6 +18,7 @@ from whistle.read.scope import Row
 if TYPE_CHECKING:
     from whistle.api.calendar_watch import CalendarWatch
     from whistle.audit.store import AuditLog
+    from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
     from whistle.webhooks.store import WebhookStore
 
@@ -50,6 +51,8 @@ class Services:
     """The read model without the 1 s list cache, for the live board (``None``: ``read``)."""
     webhooks: WebhookStore | None = None
     """Webhook endpoints and deliveries (``None``: the webhook routes answer 503)."""
+    config: ConfigService | None = None
+    """Configuration versions (``None``: the configuration routes answer 503)."""
     audit: AuditLog | None = None
     """The audit log of administration (``None``: ``GET /v1/audit`` answers 503)."""
     calendar: CalendarWatch | None = None

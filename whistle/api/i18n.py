@@ -48,6 +48,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "internal": ("服务器内部错误", "Internal server error"),
     "overloaded": ("请求过多，请稍后重试", "Too many requests in progress"),
     "unavailable": ("服务暂时不可用", "Service temporarily unavailable"),
+    "config_invalid": ("配置未通过检查", "The configuration did not pass its checks"),
+    "config_stale": ("配置已被他人更新", "The configuration was changed meanwhile"),
 }
 
 DETAILS: dict[str, tuple[str, str]] = {
@@ -60,6 +62,24 @@ DETAILS: dict[str, tuple[str, str]] = {
     "no_notification": ("没有这条通知：{id}", "No notification {id}"),
     "no_delivery": ("端点 {endpoint} 没有投递 {id}", "No delivery {id} of endpoint {endpoint}"),
     "unknown_department": ("没有部门 {code}", "No department {code}"),
+    "no_config_version": ("没有配置版本 {version}", "No configuration version {version}"),
+    "config_invalid": (
+        "配置有误，未发布：逐条见 errors",
+        "Not published: the configuration has errors (each in errors)",
+    ),
+    "config_stale": (
+        "您基于版本 {expected} 修改，但最新版本已是 {latest}：请基于最新版本重新提交",
+        "You changed version {expected} but the latest is {latest}: propose again on it",
+    ),
+    "config_not_taken": (
+        "配置版本未被采纳（{why}）：请重新提交",
+        "The version was not taken ({why}): propose it again",
+    ),
+    "config_backdated": (
+        "生效时间 {effective_from} 太早：最早 {earliest}（不可追溯生效）",
+        "effective_from {effective_from} is too soon: {earliest} at the earliest (no backdating)",
+    ),
+    "config_no_change": ("提交的内容与最新版本相同", "The proposal changes nothing"),
     "unknown_event_types": ("未知的事件类型：{types}", "Unknown event types: {types}"),
     "missing_token": (
         "请在 Authorization 头中提供 Bearer 令牌",

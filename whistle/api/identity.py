@@ -12,19 +12,23 @@ from whistle.domain.areas import known_area, known_department
 from whistle.domain.base import Actor
 from whistle.read.scope import Scope
 
-UserRole = Literal["secretary", "liaison", "supervisor", "admin"]
-USER_ROLES: tuple[UserRole, ...] = ("secretary", "liaison", "supervisor", "admin")
+UserRole = Literal["secretary", "liaison", "supervisor", "admin", "config_admin"]
+USER_ROLES: tuple[UserRole, ...] = ("secretary", "liaison", "supervisor", "admin", "config_admin")
 TOKEN_PREFIX = "wh_"
 SCOPE_KINDS: dict[str, tuple[str, ...]] = {
     "secretary": ("community", "village"),
     "supervisor": ("street", "town", "district"),
+    "config_admin": ("district",),
 }
+AREA_ROLES = ("secretary", "supervisor", "config_admin")
+"""Roles scoped by an area (a config_admin: the district whose configuration it changes)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated user: a secretary of one community, a liaison of one department,
-    a supervisor of a street or district (area code prefix), or an admin."""
+    a supervisor of a street or district (area code prefix), an admin, or a district's
+    configuration admin (``config_admin``: changes its district's areas and routing rules)."""
 
     user_id: str
     role: UserRole
@@ -58,13 +62,13 @@ def sees(principal: Principal, area: str | None, departments: Sequence[str]) -> 
 
 def validate_scope(role: str, area: str | None, department: str | None) -> str | None:
     """Why a user's scope is inconsistent with the role, or None when it is fine."""
-    if role in ("secretary", "supervisor") and not area:
+    if role in AREA_ROLES and not area:
         return f"a {role} needs an area (community for a secretary, street or district else)"
     if role == "liaison" and not department:
         return "a liaison needs a department"
     if role == "liaison" and area:
         return "a liaison is scoped by department, not by area"
-    if role in ("secretary", "supervisor") and department:
+    if role in AREA_ROLES and department:
         return f"a {role} is scoped by area, not by department"
     if role == "admin" and (area or department):
         return "an admin sees everything: give neither area nor department"

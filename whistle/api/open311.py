@@ -126,7 +126,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def get_rules(request: Request) -> RoutingRules:
-    """The routing rules the app was started with (``create_app`` loads them once)."""
+    """The routing rules in force now (the followed configuration), else those the app was
+    started with (``create_app`` loads them once; unit tests with fake services)."""
+    services = getattr(request.app.state, "services", None)
+    config = getattr(services, "config", None)
+    if config is not None:
+        return config.current().document.routing
     rules: RoutingRules = request.app.state.routing_rules
     return rules
 

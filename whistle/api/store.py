@@ -45,6 +45,15 @@ CREATE TABLE idempotency_keys (
 );
 """,
     ),
+    Migration(
+        9,  # this schema's own numbering; 9 is the configuration work's number (issue #16)
+        "config_admin_role",
+        """
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check
+    CHECK (role IN ('secretary', 'liaison', 'supervisor', 'admin', 'config_admin'));
+""",
+    ),
 ]
 
 

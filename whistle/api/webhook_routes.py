@@ -152,7 +152,8 @@ async def add_webhook(
     """Admins register for any department; a liaison for their own."""
     require_role(principal, ("liaison", "admin"))
     department = body.department or principal.department
-    if not department or department not in load_departments():
+    known = services.config.current().document.departments if services.config else None
+    if not department or department not in (known if known is not None else load_departments()):
         raise ProblemError(
             422, "validation", detail_key="unknown_department", detail_values={"code": department}
         )

@@ -7,10 +7,13 @@ alone; names and kinds come from ``whistle/data/areas.toml`` and ``departments.t
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+
+from pydantic import Field
 
 from whistle.domain.base import Frozen
 
@@ -46,6 +49,9 @@ class Department(Frozen):
     code: str
     name_zh: str
     name_en: str
+    contact: str = Field(
+        default="", max_length=200, description="How to reach its liaisons (phone, e-mail)."
+    )
 
 
 def within(area: str | None, scope_area: str) -> bool:
@@ -146,11 +152,32 @@ def load_departments(path: Path | None = None) -> dict[str, Department]:
     return _parse_departments(_read_toml("departments.toml", path))
 
 
+_IN_FORCE: ContextVar[tuple[dict[str, Area], dict[str, Department]] | None] = ContextVar(
+    "areas_in_force", default=None
+)
+"""The areas and departments of the configuration version in force for the decision being
+made (set by the stream worker per command); None: the packaged ones."""
+
+
+def use_areas(areas: dict[str, Area], departments: dict[str, Department]) -> None:
+    """Make ``areas`` and ``departments`` the ones ``known_area``/``known_department`` answer
+    from in the current context (the worker sets the version in force at each command)."""
+    _IN_FORCE.set((areas, departments))
+
+
 def known_area(code: str) -> Area | None:
-    """The packaged area ``code``, or None."""
-    return _packaged_areas().get(code)
+    """The area ``code`` in force (packaged unless a version was set), or None."""
+    found = _IN_FORCE.get()
+    return (found[0] if found is not None else _packaged_areas()).get(code)
 
 
 def known_department(code: str) -> bool:
-    """Whether ``code`` is a packaged department."""
-    return code in _packaged_departments()
+    """Whether ``code`` is a department in force (packaged unless a version was set)."""
+    found = _IN_FORCE.get()
+    return code in (found[1] if found is not None else _packaged_departments())
+
+
+def department_in_force(code: str) -> Department | None:
+    """The department ``code`` in force, or None."""
+    found = _IN_FORCE.get()
+    return (found[1] if found is not None else _packaged_departments()).get(code)

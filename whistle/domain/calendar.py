@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache, cached_property
@@ -196,6 +197,21 @@ def default_calendar() -> BusinessCalendar:
         if p.name.endswith(".json")
     ]
     return build_calendar(settings, years)
+
+
+_IN_FORCE: ContextVar[BusinessCalendar | None] = ContextVar("calendar_in_force", default=None)
+"""The calendar of the configuration version in force for the decision being made (set by
+the stream worker per command); None: the packaged one."""
+
+
+def use_calendar(calendar: BusinessCalendar) -> None:
+    """Make ``calendar`` the one ``calendar_in_force`` answers in the current context."""
+    _IN_FORCE.set(calendar)
+
+
+def calendar_in_force() -> BusinessCalendar:
+    """The calendar in force for the decision being made (packaged unless one was set)."""
+    return _IN_FORCE.get() or default_calendar()
 
 
 def add_working_time(start: datetime, duration: timedelta) -> datetime:

@@ -66,6 +66,7 @@ class RouteCase(Command):
     policy: str
     clocks: tuple[ClockPlan, ...]
     escalation: tuple[LadderRung, ...] = ()
+    policy_version: str | None = None
 
 
 class Acknowledge(Command):

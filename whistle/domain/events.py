@@ -55,6 +55,11 @@ class CaseRouted(Event):
     policy: str
     clocks: tuple[ClockPlan, ...]
     escalation: tuple[LadderRung, ...] = ()
+    policy_version: str | None = Field(
+        default=None,
+        description="The SLA-policy version it was routed with (None: routed before policies "
+        "were versioned).",
+    )
 
 
 class DepartmentAcknowledged(Event):

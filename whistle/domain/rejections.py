@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 
-from whistle.domain.areas import known_area, load_departments
+from whistle.domain.areas import department_in_force, known_area
 from whistle.domain.base import Command, Rejection
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -188,7 +188,7 @@ def _pick(names: tuple[str, str], lang: str) -> str:
 
 
 def _department(code: str, lang: str) -> str:
-    found = load_departments().get(code)
+    found = department_in_force(code)
     return _pick((found.name_zh, found.name_en), lang) if found else code
 
 

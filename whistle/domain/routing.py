@@ -133,6 +133,7 @@ def route(
     now: datetime,
     policies: dict[str, SlaPolicy] | None = None,
     calendar: BusinessCalendar | None = None,
+    policy_version: str | None = None,
 ) -> RouteCase:
     """The system's RouteCase for a raised case: departments, policy and every clock's due."""
     area = case_area(case.community, case.compound, case.grid)
@@ -152,4 +153,5 @@ def route(
         policy=policy.name,
         clocks=plan_clocks(policy, case.urgency, rule.lead, rule.supporting, now, calendar),
         escalation=policy.ladder(),
+        policy_version=policy_version,
     )

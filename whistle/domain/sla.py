@@ -12,7 +12,7 @@ from typing import get_args
 from pydantic import Field
 
 from whistle.domain.base import Frozen
-from whistle.domain.calendar import BusinessCalendar, default_calendar
+from whistle.domain.calendar import BusinessCalendar, calendar_in_force
 from whistle.domain.prevalidated import builder
 from whistle.domain.state import Clock
 from whistle.domain.types import ClockKind, ClockMode, EscalationStep, Tier, Urgency
@@ -102,7 +102,7 @@ def plan_clocks(
     The policy's clocks for ``urgency`` (kind, mode, budget) are looked up once per policy and
     calendar; each distinct due time is computed once and shared by the clocks that have it.
     """
-    cal = calendar or default_calendar()
+    cal = calendar or calendar_in_force()
     specs = _clock_specs(policy, urgency, cal)
     if specs and (start.tzinfo is None or start.utcoffset() is None):
         raise ValueError("a clock needs a timezone-aware start")
@@ -166,7 +166,7 @@ def plan_clock(
         raise ValueError(f"unknown clock kind {kind!r} or mode {mode!r}")
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("a clock needs a timezone-aware start")
-    cal = calendar or default_calendar()
+    cal = calendar or calendar_in_force()
     return _new_plan(
         {
             "kind": kind,
@@ -195,7 +195,7 @@ def clock_report(
     clock: Clock, now: datetime, calendar: BusinessCalendar | None = None
 ) -> ClockReport:
     """Elapsed (pauses excluded), remaining, paused and breached for ``clock`` at ``now``."""
-    cal = calendar or default_calendar()
+    cal = calendar or calendar_in_force()
     end = clock.met_at or clock.paused_since or now
     elapsed = max(cal.between(clock.started_at, end, clock.mode) - clock.paused_total, ZERO)
     if end <= clock.due_at:

@@ -1,6 +1,7 @@
 """Every route of the app has an authorization entry: in the case matrix
 (test_authorization_matrix), the webhook matrix (tests/integration/webhooks/
-test_webhook_matrix), the notification matrix (tests/integration/notify/
+test_webhook_matrix), the configuration matrix (tests/integration/config/
+test_live_configuration), the notification matrix (tests/integration/notify/
 test_notification_routes), the Open311 matrix below, or the list of public routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
 from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
 from tests.unit.api import test_authorization_matrix as cases
@@ -100,6 +102,7 @@ def test_every_route_has_an_authorization_entry() -> None:
     registered = (
         case_matrix_routes()
         | set(WEBHOOK_MATRIX)
+        | set(CONFIG_MATRIX)
         | set(OPEN311)
         | set(PUBLIC)
         | set(STREAM)

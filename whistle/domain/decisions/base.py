@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from whistle.domain.base import Command, Event, Rejection, event_id_for
-from whistle.domain.calendar import BusinessCalendar, default_calendar
+from whistle.domain.calendar import BusinessCalendar, calendar_in_force, default_calendar
 from whistle.domain.prevalidated import builder
 from whistle.domain.rejections import joined, rejection
 from whistle.domain.state import Assignment, CaseState
@@ -47,7 +47,10 @@ class Ctx:
 
     __slots__ = ("command", "now", "state")
 
-    calendar: ClassVar[BusinessCalendar] = CALENDAR
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The working calendar in force for this decision (the configuration version's)."""
+        return calendar_in_force()
 
     def __init__(self, state: CaseState | None, command: Command, now: datetime) -> None:
         self.state = state

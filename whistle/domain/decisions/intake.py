@@ -88,6 +88,7 @@ def _route(ctx: Ctx, s: CaseState, c: RouteCase) -> Decision:
         policy=c.policy,
         clocks=c.clocks,
         escalation=c.escalation,
+        policy_version=c.policy_version,
     )
 
 
