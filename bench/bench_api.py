@@ -47,11 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate, quote_ident
 from projections.model import Model
-from projections.store import write_cases, write_timeline
+from projections.readmodel_store import write_cases, write_timeline
 from tests.conftest import with_database
 from tests.service_fixtures import isolated_env, settings_of, supervised
 from tests.stories.wire import COMMUNITIES, encode_event, random_story
-from whistle.api.store import PgUsers, migrate_api
+from whistle.api.account_store import PgUsers, migrate_api
 from whistle.read.gateway import CASE_SQL
 from whistle.settings import get_settings
 from whistle.topics import ensure_topics

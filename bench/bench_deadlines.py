@@ -43,7 +43,7 @@ from streams.decider import CommandRecord, decide_batch
 from streams.producer import partition_of
 from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
 from whistle.domain import RaiseWhistle, encode, load_policies, load_rules, route
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import get_settings
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, changelog_topic, ensure_topics
 

@@ -35,7 +35,7 @@ from projections.rebuild import build, end_offsets, swap
 from projections.rollups import refresh_all
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
 from tests.stories.wire import encode_event, random_story
-from whistle.read.metrics import metrics, rankings
+from whistle.read.resolution_metrics import metrics, rankings
 from whistle.read.scope import Scope
 from whistle.settings import get_settings
 

@@ -44,7 +44,7 @@ from whistle.domain.areas import load_departments
 from whistle.domain.base import SYSTEM, event_id_for
 from whistle.domain.codec import encode
 from whistle.domain.events import CaseRouted
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import Settings, get_settings
 from whistle.topics import CASE_EVENTS, ensure_topics
 from whistle.webhooks.schema import ensure_schema

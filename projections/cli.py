@@ -15,9 +15,9 @@ import asyncpg
 
 from projections.migrate import LIVE_SCHEMA, MigrationError, migrate_dsn
 from projections.projector import ProjectorConfig, run_projector
+from projections.readmodel_store import DEFAULT_PROJECTOR
 from projections.rebuild import check, print_progress, rebuild
-from projections.store import DEFAULT_PROJECTOR
-from whistle.config.store import project_versions
+from whistle.config.version_table import project_versions
 from whistle.domain.state import state_document
 from whistle.logs import configure_logging
 from whistle.read.gateway import PgRead

@@ -18,8 +18,7 @@ from projections.apply import ApplyStats, apply_event, decode, gc_paused
 from projections.dead_letters import DeadLetters, dead_letter_topic
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
-from projections.rollups import apply_facts, capture_facts
-from projections.store import (
+from projections.readmodel_store import (
     DEFAULT_PROJECTOR,
     CheckpointMoved,
     Position,
@@ -32,6 +31,7 @@ from projections.store import (
     load_cases,
     read_checkpoints,
 )
+from projections.rollups import apply_facts, capture_facts
 from whistle.logs import get_logger
 from whistle.settings import get_settings
 

@@ -19,8 +19,7 @@ from projections.apply import ApplyStats, apply_event, decode, gc_paused
 from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
 from projections.model import Model
 from projections.projector import connect, topic_partitions
-from projections.rollups import refresh_all
-from projections.store import (
+from projections.readmodel_store import (
     DEFAULT_PROJECTOR,
     Position,
     copy_rows,
@@ -29,6 +28,7 @@ from projections.store import (
     write_checkpoints,
     write_timeline,
 )
+from projections.rollups import refresh_all
 from projections.tables import TABLES
 from whistle.logs import configure_logging, get_logger
 

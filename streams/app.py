@@ -22,7 +22,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams import metrics
+from streams import worker_metrics
 from streams.batching import take_ready
 from streams.deadline_tracker import DeadlineTracker
 from streams.decider import FIRED_HEADER, BatchResult, by_urgency, decide_batch
@@ -107,7 +107,7 @@ class Streams:
                 await self.glue.seek(tp, offset)
             for e in batch:
                 self._last_offsets[e.message.tp] = e.message.offset
-            metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
+            worker_metrics.AGENT_MESSAGES.labels("decider").inc(len(batch))
 
     async def _follow_configuration(self) -> None:
         """Start following the configuration topic, retrying while the broker is away."""
@@ -135,7 +135,7 @@ class Streams:
 
     def _route(self, event: WhistleRaised) -> RouteCase:
         """The router: the version in force at the whistle's instant routes it."""
-        metrics.ROUTED.inc()
+        worker_metrics.ROUTED.inc()
         version = self.config.at(event.occurred_at)
         config = version.document
         return route(
@@ -160,4 +160,4 @@ class Streams:
     async def _measure_lag(self) -> None:
         lag = self.glue.lag(self._last_offsets)
         if lag is not None:
-            metrics.CONSUMER_LAG.labels(self.glue.commands_topic).set(lag)
+            worker_metrics.CONSUMER_LAG.labels(self.glue.commands_topic).set(lag)

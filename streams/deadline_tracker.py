@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from streams import metrics
+from streams import worker_metrics
 from streams.deadlines import DeadlineHeap, DueDeadline, Pending
 from streams.decider import BatchResult, decode_state
 from streams.producer import Keyed
@@ -159,7 +159,7 @@ class DeadlineTracker:
                 self._indexing_for = owned
                 self._indexing = asyncio.ensure_future(self.rebuild(owned))
             return  # nothing fires until the owned partitions are indexed
-        metrics.DEADLINES_PENDING.set(self.heap.deadlines)
+        worker_metrics.DEADLINES_PENDING.set(self.heap.deadlines)
         if self.in_flight and self.monotonic() - self._taken_at > STALLED_S:
             self.in_flight = 0  # some were lost (a rebalance): their re-arming fires them
         low, high = DEADLINE_COMMANDS_IN_FLIGHT
@@ -202,7 +202,7 @@ class DeadlineTracker:
             if self._touched is touched:
                 self._touched = None
         self.heap, self._owned = heap, owned
-        metrics.DEADLINES_PENDING.set(heap.deadlines)
+        worker_metrics.DEADLINES_PENDING.set(heap.deadlines)
         log.info(
             "deadlines_rebuilt", partitions=sorted(owned), pending=len(heap), touched=len(touched)
         )
@@ -230,7 +230,7 @@ class DeadlineTracker:
             command = deadline_command(state, deadline, when)
         for d in due:
             late = now - d.due_at
-            metrics.DEADLINES_FIRED.inc()
-            metrics.DEADLINE_LATENESS.observe(max(0.0, late))
+            worker_metrics.DEADLINES_FIRED.inc()
+            worker_metrics.DEADLINE_LATENESS.observe(max(0.0, late))
             log.debug("deadline_fired", case_id=case_id, key=d.key, late_s=round(late, 3))
         return case_id.encode(), encode_message(command)

@@ -20,7 +20,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams import metrics
+from streams import worker_metrics
 from streams.decider import FIRED_HEADER, CommandRecord
 from streams.faust_adapter import committed_offsets, recovery_completed
 from streams.transport import use_short_fetch_wait
@@ -177,4 +177,4 @@ async def metrics_page(web: Any, request: Any) -> Any:
     """Prometheus exposition of this worker's metrics."""
     # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
     content_type = CONTENT_TYPE_LATEST.split("; charset")[0]
-    return web.bytes(generate_latest(metrics.REGISTRY), content_type=content_type)
+    return web.bytes(generate_latest(worker_metrics.REGISTRY), content_type=content_type)

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from streams import metrics
+from streams import worker_metrics
 from streams.decider import BatchResult
 from streams.producer import Keyed, partition_of
 from whistle.logs import get_logger
@@ -90,9 +90,9 @@ class Publisher:
         # Best effort, queued without waiting: the API falls back to 202 without a reply.
         replies = [(command_id.encode(), body) for command_id, body in result.replies]
         await self.send_batched(CASE_REPLIES, replies)
-        metrics.EVENTS_APPENDED.inc(len(result.events))
+        worker_metrics.EVENTS_APPENDED.inc(len(result.events))
         for outcome, n in result.outcomes.items():
-            metrics.COMMANDS.labels(outcome).inc(n)
+            worker_metrics.COMMANDS.labels(outcome).inc(n)
 
     async def send_batched(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
-from streams import metrics
+from streams import worker_metrics
 from whistle.logs import get_logger
 
 log = get_logger()
@@ -75,7 +75,7 @@ class SkipGuard:
                         missed_from=expected,
                         next_handed=offset,
                     )
-                    metrics.REREADS.inc()
+                    worker_metrics.REREADS.inc()
                     seeks[tp] = expected
                     self._rereading[tp] = expected
                     continue

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import Settings
 
 

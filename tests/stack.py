@@ -19,8 +19,8 @@ import asyncpg
 
 from tests.conftest import unique_name, with_database
 from tests.service_fixtures import isolated_env, settings_of, supervised
-from whistle.api.store import PgUsers, migrate_api
-from whistle.service.supervisor import Supervisor
+from whistle.api.account_store import PgUsers, migrate_api
+from whistle.service.process_supervisor import Supervisor
 from whistle.topics import ensure_topics
 
 JINHAI = "tongan.datong.jinhai"

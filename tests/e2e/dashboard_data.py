@@ -14,7 +14,7 @@ import asyncpg
 
 from projections.apply import ApplyStats, apply_event
 from projections.model import Model
-from projections.store import load_cases, write_cases, write_timeline
+from projections.readmodel_store import load_cases, write_cases, write_timeline
 from tests.stories.wire import CaseStory
 
 NOW = datetime.now(UTC)

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.e2e.test_walking_skeleton import wait_for, whistle_cli
-from tests.fast_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_fast_policies
 from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ def test_an_unanswered_whistle_is_breached_and_escalated_on_schedule(
     kafka_bootstrap: str, fresh_database: str, tmp_path: Path
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, fresh_database, unique_name("breach"))
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(tmp_path))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path))
     settings = settings_of(env)
     whistle_cli(env, "db", "migrate")
     tokens = {

@@ -20,11 +20,11 @@ from projections.migrate import migrate
 from tests.e2e import dashboard_data
 from tests.service_fixtures import free_port
 from whistle.api import dashboard
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.calendar_watch import CalendarWatch
 from whistle.api.deps import Services
 from whistle.api.readcache import CachedReadModel
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import Decision
 from whistle.read.gateway import PgRead
 from whistle.settings import REPO_ROOT, Settings

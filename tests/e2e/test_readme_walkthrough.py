@@ -23,8 +23,8 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.e2e.test_walking_skeleton import whistle_cli
-from tests.fast_policies import write_fast_policies
 from tests.service_fixtures import free_port, isolated_env
+from tests.short_sla_policies import write_short_sla_policies
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -99,7 +99,7 @@ def test_the_readme_walkthrough_works_as_written(
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, fresh_database, unique_name("walk"))
     env["WHISTLE_STATE_DIR"] = str(tmp_path / "var")  # the blocks say var/…
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(tmp_path, ACK_WITHIN_S))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path, ACK_WITHIN_S))
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     blocks = walkthrough_blocks((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
     script = script_of(blocks, free_port())

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from tests.fault.services import PrivateServices
 from tests.integration.streams.test_kill import until_serving
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 
 
 @dataclass

@@ -29,7 +29,6 @@ from typing import Any
 import asyncpg
 
 from projections.rebuild import check
-from tests.fast_policies import write_fast_policies
 from tests.fault.nemesis import FaultLog, Fleet, Plan, unleash, watch
 from tests.fault.receiver import WireCount, receiving
 from tests.fault.services import PrivateServices
@@ -46,8 +45,9 @@ from tests.integration.projections.helpers import projected_offsets
 from tests.integration.streams.test_kill import until_serving
 from tests.logcheck import read_topic
 from tests.service_fixtures import free_port, isolated_env, settings_of
+from tests.short_sla_policies import write_short_sla_policies
 from whistle.domain.areas import load_departments
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, ensure_topics
 from whistle.webhooks.schema import ensure_schema
@@ -82,7 +82,7 @@ def say(text: str) -> None:
 def environment(services: PrivateServices, folder: Path, partitions: int) -> dict[str, str]:
     """WHISTLE_* for the children: private services, fast SLA policies, a fixed secret key."""
     env = isolated_env(folder, services.bootstrap, services.dsn, "fault", partitions)
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(folder))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(folder))
     env["WHISTLE_SECRET_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     env["WHISTLE_REPLY_TIMEOUT_S"] = "15"
     return env

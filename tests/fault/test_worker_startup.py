@@ -25,7 +25,7 @@ from tests.integration.streams.test_decider_roundtrip import raise_command
 from tests.service_fixtures import free_port, isolated_env, settings_of
 from whistle.dev.kafka import KafkaNode, KafkaPaths
 from whistle.domain import encode
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import Settings
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS
 

@@ -21,8 +21,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from whistle.bus import CommandBus, Decision, DecisionTimeout
-from whistle.domain import commands as c
-from whistle.domain import load_rules
+from whistle.domain import commands, load_rules
 from whistle.domain.base import Actor, Command
 from whistle.settings import Settings
 
@@ -122,7 +121,7 @@ async def run_case(client: Client, case_id: str, script: str, category: str) -> 
     """Drive one case through ``script``."""
     lead = load_rules().match(category, COMMUNITY).lead
     steps: list[Callable[[], Command]] = [
-        lambda: c.RaiseWhistle(
+        lambda: commands.RaiseWhistle(
             command_id=_id(),
             case_id=case_id,
             actor=SECRETARY,
@@ -134,7 +133,7 @@ async def run_case(client: Client, case_id: str, script: str, category: str) -> 
     ]
     if script in ("upheld", "reassigned"):
         steps.append(
-            lambda: c.DisputeAssignment(
+            lambda: commands.DisputeAssignment(
                 command_id=_id(),
                 case_id=case_id,
                 actor=liaison(lead),
@@ -146,7 +145,7 @@ async def run_case(client: Client, case_id: str, script: str, category: str) -> 
         outcome = "uphold" if script == "upheld" else "reassign"
         new = REASSIGN_TO if outcome == "reassign" else None
         steps.append(
-            lambda: c.RuleOnDispute(
+            lambda: commands.RuleOnDispute(
                 command_id=_id(),
                 case_id=case_id,
                 actor=SUPERVISOR,
@@ -157,10 +156,10 @@ async def run_case(client: Client, case_id: str, script: str, category: str) -> 
         )
     if script in ("full", "upheld"):
         steps += [
-            lambda: c.Acknowledge(
+            lambda: commands.Acknowledge(
                 command_id=_id(), case_id=case_id, actor=liaison(lead), department=lead
             ),
-            lambda: c.ResolveCase(
+            lambda: commands.ResolveCase(
                 command_id=_id(),
                 case_id=case_id,
                 actor=liaison(lead),
@@ -170,7 +169,7 @@ async def run_case(client: Client, case_id: str, script: str, category: str) -> 
         ]
     if script == "full":
         steps.append(
-            lambda: c.RecordCallback(
+            lambda: commands.RecordCallback(
                 command_id=_id(),
                 case_id=case_id,
                 actor=SECRETARY,

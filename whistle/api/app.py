@@ -29,9 +29,10 @@ from whistle.api import (
     supervisor,
     webhook_routes,
 )
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.deps import Services
+from whistle.api.direct_reads import DirectReads
 from whistle.api.errordocs import document_errors, document_parameters
-from whistle.api.fastreads import FastReads
 from whistle.api.limits import BodyLimit, ServerTiming
 from whistle.api.links import add_case_links
 from whistle.api.nulguard import NulGuard, document_nul_refusal
@@ -41,21 +42,20 @@ from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.starlette_adapter import wrap_router
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
-from whistle.audit.store import AuditLog
+from whistle.audit.entries import AuditLog
 from whistle.bus import CommandBus
 from whistle.config.follower import ConfigFollower
 from whistle.config.seed import configured_seed
 from whistle.config.service import ConfigService
-from whistle.config.store import PgConfigVersions
+from whistle.config.version_table import PgConfigVersions
 from whistle.domain.routing import load_rules
 from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
+from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
-from whistle.webhooks.store import WebhookStore
 
 DESCRIPTION = """\
 Whistle (吹哨): community secretaries raise whistles, department liaisons sign for and work
@@ -192,7 +192,7 @@ def create_app(
     ):
         app.include_router(module.router)
     if api.fast_reads:
-        wrap_router(app, FastReads)
+        wrap_router(app, DirectReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     install_docs(app)
     return app

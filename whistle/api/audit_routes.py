@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, problem_responses
-from whistle.audit.store import AUDIT_FAMILIES, AUDIT_KINDS, AuditLog, AuditQuery
+from whistle.audit.entries import AUDIT_FAMILIES, AUDIT_KINDS, AuditLog, AuditQuery
 
 router = APIRouter(tags=["admin"])
 

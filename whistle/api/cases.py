@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from whistle.api.account_store import IdempotencyMismatch
 from whistle.api.commands import (
     COMMAND_RESPONSES,
     add_command_route,
@@ -35,7 +36,6 @@ from whistle.api.duplicates import check_original
 from whistle.api.identity import Principal
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, problem_responses, request_lang
-from whistle.api.store import IdempotencyMismatch
 from whistle.api.views import (
     CaseAsOf,
     CaseDetail,
@@ -44,7 +44,7 @@ from whistle.api.views import (
     Timeline,
     json_response,
 )
-from whistle.domain import commands as c
+from whistle.domain import commands
 from whistle.domain.areas import within
 from whistle.domain.base import Command
 from whistle.domain.state import state_document
@@ -54,13 +54,13 @@ from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
 router = APIRouter(tags=["cases"])
 
 CaseId = Annotated[str, Path(max_length=64, description="Case id, e.g. WH-20261126-7K3M9QX2PA")]
-RAISERS = roles_for(c.RaiseWhistle)
+RAISERS = roles_for(commands.RaiseWhistle)
 SEES_REQUESTER = frozenset({"secretary", "liaison", "admin"})
 """Who reads the requester's contact in a timeline: the community and the departments that
 must call back; supervisors see it masked."""
 
 RaiseWhistleRequest = request_model(
-    c.RaiseWhistle,
+    commands.RaiseWhistle,
     optional=frozenset({"community"}),
 )
 
@@ -119,7 +119,7 @@ async def raise_whistle(
     values: dict[str, Any] = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
     values["community"] = raise_community(principal, values.get("community"))
     command = build(
-        c.RaiseWhistle,
+        commands.RaiseWhistle,
         request_lang(request),
         command_id=new_command_id(),
         case_id=new_case_id(),
@@ -276,17 +276,23 @@ async def get_command_status(
     )
 
 
-add_command_route(router, "/callback", c.RecordCallback, summary="Record the callback (回访)")
-add_command_route(router, "/reopen", c.ReopenCase, summary="Reopen a resolved case")
-add_command_route(router, "/close", c.CloseCase, summary="Close an evaluated case")
-add_command_route(router, "/withdraw", c.WithdrawCase, summary="Withdraw the whistle")
-add_command_route(router, "/publish", c.PublishCase, summary="Publish the result (晒事)")
 add_command_route(
-    router, "/duplicate", c.MarkDuplicate, summary="Mark as a duplicate", check=check_original
+    router, "/callback", commands.RecordCallback, summary="Record the callback (回访)"
+)
+add_command_route(router, "/reopen", commands.ReopenCase, summary="Reopen a resolved case")
+add_command_route(router, "/close", commands.CloseCase, summary="Close an evaluated case")
+add_command_route(router, "/withdraw", commands.WithdrawCase, summary="Withdraw the whistle")
+add_command_route(router, "/publish", commands.PublishCase, summary="Publish the result (晒事)")
+add_command_route(
+    router,
+    "/duplicate",
+    commands.MarkDuplicate,
+    summary="Mark as a duplicate",
+    check=check_original,
 )
 add_command_route(
     router, "/merge", MergeDuplicate, summary="Merge into the original (合并)", check=check_original
 )
 add_command_route(
-    router, "/joint-action", c.ScheduleJointAction, summary="Schedule a joint action (集结)"
+    router, "/joint-action", commands.ScheduleJointAction, summary="Schedule a joint action (集结)"
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from whistle.api.store import PgUsers, migrate_api
+from whistle.api.account_store import PgUsers, migrate_api
 from whistle.logs import configure_logging
 from whistle.settings import get_settings
 

@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from whistle.api.account_store import Idempotency, Identity
 from whistle.api.identity import Principal, UserRole, sees
 from whistle.api.problems import ProblemError
-from whistle.api.store import Idempotency, Identity
 from whistle.bus import Decision
 from whistle.read.gateway import ReadModel
 from whistle.read.scope import Row
 
 if TYPE_CHECKING:
     from whistle.api.calendar_watch import CalendarWatch
-    from whistle.audit.store import AuditLog
+    from whistle.audit.entries import AuditLog
     from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
-    from whistle.webhooks.store import WebhookStore
+    from whistle.webhooks.delivery_store import WebhookStore
 
 
 class Bus(Protocol):

@@ -12,7 +12,7 @@ from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
 from whistle.api.identity import Principal
 from whistle.api.problems import problem_responses
 from whistle.api.views import CaseList, json_response
-from whistle.domain import commands as c
+from whistle.domain import commands
 from whistle.domain.base import Command
 from whistle.read.scope import CaseFilters, Scope
 
@@ -53,13 +53,15 @@ def _department_route(suffix: str, command: type[Command], summary: str) -> None
     add_command_route(router, suffix, command, summary=summary, fill=department_from_principal)
 
 
-_department_route("/acknowledge", c.Acknowledge, "Acknowledge (签收)")
-_department_route("/dispute", c.DisputeAssignment, "Dispute the routing (退单)")
-_department_route("/contact", c.ContactRequester, "Record contact with the requester")
-_department_route("/report-in", c.ReportIn, "Report in at a joint action (报到 at the 集结)")
-_department_route("/progress", c.ReportProgress, "Report progress (办理)")
-_department_route("/complete", c.ReportCompletion, "Report the department's part complete")
-_department_route("/extension", c.RequestExtension, "Request an extension (延期)")
-add_command_route(router, "/resolve", c.ResolveCase, summary="Resolve (办结)")
-add_command_route(router, "/pause", c.PauseClock, summary="Pause clocks (waiting for requester)")
-add_command_route(router, "/resume", c.ResumeClock, summary="Resume paused clocks")
+_department_route("/acknowledge", commands.Acknowledge, "Acknowledge (签收)")
+_department_route("/dispute", commands.DisputeAssignment, "Dispute the routing (退单)")
+_department_route("/contact", commands.ContactRequester, "Record contact with the requester")
+_department_route("/report-in", commands.ReportIn, "Report in at a joint action (报到 at the 集结)")
+_department_route("/progress", commands.ReportProgress, "Report progress (办理)")
+_department_route("/complete", commands.ReportCompletion, "Report the department's part complete")
+_department_route("/extension", commands.RequestExtension, "Request an extension (延期)")
+add_command_route(router, "/resolve", commands.ResolveCase, summary="Resolve (办结)")
+add_command_route(
+    router, "/pause", commands.PauseClock, summary="Pause clocks (waiting for requester)"
+)
+add_command_route(router, "/resume", commands.ResumeClock, summary="Resume paused clocks")

@@ -22,7 +22,7 @@ from whistle.api.deps import CurrentServices, Services, visible
 from whistle.api.identity import Principal
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, request_lang
-from whistle.domain import commands as c
+from whistle.domain import commands
 from whistle.domain.base import Command
 from whistle.domain.routing import Category, RoutingRules
 from whistle.read.scope import CaseFilters, Row, Scope
@@ -317,7 +317,7 @@ def raise_command(
     requester = {"name": name, "phone": phone} if (name or phone) else None
     title = (description.strip().splitlines() or [category_name])[0][:200]
     return build(
-        c.RaiseWhistle,
+        commands.RaiseWhistle,
         request_lang(request),
         command_id=new_command_id(),
         case_id=new_case_id(),

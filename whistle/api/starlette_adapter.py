@@ -23,7 +23,7 @@ def wrap_router(app: Any, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
     exception handlers.
 
     ``Router.middleware_stack``: what ``Router.__call__`` calls (the route-level middlewares
-    around the router's own dispatch). The fast reads (``whistle.api.fastreads``) must see a
+    around the router's own dispatch). The fast reads (``whistle.api.direct_reads``) must see a
     request after load shedding and the guards, and before FastAPI's routing.
     """
     app.router.middleware_stack = wrap(app.router.middleware_stack)

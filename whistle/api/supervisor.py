@@ -12,7 +12,7 @@ from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.instants import Instant
 from whistle.api.problems import problem_responses
 from whistle.api.views import Metrics, Rows, json_response
-from whistle.domain import commands as c
+from whistle.domain import commands
 from whistle.read.gateway import GroupBy, MetricsQuery, Period, RankBy
 from whistle.read.scope import Scope
 
@@ -99,9 +99,15 @@ async def rankings(
     return Metrics(group_by=group_by, period="all", since=since, until=until, items=items)
 
 
-add_command_route(router, "/dispute/ruling", c.RuleOnDispute, summary="Rule on a dispute")
-add_command_route(router, "/extension/grant", c.GrantExtension, summary="Grant an extension")
-add_command_route(router, "/extension/refuse", c.RefuseExtension, summary="Refuse an extension")
+add_command_route(router, "/dispute/ruling", commands.RuleOnDispute, summary="Rule on a dispute")
+add_command_route(router, "/extension/grant", commands.GrantExtension, summary="Grant an extension")
 add_command_route(
-    router, "/escalate", c.Escalate, summary="Escalate (催办 / 督办 / 通报)", drop=SYSTEM_ONLY
+    router, "/extension/refuse", commands.RefuseExtension, summary="Refuse an extension"
+)
+add_command_route(
+    router,
+    "/escalate",
+    commands.Escalate,
+    summary="Escalate (催办 / 督办 / 通报)",
+    drop=SYSTEM_ONLY,
 )

@@ -14,8 +14,8 @@ from whistle.api.identity import Principal
 from whistle.api.problems import ProblemError, problem_responses
 from whistle.domain.areas import load_departments
 from whistle.domain.codec import EVENT_TYPES
+from whistle.webhooks.delivery_store import Endpoint, WebhookStore
 from whistle.webhooks.signing import new_secret
-from whistle.webhooks.store import Endpoint, WebhookStore
 
 router = APIRouter(tags=["webhooks"])
 

@@ -5,7 +5,7 @@ is the configuration versions' business (their publisher lives elsewhere). This 
 seam: :func:`publish_calendar_year` builds the proposed version (the current one with the year
 added or replaced), refuses it when :func:`check` finds anything, and hands it to the
 publisher it is given, which returns the new version number. Connect it by passing that
-publisher; its audit entry is the publisher's (``whistle.audit.store.record_config_change``).
+publisher; its audit entry is the publisher's (``whistle.audit.entries.record_config_change``).
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ class ConfigFollower:
     async def publish(self, version: ConfigVersion) -> ConfigVersion:
         """Append ``version`` and read it back; ``PublishRefused`` when it was not taken.
 
-        The caller serialises publishes (``whistle.config.store``): this only appends.
+        The caller serialises publishes (``whistle.config.version_table``): this only appends.
         """
         await self._append(version)
         await self.refresh()

@@ -1,6 +1,6 @@
 """What the API does with configuration: propose, check, diff, publish (and tell the audit).
 
-Every publish is recorded in the audit log (``whistle.audit.store.record_config_change``, in
+Every publish is recorded in the audit log (``whistle.audit.entries.record_config_change``, in
 the publish's transaction once the version is on the topic: who, role, district, the kinds,
 ``effective_from`` and the diff, the reason as the note). ``PublishHook``: every function in
 ``ConfigService.hooks`` is awaited after each publish with a ``Published`` (the version's
@@ -18,10 +18,10 @@ from typing import Any
 
 import asyncpg
 
-from whistle.audit.store import record_config_change
+from whistle.audit.entries import record_config_change
 from whistle.config.follower import ConfigFollower
 from whistle.config.scope import outside_scope
-from whistle.config.store import PUBLISH_LOCK, PgConfigVersions, record
+from whistle.config.version_table import PUBLISH_LOCK, PgConfigVersions, record
 from whistle.config.versions import (
     MIN_LEAD,
     ConfigVersion,
@@ -65,7 +65,7 @@ async def _audit(
     changes: ConfigDiff,
     publisher: Publisher,
 ) -> None:
-    """The audit log's entry of a publish (``whistle.audit.store.record_config_change``)."""
+    """The audit log's entry of a publish (``whistle.audit.entries.record_config_change``)."""
     try:
         async with conn.transaction():
             await record_config_change(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from whistle.audit.store import KIND_NAMES
+from whistle.audit.entries import KIND_NAMES
 from whistle.console.text import local_time, pad, pick, width
 
 EMPTY = ("没有符合条件的记录。", "No entries match.")

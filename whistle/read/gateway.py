@@ -1,10 +1,10 @@
 """The read gateway: ``ReadModel``, what the API (and the CLI) read, and ``PgRead``, it over
-the projection tables. Every read-side statement is here or in ``whistle.read.metrics``;
+the projection tables. Every read-side statement is here or in ``whistle.read.resolution_metrics``;
 every scope and filter is rendered by ``whistle.read.scope``.
 
 Fakes in tests implement ``ReadModel`` in memory with ``Scope.holds`` and
 ``CaseFilters.matches``; ``CachedReadModel`` (whistle.api.readcache) wraps it for the
-scope-wide reads, and ``FastReads`` (whistle.api.fastreads) serves five routes through it.
+scope-wide reads, and ``DirectReads`` (whistle.api.direct_reads) serves five routes through it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import asyncpg
 from projections.migrate import LIVE_SCHEMA
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read import metrics as m
+from whistle.read import resolution_metrics
 from whistle.read.scope import (
     CASES,
     NEWEST_FIRST,
@@ -34,11 +34,11 @@ from whistle.read.scope import (
     scope_sql,
 )
 
-GroupBy = m.GroupBy
+GroupBy = resolution_metrics.GroupBy
 Period = Literal["day", "week", "month", "all"]
 RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate", "average_score"]
 
-S = LIVE_SCHEMA
+SCHEMA = LIVE_SCHEMA
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 CLOSED = ("closed", "withdrawn", "duplicate")
 """Statuses of a case that is over (the ``open_breaches`` view's list too, migration 0001)."""
@@ -67,7 +67,7 @@ def joint_actions_sql(case_id: str) -> str:
                                         'reported_in_at', j.reported_in_at,
                                         'reported_in_by', j.reported_in_by)
                       ORDER BY j.position) AS departments
-        FROM {S}.joint_action_departments j WHERE j.case_id = {case_id}
+        FROM {SCHEMA}.joint_action_departments j WHERE j.case_id = {case_id}
        GROUP BY j.action_id, j.at, j.place, j.note, j.scheduled_at, j.scheduled_by) ja),
     '[]')"""
 
@@ -75,7 +75,7 @@ def joint_actions_sql(case_id: str) -> str:
 CASE_SQL = f"""
 SELECT c.*,
   coalesce((SELECT json_agg(a ORDER BY a.role = 'lead' DESC, a.dispatched_at, a.department)
-              FROM {S}.assignments a WHERE a.case_id = c.case_id), '[]') AS assignments,
+              FROM {SCHEMA}.assignments a WHERE a.case_id = c.case_id), '[]') AS assignments,
   coalesce((SELECT json_agg(k ORDER BY k.clock, k.department) FROM (
       SELECT k.*,
              extract(epoch FROM coalesce(k.stopped_at, k.paused_at, now()) - k.started_at)::float8
@@ -83,9 +83,9 @@ SELECT c.*,
              extract(epoch FROM k.due_at - coalesce(k.stopped_at, k.paused_at, now()))::float8
                AS remaining_seconds,
              (k.breached_at IS NOT NULL) AS breached
-        FROM {S}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks,
+        FROM {SCHEMA}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks,
   {joint_actions_sql("c.case_id")} AS joint_actions
-  FROM {S}.cases c WHERE c.case_id = $1
+  FROM {SCHEMA}.cases c WHERE c.case_id = $1
 """
 """One case with its assignments, clocks (with the derived elapsed/remaining seconds) and
 joint actions, in one round trip (the hot read)."""
@@ -104,33 +104,34 @@ EVENT_COLUMNS = (
 )
 """What the timeline returns of each event, in this order."""
 EVENTS = ", ".join(f"e.{n}" for n in EVENT_COLUMNS[:-1]) + ", e.body::text AS body"
-TIMELINE_SQL = f"SELECT {EVENTS} FROM {S}.case_events e WHERE e.case_id = $1 ORDER BY e.seq"
+TIMELINE_SQL = f"SELECT {EVENTS} FROM {SCHEMA}.case_events e WHERE e.case_id = $1 ORDER BY e.seq"
 CASE_TIMELINE_SQL = f"""
 SELECT c.area, c.departments, {EVENTS}
-  FROM {S}.cases c LEFT JOIN {S}.case_events e ON e.case_id = c.case_id
+  FROM {SCHEMA}.cases c LEFT JOIN {SCHEMA}.case_events e ON e.case_id = c.case_id
  WHERE c.case_id = $1 ORDER BY e.seq
 """
 EVENTS_UNTIL_SQL = (
-    f"SELECT body::text FROM {S}.case_events WHERE case_id = $1 AND occurred_at <= $2 ORDER BY seq"
+    f"SELECT body::text FROM {SCHEMA}.case_events"
+    " WHERE case_id = $1 AND occurred_at <= $2 ORDER BY seq"
 )
 
 FOLLOW_UPS_SQL = f"""
 SELECT c.case_id,
-  (SELECT k.due_at FROM {S}.clocks k WHERE k.case_id = c.case_id AND k.clock = 'resolve'
+  (SELECT k.due_at FROM {SCHEMA}.clocks k WHERE k.case_id = c.case_id AND k.clock = 'resolve'
     ORDER BY k.department = c.lead_department DESC, k.status = 'released', k.started_at DESC
     LIMIT 1) AS expected_at,
   CASE WHEN c.published_at IS NOT NULL THEN
-    (SELECT e.body->>'summary' FROM {S}.case_events e
+    (SELECT e.body->>'summary' FROM {SCHEMA}.case_events e
       WHERE e.case_id = c.case_id AND e.type = 'CasePublished' ORDER BY e.seq DESC LIMIT 1)
   END AS summary
-  FROM {S}.cases c WHERE c.case_id = ANY($1)
+  FROM {SCHEMA}.cases c WHERE c.case_id = ANY($1)
 """
 
 LAG_SQL = f"""
 SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS events,
        CASE WHEN max(last_event_at) IS NOT NULL
             THEN extract(epoch FROM now() - max(last_event_at))::float8 END AS behind
-  FROM {S}.checkpoints
+  FROM {SCHEMA}.checkpoints
 """
 
 
@@ -281,7 +282,7 @@ class PgRead:
     async def case_scope(self, case_id: str) -> Row | None:
         """``area`` and ``departments`` of the case."""
         record = await self._db.fetchrow(
-            f"SELECT area, departments FROM {S}.cases WHERE case_id = $1", case_id
+            f"SELECT area, departments FROM {SCHEMA}.cases WHERE case_id = $1", case_id
         )
         return _row(record) if record is not None else None
 
@@ -290,7 +291,7 @@ class PgRead:
         params = Params()
         where = " AND ".join([scope_sql(scope, params), *filters_sql(filters, params)])
         sql = (
-            f"SELECT {CASE_COLUMNS} FROM {S}.cases c WHERE {where} ORDER BY {NEWEST_FIRST}"
+            f"SELECT {CASE_COLUMNS} FROM {SCHEMA}.cases c WHERE {where} ORDER BY {NEWEST_FIRST}"
             f" LIMIT {params.add(filters.limit)} OFFSET {params.add(filters.offset)}"
         )
         return await self._rows(sql, params)
@@ -319,7 +320,7 @@ class PgRead:
         if not case_ids:
             return {}
         records = await self._db.fetch(
-            f"SELECT case_id, body FROM {S}.case_events WHERE case_id = ANY($1) AND seq = 1",
+            f"SELECT case_id, body FROM {SCHEMA}.case_events WHERE case_id = ANY($1) AND seq = 1",
             case_ids,
         )
         return {r["case_id"]: _json(r["body"]) for r in records}
@@ -336,7 +337,7 @@ class PgRead:
         params = Params()
         where = scope_sql(scope, params, of_department("b"))
         return await self._rows(
-            f"SELECT b.* FROM {S}.open_breaches b JOIN {S}.cases c USING (case_id)"
+            f"SELECT b.* FROM {SCHEMA}.open_breaches b JOIN {SCHEMA}.cases c USING (case_id)"
             f" WHERE {where} ORDER BY b.due_at, b.case_id LIMIT {BREACH_LIMIT}",
             params,
         )
@@ -346,8 +347,8 @@ class PgRead:
         params = Params()
         where = scope_sql(scope, params, of_department("d"))
         return await self._rows(
-            f"SELECT d.*, c.category, c.community, c.lead_department FROM {S}.disputes d"
-            f" JOIN {S}.cases c USING (case_id) WHERE {where} AND d.status = 'awaiting'"
+            f"SELECT d.*, c.category, c.community, c.lead_department FROM {SCHEMA}.disputes d"
+            f" JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND d.status = 'awaiting'"
             " ORDER BY d.raised_at",
             params,
         )
@@ -358,7 +359,8 @@ class PgRead:
         where = scope_sql(scope, params, CASES)
         return await self._rows(
             "SELECT e.*, c.status, c.category, c.community, c.lead_department"
-            f" FROM {S}.escalations e JOIN {S}.cases c USING (case_id) WHERE {where} AND {OPEN}"
+            f" FROM {SCHEMA}.escalations e JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND"
+            f" {OPEN}"
             f" ORDER BY e.escalated_at DESC LIMIT {BOARD_LIMIT}",
             params,
         )
@@ -374,7 +376,7 @@ class PgRead:
             "   THEN max(j.reported_in_at) END AS assembled_at,"
             " json_agg(json_build_object('department', j.department,"
             "   'reported_in_at', j.reported_in_at) ORDER BY j.position) AS departments"
-            f" FROM {S}.joint_action_departments j JOIN {S}.cases c USING (case_id)"
+            f" FROM {SCHEMA}.joint_action_departments j JOIN {SCHEMA}.cases c USING (case_id)"
             f" WHERE {where} AND c.status IN ('routed', 'in_progress')"
             " GROUP BY j.case_id, c.title, c.community, c.lead_department, j.action_id, j.at,"
             f" j.place ORDER BY j.at, j.case_id, j.action_id LIMIT {BOARD_LIMIT}",
@@ -388,23 +390,26 @@ class PgRead:
         params = Params()
         where = scope_sql(scope, params, of_department("x"))
         rows = await self._rows(
-            f"SELECT x.*, c.category, c.community FROM {S}.extension_requests x"
-            f" JOIN {S}.cases c USING (case_id) WHERE {where} AND x.status = 'pending'"
+            f"SELECT x.*, c.category, c.community FROM {SCHEMA}.extension_requests x"
+            f" JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND x.status = 'pending'"
             " ORDER BY x.requested_at",
             params,
         )
         return [r | {"clock_key": f"{r['clock']}:{r['department']}"} for r in rows]
 
     async def metrics(self, query: MetricsQuery) -> list[Row]:
-        """三率 and times per group and bucket (definitions in ``whistle.read.metrics``)."""
+        """三率 and times per group and bucket (definitions in
+        ``whistle.read.resolution_metrics``)."""
         period = None if query.period == "all" else query.period
         async with self._connection() as conn:
-            return await m.metrics(conn, query.group_by, period, *query.range, query.scope)
+            return await resolution_metrics.metrics(
+                conn, query.group_by, period, *query.range, query.scope
+            )
 
     async def rankings(self, query: MetricsQuery) -> list[Row]:
-        """排名 over [since, until) (definitions in ``whistle.read.metrics``)."""
+        """排名 over [since, until) (definitions in ``whistle.read.resolution_metrics``)."""
         async with self._connection() as conn:
-            return await m.rankings(
+            return await resolution_metrics.rankings(
                 conn, query.group_by, *query.range, scope=query.scope, by=query.by
             )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from whistle.api.store import PgUsers, migrate_api
+from whistle.api.account_store import PgUsers, migrate_api
 from whistle.dev.services import ServiceError, ensure_services
 from whistle.service.demo import (
     DEMO_POLICIES,
@@ -23,7 +23,7 @@ from whistle.service.demo import (
     write_env,
     write_tokens,
 )
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.settings import Settings, get_settings
 from whistle.topics import ensure_topics
 

@@ -23,10 +23,10 @@ from whistle.domain.codec import EVENT_TYPES
 from whistle.logs import configure_logging
 from whistle.settings import Settings, get_settings
 from whistle.topics import ensure_topics
+from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.receiver import serve
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.signing import new_secret, secret_bytes
-from whistle.webhooks.store import WebhookStore
 from whistle.webhooks.worker import DeliveryWorker, open_store
 
 Action = Callable[[WebhookStore, argparse.Namespace], Awaitable[int]]

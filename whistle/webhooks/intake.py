@@ -23,9 +23,9 @@ import asyncpg
 
 from whistle.logs import get_logger
 from whistle.webhooks.concern import concerned, departments_after
+from whistle.webhooks.delivery_store import LEASE, Due, valid_secrets
 from whistle.webhooks.payload import cloudevent_of, delivery_body
 from whistle.webhooks.secretbox import SecretBox
-from whistle.webhooks.store import LEASE, Due, valid_secrets
 
 log = get_logger()
 REGISTRATION_SLACK = timedelta(minutes=1)

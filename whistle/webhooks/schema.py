@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 
 from projections.migrate import Migration, migrate
-from whistle.audit.store import migrate_audit
+from whistle.audit.entries import migrate_audit
 
 SCHEMA = "webhooks"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 
 from whistle.delivery.attempt import AttemptResult, Outcome, Verdict, http_attempt, judge
+from whistle.webhooks.delivery_store import Due
 from whistle.webhooks.payload import CONTENT_TYPE
 from whistle.webhooks.signing import signed_headers
-from whistle.webhooks.store import Due
 
 __all__ = ["USER_AGENT", "AttemptResult", "Outcome", "Verdict", "judge", "post"]
 

@@ -17,10 +17,10 @@ from whistle.delivery.schedule import RETRY_DELAYS_S
 from whistle.logs import get_logger
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
-from whistle.webhooks import metrics
+from whistle.webhooks import delivery_metrics
+from whistle.webhooks.delivery_store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 from whistle.webhooks.intake import EndpointCache, LogRecord, enqueue
 from whistle.webhooks.sender import judge, post
-from whistle.webhooks.store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
 
 log = get_logger()
 
@@ -170,8 +170,8 @@ class DeliveryWorker:
                 if not records:
                     continue
                 fresh = await enqueue(conn, self.name, records, self.store.box, self._endpoints)
-                metrics.EVENTS.inc(len(records))
-                metrics.QUEUED.inc(len(fresh))
+                delivery_metrics.EVENTS.inc(len(records))
+                delivery_metrics.QUEUED.inc(len(fresh))
                 if fresh:
                     self._direct.extend(fresh)
                     self._wake.set()
@@ -234,11 +234,11 @@ class DeliveryWorker:
 
         The delivery stays leased until its entry is written, so nobody else sends it meanwhile.
         """
-        with metrics.IN_FLIGHT.track_inprogress():
+        with delivery_metrics.IN_FLIGHT.track_inprogress():
             result = await post(client, due, self.timeout_s)
         verdict = judge(result, due.attempts, self.delays)
-        metrics.ATTEMPTS.labels(verdict.outcome).inc()
-        metrics.POST_SECONDS.observe(result.duration_ms / 1000)
+        delivery_metrics.ATTEMPTS.labels(verdict.outcome).inc()
+        delivery_metrics.POST_SECONDS.observe(result.duration_ms / 1000)
         self._results.append(
             Attempt(
                 due.delivery_id, due.attempts, result.started_at, result.duration_ms,

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.service_fixtures import isolated_env, settings_of, supervised
-from whistle.api.store import PgUsers, migrate_api
+from whistle.api.account_store import PgUsers, migrate_api
 from whistle.domain import load_rules
 from whistle.topics import ensure_topics
 

@@ -22,12 +22,12 @@ import uvicorn
 
 from projections.migrate import migrate
 from tests.service_fixtures import free_port
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.calendar_watch import CalendarWatch
 from whistle.api.deps import Services
 from whistle.api.identity import token_hash
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
-from whistle.audit.store import (
+from whistle.audit.entries import (
     AuditLog,
     AuditQuery,
     cli_actor,
@@ -37,9 +37,9 @@ from whistle.audit.store import (
 )
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings
+from whistle.webhooks.delivery_store import Attempt, Due, WebhookStore
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import secret_box
-from whistle.webhooks.store import Attempt, Due, WebhookStore
 
 pytestmark = pytest.mark.integration
 CST = timezone(timedelta(hours=8))

@@ -23,8 +23,8 @@ from pydantic_core import to_json
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
+from projections.readmodel_store import write_cases, write_timeline
 from projections.rollups import SHANGHAI, refresh_all
-from projections.store import write_cases, write_timeline
 from tests.stories.wire import CATEGORIES, COMMUNITIES, DEPARTMENTS, encode_event, random_story
 from tests.unit.api.fakes import FakeRead
 from whistle.domain.evolve import EvolveError

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import unique_name
 from tests.stack import Stack, running_stack, scratch_database
 from tests.unit.domain.test_rejections import ASCII_SENTENCE
-from whistle.api.store import API_SCHEMA, PgUsers
+from whistle.api.account_store import API_SCHEMA, PgUsers
 from whistle.domain import load_rules
 from whistle.domain.areas import load_departments
 

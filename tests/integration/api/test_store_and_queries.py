@@ -15,9 +15,9 @@ from pydantic_core import to_json
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
-from projections.store import write_cases, write_timeline
+from projections.readmodel_store import write_cases, write_timeline
 from tests.stories.wire import encode_event, random_story
-from whistle.api.store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api
+from whistle.api.account_store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api
 from whistle.read.gateway import PgRead, joint_actions_sql
 from whistle.read.scope import CaseFilters, Scope
 

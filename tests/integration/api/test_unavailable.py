@@ -14,8 +14,8 @@ import pytest
 
 from projections.migrate import migrate
 from tests.conftest import unique_name
+from whistle.api.account_store import PgUsers
 from whistle.api.app import ApiSettings, connect_services, create_app
-from whistle.api.store import PgUsers
 from whistle.settings import Settings
 from whistle.topics import ensure_topics
 

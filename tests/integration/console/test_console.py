@@ -27,9 +27,9 @@ from tests.e2e import dashboard_data
 from tests.service_fixtures import free_port
 from tests.stack import LEAD, run_cli, running_stack
 from whistle.api import dashboard
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.bus import Decision
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings

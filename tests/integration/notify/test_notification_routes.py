@@ -16,9 +16,9 @@ import httpx
 import pytest
 import uvicorn
 
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.notify.inbox import Inbox, ensure_schema
 from whistle.notify.message import CaseFacts, Message
 from whistle.read.gateway import PgRead

@@ -13,9 +13,9 @@ import pytest
 from projections.apply import ApplyStats, apply_event
 from projections.migrate import Migration, MigrationError, load_migrations, migrate
 from projections.model import Model
-from projections.store import write_timeline
+from projections.readmodel_store import write_timeline
 from tests.stories.wire import CaseStory, encode_event
-from whistle.read.metrics import metrics
+from whistle.read.resolution_metrics import metrics
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import pytest
 from projections.migrate import migrate
 from projections.model import Model
 from projections.projector import ProjectorConfig, connect, prepare_batch, write_batch
+from projections.readmodel_store import Position, init_checkpoints
 from projections.rollups import refresh_all
-from projections.store import Position, init_checkpoints
 from tests.stories.wire import encode_event, random_story
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from projections.projector import Projector, ProjectorConfig
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
 from tests.stories.wire import CaseStory
 from whistle.read.gateway import PgRead
-from whistle.read.metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
+from whistle.read.resolution_metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
 from whistle.read.scope import Scope
 
 pytestmark = pytest.mark.integration

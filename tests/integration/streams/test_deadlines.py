@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unique_name
-from tests.fast_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_fast_policies
 from tests.integration.streams.test_decider_roundtrip import raise_command
 from tests.logcheck import check_log, read_topic
 from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
 from whistle.bus import CommandBus
 from whistle.topics import CASE_EVENTS, ensure_topics
 
@@ -23,7 +23,7 @@ async def test_unanswered_whistle_is_breached_then_escalated_exactly_once(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, database_url, unique_name("dl"))
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(tmp_path))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path))
     settings = settings_of(env)
     await ensure_topics(settings)
     with supervised(tmp_path, env) as supervisor:

@@ -22,12 +22,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.conftest import unique_name
-from tests.fast_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_fast_policies
 from tests.integration.streams.test_decider_roundtrip import raise_command
 from tests.logcheck import check_log, read_topic
 from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
 from whistle.domain import Acknowledge, Actor, encode, load_rules
-from whistle.service.supervisor import Supervisor
+from whistle.service.process_supervisor import Supervisor
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -120,7 +120,7 @@ async def test_killing_the_worker_loses_and_duplicates_nothing(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, database_url, unique_name("kill"))
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(tmp_path))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path))
     settings = settings_of(env)
     await ensure_topics(settings)
     rng = random.Random(int(os.environ.get("WHISTLE_KILL_SEED", "7")))

@@ -12,11 +12,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import unique_name
-from tests.fast_policies import SUPERVISION_AFTER_S, write_fast_policies
 from tests.integration.streams.test_decider_roundtrip import raise_command
 from tests.integration.streams.test_kill import assert_deadlines_fired_once, distinct, until_serving
 from tests.logcheck import check_log, read_topic
 from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
+from tests.short_sla_policies import SUPERVISION_AFTER_S, write_short_sla_policies
 from whistle.domain import encode
 from whistle.topics import CASE_COMMANDS, CASE_EVENTS, ensure_topics
 
@@ -31,7 +31,7 @@ async def test_a_dead_workers_partitions_and_deadlines_move_to_the_others(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, database_url, unique_name("scale"), 6)
-    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_fast_policies(tmp_path, ACK_WITHIN_S))
+    env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path, ACK_WITHIN_S))
     settings = settings_of(env)
     await ensure_topics(settings)
     ports = [free_port() for _ in range(WORKERS)]

@@ -24,10 +24,10 @@ from whistle.domain.codec import encode
 from whistle.domain.events import CaseRouted, ClockBreached, WhistleRaised
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, ensure_topics
+from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import SecretBox
 from whistle.webhooks.signing import new_secret, verify
-from whistle.webhooks.store import WebhookStore
 from whistle.webhooks.worker import DeliveryWorker
 
 pytestmark = pytest.mark.integration

@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from whistle.api import webhook_routes
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.api.store import PgIdempotency, PgUsers, migrate_api
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings
+from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema
 from whistle.webhooks.secretbox import secret_box
-from whistle.webhooks.store import WebhookStore
 
 pytestmark = pytest.mark.integration
 

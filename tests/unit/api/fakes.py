@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from projections.rollups import SHANGHAI
+from whistle.api.account_store import IdempotencyMismatch, IdempotentClaim
 from whistle.api.deps import Services
 from whistle.api.identity import Principal
-from whistle.api.store import IdempotencyMismatch, IdempotentClaim
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
@@ -251,7 +251,8 @@ class FakeRead:
 
     async def metrics(self, query: MetricsQuery) -> list[Row]:
         """Only the case counts (``cases``) per bucket and group, of cases raised in
-        [since, until); a case counts for its lead department, as in ``whistle.read.metrics``."""
+        [since, until); a case counts for its lead department, as in
+        ``whistle.read.resolution_metrics``."""
         low, high = query.range
         counts: dict[tuple[str, str], int] = {}
         for r in self.rows.values():

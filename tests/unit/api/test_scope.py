@@ -11,7 +11,7 @@ from whistle.api.identity import Principal, sees
 from whistle.domain.areas import lineage, within
 from whistle.domain.authz import covers
 from whistle.domain.base import Actor
-from whistle.read.metrics import metrics_sql, rollup_sql
+from whistle.read.resolution_metrics import metrics_sql, rollup_sql
 from whistle.read.scope import NOBODY, Params, Scope, cohort, scope_sql
 
 codes = st.lists(st.sampled_from(["a", "b", "ab", "a_", "%"]), min_size=1, max_size=5).map(".".join)

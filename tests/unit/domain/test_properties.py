@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_event
 from hypothesis import strategies as st
 
-from tests.stories import domain as b
+from tests.stories import domain as domain_stories
 from whistle.domain import (
     CaseState,
     Command,
@@ -88,64 +88,66 @@ STEPS = st.builds(
 def _command(step: Step, state: CaseState, now: datetime) -> Command | None:
     departments = [*sorted(state.assignments), OUTSIDER]
     dept = departments[step.pick % len(departments)]
-    lead = state.lead or b.LEAD
+    lead = state.lead or domain_stories.LEAD
     clock_keys = sorted(state.clocks) or [f"resolve:{lead}"]
     key = clock_keys[step.pick2 % len(clock_keys)]
     action = step.action
     if action == "ack":
-        return b.ack(dept, case_id=state.case_id)
+        return domain_stories.ack(dept, case_id=state.case_id)
     if action == "ack_lead":
-        return b.ack(lead, case_id=state.case_id)
+        return domain_stories.ack(lead, case_id=state.case_id)
     if action in ("withdraw", "duplicate") and not (step.flag and step.flag2):
         return None  # rarer still: both end the case
     if action == "dispute":
-        return b.dispute(dept)
+        return domain_stories.dispute(dept)
     if action == "rule_uphold":
-        return b.rule(dept)
+        return domain_stories.rule(dept)
     if action == "rule_reassign":
-        new = ("housing", "greening", "justice", b.LEAD)[step.pick2 % 4]
-        return b.rule(dept, new=new)
+        new = ("housing", "greening", "justice", domain_stories.LEAD)[step.pick2 % 4]
+        return domain_stories.rule(dept, new=new)
     if action == "contact":
-        return b.contact(dept)
+        return domain_stories.contact(dept)
     if action == "joint":
         size = 1 + step.pick2 % min(3, len(departments))
-        return b.joint(tuple(departments[:size]), at=now + timedelta(hours=2))
+        return domain_stories.joint(tuple(departments[:size]), at=now + timedelta(hours=2))
     if action == "report_in":
-        return b.report_in(dept)
+        return domain_stories.report_in(dept)
     if action == "progress":
-        return b.progress(dept)
+        return domain_stories.progress(dept)
     if action == "complete":
-        return b.complete(dept)
+        return domain_stories.complete(dept)
     if action == "resolve":
-        return b.resolve(lead)
+        return domain_stories.resolve(lead)
     if action == "callback":
         fault = ("department", "requester", "none")[step.pick2 % 3]
-        return b.callback(solved=step.flag, satisfied=step.flag2, fault=fault)
+        return domain_stories.callback(solved=step.flag, satisfied=step.flag2, fault=fault)
     if action == "reopen":
-        return b.reopen()
+        return domain_stories.reopen()
     if action == "close":
-        return b.close()
+        return domain_stories.close()
     if action == "withdraw":
-        return b.withdraw()
+        return domain_stories.withdraw()
     if action == "duplicate":
-        return b.duplicate("K-0000")
+        return domain_stories.duplicate("K-0000")
     if action == "request_ext":
         kind = ("ack", "contact", "resolve")[step.pick2 % 3]
         clock = state.clocks.get(f"{kind}:{dept}")
         base = clock.due_at if clock else now
-        return b.request_ext(dept, until=base + timedelta(minutes=step.number), clock=kind)
+        return domain_stories.request_ext(
+            dept, until=base + timedelta(minutes=step.number), clock=kind
+        )
     if action == "grant":
-        return b.grant(key)
+        return domain_stories.grant(key)
     if action == "refuse":
-        return b.refuse(key)
+        return domain_stories.refuse(key)
     if action == "pause":
-        return b.pause(*([key] if step.flag else []), by=b.liaison(lead))
+        return domain_stories.pause(*([key] if step.flag else []), by=domain_stories.liaison(lead))
     if action == "resume":
-        return b.resume(*([key] if step.flag else []), by=b.SUPERVISOR)
+        return domain_stories.resume(*([key] if step.flag else []), by=domain_stories.SUPERVISOR)
     if action == "escalate":
-        return b.escalate()
+        return domain_stories.escalate()
     if action == "publish":
-        return b.publish()
+        return domain_stories.publish()
     if action == "fire":
         deadlines = pending_deadlines(state)
         if not deadlines:
@@ -204,13 +206,13 @@ def check_state(state: CaseState) -> None:
 @given(start=st.integers(0, 9), steps=st.lists(STEPS, min_size=3, max_size=40))
 def test_random_command_sequences_keep_every_invariant(start: int, steps: list[Step]) -> None:
     """Start raised (1 in 10), routed (4 in 10) or with every department signed in (5 in 10)."""
-    story = b.Story()
-    story.do(b.raise_whistle())
+    story = domain_stories.Story()
+    story.do(domain_stories.raise_whistle())
     if start > 0:
         story.do(story.routing())
     if start > 4:
         for department in story.s.assignments:
-            story.do(b.ack(department))
+            story.do(domain_stories.ack(department))
     last: Command | None = None
     for step in steps:
         story.later(seconds=step.advance)

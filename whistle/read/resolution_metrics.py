@@ -48,7 +48,7 @@ GroupBy = Literal["department", "community", "street", "district", "category"]
 Period = Literal["day", "week", "month"]
 GROUPS: tuple[str, ...] = ("department", "community", "street", "district", "category")
 PERIODS: tuple[str, ...] = ("day", "week", "month")
-S = LIVE_SCHEMA
+SCHEMA = LIVE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ WITH a AS (
          count(*) FILTER (WHERE a.acknowledged_at IS NOT NULL) AS acknowledged,
          count(*) FILTER (WHERE a.dispute_count > 0) AS disputed,
          {pct.format(x=ack_s)} AS ack_s
-    FROM {S}.assignments a WHERE {where("a", "department")}
+    FROM {SCHEMA}.assignments a WHERE {where("a", "department")}
    GROUP BY 1, 2
 ), cb AS (
   SELECT {head("b", "department")},
@@ -115,7 +115,7 @@ WITH a AS (
          count(*) FILTER (WHERE b.solved) AS solved,
          count(*) FILTER (WHERE b.satisfied) AS satisfied,
          coalesce(sum(b.score), 0) AS score_sum, count(b.score) AS score_count
-    FROM {S}.callbacks b WHERE {where("b", "department")}
+    FROM {SCHEMA}.callbacks b WHERE {where("b", "department")}
    GROUP BY 1, 2
 ), r AS (
   SELECT {head("c", "lead_department")},
@@ -123,11 +123,11 @@ WITH a AS (
          count(*) FILTER (WHERE c.resolved_at IS NOT NULL OR c.reopen_count > 0) AS resolved,
          count(*) FILTER (WHERE c.reopen_count > 0) AS reopened,
          {pct.format(x=res_s)} AS resolve_s
-    FROM {S}.cases c WHERE {where("c", "lead_department")}
+    FROM {SCHEMA}.cases c WHERE {where("c", "lead_department")}
    GROUP BY 1, 2
 ), k AS (
   SELECT {head("k", "department")}, sum(k.breaches) AS breaches
-    FROM {S}.clocks k WHERE k.breaches > 0 AND {where("k", "department")}
+    FROM {SCHEMA}.clocks k WHERE k.breaches > 0 AND {where("k", "department")}
    GROUP BY 1, 2
 )
 SELECT bucket, grp,
@@ -209,7 +209,7 @@ def rollup_sql(
         raise ValueError(f"period must be one of {PERIODS}")
     sql = (
         f"SELECT {bucket} AS bucket, m.{group_by} AS grp, {', '.join(ROLLUP_COUNTS)},"
-        f" ack_s, resolve_s FROM {S}.metric_days m WHERE {where} AND m.{group_by} IS NOT NULL"
+        f" ack_s, resolve_s FROM {SCHEMA}.metric_days m WHERE {where} AND m.{group_by} IS NOT NULL"
     )
     return sql, params.values
 

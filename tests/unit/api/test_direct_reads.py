@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tests.unit.api.fakes import FakeRead, fake_services
 from whistle.api.app import ApiSettings, create_app
 from whistle.api.deps import Services
-from whistle.api.fastreads import FastReads, paging
+from whistle.api.direct_reads import DirectReads, paging
 from whistle.settings import Settings
 
 AUTHORIZATIONS = [
@@ -139,7 +139,7 @@ def scope_of(path: str, method: str = "GET") -> dict[str, object]:
     ],
 )
 def test_the_plain_hot_reads_take_the_fast_path(path: str) -> None:
-    assert FastReads(unreachable).match(scope_of(path)) is not None
+    assert DirectReads(unreachable).match(scope_of(path)) is not None
 
 
 @pytest.mark.parametrize(
@@ -154,8 +154,8 @@ def test_the_plain_hot_reads_take_the_fast_path(path: str) -> None:
     ],
 )
 def test_everything_else_is_left_to_fastapi(path: str) -> None:
-    assert FastReads(unreachable).match(scope_of(path)) is None
-    assert FastReads(unreachable).match(scope_of("/v1/cases", "HEAD")) is None
+    assert DirectReads(unreachable).match(scope_of(path)) is None
+    assert DirectReads(unreachable).match(scope_of("/v1/cases", "HEAD")) is None
 
 
 def test_paging_takes_only_plain_limit_and_offset() -> None:

@@ -96,7 +96,7 @@ class EncodedRows:
         return body
 
 
-class FastReads:
+class DirectReads:
     """ASGI app in front of the FastAPI router: the plain hot reads, the rest to ``app``."""
 
     def __init__(self, app: ASGIApp) -> None:

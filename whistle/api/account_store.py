@@ -15,7 +15,7 @@ import asyncpg
 
 from projections.migrate import Migration, migrate
 from whistle.api.identity import Principal, UserRole, new_token, token_hash, validate_scope
-from whistle.audit.store import cli_actor, migrate_audit, record
+from whistle.audit.entries import cli_actor, migrate_audit, record
 
 API_SCHEMA = "api"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from whistle.audit.store import SYSTEM_WEBHOOKS, cli_actor, record
+from whistle.audit.entries import SYSTEM_WEBHOOKS, cli_actor, record
 from whistle.delivery.outbox import Attempt, Outbox
 from whistle.webhooks.secretbox import SecretBox
 

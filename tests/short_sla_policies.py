@@ -10,7 +10,7 @@ POLICY_NAMES = ("standard", "whistle", "working_days")
 URGENCIES = ("emergency", "utilities", "general", "complex")
 
 
-def fast_policies_toml(ack_within_s: int = ACK_WITHIN_S) -> str:
+def short_sla_policies_toml(ack_within_s: int = ACK_WITHIN_S) -> str:
     """Every packaged policy name, acknowledging within seconds and escalating soon after."""
     parts = ['version = "test-fast"']
     for name in POLICY_NAMES:
@@ -31,8 +31,8 @@ def fast_policies_toml(ack_within_s: int = ACK_WITHIN_S) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_fast_policies(folder: Path, ack_within_s: int = ACK_WITHIN_S) -> Path:
+def write_short_sla_policies(folder: Path, ack_within_s: int = ACK_WITHIN_S) -> Path:
     """Write the fast policies file into ``folder`` and return its path."""
     path = folder / "fast-policies.toml"
-    path.write_text(fast_policies_toml(ack_within_s), encoding="utf-8")
+    path.write_text(short_sla_policies_toml(ack_within_s), encoding="utf-8")
     return path
