@@ -156,18 +156,21 @@ class Snapshot:
 
 
 class CalendarWatch:
-    """Counts the clocks beyond the calendar in the read model, at most every ``ttl_s``."""
+    """Counts the clocks beyond the calendar in the read model, at most every ``ttl_s``.
+
+    ``calendar`` gives the calendar in force at each look (the API passes the configuration
+    version in force, so a published year silences the warning within ``ttl_s``)."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        calendar: BusinessCalendar | None = None,
+        calendar: Callable[[], BusinessCalendar] = default_calendar,
         schema: str = "projection",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         ttl_s: float = 10.0,
     ) -> None:
         self._pool = pool
-        self._calendar = calendar or default_calendar()
+        self._calendar = calendar
         self._schema = schema
         self._now = now
         self._ttl = ttl_s
@@ -178,7 +181,7 @@ class CalendarWatch:
         last = self._last
         if last is not None and time.monotonic() - last.taken < self._ttl:
             return last
-        cover = coverage(self._calendar, self._now())
+        cover = coverage(self._calendar(), self._now())
         sql, args = count_query(cover, self._schema)
         count = int(await self._pool.fetchval(sql, *args))
         snap = Snapshot(cover=cover, clocks_beyond=count, taken=time.monotonic())

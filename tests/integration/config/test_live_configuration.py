@@ -378,6 +378,9 @@ def test_the_2027_calendar_through_the_console(stack: Stack, tmp_path: Path) -> 
     assert diff.returncode == 0, diff.stderr
     assert "新增节假日 2027-01-01" in diff.stdout and "新增调休上班日 2027-04-25" in diff.stdout
 
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        before = http.get("/v1/calendar/status", headers=auth(stack, "admin")).json()
+    assert 2027 not in before["years"], before
     published = run_cli(
         env, "config", "publish", "calendars", str(good), "--reason", "2027 年节假日安排"
     )
@@ -393,6 +396,16 @@ def test_the_2027_calendar_through_the_console(stack: Stack, tmp_path: Path) -> 
     wait_until(effective)
     current = run_cli(env, "config", "export", "calendars")  # in force now
     assert json.loads(current.stdout) == json.loads(exported.stdout)
+    # The API's calendar watch (readyz, the dashboard's banner, the gauge) takes the year up
+    # from the version in force, within its 10 s recount.
+    with httpx.Client(base_url=stack.base, timeout=60) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            status = http.get("/v1/calendar/status", headers=auth(stack, "admin")).json()
+            if 2027 in status["years"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert 2027 in status["years"], status
 
     missing = run_cli(env, "config", "diff", "calendars", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
