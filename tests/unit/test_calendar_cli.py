@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from whistle.calendars.publish import (
-    CalendarRefused,
-    proposed_configuration,
-    publish_calendar_year,
-)
+from whistle.calendars.publish import proposed_configuration
 from whistle.cli import main
-from whistle.domain.configuration import CalendarYear, ConfigDiff, Configuration, read_notice
+from whistle.domain.configuration import CalendarYear, read_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "calendars" / "cn-2027-provisional.toml"
@@ -112,37 +107,3 @@ def test_status_names_the_covered_years(capsys: pytest.CaptureFixture[str]) -> N
     assert ("Covered until 2026-12-31" in out and code == 0) or (
         "2027 has no holiday calendar" in out and code == 1
     )
-
-
-class Recorder:
-    """A publisher that keeps what it was given and numbers versions from 2."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[Configuration, ConfigDiff, str]] = []
-
-    async def __call__(self, config: Configuration, change: ConfigDiff, note: str) -> int:
-        self.published.append((config, change, note))
-        return len(self.published) + 1
-
-
-async def test_publishing_a_year_hands_the_checked_version_to_the_publisher() -> None:
-    year, _ = read_notice(SAMPLE)
-    assert year is not None
-    publisher = Recorder()
-    assert await publish_calendar_year(year, publisher) == 2
-    [(config, change, note)] = publisher.published
-    assert [y.year for y in config.calendar_years] == [2025, 2026, 2027]
-    assert set(change.holidays_added) == set(year.holidays)
-    assert note == "calendar 2027 (provisional)"
-
-
-async def test_a_year_that_breaks_the_version_is_not_published() -> None:
-    bad = CalendarYear(year=2027, holidays=(date(2027, 1, 1),), workdays=(date(2027, 1, 1),))
-    publisher = Recorder()
-    with pytest.raises(CalendarRefused, match="both a holiday") as refused:
-        await publish_calendar_year(bad, publisher)
-    assert [f.code for f in refused.value.findings] == [
-        "holiday_and_workday",
-        "workday_not_weekend",
-    ]
-    assert publisher.published == []

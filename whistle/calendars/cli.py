@@ -3,10 +3,9 @@
 ``import`` reads one year's notice (TOML or JSON: holidays by name with their days off and the
 make-up workdays they bring), validates it (``whistle.domain.configuration.parse_notice``) and
 shows what it holds and what it would change against the calendar in use. Bad input is one
-line on stderr and exit status 2. Publishing the year is a configuration version: the proposed
-contents are ``proposed_configuration`` (``with_calendar_year`` of the current one), which
-the configuration versions' publisher takes through
-:func:`whistle.calendars.publish.publish_calendar_year`.
+line on stderr and exit status 2. Publishing the year is a configuration version
+(``whistle config publish calendars FILE``); ``import`` only shows ``proposed_configuration``
+(``with_calendar_year`` of the current one) against the calendar in use.
 """
 
 from __future__ import annotations
