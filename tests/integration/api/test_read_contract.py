@@ -28,7 +28,7 @@ from projections.rollups import SHANGHAI, refresh_all
 from tests.stories.wire import CATEGORIES, COMMUNITIES, DEPARTMENTS, encode_event, random_story
 from tests.unit.api.fakes import FakeRead
 from whistle.domain.evolve import EvolveError
-from whistle.domain.state import CaseState
+from whistle.domain.state import CaseState, state_document
 from whistle.read.gateway import GroupBy, MetricsQuery, Period, PgRead
 from whistle.read.scope import (
     CASES,
@@ -183,7 +183,7 @@ async def outcome(state: Awaitable[CaseState | None]) -> object:
         found = await state
     except EvolveError as exc:
         return str(exc)
-    return found and found.model_dump()
+    return found and state_document(found)
 
 
 @pytest.mark.parametrize(("board", "least"), [("breaches", 10), ("joint_actions", 20)])
