@@ -257,6 +257,10 @@ class CaseStory:
             summary="fixed",
         )
 
+    def published(self, at: datetime, summary: str) -> Event:
+        """晒事: the resolved case published to the community."""
+        return self._add("CasePublished", at, self.supervisor(), summary=summary)
+
     def callback(
         self, at: datetime, solved: bool, satisfied: bool, score: int | None = None
     ) -> Event:

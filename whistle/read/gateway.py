@@ -338,7 +338,8 @@ class PgRead:
         where = scope_sql(scope, params, of_department("b"))
         return await self._rows(
             f"SELECT b.* FROM {SCHEMA}.open_breaches b JOIN {SCHEMA}.cases c USING (case_id)"
-            f" WHERE {where} ORDER BY b.due_at, b.case_id LIMIT {BREACH_LIMIT}",
+            f" WHERE {where} ORDER BY b.due_at, b.case_id, b.clock, b.department"
+            f" LIMIT {BREACH_LIMIT}",
             params,
         )
 
@@ -349,7 +350,7 @@ class PgRead:
         return await self._rows(
             f"SELECT d.*, c.category, c.community, c.lead_department FROM {SCHEMA}.disputes d"
             f" JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND d.status = 'awaiting'"
-            " ORDER BY d.raised_at",
+            " ORDER BY d.raised_at, d.case_id, d.seq",
             params,
         )
 
@@ -361,7 +362,7 @@ class PgRead:
             "SELECT e.*, c.status, c.category, c.community, c.lead_department"
             f" FROM {SCHEMA}.escalations e JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND"
             f" {OPEN}"
-            f" ORDER BY e.escalated_at DESC LIMIT {BOARD_LIMIT}",
+            f" ORDER BY e.escalated_at DESC NULLS LAST, e.case_id, e.seq DESC LIMIT {BOARD_LIMIT}",
             params,
         )
 
@@ -392,7 +393,7 @@ class PgRead:
         rows = await self._rows(
             f"SELECT x.*, c.category, c.community FROM {SCHEMA}.extension_requests x"
             f" JOIN {SCHEMA}.cases c USING (case_id) WHERE {where} AND x.status = 'pending'"
-            " ORDER BY x.requested_at",
+            " ORDER BY x.requested_at, x.case_id, x.seq",
             params,
         )
         return [r | {"clock_key": f"{r['clock']}:{r['department']}"} for r in rows]

@@ -321,7 +321,11 @@ async def rankings(
     Higher is better; equal values share a rank (1, 2, 2, 4); groups without a value come last
     with rank None, ordered by name.
     """
-    rows = await metrics(conn, group_by, None, since, until, scope, weights)
+    return ranked(await metrics(conn, group_by, None, since, until, scope, weights), by)
+
+
+def ranked(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """``rows`` (of ``metrics``) ranked by ``by`` as ``rankings`` says, each given its ``rank``."""
     valued = sorted((r for r in rows if r[by] is not None), key=lambda r: (-r[by], r["group"]))
     rank, previous = 0, None
     for i, row in enumerate(valued, start=1):

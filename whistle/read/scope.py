@@ -113,6 +113,13 @@ class Params:
         return self._bound[key]
 
 
+def require_cohort_depth(scope: Scope) -> None:
+    """Refuse (ValueError) a scope whose area lies below a community: cohort rows cannot
+    tell it (``scope_sql`` over them, and the in-memory read model alike)."""
+    if scope.area is not None and scope.area.count(".") >= COHORT_DEPTH:
+        raise ValueError(f"cohort rows cannot tell an area below a community: {scope.area!r}")
+
+
 def scope_sql(scope: Scope, params: Params, columns: Columns = CASES, key: str = "scope") -> str:
     """``Scope.holds`` as a SQL condition over ``columns``; its values go to ``params``."""
     clauses = []
@@ -121,10 +128,9 @@ def scope_sql(scope: Scope, params: Params, columns: Columns = CASES, key: str =
         p = params.bind((key, "area"), scope.area)
         if not columns.cohort:
             clauses.append(f"({a}.area = {p} OR starts_with({a}.area, {p} || '.'))")
-        elif scope.area.count(".") < COHORT_DEPTH:
-            clauses.append(f"{p} IN ({a}.district, {a}.street, {a}.community)")
         else:
-            raise ValueError(f"cohort rows cannot tell an area below a community: {scope.area!r}")
+            require_cohort_depth(scope)
+            clauses.append(f"{p} IN ({a}.district, {a}.street, {a}.community)")
     if scope.department is not None:
         p = params.bind((key, "department"), scope.department)
         d = columns.department

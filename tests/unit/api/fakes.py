@@ -6,14 +6,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from projections.rollups import SHANGHAI
+from tests.unit.api import fake_metrics
 from whistle.api.account_store import IdempotencyMismatch, IdempotentClaim
 from whistle.api.deps import Services
 from whistle.api.identity import Principal
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read.gateway import BOARD_LIMIT, BREACH_LIMIT, CLOSED, Lag, MetricsQuery, Period
+from whistle.read.gateway import BOARD_LIMIT, BREACH_LIMIT, CLOSED, Lag, MetricsQuery
+from whistle.read.resolution_metrics import ranked
 from whistle.read.scope import CaseFilters, Row, Scope, newest_first
 
 JINHAI = "tongan.datong.jinhai"
@@ -144,17 +145,39 @@ BREACH_COLUMNS = (
 """What the ``open_breaches`` view takes from the case (after the clock's own columns)."""
 JOINED = ("department", "reported_in_at")
 """What the joint-action board tells of each department."""
+DISPUTE_CASE_COLUMNS = ("category", "community", "lead_department")
+"""What the disputes board takes from the case (after the dispute's own columns)."""
+EXTENSION_CASE_COLUMNS = ("category", "community")
+"""What the extensions board takes from the case."""
+ESCALATION_CASE_COLUMNS = ("status", "category", "community", "lead_department")
+"""What the escalations board takes from the case."""
 
 
-def bucket(raised_at: datetime, period: Period) -> str:
-    """The metrics bucket of a case raised at ``raised_at``: its Shanghai day, the Monday of
-    its week or the first of its month, or ``all``."""
-    day = raised_at.astimezone(SHANGHAI).date()
-    if period == "week":
-        day -= timedelta(days=day.weekday())
-    elif period == "month":
-        day = day.replace(day=1)
-    return "all" if period == "all" else day.isoformat()
+def nulls_last(value: Any) -> tuple[bool, Any]:
+    """A sort key ordering as PostgreSQL's ascending order does: None after every value."""
+    return (value is None, value)
+
+
+def seq(event: Row) -> int:
+    """The per-case sequence number of an event or a board row."""
+    return int(event["seq"])
+
+
+def lead_resolve_clock(case: Row) -> Row | None:
+    """The resolve clock a resident is told of: the lead department's before another's, a
+    running one before a released one, the latest started first (``FOLLOW_UPS_SQL``)."""
+    lead = case.get("lead_department")
+    clocks = [k for k in case["clocks"] if k["clock"] == "resolve"]
+    started = sorted(
+        (k for k in clocks if k.get("started_at") is not None),
+        key=lambda k: k["started_at"],
+        reverse=True,
+    )
+    clocks = [k for k in clocks if k.get("started_at") is None] + started  # DESC: nulls first
+    clocks.sort(
+        key=lambda k: (lead is not None and k["department"] != lead, k.get("status") == "released")
+    )
+    return clocks[0] if clocks else None
 
 
 @dataclass
@@ -165,7 +188,17 @@ class FakeRead:
 
     rows: dict[str, Row] = field(default_factory=dict)
     events: dict[str, list[Row]] = field(default_factory=dict)
-    lag_events: int = 0
+    dispute_rows: list[Row] = field(default_factory=list)
+    """Rows of the ``disputes`` table, every status."""
+    extension_rows: list[Row] = field(default_factory=list)
+    """Rows of the ``extension_requests`` table, every status."""
+    escalation_rows: list[Row] = field(default_factory=list)
+    """Rows of the ``escalations`` table."""
+    callback_rows: list[Row] = field(default_factory=list)
+    """Rows of the ``callbacks`` table (the metrics' 解决率 and 满意率)."""
+    checkpoints: list[Row] = field(default_factory=list)
+    """Rows of the ``checkpoints`` table (``high_watermark``, ``next_offset``,
+    ``last_event_at``)."""
     down: bool = False
 
     def add(self, row: Row, events: list[Row] | None = None) -> None:
@@ -174,6 +207,22 @@ class FakeRead:
 
     def _in(self, scope: Scope) -> list[Row]:
         return [r for r in self.rows.values() if scope.holds(r["area"], r["departments"])]
+
+    def _joined(
+        self, table: list[Row], scope: Scope, columns: tuple[str, ...], own_department: bool
+    ) -> list[Row]:
+        """The rows of ``table`` whose case exists, with the case's ``columns``, in ``scope``:
+        by the case's area and the row's own department (``own_department``, a dispute or an
+        extension request) or the case's departments (an escalation)."""
+        out = []
+        for row in table:
+            case = self.rows.get(row["case_id"])
+            if case is None:
+                continue
+            departments = [row["department"]] if own_department else case["departments"]
+            if scope.holds(case["area"], departments):
+                out.append(row | {k: case.get(k) for k in columns})
+        return out
 
     async def case(self, case_id: str) -> Row | None:
         return self.rows.get(case_id)
@@ -206,11 +255,12 @@ class FakeRead:
             if i not in self.rows:
                 continue
             row = self.rows[i]
-            clocks = [k for k in row["clocks"] if k["clock"] == "resolve"]
-            published = [e for e in self.events[i] if e["type"] == "CasePublished"]
+            clock = lead_resolve_clock(row)
+            events = self.events[i] if row.get("published_at") is not None else []
+            published = sorted((e for e in events if e["type"] == "CasePublished"), key=seq)
             out[i] = {
-                "expected_at": clocks[0]["due_at"] if clocks else None,
-                "summary": published[-1]["body"]["summary"] if published else None,
+                "expected_at": None if clock is None else clock["due_at"],
+                "summary": published[-1]["body"].get("summary") if published else None,
             }
         return out
 
@@ -226,13 +276,22 @@ class FakeRead:
             if clock.get("breached_at") is not None and clock.get("stopped_at") is None
             if scope.holds(r["area"], [clock["department"]])
         ]
-        return sorted(out, key=lambda b: (b["due_at"], b["case_id"]))[:BREACH_LIMIT]
+        order = lambda b: (nulls_last(b["due_at"]), b["case_id"], b["clock"], b["department"])  # noqa: E731
+        return sorted(out, key=order)[:BREACH_LIMIT]
 
     async def disputes(self, scope: Scope) -> list[Row]:
-        return []
+        """退单 awaiting a ruling, in scope by the disputing department, oldest first."""
+        awaiting = [d for d in self.dispute_rows if d["status"] == "awaiting"]
+        out = self._joined(awaiting, scope, DISPUTE_CASE_COLUMNS, own_department=True)
+        return sorted(out, key=lambda d: (nulls_last(d["raised_at"]), d["case_id"], d["seq"]))
 
     async def extensions(self, scope: Scope) -> list[Row]:
-        return []
+        """Pending 延期 requests, in scope by the asking department, oldest first, each with
+        its ``clock_key``."""
+        pending = [x for x in self.extension_rows if x["status"] == "pending"]
+        out = self._joined(pending, scope, EXTENSION_CASE_COLUMNS, own_department=True)
+        out.sort(key=lambda x: (nulls_last(x["requested_at"]), x["case_id"], x["seq"]))
+        return [x | {"clock_key": f"{x['clock']}:{x['department']}"} for x in out]
 
     async def joint_actions(self, scope: Scope) -> list[Row]:
         """集结 of routed and in-progress cases in scope, from each case's ``joint_actions``."""
@@ -247,33 +306,30 @@ class FakeRead:
         return sorted(out, key=lambda j: (j["at"], j["case_id"], j["action_id"]))[:BOARD_LIMIT]
 
     async def escalations(self, scope: Scope) -> list[Row]:
-        return []
+        """催办 / 督办 / 通报 of open cases in scope (by the case's departments), newest first."""
+        joined = self._joined(self.escalation_rows, scope, ESCALATION_CASE_COLUMNS, False)
+        out = sorted((e for e in joined if e["status"] not in CLOSED), key=seq, reverse=True)
+        out.sort(key=lambda e: e["case_id"])
+        dated = [e for e in out if e["escalated_at"] is not None]
+        dated.sort(key=lambda e: e["escalated_at"], reverse=True)  # stable: ties keep the above
+        return (dated + [e for e in out if e["escalated_at"] is None])[:BOARD_LIMIT]
 
     async def metrics(self, query: MetricsQuery) -> list[Row]:
-        """Only the case counts (``cases``) per bucket and group, of cases raised in
-        [since, until); a case counts for its lead department, as in
-        ``whistle.read.resolution_metrics``."""
-        low, high = query.range
-        counts: dict[tuple[str, str], int] = {}
-        for r in self.rows.values():
-            lead = r["lead_department"]
-            group = lead if query.group_by == "department" else r[query.group_by]
-            if group is None or not low <= r["raised_at"] < high:
-                continue
-            if query.scope.holds(r["area"], [lead] if lead else []):
-                key = (bucket(r["raised_at"], query.period), group)
-                counts[key] = counts.get(key, 0) + 1
-        return [
-            {"bucket": None if b == "all" else b, "group": g, "cases": n}
-            for (b, g), n in sorted(counts.items())
-        ]
+        """三率 and times per bucket and group (``tests.unit.api.fake_metrics``)."""
+        return fake_metrics.metrics(self.rows.values(), self.callback_rows, query)
 
     async def rankings(self, query: MetricsQuery) -> list[Row]:
-        """No group has a score here: every one unranked, by name."""
-        return [r | {"rank": None} for r in await self.metrics(replace(query, period="all"))]
+        """The groups of the metrics over the whole range, ranked by the gateway's rule."""
+        return ranked(await self.metrics(replace(query, period="all")), query.by)
 
     async def lag(self) -> Lag:
-        return Lag(events=self.lag_events, seconds=None)
+        """What the checkpoints say is still to apply and, when behind, since when."""
+        events = sum(max(k["high_watermark"] - k["next_offset"], 0) for k in self.checkpoints)
+        last = max(
+            (k["last_event_at"] for k in self.checkpoints if k["last_event_at"]), default=None
+        )
+        behind = 0.0 if not events or last is None else (datetime.now(UTC) - last).total_seconds()
+        return Lag(events=events, seconds=behind)
 
     async def ping(self) -> None:
         if self.down:

@@ -35,12 +35,12 @@ async def test_readyz_fails_on_kafka_database_or_lag(
     read.down = True
     assert (await client.get("/readyz")).json()["checks"]["postgres"]["ok"] is False
     read.down = False
-    read.lag_events = 101
+    read.checkpoints.append({"high_watermark": 101, "next_offset": 0, "last_event_at": None})
     lagging = await client.get("/readyz")
     assert lagging.status_code == 503
     assert lagging.json()["checks"]["projection_lag"] == {
         "ok": False,
         "max_events": 100,
         "events": 101,
-        "seconds": None,
+        "seconds": 0.0,
     }
