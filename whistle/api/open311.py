@@ -11,7 +11,7 @@ cases, with one the caller's scope. Errors are the spec's array of ``{code, desc
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -25,6 +25,7 @@ from whistle.api.problems import ProblemError, request_lang
 from whistle.domain import commands
 from whistle.domain.base import Command
 from whistle.domain.routing import Category, RoutingRules
+from whistle.domain.types import CaseStatus
 from whistle.read.scope import CaseFilters, Row, Scope
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -371,7 +372,7 @@ async def list_requests(
     if wanted == {"open"}:
         statuses = tuple(sorted(OPEN))
     elif wanted == {"closed"}:
-        statuses = ("resolved", "closed", "withdrawn", "duplicate")
+        statuses = tuple(s for s in get_args(CaseStatus) if s not in OPEN)
     if not ids and start_date is None and end_date is None:
         start_date = datetime.now().astimezone() - DEFAULT_WINDOW
     filters = CaseFilters(

@@ -15,7 +15,7 @@ An admin may change anything.
 from __future__ import annotations
 
 from whistle.config.versions import KINDS, Kind, kind_document
-from whistle.domain.areas import lineage
+from whistle.domain import areas
 from whistle.domain.configuration import Configuration
 from whistle.domain.routing import Rule
 
@@ -23,8 +23,8 @@ CITYWIDE_KINDS: frozenset[Kind] = frozenset({"departments", "categories", "polic
 
 
 def within(code: str, district: str) -> bool:
-    """Whether area ``code`` is ``district`` or lies beneath it."""
-    return code != "*" and district in lineage(code)
+    """Whether area ``code`` (``*``: every area) is ``district`` or lies beneath it."""
+    return code != "*" and areas.within(code, district)
 
 
 def outside_scope(current: Configuration, proposed: Configuration, district: str) -> list[str]:

@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import asyncpg
 
 from projections.migrate import LIVE_SCHEMA
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
+from whistle.domain.types import FINAL_STATUSES, CaseStatus
 from whistle.read import resolution_metrics
 from whistle.read.scope import (
     CASES,
@@ -40,8 +41,9 @@ RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate
 
 SCHEMA = LIVE_SCHEMA
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CLOSED = ("closed", "withdrawn", "duplicate")
-"""Statuses of a case that is over (the ``open_breaches`` view's list too, migration 0001)."""
+CLOSED = tuple(s for s in get_args(CaseStatus) if s in FINAL_STATUSES)
+"""Statuses of a case that is over, the domain's final ones (the ``open_breaches`` view's list
+too, migration 0001)."""
 OPEN = f"c.status NOT IN ({', '.join(repr(s) for s in CLOSED)})"
 BOARD_LIMIT = 200
 BREACH_LIMIT = 1000
