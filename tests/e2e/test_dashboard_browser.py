@@ -87,7 +87,7 @@ def dashboard_app(pool: asyncpg.Pool, bus: AcceptingBus) -> FastAPI:
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
         live_read=live,
-        calendar=CalendarWatch(pool, now=lambda: CALENDAR_DAY),  # 30 days before 2027
+        calendar=CalendarWatch(live, now=lambda: CALENDAR_DAY),  # 30 days before 2027
     )
     app = create_app(Settings(), services)
     if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):

@@ -128,7 +128,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         webhooks=webhooks,
         config=config,
         audit=AuditLog(pool),
-        calendar=calendar_watch.CalendarWatch(pool, lambda: follower.current().calendar),
+        calendar=calendar_watch.CalendarWatch(live_read, lambda: follower.current().calendar),
         inbox=Inbox(pool),
     )
     return services, close

@@ -25,11 +25,11 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, Field
 
-from projections.migrate import quote_ident
 from whistle.api.deps import CurrentPrincipal, CurrentServices
 from whistle.api.i18n import Lang
 from whistle.api.problems import ProblemError, problem_responses, request_lang
 from whistle.domain.calendar import BusinessCalendar, Coverage, coverage, default_calendar
+from whistle.read.gateway import ReadModel
 
 REGISTRY = CollectorRegistry()
 CLOCKS_BEYOND = Gauge(
@@ -84,18 +84,6 @@ class CalendarStatus(BaseModel):
     clocks_beyond: int = Field(description="Running working-time clocks reaching past it.")
     degraded: bool
     reasons: list[Reason]
-
-
-def count_query(cover: Coverage, schema: str = "projection") -> tuple[str, tuple[Any, ...]]:
-    """SQL counting the running working-time clocks not inside ``cover``'s window."""
-    sql = (
-        f"SELECT count(*) FROM {quote_ident(schema)}.clocks"
-        " WHERE status IN ('running', 'paused')"
-        " AND mode = 'working' AND due_at IS NOT NULL"
-    )
-    if cover.window is None:
-        return sql, ()
-    return sql + " AND (due_at >= $2 OR started_at < $1)", cover.window
 
 
 @dataclass
@@ -156,22 +144,21 @@ class Snapshot:
 
 
 class CalendarWatch:
-    """Counts the clocks beyond the calendar in the read model, at most every ``ttl_s``.
+    """Counts the clocks beyond the calendar in the read model (``ReadModel.clocks_beyond``),
+    at most every ``ttl_s``.
 
     ``calendar`` gives the calendar in force at each look (the API passes the configuration
     version in force, so a published year silences the warning within ``ttl_s``)."""
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        read: ReadModel,
         calendar: Callable[[], BusinessCalendar] = default_calendar,
-        schema: str = "projection",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         ttl_s: float = 10.0,
     ) -> None:
-        self._pool = pool
+        self._read = read
         self._calendar = calendar
-        self._schema = schema
         self._now = now
         self._ttl = ttl_s
         self._last: Snapshot | None = None
@@ -182,8 +169,7 @@ class CalendarWatch:
         if last is not None and time.monotonic() - last.taken < self._ttl:
             return last
         cover = coverage(self._calendar(), self._now())
-        sql, args = count_query(cover, self._schema)
-        count = int(await self._pool.fetchval(sql, *args))
+        count = await self._read.clocks_beyond(cover.window)
         snap = Snapshot(cover=cover, clocks_beyond=count, taken=time.monotonic())
         CLOCKS_BEYOND.set(count)
         DAYS_LEFT.set(cover.days_left or 0)

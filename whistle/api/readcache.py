@@ -157,6 +157,10 @@ class CachedReadModel:
         """Not cached."""
         return await self._inner.follow_ups(case_ids)
 
+    async def clocks_beyond(self, window: tuple[datetime, datetime] | None) -> int:
+        """Not cached (``CalendarWatch`` keeps its own look)."""
+        return await self._inner.clocks_beyond(window)
+
     async def lag(self) -> Lag:
         """Not cached."""
         return await self._inner.lag()

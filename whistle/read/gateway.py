@@ -129,6 +129,12 @@ SELECT c.case_id,
   FROM {SCHEMA}.cases c WHERE c.case_id = ANY($1)
 """
 
+CLOCKS_BEYOND_SQL = f"""
+SELECT count(*) FROM {SCHEMA}.clocks k
+ WHERE k.status IN ('running', 'paused') AND k.mode = 'working' AND k.due_at IS NOT NULL
+"""
+BEYOND_WINDOW = " AND (k.due_at >= $2 OR k.started_at < $1)"
+
 LAG_SQL = f"""
 SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS events,
        CASE WHEN max(last_event_at) IS NOT NULL
@@ -227,6 +233,12 @@ class ReadModel(Protocol):
 
     async def rankings(self, query: MetricsQuery) -> list[Row]:
         """排名: groups ranked by ``query.by`` (higher is better), ties sharing a rank."""
+        ...
+
+    async def clocks_beyond(self, window: tuple[datetime, datetime] | None) -> int:
+        """Running or paused working-time clocks with a due time that start before ``window``
+        or fall due at or after its end (every one when there is no window): those the
+        business calendar cannot count exactly."""
         ...
 
     async def lag(self) -> Lag:
@@ -415,6 +427,12 @@ class PgRead:
             return await resolution_metrics.rankings(
                 conn, query.group_by, *query.range, scope=query.scope, by=query.by
             )
+
+    async def clocks_beyond(self, window: tuple[datetime, datetime] | None) -> int:
+        """``CLOCKS_BEYOND_SQL`` (one indexed count), outside ``window`` when there is one."""
+        if window is None:
+            return int(await self._db.fetchval(CLOCKS_BEYOND_SQL))
+        return int(await self._db.fetchval(CLOCKS_BEYOND_SQL + BEYOND_WINDOW, *window))
 
     async def lag(self) -> Lag:
         """Events the projector has still to apply (by its last look at the log's high

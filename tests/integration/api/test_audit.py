@@ -81,7 +81,7 @@ async def rig(fresh_database: str, tmp_path: Path) -> AsyncIterator[dict[str, An
         kafka_probe=_no_probe,
         webhooks=store,
         audit=AuditLog(pool),
-        calendar=CalendarWatch(pool, now=lambda: now, ttl_s=0.0),
+        calendar=CalendarWatch(PgRead(pool), now=lambda: now, ttl_s=0.0),
     )
     app = create_app(settings, services)
     transport = httpx.ASGITransport(app=app)

@@ -31,6 +31,7 @@ from projections.model import Model
 from projections.readmodel_store import write_cases, write_timeline
 from projections.rollups import SHANGHAI, refresh_all
 from tests.stories.wire import CATEGORIES, COMMUNITIES, DEPARTMENTS, encode_event, random_story
+from tests.unit.api.fake_metrics import instant
 from tests.unit.api.fakes import FakeRead
 from whistle.domain.evolve import EvolveError
 from whistle.domain.state import CaseState, state_document
@@ -163,6 +164,7 @@ async def both(fresh_database: str) -> AsyncIterator[Both]:
                 await conn.execute(sql)
             await conn.execute(LEAD_CLOCK_RELEASED_SQL, ids[1::10])
             await conn.execute(NO_LEAD_CLOCK_SQL, ids[3::10])
+            await conn.execute(WORKING_CLOCKS_SQL)
             await refresh_all(conn)
         grids = await conn.fetch(
             f"SELECT DISTINCT area FROM {SCHEMA}.cases WHERE area <> community"
@@ -288,6 +290,15 @@ WITH gone AS (
 """
 """No resolve clock of the lead's, others: a running one before a released one started later,
 the latest started of the running ones (``zz_support``)."""
+
+
+WORKING_CLOCKS_SQL = """
+UPDATE clocks SET mode = 'working',
+       status = CASE WHEN substr(case_id, 6)::int % 8 = 4 AND status = 'running' THEN 'paused'
+                     ELSE status END
+ WHERE substr(case_id, 6)::int % 4 = 0
+"""
+"""Every fourth case's clocks counted in working time (the stories' are 7×24), some paused."""
 
 
 def plain(value: Any) -> Any:
@@ -477,6 +488,28 @@ async def test_whistles_and_follow_ups_agree(both: Both) -> None:
             assert plain(told[i]["expected_at"]) == plain(due[told_of]), i
             checked += 1
     assert checked > 20
+
+
+@covers("clocks_beyond")
+async def test_clocks_beyond_the_calendar_agree(both: Both) -> None:
+    """Without a calendar window, and windows that the clocks start before or fall due after."""
+    windows: list[tuple[datetime, datetime] | None] = [None]
+    for first, end in ((0, 60), (5, 60), (0, 12), (8, 16), (-400, 400)):
+        windows.append((T0 + timedelta(days=first), T0 + timedelta(days=end)))
+    dues = sorted(
+        instant(k["due_at"])
+        for case in both.fake.rows.values()
+        for k in case["clocks"]
+        if k["mode"] == "working" and k["status"] in ("running", "paused")
+    )
+    windows.append((T0, dues[len(dues) // 2]))  # one falls due at the very end
+    counts = []
+    for window in windows:
+        mine = await both.pg.clocks_beyond(window)
+        assert mine == await both.fake.clocks_beyond(window), window
+        counts.append(mine)
+    assert counts[0] > counts[2] > 0 and counts[5] == 0
+    assert len(set(counts)) > 3
 
 
 @covers("lag", "ping")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.unit.api import fake_metrics
+from tests.unit.api.fake_metrics import instant
 from whistle.api.account_store import IdempotencyMismatch, IdempotentClaim
 from whistle.api.deps import Services
 from whistle.api.identity import Principal
@@ -321,6 +322,23 @@ class FakeRead:
     async def rankings(self, query: MetricsQuery) -> list[Row]:
         """The groups of the metrics over the whole range, ranked by the gateway's rule."""
         return ranked(await self.metrics(replace(query, period="all")), query.by)
+
+    async def clocks_beyond(self, window: tuple[datetime, datetime] | None) -> int:
+        """Running or paused working-time clocks with a due time, starting before ``window``
+        or due at or after its end (all of them without a window)."""
+        found = 0
+        for row in self.rows.values():
+            for k in row["clocks"]:
+                due, started = instant(k.get("due_at")), instant(k.get("started_at"))
+                if k.get("status") not in ("running", "paused") or k.get("mode") != "working":
+                    continue
+                if due is not None and (
+                    window is None
+                    or due >= window[1]
+                    or (started is not None and started < window[0])
+                ):
+                    found += 1
+        return found
 
     async def lag(self) -> Lag:
         """What the checkpoints say is still to apply and, when behind, since when."""
