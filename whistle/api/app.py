@@ -53,6 +53,8 @@ from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
+from whistle.web import install_web
+from whistle.web.accounts import PgAccounts
 from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -130,6 +132,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         audit=AuditLog(pool),
         calendar=calendar_watch.CalendarWatch(pool, lambda: follower.current().calendar),
         inbox=Inbox(pool),
+        accounts=PgAccounts(pool),
     )
     return services, close
 
@@ -191,6 +194,7 @@ def create_app(
         config_routes,
     ):
         app.include_router(module.router)
+    install_web(app)
     if api.fast_reads:
         wrap_router(app, DirectReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
