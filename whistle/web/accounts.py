@@ -20,12 +20,7 @@ from whistle.api.account_store import API_SCHEMA
 from whistle.api.i18n import Lang
 from whistle.api.identity import Principal, UserRole, token_hash, validate_scope
 from whistle.audit.entries import record
-from whistle.web.passwords import (
-    generated_password,
-    hash_password,
-    verify_password,
-    weakness,
-)
+from whistle.web.passwords import Passwords, generated_password, weakness
 
 S = API_SCHEMA
 
@@ -92,9 +87,9 @@ class Accounts(Protocol):
         username: str,
         role: UserRole,
         *,
-        area: str | None,
-        department: str | None,
-        name: str,
+        area: str | None = None,
+        department: str | None = None,
+        name: str = "",
         actor: str,
     ) -> str: ...
     async def people(self) -> list[PersonRow]: ...
@@ -115,8 +110,10 @@ class PgAccounts:
         *,
         throttle: Throttle | None = None,
         session_lifetime: timedelta = timedelta(hours=12),
+        passwords: Passwords | None = None,
     ) -> None:
         self._pool = pool
+        self._passwords = passwords or Passwords()
         self.throttle = throttle or Throttle()
         self._lifetime = session_lifetime
 
@@ -136,7 +133,9 @@ class PgAccounts:
             " WHERE username = $1 AND revoked_at IS NULL",
             username,
         )
-        matches, rehash = await verify_password(row["password_hash"] if row else None, password)
+        matches, rehash = await self._passwords.verify(
+            row["password_hash"] if row else None, password
+        )
         if not matches or row is None:
             wait_s = await self._fail(keys)
             return LoginResult(refused="locked" if wait_s else "bad_credentials", wait_s=wait_s)
@@ -146,7 +145,7 @@ class PgAccounts:
                 await conn.execute(
                     f"UPDATE {S}.users SET password_hash = $2 WHERE user_id = $1",
                     row["user_id"],
-                    await hash_password(password),
+                    await self._passwords.hash(password),
                 )
             cookie = secrets.token_urlsafe(32)
             await conn.execute(
@@ -230,7 +229,7 @@ class PgAccounts:
             f"SELECT username, password_hash FROM {S}.users WHERE user_id = $1", user_id
         )
         assert row is not None
-        matches, _ = await verify_password(row["password_hash"], old)
+        matches, _ = await self._passwords.verify(row["password_hash"], old)
         if not matches:
             return "old_password_wrong"
         if new == old:
@@ -243,7 +242,7 @@ class PgAccounts:
                 f"UPDATE {S}.users SET password_hash = $2, password_changed_at = now(),"
                 " must_change_password = false WHERE user_id = $1",
                 user_id,
-                await hash_password(new),
+                await self._passwords.hash(new),
             )
             await self._end_sessions(conn, user_id, keep=session.session_id)
             await record(conn, actor=user_id, kind="user.password_changed", subject=user_id)
@@ -260,7 +259,7 @@ class PgAccounts:
                 " must_change_password = true, username = coalesce(username, user_id)"
                 " WHERE user_id = $1 AND revoked_at IS NULL RETURNING username",
                 user_id,
-                await hash_password(password),
+                await self._passwords.hash(password),
             )
             if username is None:
                 return None
@@ -277,9 +276,9 @@ class PgAccounts:
         username: str,
         role: UserRole,
         *,
-        area: str | None,
-        department: str | None,
-        name: str,
+        area: str | None = None,
+        department: str | None = None,
+        name: str = "",
         actor: str,
     ) -> str:
         """Create a user who logs in with ``username`` (no API token); return the generated
@@ -300,7 +299,7 @@ class PgAccounts:
                     role,
                     area,
                     department,
-                    await hash_password(password),
+                    await self._passwords.hash(password),
                 )
                 after = {"name": name, "role": role, "area": area, "department": department}
                 await record(
@@ -320,7 +319,7 @@ class PgAccounts:
             f"UPDATE {S}.users SET password_hash = $2, password_changed_at = now(),"
             " must_change_password = false WHERE user_id = $1",
             user_id,
-            await hash_password(password),
+            await self._passwords.hash(password),
         )
 
     async def set_username(self, user_id: str, username: str) -> None:

@@ -171,7 +171,8 @@ def form(
 ) -> Callable[..., Awaitable[FormPage]]:
     """A submitted form of a visitor that ``who`` admits, its CSRF token checked (403 page)."""
 
-    async def dependency(request: Request, page: Annotated[Page, Depends(who)]) -> FormPage:
+    async def dependency(request: Request, page: Page = Depends(who)) -> FormPage:  # noqa: B008
+        # (a default, not Annotated: the annotation is a string, and ``who`` is no global)
         data = await request.form()
         sent = data.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
         expected = page.csrf_token if not page.new_csrf_cookie else ""

@@ -13,10 +13,6 @@ MIN_LENGTH = 10
 GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 """No 0/o, 1/l/i: a reset password is read aloud or typed from a phone."""
 
-_hasher = PasswordHasher()
-_DUMMY = _hasher.hash("not-a-password-of-anyone")
-"""Verified against when the username is unknown, so both answers take as long."""
-
 
 def weakness(password: str, username: str) -> str | None:
     """Why ``password`` is too weak (a catalogue key), or None: at least 10 characters, letters
@@ -39,19 +35,32 @@ def generated_password() -> str:
             return password
 
 
-async def hash_password(password: str) -> str:
-    """The Argon2id hash (computed off the event loop: it costs tens of milliseconds)."""
-    return await asyncio.to_thread(_hasher.hash, password)
+class Passwords:
+    """Hashes and checks passwords off the event loop (a hash costs tens to hundreds of ms).
 
+    The default cost is argon2-cffi's (RFC 9106's low-memory profile: 64 MiB, 3 passes); tests
+    pass a cheaper ``PasswordHasher`` to keep hundreds of logins fast. A stored hash of other
+    parameters is still verified, and re-hashed at the next login (``needs_rehash``)."""
 
-async def verify_password(stored: str | None, password: str) -> tuple[bool, bool]:
-    """``(matches, needs_rehash)``; a missing hash is verified against a dummy (same time)."""
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._hasher = hasher or PasswordHasher()
+        self._dummy = self._hasher.hash("not-a-password-of-anyone")
+        # verified against when the username is unknown, so both answers take as long
 
-    def check() -> tuple[bool, bool]:
-        try:
-            _hasher.verify(stored or _DUMMY, password)
-        except (VerificationError, InvalidHashError):
-            return False, False
-        return stored is not None, stored is not None and _hasher.check_needs_rehash(stored)
+    async def hash(self, password: str) -> str:
+        """The Argon2id hash of ``password``."""
+        return await asyncio.to_thread(self._hasher.hash, password)
 
-    return await asyncio.to_thread(check)
+    async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        """``(matches, needs_rehash)``; a missing hash is checked against a dummy (same time)."""
+
+        def check() -> tuple[bool, bool]:
+            try:
+                self._hasher.verify(stored or self._dummy, password)
+            except (VerificationError, InvalidHashError):
+                return False, False
+            if stored is None:
+                return False, False
+            return True, self._hasher.check_needs_rehash(stored)
+
+        return await asyncio.to_thread(check)
