@@ -147,6 +147,8 @@ class PgUsers:
 
     def __init__(self, pool: asyncpg.Pool, cache_ttl_s: float = 5.0) -> None:
         self._pool = pool
+        self.pool = pool
+        """The pool, for the stores that share it (``whistle users reset-password``)."""
         self._ttl = cache_ttl_s
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 

@@ -3,7 +3,8 @@
 test_webhook_matrix), the configuration matrix (tests/integration/config/
 test_live_configuration), the notification matrix (tests/integration/notify/
 test_notification_routes), the page matrix (tests/integration/web/test_page_matrix: every
-page and form, anonymous, each role, without CSRF), the Open311 matrix below, or the list of public routes with the reason.
+page and form, anonymous, each role, without CSRF), the Open311 matrix below, or the list of
+public routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
 
