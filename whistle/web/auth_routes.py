@@ -122,7 +122,7 @@ async def change_password(page: Annotated[FormPage, Depends(form())]) -> Respons
         if not value:
             errors[name] = page.t("required")
     if len(new) > PASSWORD_MAX:
-        errors["new_password"] = page.t("password_too_short")
+        errors["new_password"] = page.t("password_too_long")
     if not errors and new != again:
         errors["new_password_again"] = page.t("passwords_differ")
     if not errors:

@@ -54,6 +54,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "old_password_wrong": ("当前密码不正确。", "The current password is wrong."),
     "password_unchanged": ("新密码不能与当前密码相同。", "The new password must differ."),
     "password_too_short": ("密码至少需要 10 个字符。", "At least 10 characters."),
+    "password_too_long": ("密码最多 256 个字符。", "At most 256 characters."),
     "password_letters_digits": ("密码须同时包含字母和数字。", "Use both letters and digits."),
     "password_has_username": (
         "密码不能包含用户名。",
