@@ -23,6 +23,8 @@ from whistle.audit.entries import record
 from whistle.web.passwords import Passwords, generated_password, weakness
 
 S = API_SCHEMA
+SESSION_LIFETIME = timedelta(hours=12)
+"""How long a page session lives (no sliding: a working day, then log in again)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class PgAccounts:
         pool: asyncpg.Pool,
         *,
         throttle: Throttle | None = None,
-        session_lifetime: timedelta = timedelta(hours=12),
+        session_lifetime: timedelta = SESSION_LIFETIME,
         passwords: Passwords | None = None,
     ) -> None:
         self._pool = pool

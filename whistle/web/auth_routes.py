@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from whistle.api.i18n import Lang
 from whistle.domain.areas import department_in_force, known_area
-from whistle.web.accounts import Session
+from whistle.web.accounts import SESSION_LIFETIME, Session
 from whistle.web.nav import links_for
 from whistle.web.pages import (
     CSRF_COOKIE,
@@ -74,7 +74,7 @@ def logged_in(page: Page, session: Session, cookie: str, target: str) -> Respons
     """303 on (to the password page first when it must change), with the session cookie; the
     pre-login CSRF cookie goes, the user's kept language comes back."""
     response = redirect(page, "/password" if session.must_change_password else target)
-    lifetime = 12 * 3600
+    lifetime = int(SESSION_LIFETIME.total_seconds())  # the server's expiry is what counts
     set_cookie(page.request, response, SESSION_COOKIE, cookie, max_age=lifetime)
     response.delete_cookie(CSRF_COOKIE, path="/")
     if session.lang and LANG_COOKIE not in page.request.cookies:
