@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.stories import random_events  # noqa: E402
+from tests.stories import random_events
 
 
 def main() -> None:

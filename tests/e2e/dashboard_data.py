@@ -70,7 +70,7 @@ def _open_case(
 
 async def seed(conn: asyncpg.Connection) -> None:
     """Closed-loop cases over a week, and one dispute (退单) awaiting a ruling."""
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for case_id, community, dept, *facts in CASES:
         events += _closed_case(case_id, community, dept, *facts)
     disputed = _open_case("WH-DEMO-09", "transport", "滨海步道占道经营", 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import partial
 
 from tests.stories.story import Story
 from whistle.domain import encode
@@ -106,13 +107,13 @@ def _departments_answer(
         if d != departments[0] and rng.random() < 0.1:
             ruled_at = t2 + timedelta(minutes=rng.randint(10, 120))
             new = rng.choice([None, REASSIGNED_TO])
-            later(t2, lambda t2=t2, d=d: s.disputed(t2, d))
-            later(ruled_at, lambda at=ruled_at, d=d, new=new: rule(at, d, new))
+            later(t2, partial(s.disputed, t2, d))
+            later(ruled_at, partial(rule, ruled_at, d, new))
             continue
         fired = routed_at + 31 * MINUTE
         if t2 >= fired and rng.random() < 0.5:
-            later(fired, lambda at=fired, d=d: s.breached(at, "ack", d))
-        later(t2, lambda t2=t2, d=d: s.acknowledged(t2, d))
+            later(fired, partial(s.breached, fired, "ack", d))
+        later(t2, partial(s.acknowledged, t2, d))
     steps.sort(key=lambda item: item[:2])
     for _, _, play in steps:
         play()
