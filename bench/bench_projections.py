@@ -19,12 +19,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import projections.projector as projector_module
 from projections.apply import ApplyStats, apply_event, decode

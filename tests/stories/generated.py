@@ -126,10 +126,12 @@ def random_stories(
     t0: datetime,
     spacing: timedelta = MINUTE,
     case_id: Callable[[int], str] = "case-{:09d}".format,
+    first: int = 0,
 ) -> Iterator[Story]:
-    """``count`` random stories, the i-th named ``case_id(i)`` and raised at ``t0 + i·spacing``,
-    made one at a time as the caller takes them."""
-    for i in range(count):
+    """``count`` random stories, the i-th (from ``first``) named ``case_id(i)`` and raised at
+    ``t0 + i·spacing``, made one at a time as the caller takes them (processes that generate
+    disjoint ranges, each with its own ``rng``, share out a large data set)."""
+    for i in range(first, first + count):
         yield random_story(rng, case_id(i), t0 + i * spacing)
 
 
@@ -139,9 +141,10 @@ def random_events(
     t0: datetime,
     spacing: timedelta = MINUTE,
     case_id: Callable[[int], str] = "case-{:09d}".format,
+    first: int = 0,
 ) -> Iterator[tuple[bytes, bytes]]:
     """The encoded events (Kafka key = case id, value) of ``random_stories``, case by case."""
-    for story in random_stories(rng, count, t0, spacing, case_id):
+    for story in random_stories(rng, count, t0, spacing, case_id, first):
         key = story.case_id.encode()
         for event in story.events:
             yield key, encode(event)
