@@ -32,8 +32,11 @@ from whistle.config.versions import ConfigVersion
 from whistle.domain import (
     CaseState,
     Command,
+    Deadline,
     Event,
     Rejection,
+    breach_command,
+    deadline_command,
     decide,
     encode,
     evolve,
@@ -91,6 +94,23 @@ class CaseOutcome:
     """Escalations by department (the event's, else the lead's), original and replayed."""
 
 
+def tracker_command(state: CaseState, due: list[Deadline], at: datetime) -> Command:
+    """The command the deadline tracker sends for a case's ``due`` deadlines (in due order):
+    the first breach's, else the first ladder rung's (``DeadlineTracker.command_for``)."""
+    first = next(
+        (c for d in due if (c := breach_command(state.case_id, d.key, d.due_at.timestamp(), at))),
+        None,
+    )
+    return first if first is not None else deadline_command(state, due[0], at)
+
+
+def fold_into(state: CaseState, events: list[Event]) -> CaseState:
+    """``state`` with ``events`` applied."""
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
 def _row_dict(event: Event) -> dict[str, Any]:
     """The event as the projector reads it off the log."""
     data: dict[str, Any] = orjson.loads(encode(event))
@@ -100,8 +120,12 @@ def _row_dict(event: Event) -> dict[str, Any]:
 class CaseReplay:
     """Feed one case's original events in seq order, then ``finish`` it."""
 
-    def __init__(self, case_id: str, proposed: Proposed, horizon: datetime) -> None:
+    def __init__(
+        self, case_id: str, proposed: Proposed, horizon: datetime, keep: bool = False
+    ) -> None:
         self.case_id = case_id
+        self.kept: list[dict[str, Any]] | None = [] if keep else None
+        """With ``keep``, the replayed events (tests compare them with the original log)."""
         self.proposed = proposed
         self.horizon = horizon
         self.original = Model()
@@ -185,7 +209,9 @@ class CaseReplay:
         return self.fired.get((key, due.timestamp()), due)
 
     def _fire_before(self, limit: datetime) -> None:
-        """Fire the replayed state's deadlines whose firing time is before ``limit``."""
+        """Fire the replayed state's deadlines whose firing time is before ``limit``, each
+        firing as the worker decides one: the tracker's command for the case's earliest due
+        deadline (``tracker_command``), then the domain's ``fire_due`` for the others due."""
         stuck: set[str] = set()  # fired and changed nothing (left alone, as fire_due does)
         while self.state is not None:
             pending = [d for d in pending_deadlines(self.state) if d.key not in stuck]
@@ -194,11 +220,18 @@ class CaseReplay:
             at = min(self._fire_time(d.key, d.due_at) for d in pending)
             if at >= limit:
                 return
-            state, events = fire_due(self.state, at)
+            due = sorted((d for d in pending if d.due_at <= at), key=lambda d: d.due_at)
+            events: list[Event] = []
+            outcome = decide(self.state, tracker_command(self.state, due, at), at)
+            if not isinstance(outcome, Rejection):
+                events += outcome
+                self.state = fold_into(self.state, outcome)
+            assert self.state is not None
+            self.state, chained = fire_due(self.state, at)
+            events += chained
             if not events:
-                stuck.update(d.key for d in pending if d.due_at <= at)
+                stuck.update(d.key for d in due)
                 continue
-            self.state = state
             for event in events:
                 self._project(_row_dict(event), 1, self.replayed)
 
@@ -206,6 +239,8 @@ class CaseReplay:
         """Apply an event to one side's rows as the projector does; note what the rows lack
         (the rule of the first routing, escalations by department)."""
         case = model.case_rows(self.case_id).case
+        if side and self.kept is not None:
+            self.kept.append(event)
         if event["type"] == "CaseEscalated":
             department = event.get("department") or case["lead_department"] or ""
             self.outcome.escalations[side][department] += 1

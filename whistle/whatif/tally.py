@@ -18,7 +18,7 @@ from typing import Any
 from projections.model import CaseRows
 from projections.rollups import SHANGHAI
 from whistle.read.resolution_metrics import DEFAULT_WEIGHTS, GROUPS, ROLLUP_COUNTS, finish_row
-from whistle.whatif.replay import RULE, CaseOutcome
+from whistle.whatif.replay import RULE, CaseOutcome, CaseReplay, Proposed
 
 COUNTS: tuple[str, ...] = (*ROLLUP_COUNTS, "escalations")
 INDEX = {name: i for i, name in enumerate(COUNTS)}
@@ -109,10 +109,7 @@ class SideTally:
 def _group(row: dict[str, Any], grouping: str, department_column: str) -> str | None:
     if grouping == "all":
         return "all"
-    if grouping == "department":
-        value = row.get(department_column)
-    else:
-        value = row.get(grouping)
+    value = row.get(department_column) if grouping == "department" else row.get(grouping)
     return None if value is None else str(value)
 
 
@@ -209,3 +206,21 @@ class Tally:
         self.rerouted.update(other.rerouted)
         self.clock_changes.update(other.clock_changes)
         self.refused.update(other.refused)
+
+
+def replay_case(
+    events: list[dict[str, Any]], proposed: Proposed, tally: Tally, horizon: datetime
+) -> CaseOutcome | None:
+    """Replay one case's whole log into ``tally`` (None: not raised in the tally's range)."""
+    if not events or events[0]["type"] != "WhistleRaised" or events[0]["seq"] != 1:
+        tally.skipped += 1
+        return None
+    if not tally.in_range(datetime.fromisoformat(events[0]["occurred_at"])):
+        return None
+    replay = CaseReplay(events[0]["case_id"], proposed, horizon)
+    for event in events:
+        replay.feed(event)
+    outcome = replay.finish()
+    tally.events += len(events)
+    tally.add(outcome)
+    return outcome
