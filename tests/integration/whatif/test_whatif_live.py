@@ -176,3 +176,64 @@ def test_replaying_with_the_version_in_force_gives_the_live_figures(
     )
     assert wrong.returncode == 2
     assert wrong.stderr.strip().count("\n") == 0 and "99" in wrong.stderr
+
+
+def test_the_admin_page_previews_a_proposal_over_http(stack: Stack) -> None:
+    """POST /v1/config/whatif: config roles only; a routing change moves the 金海 tourist
+    whistles to civil_affairs, which never saw them; errors are problem+json."""
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    with httpx.Client(base_url=stack.base, timeout=120) as http:
+        case_id = _post(
+            http,
+            stack,
+            "secretary",
+            "/v1/cases",
+            {"category": "tourist_crowds", "title": "游客", "address": "金海社区滨海步道"},
+        )["case_id"]
+        _post(http, stack, "liaison", f"/v1/cases/{case_id}/acknowledge", {})
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        current = http.get("/v1/config/routing/current", headers=_auth(stack, "admin")).json()
+        rules = current["document"]["rules"]
+        for rule in rules:
+            if rule["id"] == "tongan.datong.jinhai.tourist_crowds":
+                rule.update(lead="civil_affairs", supporting=[])
+        body = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "changes": [{"kind": "routing", "document": current["document"]}],
+        }
+        for who in ("secretary", "liaison", "supervisor"):
+            denied = http.post("/v1/config/whatif", json=body, headers=_auth(stack, who))
+            assert denied.status_code == 403, (who, denied.text)
+            assert denied.headers["content-type"] == "application/problem+json"
+        answer = http.post("/v1/config/whatif", json=body, headers=_auth(stack, "admin"))
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert result["cases"] == 1 and result["moved"]["count"] == 1
+        [moved] = result["moved"]["examples"]
+        assert moved["case_id"] == case_id
+        assert moved["proposed"] == {
+            "lead": "civil_affairs",
+            "supporting": [],
+            "rule_id": "tongan.datong.jinhai.tourist_crowds",
+        }
+        assert [r["department"] for r in result["rerouted"]] == ["civil_affairs"]
+        assert result["overall"]["proposed"]["dispatched"] == 1
+        assert result["overall"]["original"]["dispatched"] == 4
+        html = http.post("/v1/config/whatif?format=html", json=body, headers=_auth(stack, "admin"))
+        assert html.status_code == 200 and "<svg" in html.text and "civil_affairs" in html.text
+        backwards = {**body, "since": until.isoformat(), "until": since.isoformat()}
+        wrong = http.post(
+            "/v1/config/whatif",
+            json=backwards,
+            headers={**_auth(stack, "admin"), "Accept-Language": "en"},
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.headers["content-type"] == "application/problem+json"
+        assert "before until" in wrong.text
+        missing = http.post(
+            "/v1/config/whatif",
+            json={"since": body["since"], "until": body["until"], "version": 99},
+            headers=_auth(stack, "admin"),
+        )
+        assert missing.status_code == 404 and "99" in missing.json()["detail"]
