@@ -181,14 +181,14 @@ class Tally:
                 if key not in seen and a["dispatched_at"] is not None:
                     self.rerouted[(a["department"], _week(a["dispatched_at"]))] += 1
         old, new = _clock_results(outcome.original), _clock_results(outcome.replayed)
-        for key in sorted(set(old) | set(new)):
-            was, now = old.get(key, "absent"), new.get(key, "absent")
+        for clock in sorted(set(old) | set(new)):
+            was, now = old.get(clock, "absent"), new.get(clock, "absent")
             if was == now:
                 continue
-            self.clock_changes[(key.partition(":")[2], was, now)] += 1
+            self.clock_changes[(clock.partition(":")[2], was, now)] += 1
             if len(self.clock_examples) < EXAMPLES:
                 self.clock_examples.append(
-                    {"case_id": outcome.case_id, "clock": key, "original": was, "proposed": now}
+                    {"case_id": outcome.case_id, "clock": clock, "original": was, "proposed": now}
                 )
 
     def merge(self, other: Tally) -> None:
