@@ -89,6 +89,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--until", required=True, help="ISO 8601 with a zone (raised before)")
     p.add_argument("--horizon", help="clocks run until (default: now)")
     p.add_argument("--processes", type=int, help="replay processes (default: one per core)")
+    p.add_argument(
+        "--group",
+        metavar="RUN",
+        help="join what-if run RUN as a consumer-group member (start one per machine with the "
+        "same RUN; each prints the whole run's answer)",
+    )
     p.add_argument("--lang", choices=["zh", "en"], default=None, help="zh (default) or en")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     p.add_argument("--html", type=Path, help="write the HTML report here")
@@ -175,11 +181,20 @@ def _run(args: argparse.Namespace, lang: str) -> int:
     try:
         history = asyncio.run(read_history(settings))
         version = resolve(history, args.proposed, args.kind, args.base, since)
-        bar = Bar(asyncio.run(total_records(settings, since)), say("progress", lang))
-        result = run_whatif(settings, version, since, until, horizon, args.processes, bar)
+        if args.group:
+            from whistle.whatif.answer import answer
+            from whistle.whatif.group import run_member
+
+            tally = asyncio.run(run_member(settings, version, since, until, horizon, args.group))
+            result = answer(tally, version, horizon)
+            bar = None
+        else:
+            bar = Bar(asyncio.run(total_records(settings, since)), say("progress", lang))
+            result = run_whatif(settings, version, since, until, horizon, args.processes, bar)
     except KafkaConnectionError as exc:
         raise ConnectionError(str(exc)) from None
-    bar.end()
+    if bar is not None:
+        bar.end()
     if args.html is not None:
         from whistle.whatif.report import html_report
 
