@@ -181,7 +181,7 @@ def test_replaying_with_the_version_in_force_gives_the_live_figures(
 def test_the_admin_page_previews_a_proposal_over_http(stack: Stack) -> None:
     """POST /v1/config/whatif: config roles only; a routing change moves the 金海 tourist
     whistles to civil_affairs, which never saw them; errors are problem+json."""
-    since = datetime.now(UTC) - timedelta(minutes=1)
+    since = datetime.now(UTC)  # after the other test's whistles (the stack is shared)
     with httpx.Client(base_url=stack.base, timeout=120) as http:
         case_id = _post(
             http,
