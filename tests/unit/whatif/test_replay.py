@@ -219,3 +219,53 @@ def test_a_holiday_that_moves_a_contact_clock_past_the_contact_removes_its_breac
     assert tally.moved == 0 and not tally.rerouted
     assert JINHAI in tally.proposed.rows("community")
     assert liaison("water").department == "water"
+
+
+def test_disputes_extensions_pauses_and_a_reopening_replay_event_for_event() -> None:
+    """The held commands beyond a plain lifecycle rebuild from their events and decide the same
+    events again: a dispute reassigned by a supervisor, an extension requested and granted, a
+    pause and resume of every clock, a resolution, an unsatisfied callback and a reopening."""
+    from tests.stories.domain import (
+        CASE,
+        dispute,
+        grant,
+        pause,
+        reopen,
+        request_ext,
+        resume,
+        rule,
+    )
+
+    at = T0
+    minutes = iter(range(1, 1000))
+
+    def t() -> datetime:
+        return at + timedelta(minutes=next(minutes) * 7)
+
+    script: list[tuple[Command, datetime]] = [(raise_whistle(CASE), at)]
+    script += [(ack(d, CASE), t()) for d in ("urban_management", "public_security")]
+    script += [(dispute("transport", CASE), t()), (rule("transport", "civil_affairs", CASE), t())]
+    script += [(ack("civil_affairs", CASE), t()), (contact("urban_management", CASE), t())]
+    script += [(request_ext("urban_management", T0 + timedelta(days=12)), t())]
+    script += [(grant("resolve:urban_management"), t())]
+    script += [(pause(), t()), (resume(), T0 + timedelta(days=1, hours=2))]
+    script += [(_resolve_by(CASE, "urban_management"), T0 + timedelta(days=2))]
+    script += [
+        (
+            callback(solved=False, satisfied=False, fault="department"),
+            T0 + timedelta(days=2, hours=1),
+        )
+    ]
+    script += [(reopen(), T0 + timedelta(days=2, hours=2))]
+    horizon = T0 + timedelta(days=4)
+    log = live_log(V1, script, horizon, timedelta(seconds=0.7))
+    types = {e["type"] for e in log}
+    assert {"DisputeRuled", "ExtensionGranted", "ClockResumed", "CaseReopened"} <= types
+    proposed = Proposed(V1)
+    proposed.enter()
+    replay = CaseReplay(CASE, proposed, horizon, keep=True)
+    for event in log:
+        replay.feed(event)
+    outcome = replay.finish()
+    assert not outcome.refused
+    assert replay.kept == log
