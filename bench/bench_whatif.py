@@ -208,7 +208,19 @@ def main() -> None:
     per_case = big_events / len(big)
     estimate = 1_000_000 * per_case / rate
     print(f"1,000,000 cases (~{per_case:.1f} M events) at this rate: {estimate / 60:.1f} min")
-    print(f"topics left under prefix {prefix} (delete with the broker's tools)")
+    asyncio.run(_delete_topic(settings.bootstrap, settings.topic(CASE_EVENTS.name)))
+
+
+async def _delete_topic(bootstrap: str, topic: str) -> None:
+    """Drop the benchmark's events topic from the broker."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
 
 
 if __name__ == "__main__":
