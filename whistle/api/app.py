@@ -28,6 +28,7 @@ from whistle.api import (
     open311,
     supervisor,
     webhook_routes,
+    whatif_routes,
 )
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.deps import Services
@@ -192,6 +193,7 @@ def create_app(
         notification_routes,
         dashboard,
         config_routes,
+        whatif_routes,
     ):
         app.include_router(module.router)
     install_web(app)

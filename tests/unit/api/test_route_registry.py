@@ -49,6 +49,9 @@ STREAM = {
 # (401/403) and tests/integration/api/test_audit.py (200 on the real database)
 EVERY_ROLE = {("GET", "/v1/calendar/status"): "calendar coverage and a count; names no case"}
 ADMIN_ONLY = {("GET", "/v1/audit"): "the audit log of administration: admins only"}
+# admins and config admins (a config admin's documents checked against its district), driven
+# for every role in tests/integration/whatif/test_whatif_live.py
+WHATIF = {("POST", "/v1/config/whatif"): "what-if preview of a proposal: config roles only"}
 
 SEC_IN, SEC_OUT, LIAISON_IN, LIAISON_OUT = (
     "tok-sec-in",
@@ -113,6 +116,7 @@ def test_every_route_has_an_authorization_entry() -> None:
             | set(STREAM)
             | set(EVERY_ROLE)
             | set(ADMIN_ONLY)
+            | set(WHATIF)
         )
         | set(NOTIFICATION_MATRIX)
         | set(PAGE_MATRIX)
