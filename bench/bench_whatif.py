@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/bench_whatif.py [--cases N] [--kafka-cases M] [--processes P]``
 with the local broker (``WHISTLE_KAFKA_BOOTSTRAP``). Method:
 
-1. Cases are generated with the story builder (``tests.stories.domain``: ``Story`` playing
+1. Cases are generated with the story builder (``tests.stories``: ``Story`` playing
    ``lifecycle_script``, 15 events, and a whistle nobody signs for, which breaches and climbs
    the ladder, 12 events), over 28 days; each template's log is copied per case with its
    case id replaced (the replay reads ids, it does not check event ids).
@@ -35,7 +35,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_domain import run_throughput
-from tests.stories.domain import T0, Story, lifecycle_script, raise_whistle
+from tests.stories import T0, Story, lifecycle_script, raise_whistle
 from whistle.config.versions import (
     ConfigVersion,
     kind_document,
@@ -74,7 +74,7 @@ def templates() -> list[bytes]:
     for day in range(DAYS):
         shift = timedelta(days=day)
         for variant in ("lifecycle", "unsigned"):
-            story = Story(T0 + shift)
+            story = Story(TEMPLATE, now=T0 + shift)
             if variant == "lifecycle":
                 script = [(c, at + shift) for c, at in lifecycle_script(TEMPLATE)]
             else:

@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import unique_name
-from tests.stories.domain import T0
+from tests.stories import T0
 from tests.unit.whatif.live_log import live_log
 from tests.unit.whatif.test_replay import (
     V1,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.stories.domain import T0
+from tests.stories import T0
 from tests.unit.whatif.live_log import live_log
 from tests.unit.whatif.test_replay import V1, _move_to_civil_affairs, _proposed, tourist_case
 from whistle.cli import main

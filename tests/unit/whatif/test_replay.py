@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.stories.domain import (
+from tests.stories import (
     JINHAI,
     SECRETARY,
     T0,
@@ -225,7 +225,7 @@ def test_disputes_extensions_pauses_and_a_reopening_replay_event_for_event() -> 
     """The held commands beyond a plain lifecycle rebuild from their events and decide the same
     events again: a dispute reassigned by a supervisor, an extension requested and granted, a
     pause and resume of every clock, a resolution, an unsatisfied callback and a reopening."""
-    from tests.stories.domain import (
+    from tests.stories import (
         CASE,
         dispute,
         grant,
