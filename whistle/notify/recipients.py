@@ -22,6 +22,8 @@ pending reminders are dropped. The default rules, per role (issue #18, item 1):
 
 A supervisor's tier is the depth of the area code (``district.street.community``): a supervisor
 "of the street tier for the case" is one whose area is the case area's street-level ancestor.
+Supervisors are of streets and districts (``api.users`` refuses a community); at the community
+tier, the community's secretaries (社区书记) are told.
 """
 
 from __future__ import annotations
@@ -82,11 +84,14 @@ class Directory:
         self.people = {p.user_id: p for p in people}
         self._liaisons: dict[str, list[str]] = {}
         self._supervisors: dict[str, list[str]] = {}
+        self._secretaries: dict[str, list[str]] = {}
         for p in sorted(self.people.values(), key=lambda p: p.user_id):
             if p.role == "liaison" and p.department:
                 self._liaisons.setdefault(p.department, []).append(p.user_id)
             elif p.role == "supervisor" and p.area:
                 self._supervisors.setdefault(p.area, []).append(p.user_id)
+            elif p.role == "secretary" and p.area:
+                self._secretaries.setdefault(p.area, []).append(p.user_id)
 
     def liaisons(self, department: str | None) -> list[str]:
         """The liaisons of ``department``."""
@@ -94,12 +99,15 @@ class Directory:
 
     def supervisors_of_tier(self, area: str, tier: str) -> list[str]:
         """The supervisors of ``tier`` covering ``area``: whose area is its ancestor at the
-        tier's depth (none when the area is not that deep)."""
+        tier's depth (none when the area is not that deep). Supervisors are of a street or a
+        district; the community tier is the community's secretaries (社区书记)."""
         depth = TIER_DEPTH.get(tier)
         parts = area.split(".")
         if depth is None or len(parts) <= depth:
             return []
-        return list(self._supervisors.get(".".join(parts[: depth + 1]), ()))
+        code = ".".join(parts[: depth + 1])
+        found = self._secretaries if tier == "community" else self._supervisors
+        return list(found.get(code, ()))
 
     def nearest_supervisors(self, area: str) -> list[str]:
         """The supervisors of the most specific area covering ``area`` that has any."""

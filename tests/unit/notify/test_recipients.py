@@ -35,11 +35,10 @@ PEOPLE = Directory(
         Person("l-um2", "liaison", department=LEAD),
         *(Person(f"l-{d}", "liaison", department=d) for d in SUPPORT),
         Person("l-ca", "liaison", department="civil_affairs"),
-        Person("sup-jinhai", "supervisor", area=JINHAI),
+        Person("sec-jinhai", "secretary", area=JINHAI),
         Person("sup-datong", "supervisor", area="tongan.datong"),
         Person("sup-tongan", "supervisor", area="tongan"),
         Person("sup-other", "supervisor", area="tongan.xiangping"),
-        Person("sec", "secretary", area=JINHAI),
         Person("boss", "admin"),
     ]
 )
@@ -119,7 +118,7 @@ def test_a_breach_tells_the_liaisons_and_the_supervisors_of_the_first_tier() -> 
     _, notices, dropped = play(story.events)
     breach = [n for e, ns in zip(story.events, notices, strict=True) for n in ns
               if e.type == "ClockBreached"]  # fmt: skip
-    assert who(breach, "deadline_breached") == {"l-um", "l-um2", "sup-jinhai"}
+    assert who(breach, "deadline_breached") == {"l-um", "l-um2", "sec-jinhai"}
     assert key in [k for ks in dropped for k in ks]
 
 
@@ -130,7 +129,7 @@ def test_each_escalation_step_goes_to_the_supervisors_of_its_tier_for_the_area()
     story.do(escalate("public_notice", "district"))
     _, notices, _ = play(story.events)
     steps = [who(ns, "escalated") for ns in notices[-3:]]
-    assert steps == [{"sup-jinhai"}, {"sup-datong"}, {"sup-tongan"}]  # never sup-other
+    assert steps == [{"sec-jinhai"}, {"sup-datong"}, {"sup-tongan"}]  # never sup-other
     facts = [n.facts for n in notices[-2]]
     assert facts == [{"step": "supervision", "tier": "street"}]
 
@@ -140,7 +139,7 @@ def test_a_dispute_goes_to_the_ruling_supervisors_and_the_ruling_to_both_departm
     story.do(dispute(LEAD))
     story.do(rule(LEAD, "civil_affairs"))
     memo, notices, _ = play(story.events)
-    assert who(notices[2], "dispute_raised") == {"sup-jinhai"}
+    assert who(notices[2], "dispute_raised") == {"sup-datong"}
     assert who(notices[3], "dispute_ruled") == {"l-um", "l-um2", "l-ca"}
     assert memo is not None and memo.lead == "civil_affairs"
 
@@ -178,8 +177,8 @@ def test_an_unsatisfied_callback_and_a_reopen_tell_the_lead_and_its_supervisor()
     n_callback = len(story.events)
     story.do(reopen())
     _, notices, _ = play(story.events)
-    assert who(notices[n_callback - 1], "reopened") == {"l-um", "l-um2", "sup-jinhai"}
-    assert who(notices[-1], "reopened") == {"l-um", "l-um2", "sup-jinhai"}
+    assert who(notices[n_callback - 1], "reopened") == {"l-um", "l-um2", "sup-datong"}
+    assert who(notices[-1], "reopened") == {"l-um", "l-um2", "sup-datong"}
 
 
 def test_a_satisfied_callback_tells_nobody() -> None:
@@ -200,7 +199,7 @@ def test_an_extension_request_goes_to_the_approver_and_the_decision_to_the_reque
     story.do(grant(f"resolve:{LEAD}"))
     _, notices, _ = play(story.events)
     asker = liaison(LEAD).user_id
-    assert who(notices[-2], "extension_requested") == {"sup-jinhai"}
+    assert who(notices[-2], "extension_requested") == {"sup-datong"}
     decided = [n for n in notices[-1] if n.kind == "extension_decided"]
     assert decided == [] or {n.recipient for n in decided} == {asker}
     people = Directory([*PEOPLE.people.values(), Person(asker, "liaison", department=LEAD)])
