@@ -106,6 +106,10 @@ class NotifierStore:
     def _open(self, sealed: str | None) -> str | None:
         return self.box.open(sealed) if sealed else None
 
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether ``user_id`` is a user (``api.users``)."""
+        return bool(await self.pool.fetchval("SELECT 1 FROM api.users WHERE user_id = $1", user_id))
+
     async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
         """Next offset to read, per partition."""
         rows = await self.pool.fetch(

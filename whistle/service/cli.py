@@ -1,4 +1,5 @@
-"""``whistle run``: the whole service on this machine (worker, projector, API, webhooks)."""
+"""``whistle run``: the whole service on this machine (worker, projector, API, webhooks,
+notifier)."""
 
 from __future__ import annotations
 
@@ -32,13 +33,14 @@ PROCESSES = {
     "projector": ("projector",),
     "api": ("api",),
     "webhooks": ("webhooks", "deliver"),
+    "notifier": ("notifications", "run"),
 }
 
 
 def register(subparsers: Any) -> None:
     """Add the ``run`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="run the whole service here (worker, projector, API, webhook deliverer)"
+        "run", help="run the whole service here (worker, projector, API, webhooks, notifier)"
     )
     parser.add_argument("--demo", action="store_true", help="load demo users and whistles")
     parser.set_defaults(func=_run)
