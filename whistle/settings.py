@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         default=(50, 80),
         description="Approaching-deadline reminders, in percent of a clock's span (1–99).",
     )
+    notify_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a notification being sent stays leased to its notifier; after a "
+        "crash it is sent again once the lease runs out (at least once).",
+    )
     notify_digest_hour: int = Field(
         default=8, ge=0, le=23, description="Hour (China time) of the daily digest."
     )

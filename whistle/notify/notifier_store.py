@@ -97,9 +97,10 @@ class LogFilter:
 class NotifierStore:
     """Every query of the notifier's deliveries, over one pool."""
 
-    def __init__(self, pool: asyncpg.Pool, box: SecretBox) -> None:
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox, lease: timedelta = LEASE) -> None:
         self.pool = pool
         self.box = box
+        self.lease = lease
         self.preferences = PreferenceStore(pool, box)
         self.outbox = Outbox(pool, "notify", NOTIFY_CHANNEL)
 
@@ -135,7 +136,7 @@ class NotifierStore:
                       d.attempts, d.digest
             """,
             limit,
-            LEASE,
+            self.lease,
         )
         return [self.due(r) for r in rows]
 
@@ -188,7 +189,7 @@ class NotifierStore:
                 " AND next_attempt_at <= now() + $3::interval ORDER BY delivery_id",
                 user_id,
                 channel,
-                LEASE,
+                self.lease,
             )
         )
 

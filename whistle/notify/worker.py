@@ -16,7 +16,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
@@ -351,7 +351,8 @@ async def open_store(settings: Settings, min_size: int = 2, max_size: int = 10) 
     async with pool.acquire() as conn:
         await migrate_api(conn)  # the notifier reads the users directory (api.users)
         await ensure_schema(conn)
-    return NotifierStore(pool, secret_box(settings))
+    lease = timedelta(seconds=settings.notify_lease_s)
+    return NotifierStore(pool, secret_box(settings), lease)
 
 
 __all__ = ["Message", "Notifier", "build_channels", "open_store"]
