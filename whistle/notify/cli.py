@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 
@@ -21,6 +22,8 @@ from whistle.settings import Settings, get_settings
 from whistle.topics import ensure_topics
 
 Action = Callable[[NotifierStore, argparse.Namespace], Awaitable[int]]
+DEMO_SMTP_PORT = 2525
+DEMO_ROBOT_PORT = 9010
 STATUSES = ["pending", "delivered", "dead", "cancelled", "digested"]
 CHANNELS = ["inapp", "wecom", "dingtalk", "feishu", "email", "sms"]
 
@@ -46,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = sub.add_parser("run", help="run the notifier (consumes case events)")
     run.add_argument("--concurrency", type=int, default=32)
     run.set_defaults(func=_run)
+    sink = sub.add_parser("sink", help="demo: a local SMTP server and robot stand-in to a folder")
+    sink.add_argument("--dir", type=Path, default=Path("var/mail"))
+    sink.add_argument("--smtp-port", type=int, default=DEMO_SMTP_PORT)
+    sink.add_argument("--robot-port", type=int, default=DEMO_ROBOT_PORT)
+    sink.set_defaults(func=_sink)
 
 
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
@@ -134,3 +142,19 @@ async def _opened_store(settings: Settings, wait_s: float = 120.0) -> NotifierSt
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1.0)
+
+
+def _sink(args: argparse.Namespace) -> int:
+    from whistle.notify.demo_sink import serve
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        print(f"mail and robot messages go to {args.dir}/ (mail.log, *.eml, robots.log)")
+        await serve(args.dir, args.smtp_port, args.robot_port, stop)
+
+    asyncio.run(main())
+    return 0
