@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="How long a notification being sent stays leased to its notifier; after a "
         "crash it is sent again once the lease runs out (at least once).",
     )
+    notify_max_event_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A notifier reading older events (a first start on a long log) remembers "
+        "them but tells nobody of them; reminders of clocks still running are kept.",
+    )
     notify_digest_hour: int = Field(
         default=8, ge=0, le=23, description="Hour (China time) of the daily digest."
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -53,6 +53,7 @@ class Context:
     percents: tuple[int, ...] = (50, 80)
     channels: tuple[str, ...] = CHANNELS
     digest_hour: int = 8
+    max_event_age: timedelta = timedelta(days=1)
     ttl_s: float = 1.0
     directory: Directory = field(default_factory=lambda: Directory([]))
     reach: Reach = field(default_factory=Reach)
@@ -169,7 +170,8 @@ def fold(
     events: Iterable[Event], memos: dict[str, tuple[CaseMemo, int]], ctx: Context, now: datetime
 ) -> Batch:
     """Fold ``events`` into the memos; the deliveries they ask for. Applied events (replays)
-    are skipped; a reminder whose deadline has passed is not queued."""
+    are skipped; a reminder whose deadline has passed is not queued, nor any other notice of
+    an event older than ``ctx.max_event_age`` (a first start on a long log)."""
     batch = Batch()
     for event in events:
         memo, applied = memos.get(event.case_id, (None, 0))
@@ -186,8 +188,12 @@ def fold(
                         and r.kind == "deadline_approaching")
             ]  # fmt: skip
             batch.cancel += [(event.case_id, k) for k in dropped]
+        stale = now - event.occurred_at > ctx.max_event_age
         for notice in reaction.notices:
-            if notice.kind == "deadline_approaching" and notice.deadline and notice.deadline <= now:
+            if notice.kind == "deadline_approaching":
+                if notice.deadline and notice.deadline <= now:
+                    continue
+            elif stale:
                 continue
             try:
                 batch.rows += rows_for(notice, reaction.memo, event, ctx, now)

@@ -133,6 +133,7 @@ class Notifier:
             case_url=settings.notify_case_url,
             percents=tuple(settings.notify_reminder_percents),
             digest_hour=settings.notify_digest_hour,
+            max_event_age=timedelta(seconds=settings.notify_max_event_age_s),
         )
         self._wake = asyncio.Event()
         self._inflight = 0

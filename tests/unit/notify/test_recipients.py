@@ -241,3 +241,23 @@ def test_the_title_is_scrubbed_of_the_requester() -> None:
     story.do(raise_whistle(title="张三 13912345678 反映噪音"))
     memo, _, _ = play(story.events)
     assert memo is not None and "13912345678" not in memo.title
+
+
+def test_old_events_are_remembered_but_tell_nobody_except_running_reminders() -> None:
+    from datetime import timedelta
+
+    from whistle.notify.intake import Context, fold
+    from whistle.webhooks.secretbox import SecretBox
+
+    story = routed_story()
+    ctx = Context(box=SecretBox("k"), case_url="/cases/{case_id}", directory=PEOPLE)
+    memos: dict[str, tuple[CaseMemo, int]] = {}
+    late = fold(story.events, memos, ctx, now=T0 + timedelta(days=2))
+    assert memos[story.s.case_id][1] == 2  # remembered
+    kinds = {r.kind for r in late.rows}
+    assert "assigned" not in kinds  # two days late: nobody is told of the assignment
+    assert kinds <= {"deadline_approaching"}  # only reminders of clocks still running
+    fresh = fold(story.events, {}, ctx, now=T0)
+    assert {"assigned", "deadline_approaching"} <= {r.kind for r in fresh.rows}
+    replay = fold(story.events, memos, ctx, now=T0)
+    assert replay.rows == []  # applied events are skipped
