@@ -29,6 +29,7 @@ from whistle.api import (
     open311,
     supervisor,
     webhook_routes,
+    whatif_routes,
 )
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.deps import Services
@@ -55,6 +56,8 @@ from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
+from whistle.web import install_web
+from whistle.web.accounts import PgAccounts
 from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -133,6 +136,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         calendar=calendar_watch.CalendarWatch(pool, lambda: follower.current().calendar),
         inbox=Inbox(pool),
         notifier=NotifierStore(pool, webhooks.box),
+        accounts=PgAccounts(pool),
     )
     return services, close
 
@@ -193,8 +197,10 @@ def create_app(
         notifier_routes,
         dashboard,
         config_routes,
+        whatif_routes,
     ):
         app.include_router(module.router)
+    install_web(app)
     if api.fast_reads:
         wrap_router(app, DirectReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

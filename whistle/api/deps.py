@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
     from whistle.notify.notifier_store import NotifierStore
+    from whistle.web.accounts import Accounts
     from whistle.webhooks.delivery_store import WebhookStore
 
 
@@ -62,6 +63,8 @@ class Services:
     """The users' in-app notifications (``None``: the notification routes answer 503)."""
     notifier: NotifierStore | None = None
     """Notification preferences, group robots and the delivery log (``None``: 503)."""
+    accounts: Accounts | None = None
+    """People's passwords and page sessions (``None``: the pages answer 503)."""
 
     @property
     def board_read(self) -> ReadModel:

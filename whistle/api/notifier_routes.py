@@ -236,7 +236,9 @@ async def set_my_preferences(
 
 async def _known_user(store: NotifierStore, user_id: str) -> None:
     if not await store.user_exists(user_id):
-        raise ProblemError(404, "not_found", detail_key="no_user", detail_values={"id": user_id})
+        raise ProblemError(
+            404, "not_found", detail_key="unknown_user", detail_values={"id": user_id}
+        )
 
 
 @router.get(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tests.stories.domain import (
+from tests.stories.commands import (
     JINHAI,
     LEAD,
     SUPPORT,
     T0,
-    Story,
     ack,
     callback,
     dispute,
@@ -22,10 +21,9 @@ from tests.stories.domain import (
     reopen,
     request_ext,
     resolve,
-    routed_story,
     rule,
-    system_breach_command,
 )
+from tests.stories.story import Story, routed_story, system_breach_command
 from whistle.domain.base import Event
 from whistle.notify.recipients import CaseMemo, Directory, Notice, Person, react
 
