@@ -100,6 +100,25 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080/v1/cases/{case_id}",
         description="Link to a case page in notifications; {case_id} is replaced.",
     )
+    notify_reminder_percents: tuple[int, ...] = Field(
+        default=(50, 80),
+        description="Approaching-deadline reminders, in percent of a clock's span (1–99).",
+    )
+    notify_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a notification being sent stays leased to its notifier; after a "
+        "crash it is sent again once the lease runs out (at least once).",
+    )
+    notify_max_event_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A notifier reading older events (a first start on a long log) remembers "
+        "them but tells nobody of them; reminders of clocks still running are kept.",
+    )
+    notify_digest_hour: int = Field(
+        default=8, ge=0, le=23, description="Hour (China time) of the daily digest."
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server of e-mail notices.")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = Field(

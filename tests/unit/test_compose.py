@@ -18,6 +18,7 @@ WHISTLE_SERVICES = {
     "projector": ["projector"],
     "api": ["api"],
     "webhooks": ["webhooks", "deliver"],
+    "notifier": ["notifications", "run"],
 }
 KNOWN_COMMANDS = {tuple(command) for command in WHISTLE_SERVICES.values()} | {("db", "migrate")}
 

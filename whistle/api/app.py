@@ -25,6 +25,7 @@ from whistle.api import (
     health,
     liaison,
     notification_routes,
+    notifier_routes,
     open311,
     supervisor,
     webhook_routes,
@@ -52,6 +53,7 @@ from whistle.config.version_table import PgConfigVersions
 from whistle.domain.routing import load_rules
 from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
+from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
 from whistle.web import install_web
@@ -133,6 +135,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         audit=AuditLog(pool),
         calendar=calendar_watch.CalendarWatch(live_read, lambda: follower.current().calendar),
         inbox=Inbox(pool),
+        notifier=NotifierStore(pool, webhooks.box),
         accounts=PgAccounts(pool),
     )
     return services, close
@@ -191,6 +194,7 @@ def create_app(
         audit_routes,
         calendar_watch,
         notification_routes,
+        notifier_routes,
         dashboard,
         config_routes,
         whatif_routes,

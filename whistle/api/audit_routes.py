@@ -19,6 +19,7 @@ KindFilter = Literal[
     "user",
     "webhook",
     "config",
+    "notify",
     "user.added",
     "user.revoked",
     "user.role_changed",
@@ -29,6 +30,9 @@ KindFilter = Literal[
     "webhook.enabled",
     "webhook.disabled",
     "config.published",
+    "notify.preferences_set",
+    "notify.group_robot_set",
+    "notify.group_robot_removed",
 ]
 assert set(get_args(KindFilter)) == {*AUDIT_FAMILIES, *AUDIT_KINDS}, "filter lists every kind"
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from whistle.audit.entries import AuditLog
     from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
+    from whistle.notify.notifier_store import NotifierStore
     from whistle.web.accounts import Accounts
     from whistle.webhooks.delivery_store import WebhookStore
 
@@ -60,6 +61,8 @@ class Services:
     """Clocks beyond the holiday calendar (``None``: /readyz leaves the calendar out)."""
     inbox: Inbox | None = None
     """The users' in-app notifications (``None``: the notification routes answer 503)."""
+    notifier: NotifierStore | None = None
+    """Notification preferences, group robots and the delivery log (``None``: 503)."""
     accounts: Accounts | None = None
     """People's passwords and page sessions (``None``: the pages answer 503)."""
 

@@ -38,10 +38,13 @@ AuditKind = Literal[
     "webhook.enabled",
     "webhook.disabled",
     "config.published",
+    "notify.preferences_set",
+    "notify.group_robot_set",
+    "notify.group_robot_removed",
 ]
 AUDIT_KINDS: tuple[AuditKind, ...] = get_args(AuditKind)
 AUDIT_FAMILIES = tuple(sorted({k.split(".")[0] for k in AUDIT_KINDS}))
-"""``user``, ``webhook``, ``config``: a ``kind`` filter may name a family."""
+"""``user``, ``webhook``, ``config``, ``notify``: a ``kind`` filter may name a family."""
 
 KIND_NAMES: dict[str, tuple[str, str]] = {
     "user.added": ("新增用户", "user added"),
@@ -54,6 +57,9 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "webhook.enabled": ("启用回调地址", "webhook endpoint enabled"),
     "webhook.disabled": ("停用回调地址", "webhook endpoint disabled"),
     "config.published": ("发布配置版本", "configuration version published"),
+    "notify.preferences_set": ("设置通知偏好", "notification preferences set"),
+    "notify.group_robot_set": ("设置群机器人", "group robot set"),
+    "notify.group_robot_removed": ("移除群机器人", "group robot removed"),
 }
 """Kind → (Chinese, English) name."""
 

@@ -25,6 +25,7 @@ from projections.migrate import Migration, migrate
 from whistle.delivery.attempt import AttemptResult
 from whistle.notify.channels.base import Destination
 from whistle.notify.message import Message
+from whistle.notify.tables import NOTIFIER_MIGRATIONS
 
 SCHEMA = "notify"
 INBOX_CHANNEL = "whistle_inbox"
@@ -58,6 +59,7 @@ CREATE INDEX inbox_user ON notify.inbox (user_id, notification_id DESC);
 CREATE INDEX inbox_unread ON notify.inbox (user_id) WHERE read_at IS NULL;
 """,
     ),
+    *NOTIFIER_MIGRATIONS,
 ]
 
 COLUMNS = (
@@ -67,7 +69,8 @@ COLUMNS = (
 
 
 async def ensure_schema(conn: asyncpg.Connection) -> list[int]:
-    """Apply the inbox's pending migrations; return the versions applied now."""
+    """Apply the ``notify`` schema's pending migrations (inbox, preferences, deliveries);
+    return the versions applied now."""
     return await migrate(conn, SCHEMA, MIGRATIONS)
 
 

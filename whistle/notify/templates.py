@@ -149,8 +149,9 @@ def check_facts(kind: str, facts: Mapping[str, str]) -> None:
     for name, value in facts.items():
         if name in CODES and value not in CODES[name]:
             raise ValueError(f"{kind}: unknown {name} {value!r}")
-    if kind == "deadline_approaching" and facts["percent"] not in {"50", "80"}:
-        raise ValueError("deadline_approaching: percent is 50 or 80")
+    percent = facts.get("percent", "50")
+    if kind == "deadline_approaching" and not (percent.isdigit() and 0 < int(percent) < 100):
+        raise ValueError("deadline_approaching: percent is a whole number from 1 to 99")
 
 
 def _values(facts: Mapping[str, str], language: str) -> dict[str, str]:

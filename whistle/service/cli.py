@@ -1,4 +1,5 @@
-"""``whistle run``: the whole service on this machine (worker, projector, API, webhooks)."""
+"""``whistle run``: the whole service on this machine (worker, projector, API, webhooks,
+notifier)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from whistle.api.account_store import PgUsers, migrate_api
 from whistle.dev.services import ServiceError, ensure_services
 from whistle.service.demo import (
     DEMO_POLICIES,
+    DEMO_SMTP_ENV,
     DEMO_USERS,
+    demo_mail_dir,
+    demo_notification_preferences,
     demo_passwords,
     login_table,
     raise_whistles,
@@ -34,13 +38,14 @@ PROCESSES = {
     "projector": ("projector",),
     "api": ("api",),
     "webhooks": ("webhooks", "deliver"),
+    "notifier": ("notifications", "run"),
 }
 
 
 def register(subparsers: Any) -> None:
     """Add the ``run`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="run the whole service here (worker, projector, API, webhook deliverer)"
+        "run", help="run the whole service here (worker, projector, API, webhooks, notifier)"
     )
     parser.add_argument("--demo", action="store_true", help="load demo users and whistles")
     parser.set_defaults(func=_run)
@@ -57,10 +62,15 @@ def _run(args: argparse.Namespace) -> int:
     env = {}
     if args.demo and settings.sla_policies_file is None:  # deadlines a walk-through can wait for
         env["WHISTLE_SLA_POLICIES_FILE"] = str(DEMO_POLICIES)
+    processes = dict(PROCESSES)
+    if args.demo and settings.smtp_host is None:  # e-mail and robots to a local sink
+        env |= DEMO_SMTP_ENV
+        processes = {"mailsink": ("notifications", "sink", "--dir", str(demo_mail_dir(settings)))}
+        processes |= PROCESSES
     supervisor = Supervisor(settings, settings.state_dir / "logs", env=env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        for name, command in PROCESSES.items():
+        for name, command in processes.items():
             supervisor.start(name, *command)
         api = f"http://{settings.http_host}:{settings.http_port}"
         supervisor.wait_ready(f"{api}/readyz")
@@ -107,6 +117,8 @@ Whistle is running with demo data ({len(case_ids)} whistles raised).
   Logs:        {settings.state_dir / "logs"}
   Demo tokens: {settings.state_dir / "demo-tokens.json"}, as shell variables: source {env_file}
   Demo clocks: {clocks}{warnings}
+  Notices:     e-mails in {demo_mail_dir(settings)}/mail.log (each as .eml), robot messages in
+               {demo_mail_dir(settings)}/robots.log; the log: .venv/bin/whistle notifications list
 
 The first whistle, raised in 金海社区, was routed to {case["lead_department"]}. Try:
 
@@ -151,6 +163,7 @@ async def _demo_users(settings: Settings) -> dict[str, str]:
                     name=user.name,
                 )
         write_tokens(path, tokens)
+        await demo_notification_preferences(settings, pool, sink=settings.smtp_host is None)
         return tokens
     finally:
         await pool.close()

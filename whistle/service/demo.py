@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 import whistle
+from whistle.settings import Settings
 
 DEMO_POLICIES = Path(whistle.__file__).parent / "data" / "sla_policies_demo.toml"
 """The demo's SLA policies: the real ladders in minutes (sign for a case within 2 minutes)."""
@@ -50,6 +51,13 @@ DEMO_USERS = (
     ),
     DemoUser(
         "demo-supervisor-tongan", "supervisor", area="tongan", name="同安区督办", username="tongan"
+    ),
+    DemoUser(
+        "demo-supervisor-datong",
+        "supervisor",
+        area="tongan.datong",
+        name="大同街道督办",
+        username="datong",
     ),
     DemoUser(
         "demo-liaison-transport",
@@ -206,3 +214,36 @@ def readiness_reasons(api: str) -> list[str]:
     except (httpx.HTTPError, ValueError):
         return []
     return [str(r.get("message", "")) for r in body.get("reasons", []) if isinstance(r, dict)]
+
+
+DEMO_SMTP_ENV = {
+    "WHISTLE_SMTP_HOST": "127.0.0.1",
+    "WHISTLE_SMTP_PORT": "2525",
+    "WHISTLE_SMTP_SECURITY": "none",
+}
+"""Where the demo's notifier sends e-mail: the local sink (``whistle notifications sink``)."""
+DEMO_ROBOT_URL = "http://127.0.0.1:9010/cgi-bin/webhook/send?key=demo-street-robot"
+
+
+def demo_mail_dir(settings: Settings) -> Path:
+    """The folder of the demo's e-mails and robot messages (``var/mail`` by default)."""
+    return settings.state_dir / "mail"
+
+
+async def demo_notification_preferences(settings: Settings, pool: Any, sink: bool) -> None:
+    """E-mail for the 城管 and transport liaisons, a WeCom robot for the 大同 street office's
+    supervisors (to the local sink when ``sink``; otherwise nothing is set)."""
+    if not sink:
+        return
+    from whistle.notify.inbox import ensure_schema
+    from whistle.notify.preferences import Preferences, PreferenceStore, Robot
+    from whistle.webhooks.secretbox import secret_box
+
+    async with pool.acquire() as conn:
+        await ensure_schema(conn)
+    store = PreferenceStore(pool, secret_box(settings))
+    for user in ("demo-liaison-urban", "demo-liaison-transport"):
+        address = f"{user.removeprefix('demo-')}@demo.whistle.local"
+        await store.put(Preferences(user, email=address, channels=("email",)), actor="demo")
+    await store.put(Preferences("demo-supervisor-datong", channels=("wecom",)), actor="demo")
+    await store.put_group_robot("area:tongan.datong", Robot("wecom", DEMO_ROBOT_URL), actor="demo")

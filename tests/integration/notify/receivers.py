@@ -73,13 +73,15 @@ class Platforms:
     refuse_number: str | None = None  # SMS: answer this number isv.MOBILE_NUMBER_ILLEGAL
     received: list[Received] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
+    robot_port: int = ROBOT_PORT
+    sms_port: int = SMS_PORT
 
     def accepted(self, platform: str) -> list[Received]:
         return [r for r in self.received if r.platform == platform and not r.problems]
 
     @property
     def robot_base(self) -> str:
-        return f"http://127.0.0.1:{ROBOT_PORT}"
+        return f"http://127.0.0.1:{self.robot_port}"
 
     @property
     def wecom_url(self) -> str:
@@ -95,7 +97,7 @@ class Platforms:
 
     @property
     def sms_endpoint(self) -> str:
-        return f"http://127.0.0.1:{SMS_PORT}/"
+        return f"http://127.0.0.1:{self.sms_port}/"
 
 
 async def _json(request: web.Request, problems: list[str]) -> Any:
@@ -328,15 +330,17 @@ def sms_app(p: Platforms) -> web.RouteTableDef:
 
 
 @asynccontextmanager
-async def running_platforms() -> AsyncIterator[Platforms]:
-    """The three robots on ROBOT_PORT and the SMS API on SMS_PORT, for one test."""
-    platforms = Platforms()
+async def running_platforms(
+    robot_port: int = ROBOT_PORT, sms_port: int = SMS_PORT
+) -> AsyncIterator[Platforms]:
+    """The three robots on ``robot_port`` and the SMS API on ``sms_port``, for one test."""
+    platforms = Platforms(robot_port=robot_port, sms_port=sms_port)
     robots, sms = web.Application(), web.Application()
     for routes in (wecom_app(platforms), dingtalk_app(platforms), feishu_app(platforms)):
         robots.add_routes(routes)
     sms.add_routes(sms_app(platforms))
     runners = [web.AppRunner(robots), web.AppRunner(sms)]
-    for runner, port in zip(runners, (ROBOT_PORT, SMS_PORT), strict=True):
+    for runner, port in zip(runners, (robot_port, sms_port), strict=True):
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
     try:

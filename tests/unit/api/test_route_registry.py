@@ -2,7 +2,8 @@
 (test_authorization_matrix), the webhook matrix (tests/integration/webhooks/
 test_webhook_matrix), the configuration matrix (tests/integration/config/
 test_live_configuration), the notification matrix (tests/integration/notify/
-test_notification_routes), the page matrix (tests/integration/web/test_page_matrix: every
+test_notification_routes; preferences, robots and the delivery log in
+test_notifier_routes), the page matrix (tests/integration/web/test_page_matrix: every
 page and form, anonymous, each role, without CSRF), the Open311 matrix below, or the list of
 public routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
 from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
+from tests.integration.notify.test_notifier_routes import MATRIX as NOTIFIER_MATRIX
 from tests.integration.web.test_page_matrix import API_MATRIX as PAGE_API_MATRIX
 from tests.integration.web.test_page_matrix import MATRIX as PAGE_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
@@ -119,6 +121,7 @@ def test_every_route_has_an_authorization_entry() -> None:
             | set(WHATIF)
         )
         | set(NOTIFICATION_MATRIX)
+        | set(NOTIFIER_MATRIX)
         | set(PAGE_MATRIX)
         | set(PAGE_API_MATRIX)
     )

@@ -103,7 +103,7 @@ def test_a_message_without_a_deadline_says_so() -> None:
     [
         ("assigned", {}, "missing facts role"),
         ("assigned", {"role": "boss"}, "unknown role"),
-        ("deadline_approaching", {"clock": "ack", "percent": 60}, "50 or 80"),
+        ("deadline_approaching", {"clock": "ack", "percent": 100}, "from 1 to 99"),
         ("escalated", {"step": "reminder"}, "missing facts tier"),
         ("nonsense", {}, "unknown message kind"),
     ],
