@@ -26,6 +26,7 @@ from whistle.api import (
     liaison,
     notification_routes,
     open311,
+    similar,
     supervisor,
     webhook_routes,
 )
@@ -180,6 +181,7 @@ def create_app(
     for module in (
         health,
         cases,
+        similar,
         liaison,
         supervisor,
         open311,

@@ -21,7 +21,7 @@ import asyncpg
 from projections.migrate import LIVE_SCHEMA
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.read import resolution_metrics
+from whistle.read import resolution_metrics, similarity
 from whistle.read.scope import (
     CASES,
     NEWEST_FIRST,
@@ -40,7 +40,7 @@ RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate
 
 SCHEMA = LIVE_SCHEMA
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CLOSED = ("closed", "withdrawn", "duplicate")
+CLOSED = similarity.CLOSED
 """Statuses of a case that is over (the ``open_breaches`` view's list too, migration 0001)."""
 OPEN = f"c.status NOT IN ({', '.join(repr(s) for s in CLOSED)})"
 BOARD_LIMIT = 200
@@ -127,6 +127,14 @@ SELECT c.case_id,
   FROM {SCHEMA}.cases c WHERE c.case_id = ANY($1)
 """
 
+SIMILAR_COLUMNS = (
+    "c.case_id, c.status, c.title, c.description, c.address, c.category, c.location_lat,"
+    " c.location_lon, c.community, c.area, c.departments, c.lead_department, c.raised_at"
+)
+"""What a duplicate candidate carries: what the scorer compares and what the form shows."""
+SIMILAR_LIMIT = 2000
+"""At most this many candidates, newest first (a community raises far fewer in ``WINDOW``)."""
+
 LAG_SQL = f"""
 SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS events,
        CASE WHEN max(last_event_at) IS NOT NULL
@@ -192,6 +200,12 @@ class ReadModel(Protocol):
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """The WhistleRaised body (address, location, description…) of each case."""
+        ...
+
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        """Cases in ``scope`` that a draft raised in ``community`` at ``at`` may duplicate
+        (``similarity.eligible``: same community, open, raised within the window), newest
+        first, at most ``SIMILAR_LIMIT``."""
         ...
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
@@ -324,6 +338,21 @@ class PgRead:
             case_ids,
         )
         return {r["case_id"]: _json(r["body"]) for r in records}
+
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        """``similarity.eligible`` in SQL, within scope, over the ``(community, raised_at)``
+        index (migration 0001's ``cases_community``)."""
+        params = Params()
+        where = scope_sql(scope, params)
+        closed = params.add(list(similarity.CLOSED))
+        sql = (
+            f"SELECT {SIMILAR_COLUMNS} FROM {SCHEMA}.cases c WHERE {where}"
+            f" AND c.community = {params.add(community)}"
+            f" AND c.raised_at >= {params.add(at - similarity.WINDOW)}"
+            f" AND c.raised_at <= {params.add(at)} AND c.status <> ALL({closed})"
+            f" ORDER BY {NEWEST_FIRST} LIMIT {SIMILAR_LIMIT}"
+        )
+        return await self._rows(sql, params)
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         """The resolve clock's due time and the published summary of each case."""
