@@ -20,6 +20,7 @@ from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICA
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
 from tests.unit.api import test_authorization_matrix as cases
 from tests.unit.api.conftest import auth
+from tests.unit.api.test_similar import MATRIX as SIMILAR_MATRIX
 from whistle.api.app import create_app
 from whistle.settings import Settings
 
@@ -100,15 +101,19 @@ def case_matrix_routes() -> set[tuple[str, str]]:
 
 def test_every_route_has_an_authorization_entry() -> None:
     registered = (
-        case_matrix_routes()
-        | set(WEBHOOK_MATRIX)
-        | set(CONFIG_MATRIX)
-        | set(OPEN311)
-        | set(PUBLIC)
-        | set(STREAM)
-        | set(EVERY_ROLE)
-        | set(ADMIN_ONLY)
-    ) | set(NOTIFICATION_MATRIX)
+        (
+            case_matrix_routes()
+            | set(WEBHOOK_MATRIX)
+            | set(CONFIG_MATRIX)
+            | set(OPEN311)
+            | set(PUBLIC)
+            | set(STREAM)
+            | set(EVERY_ROLE)
+            | set(ADMIN_ONLY)
+        )
+        | set(NOTIFICATION_MATRIX)
+        | set(SIMILAR_MATRIX)
+    )
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"
     assert not registered - app_routes(), "matrix entries for routes that no longer exist"
