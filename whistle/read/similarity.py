@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 WINDOW = timedelta(days=14)
@@ -66,7 +68,7 @@ SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("电动车", ("电瓶车", "电单车")),
     ("充电", ("飞线", "拉线充电")),
 )  # fmt: skip
-"""Words folded to their first form before comparing (longest first within each list)."""
+"""Words folded to their first form before comparing."""
 
 _STOP = (
     "居民 反映 问题 严重 希望 尽快 处理 解决 附近 影响 经常 一直 多次 现在 没有 有人 情况"
@@ -90,27 +92,31 @@ RELATED: tuple[frozenset[str], ...] = (
 """Categories a secretary may pick for the same problem (a noise complaint about square
 dancing is filed under either)."""
 
+PREPARED = 8192
+"""Cases whose prepared text is remembered (a few KiB each: a busy community's 14 days)."""
 WEIGHTS = {"text": 0.62, "place": 0.28, "category": 0.10}
 UNRELATED_PENALTY = 0.10
 
 
+CANONICAL = {variant: canonical for canonical, variants in SYNONYMS for variant in variants}
+VARIANT = re.compile("|".join(sorted(map(re.escape, CANONICAL), key=len, reverse=True)))
+"""Any variant, the longest first where two start at the same character."""
+
+
 def fold(text: str) -> str:
-    """NFKC, lower case, synonyms folded to one form."""
+    """NFKC, lower case, synonyms folded to one form (in one pass, left to right)."""
     text = unicodedata.normalize("NFKC", text).lower()
-    for canonical, variants in SYNONYMS:
-        for variant in variants:
-            text = text.replace(variant, canonical)
-    return text
+    return VARIANT.sub(lambda m: CANONICAL[m.group()], text)
 
 
 def bigrams(text: str, stop: frozenset[str] = STOP_BIGRAMS) -> frozenset[str]:
     """The character bigrams of each run of letters and digits (a lone character counts as
-    itself), without ``stop``."""
+    itself), without ``stop``; interned, as the prepared texts of many cases share them."""
     grams: set[str] = set()
     for run in re.findall(r"\w+", text):
         if len(run) == 1:
-            grams.add(run)
-        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+            grams.add(sys.intern(run))
+        grams.update(sys.intern(run[i : i + 2]) for i in range(len(run) - 1))
     return frozenset(grams - stop)
 
 
@@ -158,15 +164,31 @@ class Text:
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> Text:
-        """Prepare a cases row (``title, description, address, category, location_lat/lon``)."""
-        lat, lon = row.get("location_lat"), row.get("location_lon")
-        return cls.of(
+        """Prepare a cases row (``title, description, address, category, location_lat/lon``),
+        remembered by its values (``prepared``)."""
+        return prepared(
             row.get("title"),
             row.get("description"),
             row.get("address"),
             row.get("category"),
-            (lat, lon) if lat is not None and lon is not None else None,
+            row.get("location_lat"),
+            row.get("location_lon"),
         )
+
+
+@lru_cache(maxsize=PREPARED)
+def prepared(
+    title: str | None,
+    description: str | None,
+    address: str | None,
+    category: str | None,
+    lat: float | None,
+    lon: float | None,
+) -> Text:
+    """``Text.of`` a case's fields, kept for the next draft: a case's text never changes after
+    it is raised, and preparing is most of a suggestion's CPU."""
+    location = (lat, lon) if lat is not None and lon is not None else None
+    return Text.of(title, description, address, category, location)
 
 
 @dataclass(frozen=True, slots=True)
