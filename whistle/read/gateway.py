@@ -129,9 +129,10 @@ SELECT c.case_id,
 
 SIMILAR_COLUMNS = (
     "c.case_id, c.status, c.title, c.description, c.address, c.category, c.location_lat,"
-    " c.location_lon, c.community, c.area, c.departments, c.lead_department, c.raised_at"
+    " c.location_lon, c.community, c.area, c.lead_department, c.raised_at"
 )
-"""What a duplicate candidate carries: what the scorer compares and what the form shows."""
+"""What a duplicate candidate carries: what the scorer compares and what the form shows (the
+scope is applied in SQL, so no ``departments``: decoding arrays is most of a row's cost)."""
 SIMILAR_LIMIT = 2000
 """At most this many candidates, newest first (a community raises far fewer in ``WINDOW``)."""
 
