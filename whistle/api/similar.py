@@ -17,7 +17,6 @@ from whistle.api.identity import Principal, UserRole
 from whistle.api.problems import ProblemError, problem_responses, request_lang
 from whistle.api.views import json_response
 from whistle.domain.areas import within
-from whistle.domain.values import GeoPoint
 from whistle.read.scope import NOBODY, Scope
 from whistle.read.similarity import Reason, Text, rank
 
@@ -31,10 +30,19 @@ WHY_TEXT: dict[Reason, tuple[str, str]] = {
 }
 
 
+class DraftPoint(BaseModel):
+    """WGS-84 coordinates of the draft's problem (numbers only: ``false`` is no longitude)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
 class Draft(BaseModel):
     """The whistle being written (the fields of ``POST /v1/cases`` that say what and where)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     community: str | None = Field(
         default=None,
@@ -46,7 +54,7 @@ class Draft(BaseModel):
     title: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=4000)
     address: str | None = Field(default=None, max_length=500)
-    location: GeoPoint | None = None
+    location: DraftPoint | None = None
     limit: int = Field(default=5, ge=1, le=20, description="At most this many candidates.")
 
     @model_validator(mode="after")

@@ -144,3 +144,30 @@ async def test_limit_bounds_the_answer(client: httpx.AsyncClient, services: Serv
     assert len(response.json()["items"]) == 3
     too_many = await client.post(PATH, json=DRAFT | {"limit": 21}, headers=auth("tok-sec-in"))
     assert too_many.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"location": {"lat": 24.7, "lon": False}},
+        {"location": {"lat": "24.7", "lon": 118.1}},
+        {"location": {"lat": 24.7}},
+        {"limit": "5"},
+        {"title": 5},
+        {"requester": {"name": "x"}},
+    ],
+)
+async def test_a_draft_that_breaks_the_schema_is_refused(
+    client: httpx.AsyncClient, wrong: dict[str, object]
+) -> None:
+    response = await client.post(PATH, json=DRAFT | wrong, headers=auth("tok-sec-in"))
+    assert response.status_code == 422, response.text
+
+
+async def test_a_draft_with_whole_numbers_for_coordinates_is_read(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    add_cases(services)
+    body = DRAFT | {"location": {"lat": 24, "lon": 118}}
+    response = await client.post(PATH, json=body, headers=auth("tok-sec-in"))
+    assert response.status_code == 200, response.text
