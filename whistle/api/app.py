@@ -27,6 +27,7 @@ from whistle.api import (
     notification_routes,
     notifier_routes,
     open311,
+    similar,
     supervisor,
     webhook_routes,
     whatif_routes,
@@ -187,6 +188,7 @@ def create_app(
     for module in (
         health,
         cases,
+        similar,
         liaison,
         supervisor,
         open311,

@@ -158,6 +158,10 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "dict_type": ("必须是 JSON 对象", "Must be a JSON object"),
     "too_short": ("至少 {min_length} 项", "At least {min_length} items"),
     "value_error": ("{error}", "{error}"),
+    "draft_empty": (
+        "请至少填写标题、描述、地址或位置之一",
+        "Give a title, a description, an address or a location",
+    ),
     "address_or_location": (
         "请填写地址或位置（或两者）",
         "Give an address or a location (or both)",

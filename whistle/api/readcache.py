@@ -153,6 +153,10 @@ class CachedReadModel:
         """Not cached."""
         return await self._inner.whistles(case_ids)
 
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        """Not cached (a draft asks at its own instant)."""
+        return await self._inner.similar_candidates(scope, community, at)
+
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         """Not cached."""
         return await self._inner.follow_ups(case_ids)

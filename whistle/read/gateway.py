@@ -14,15 +14,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol
 
 import asyncpg
 
 from projections.migrate import LIVE_SCHEMA
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
-from whistle.domain.types import FINAL_STATUSES, CaseStatus
-from whistle.read import resolution_metrics
+from whistle.read import resolution_metrics, similarity
 from whistle.read.scope import (
     CASES,
     NEWEST_FIRST,
@@ -41,7 +40,7 @@ RankBy = Literal["score", "response_rate", "resolution_rate", "satisfaction_rate
 
 SCHEMA = LIVE_SCHEMA
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CLOSED = tuple(s for s in get_args(CaseStatus) if s in FINAL_STATUSES)
+CLOSED = similarity.CLOSED
 """Statuses of a case that is over, the domain's final ones (the ``open_breaches`` view's list
 too, migration 0001)."""
 OPEN = f"c.status NOT IN ({', '.join(repr(s) for s in CLOSED)})"
@@ -134,6 +133,14 @@ SELECT count(*) FROM {SCHEMA}.clocks k
  WHERE k.status IN ('running', 'paused') AND k.mode = 'working' AND k.due_at IS NOT NULL
 """
 BEYOND_WINDOW = " AND (k.due_at >= $2 OR k.started_at < $1)"
+SIMILAR_COLUMNS = (
+    "c.case_id, c.status, c.title, c.description, c.address, c.category, c.location_lat,"
+    " c.location_lon, c.community, c.area, c.lead_department, c.raised_at"
+)
+"""What a duplicate candidate carries: what the scorer compares and what the form shows (the
+scope is applied in SQL, so no ``departments``: decoding arrays is most of a row's cost)."""
+SIMILAR_LIMIT = 2000
+"""At most this many candidates, newest first (a community raises far fewer in ``WINDOW``)."""
 
 LAG_SQL = f"""
 SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS events,
@@ -200,6 +207,12 @@ class ReadModel(Protocol):
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         """The WhistleRaised body (address, location, description…) of each case."""
+        ...
+
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        """Cases in ``scope`` that a draft raised in ``community`` at ``at`` may duplicate
+        (``similarity.eligible``: same community, open, raised within the window), newest
+        first, at most ``SIMILAR_LIMIT``."""
         ...
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
@@ -338,6 +351,21 @@ class PgRead:
             case_ids,
         )
         return {r["case_id"]: _json(r["body"]) for r in records}
+
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        """``similarity.eligible`` in SQL, within scope, over the ``(community, raised_at)``
+        index (migration 0001's ``cases_community``)."""
+        params = Params()
+        where = scope_sql(scope, params)
+        closed = params.add(list(similarity.CLOSED))
+        sql = (
+            f"SELECT {SIMILAR_COLUMNS} FROM {SCHEMA}.cases c WHERE {where}"
+            f" AND c.community = {params.add(community)}"
+            f" AND c.raised_at >= {params.add(at - similarity.WINDOW)}"
+            f" AND c.raised_at <= {params.add(at)} AND c.status <> ALL({closed})"
+            f" ORDER BY {NEWEST_FIRST} LIMIT {SIMILAR_LIMIT}"
+        )
+        return await self._rows(sql, params)
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         """The resolve clock's due time and the published summary of each case."""

@@ -17,6 +17,7 @@ from whistle.domain.state import CaseState
 from whistle.read.gateway import BOARD_LIMIT, BREACH_LIMIT, CLOSED, Lag, MetricsQuery
 from whistle.read.resolution_metrics import ranked
 from whistle.read.scope import CaseFilters, Row, Scope, newest_first
+from whistle.read.similarity import eligible
 
 JINHAI = "tongan.datong.jinhai"
 JINHAI_GRID = "tongan.datong.jinhai.g01"
@@ -249,6 +250,9 @@ class FakeRead:
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
+
+    async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
+        return newest_first([r for r in self._in(scope) if eligible(community, at, r)])
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}

@@ -14,6 +14,7 @@ import pytest
 
 from tests.unit.api.conftest import auth
 from tests.unit.api.fakes import FENGXIANG, JINHAI, FakeRead, case_row, fake_services
+from tests.unit.api.test_similar import MATRIX as SIMILAR_MATRIX
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.settings import Settings
@@ -112,6 +113,7 @@ def test_the_matrix_covers_every_case_liaison_and_supervisor_endpoint() -> None:
     covered |= {("GET", "/v1/cases/{case_id}/commands/{command_id}")}
     covered |= {("GET", p) for p in COLLECTIONS} | {("GET", "/v1/inbox"), ("POST", "/v1/cases")}
     covered.discard(("GET", "/v1/cases/{case_id}/commands/c1"))
+    covered |= set(SIMILAR_MATRIX)  # every role and community: tests/unit/api/test_similar.py
     assert routes == covered
 
 

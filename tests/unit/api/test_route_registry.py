@@ -26,6 +26,7 @@ from tests.integration.web.test_page_matrix import MATRIX as PAGE_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
 from tests.unit.api import test_authorization_matrix as cases
 from tests.unit.api.conftest import auth
+from tests.unit.api.test_similar import MATRIX as SIMILAR_MATRIX
 from whistle.api.app import create_app
 from whistle.settings import Settings
 
@@ -124,6 +125,7 @@ def test_every_route_has_an_authorization_entry() -> None:
         | set(NOTIFIER_MATRIX)
         | set(PAGE_MATRIX)
         | set(PAGE_API_MATRIX)
+        | set(SIMILAR_MATRIX)
     )
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"
