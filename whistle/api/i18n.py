@@ -119,8 +119,8 @@ DETAILS: dict[str, tuple[str, str]] = {
         "The photo has {size} bytes, over the {limit}-byte limit",
     ),
     "photo_type": (
-        "只接受照片：{allowed}（按文件内容判断，不看文件名）",
-        "Only photos are accepted: {allowed} (told by the content, not the name)",
+        "只接受 JPEG、PNG 或 HEIC 照片（按文件内容判断，不看文件名）",
+        "Only JPEG, PNG or HEIC photos are accepted (told by the content, not the name)",
     ),
     "photo_unreadable": (
         "照片无法读取（{type} 文件损坏或不完整）",

@@ -76,7 +76,7 @@ def inspect(data: bytes, *, max_bytes: int, max_pixels: int) -> PhotoInfo:
         raise PhotoError("photo_too_large", limit=max_bytes, size=len(data))
     kind = sniff(data)
     if kind is None:
-        raise PhotoError("photo_type", allowed="JPEG, PNG, HEIC")
+        raise PhotoError("photo_type")
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size

@@ -2,7 +2,8 @@
 (test_authorization_matrix), the webhook matrix (tests/integration/webhooks/
 test_webhook_matrix), the configuration matrix (tests/integration/config/
 test_live_configuration), the notification matrix (tests/integration/notify/
-test_notification_routes), the Open311 matrix below, or the list of public routes with the reason.
+test_notification_routes), the photo matrix (tests/integration/api/test_attachments), the
+Open311 matrix below, or the list of public routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from tests.integration.api.test_attachments import MATRIX as PHOTO_MATRIX
 from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
 from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
@@ -100,15 +102,19 @@ def case_matrix_routes() -> set[tuple[str, str]]:
 
 def test_every_route_has_an_authorization_entry() -> None:
     registered = (
-        case_matrix_routes()
-        | set(WEBHOOK_MATRIX)
-        | set(CONFIG_MATRIX)
-        | set(OPEN311)
-        | set(PUBLIC)
-        | set(STREAM)
-        | set(EVERY_ROLE)
-        | set(ADMIN_ONLY)
-    ) | set(NOTIFICATION_MATRIX)
+        (
+            case_matrix_routes()
+            | set(WEBHOOK_MATRIX)
+            | set(CONFIG_MATRIX)
+            | set(OPEN311)
+            | set(PUBLIC)
+            | set(STREAM)
+            | set(EVERY_ROLE)
+            | set(ADMIN_ONLY)
+        )
+        | set(NOTIFICATION_MATRIX)
+        | set(PHOTO_MATRIX)
+    )
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"
     assert not registered - app_routes(), "matrix entries for routes that no longer exist"
