@@ -46,8 +46,10 @@ router = APIRouter(tags=["attachments"])
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The photo's SHA-256, hex.")]
 CaseId = Annotated[str, Path(max_length=64)]
 UPLOADERS = roles_for(AttachPhotos)
-PHOTO_STATUS = {"photo_too_large": 413, "photo_type": 415, "media_url_unfetchable": 422}
-PHOTO_KIND = {413: "too_large", 415: "unsupported_media_type"}
+PHOTO_STATUS = {"photo_too_large": 413}
+"""413 for a photo over the size limit; every other refusal of what was sent is 422 (the
+request's own type, multipart, is supported: its file is not a photo, or is broken)."""
+PHOTO_KIND = {413: "too_large"}
 CACHE = {"Cache-Control": "private, max-age=31536000, immutable"}
 """A photo under its hash never changes; ``private``: only the caller's own cache keeps it."""
 PUBLIC_STAGES = frozenset({"publish"})
@@ -72,7 +74,7 @@ class Uploaded(BaseModel):
 
 
 def photo_problem(error: PhotoError) -> ProblemError:
-    """The problem of a refused photo: 413 too large, 415 not a photo, else 422."""
+    """The problem of a refused photo: 413 too large, else 422 (with the reason's code)."""
     status = PHOTO_STATUS.get(error.code, 422)
     return ProblemError(
         status,
@@ -121,7 +123,7 @@ async def store_photo(services: Services, principal: Principal, data: bytes) -> 
     status_code=201,
     response_model=Uploaded,
     summary="Upload a photo (JPEG, PNG, HEIC)",
-    responses=problem_responses(401, 403, 413, 415, 422),
+    responses=problem_responses(401, 403, 413, 422),
     operation_id="uploadPhoto",
 )
 async def upload_photo(
