@@ -4,8 +4,9 @@ Method (open loop, so a stall is never hidden): request i is *intended* at t0 + 
 then, whatever happened to the others; latency = response received − intended time, so a
 slow server or a late load generator both show up. The API runs as in production, as a child
 process (`whistle api`: uvicorn with uvloop and httptools, one worker) on a fresh database
-holding N synthetic case histories (tests.stories.wire, applied by the projector's own
-code) and the local Kafka broker for its command bus. The mix of reads, by weight:
+holding N synthetic case histories (``tests.stories.random_stories``, played through the
+domain and applied by the projector's own code) and the local Kafka broker for its command
+bus. The mix of reads, by weight:
 
     40 %  GET /v1/cases/{id}            (a secretary or supervisor, in scope)
     20 %  GET /v1/cases?limit=20        (a supervisor's district)
@@ -50,7 +51,7 @@ from projections.model import Model
 from projections.readmodel_store import write_cases, write_timeline
 from tests.conftest import with_database
 from tests.service_fixtures import isolated_env, settings_of, supervised
-from tests.stories.wire import COMMUNITIES, encode_event, random_story
+from tests.stories import COMMUNITIES, random_stories
 from whistle.api.account_store import PgUsers, migrate_api
 from whistle.read.gateway import CASE_SQL
 from whistle.settings import get_settings
@@ -88,11 +89,10 @@ async def load_cases(dsn: str, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     model, stats = Model(), ApplyStats()
     ids = []
-    for i in range(count):
-        story = random_story(rng, f"WH-BENCH-{i:06d}", T0 + timedelta(minutes=3 * i))
+    for story in random_stories(rng, count, T0, timedelta(minutes=3), "WH-BENCH-{:06d}".format):
         ids.append(story.case_id)
-        for event in story.events:
-            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+        for event, text in story.wire_pairs():
+            apply_event(model, event, text, None, None, stats)
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "projection, public"})
     try:
         await migrate(conn)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.stories.domain import T0, liaison, lifecycle_script
+from tests.stories import T0, liaison, lifecycle_script
 from whistle.domain import (
     CaseState,
     Command,

@@ -19,12 +19,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import projections.projector as projector_module
 from projections.apply import ApplyStats, apply_event, decode
@@ -34,7 +37,7 @@ from projections.projector import Projector, ProjectorConfig, connect
 from projections.rebuild import build, end_offsets, swap
 from projections.rollups import refresh_all
 from projections.tables import CASE_EVENTS, CASES, CHILD_TABLES, COHORT_COLUMNS
-from tests.stories.wire import encode_event, random_story
+from tests.stories import random_stories
 from whistle.read.resolution_metrics import metrics, rankings
 from whistle.read.scope import Scope
 from whistle.settings import get_settings
@@ -48,10 +51,8 @@ def make_events(n: int, templates: int = 2000, seed: int = 1) -> list[tuple[byte
     """About ``n`` encoded events (key, value): random stories cloned under fresh case ids."""
     rng = random.Random(seed)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    stories = [
-        [encode_event(e) for e in random_story(rng, PLACEHOLDER, t0 + timedelta(minutes=i)).events]
-        for i in range(templates)
-    ]
+    played = random_stories(rng, templates, t0, case_id=lambda _: PLACEHOLDER)
+    stories = [story.encoded() for story in played]
     out: list[tuple[bytes, bytes]] = []
     case = 0
     marker = PLACEHOLDER.encode()

@@ -6,7 +6,6 @@ tests see exactly what the projections engineer's read models hold for such a hi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,8 @@ import asyncpg
 from projections.apply import ApplyStats, apply_event
 from projections.model import Model
 from projections.readmodel_store import load_cases, write_cases, write_timeline
-from tests.stories.wire import CaseStory
+from tests.stories import Story, wire
+from whistle.domain import Event, encode
 
 NOW = datetime.now(UTC)
 
@@ -32,22 +32,22 @@ CASES = [
 ]
 
 
-async def project(conn: asyncpg.Connection, events: list[dict[str, Any]]) -> None:
+async def project(conn: asyncpg.Connection, events: list[Event]) -> None:
     """Apply ``events`` to the live read models, as the projector would."""
     model = Model()
     stats = ApplyStats()
     async with conn.transaction():
         await conn.execute("SET LOCAL search_path TO projection, public")
-        await load_cases(conn, model, {e["case_id"] for e in events})
+        await load_cases(conn, model, {e.case_id for e in events})
         for event in events:
-            apply_event(model, event, json.dumps(event, ensure_ascii=False), None, None, stats)
+            apply_event(model, wire(event), encode(event).decode(), None, None, stats)
         await write_cases(conn, model, model.dirty, replace=True)
         await write_timeline(conn, model)
 
 
-def _closed_case(case_id: str, community: str, dept: str, *facts: Any) -> list[dict[str, Any]]:
+def _closed_case(case_id: str, community: str, dept: str, *facts: Any) -> list[Event]:
     in_time, solved, satisfied, days = facts
-    story = CaseStory(case_id, community)
+    story = Story(case_id, community)
     t0 = NOW - timedelta(days=days, hours=3)
     story.raised(t0)
     story.routed(t0 + timedelta(seconds=1), dept)
@@ -58,21 +58,23 @@ def _closed_case(case_id: str, community: str, dept: str, *facts: Any) -> list[d
     return list(story.events)
 
 
-def _open_case(case_id: str, dept: str, title: str, hours_ago: float) -> CaseStory:
-    story = CaseStory(case_id, "tongan.datong.jinhai")
+def _open_case(
+    case_id: str, dept: str, title: str, hours_ago: float, supporting: tuple[str, ...] = ()
+) -> Story:
+    story = Story(case_id, "tongan.datong.jinhai")
     t0 = NOW - timedelta(hours=hours_ago)
-    story.raised(t0, category="noise")["title"] = title
-    story.routed(t0 + timedelta(seconds=1), dept)
+    story.raised(t0, category="noise", title=title)
+    story.routed(t0 + timedelta(seconds=1), dept, supporting)
     return story
 
 
 async def seed(conn: asyncpg.Connection) -> None:
     """Closed-loop cases over a week, and one dispute (退单) awaiting a ruling."""
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for case_id, community, dept, *facts in CASES:
         events += _closed_case(case_id, community, dept, *facts)
     disputed = _open_case("WH-DEMO-09", "transport", "滨海步道占道经营", 2)
-    disputed.disputed(NOW - timedelta(minutes=40), "transport")["text"] = "占道经营应由城管处理"
+    disputed.disputed(NOW - timedelta(minutes=40), "transport", text="占道经营应由城管处理")
     events += disputed.events
     await project(conn, events)
 
@@ -80,15 +82,18 @@ async def seed(conn: asyncpg.Connection) -> None:
 async def breach(conn: asyncpg.Connection, case_id: str, department: str) -> None:
     """Nobody signed for ``department`` in time: the ack clock breached, a 催办 by the street."""
     story = _open_case(case_id, department, "广场舞噪音扰民", 1)
-    due = NOW - timedelta(hours=1) + timedelta(minutes=30)
-    story.breached(NOW, "ack", department, due)
-    story.escalated(NOW, "reminder", "street")["reason"] = "30 分钟未签收"
+    story.breached(NOW, "ack", department)
+    story.escalated(NOW, "reminder", "street", reason="30 分钟未签收")
     await project(conn, story.events)
 
 
-async def joint_action(conn: asyncpg.Connection, case_id: str, departments: list[str]) -> CaseStory:
-    """A 集结 on a new open case in half an hour; the first department has reported in."""
-    story = _open_case(case_id, departments[0], "滨海浪漫线游客激增", 1)
+async def joint_action(conn: asyncpg.Connection, case_id: str, departments: list[str]) -> Story:
+    """A 集结 on a new open case in half an hour, of departments that all signed for it (the
+    first one the lead); the first department has reported in."""
+    lead, *supporting = departments
+    story = _open_case(case_id, lead, "滨海浪漫线游客激增", 1, tuple(supporting))
+    for department in departments:
+        story.acknowledged(NOW - timedelta(minutes=40), department)
     when = NOW + timedelta(minutes=30)
     story.joint_action(NOW - timedelta(minutes=30), when, "滨海浪漫线金海段", departments)
     story.reported_in(NOW - timedelta(minutes=5), "ja-1", departments[0], len(departments) == 1)
@@ -96,6 +101,6 @@ async def joint_action(conn: asyncpg.Connection, case_id: str, departments: list
     return story
 
 
-async def report_in(conn: asyncpg.Connection, story: CaseStory, department: str) -> None:
+async def report_in(conn: asyncpg.Connection, story: Story, department: str) -> None:
     """``department`` reports in at ja-1 of ``story``'s case, the last one to arrive."""
     await project(conn, [story.reported_in(datetime.now(UTC), "ja-1", department, True)])

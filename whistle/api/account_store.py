@@ -54,6 +54,33 @@ ALTER TABLE users ADD CONSTRAINT users_role_check
     CHECK (role IN ('secretary', 'liaison', 'supervisor', 'admin', 'config_admin'));
 """,
     ),
+    Migration(
+        10,  # people log in (issue #17): passwords, page sessions, login throttling
+        "people_sessions",
+        """
+ALTER TABLE users ALTER COLUMN token_sha256 DROP NOT NULL;
+ALTER TABLE users ADD COLUMN username text UNIQUE;
+ALTER TABLE users ADD COLUMN password_hash text;
+ALTER TABLE users ADD COLUMN password_changed_at timestamptz;
+ALTER TABLE users ADD COLUMN must_change_password boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN lang text CHECK (lang IN ('zh', 'en'));
+CREATE TABLE sessions (
+    session_sha256 text PRIMARY KEY,
+    user_id        text NOT NULL REFERENCES users (user_id),
+    csrf_token     text NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    expires_at     timestamptz NOT NULL,
+    revoked_at     timestamptz
+);
+CREATE INDEX sessions_user ON sessions (user_id) WHERE revoked_at IS NULL;
+CREATE TABLE login_throttle (
+    key          text PRIMARY KEY,
+    failures     integer NOT NULL,
+    window_start timestamptz NOT NULL,
+    locked_until timestamptz
+);
+""",
+    ),
 ]
 
 
@@ -120,6 +147,8 @@ class PgUsers:
 
     def __init__(self, pool: asyncpg.Pool, cache_ttl_s: float = 5.0) -> None:
         self._pool = pool
+        self.pool = pool
+        """The pool, for the stores that share it (``whistle users reset-password``)."""
         self._ttl = cache_ttl_s
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 

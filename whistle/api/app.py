@@ -29,6 +29,7 @@ from whistle.api import (
     open311,
     supervisor,
     webhook_routes,
+    whatif_routes,
 )
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.deps import Services
@@ -59,6 +60,8 @@ from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.read.gateway import PgRead, ReadModel
 from whistle.settings import Settings
+from whistle.web import install_web
+from whistle.web.accounts import PgAccounts
 from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import secret_box
@@ -142,6 +145,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         inbox=Inbox(pool),
         photos=photos,
         uploads=PgUploads(pool),
+        accounts=PgAccounts(pool),
     )
     return services, close
 
@@ -218,8 +222,10 @@ def create_app(
         notification_routes,
         dashboard,
         config_routes,
+        whatif_routes,
     ):
         app.include_router(module.router)
+    install_web(app)
     if api.fast_reads:
         wrap_router(app, DirectReads)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -22,6 +22,8 @@ KindFilter = Literal[
     "user.added",
     "user.revoked",
     "user.role_changed",
+    "user.password_reset",
+    "user.password_changed",
     "webhook.added",
     "webhook.secret_rotated",
     "webhook.enabled",

@@ -50,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rev = sub.add_parser("revoke", help="revoke a user's token")
     rev.add_argument("user_id")
     rev.set_defaults(func=_users(_revoke))
+    reset = sub.add_parser(
+        "reset-password",
+        help="重置登录密码（仅显示一次）/ a fresh login password, shown once",
+    )
+    reset.add_argument("user_id")
+    reset.add_argument("--username", help="the name to log in with (default: kept, else user_id)")
+    reset.set_defaults(func=_users(_reset_password))
     role = sub.add_parser(
         "set-role", help="变更用户角色与范围（令牌不变）/ change a user's role and scope"
     )
@@ -159,6 +166,24 @@ async def _revoke(users: PgUsers, args: argparse.Namespace) -> int:
         print(f"whistle users revoke: no active user {args.user_id!r}", file=sys.stderr)
         return 1
     print(f"revoked {args.user_id}")
+    return 0
+
+
+async def _reset_password(users: PgUsers, args: argparse.Namespace) -> int:
+    from whistle.audit.entries import cli_actor
+    from whistle.web.accounts import PgAccounts
+
+    accounts = PgAccounts(users.pool)
+    if args.username:
+        await accounts.set_username(args.user_id, args.username)
+    reset = await accounts.reset_password(args.user_id, actor=cli_actor())
+    if reset is None:
+        print(f"whistle users reset-password: no active user {args.user_id!r}", file=sys.stderr)
+        return 1
+    username, password = reset
+    print(f"{args.user_id} logs in as {username}; the password, shown only this once")
+    print("(to be changed at the first login) / 密码仅显示这一次，首次登录后须修改：")
+    print(password)
     return 0
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from whistle.audit.entries import AuditLog
     from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
+    from whistle.web.accounts import Accounts
     from whistle.webhooks.delivery_store import WebhookStore
 
 
@@ -65,6 +66,8 @@ class Services:
     """The photo library over the blob store (``None``: the photo routes answer 503)."""
     uploads: Uploads | None = None
     """Who uploaded which photo (with ``photos``)."""
+    accounts: Accounts | None = None
+    """People's passwords and page sessions (``None``: the pages answer 503)."""
 
     @property
     def board_read(self) -> ReadModel:

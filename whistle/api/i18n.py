@@ -58,6 +58,7 @@ DETAILS: dict[str, tuple[str, str]] = {
     "lat_long_pair": ("lat 与 long 须同时给出或都不给", "Give both lat and long, or neither"),
     "need_place": ("请给出 lat/long 或 address_string", "Give lat/long or address_string"),
     "no_request": ("没有请求 {id}", "No request {id}"),
+    "no_user": ("没有有效用户 {id}", "No active user {id}"),
     "no_endpoint": ("没有 webhook 端点 {id}", "No webhook endpoint {id}"),
     "no_notification": ("没有这条通知：{id}", "No notification {id}"),
     "no_delivery": ("端点 {endpoint} 没有投递 {id}", "No delivery {id} of endpoint {endpoint}"),

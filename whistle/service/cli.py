@@ -16,6 +16,8 @@ from whistle.dev.services import ServiceError, ensure_services
 from whistle.service.demo import (
     DEMO_POLICIES,
     DEMO_USERS,
+    demo_passwords,
+    login_table,
     raise_whistles,
     read_tokens,
     readiness_reasons,
@@ -81,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _load_demo(settings: Settings, api: str) -> None:
     tokens = asyncio.run(_demo_users(settings))
+    passwords = asyncio.run(_demo_logins(settings))
     env_file = write_env(settings.state_dir / "demo.env", api, tokens)
     clocks = (
         f"{DEMO_POLICIES.name}: departments sign for a case within 2 minutes"
@@ -99,6 +102,7 @@ def _load_demo(settings: Settings, api: str) -> None:
         f"""
 Whistle is running with demo data ({len(case_ids)} whistles raised).
   API docs:    {api}/docs
+{login_table(api, passwords)}
   Dashboard:   {api}/dashboard   (supervisor token: {supervisor})
   Logs:        {settings.state_dir / "logs"}
   Demo tokens: {settings.state_dir / "demo-tokens.json"}, as shell variables: source {env_file}
@@ -148,5 +152,23 @@ async def _demo_users(settings: Settings) -> dict[str, str]:
                 )
         write_tokens(path, tokens)
         return tokens
+    finally:
+        await pool.close()
+
+
+async def _demo_logins(settings: Settings) -> dict[str, str]:
+    """Give every demo user their username and the printed password (kept between runs in
+    ``demo-passwords.json``; a password changed in the browser is set back to it)."""
+    from whistle.web.accounts import PgAccounts
+
+    passwords = demo_passwords(settings.state_dir / "demo-passwords.json")
+    pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        accounts = PgAccounts(pool)
+        for user in DEMO_USERS:
+            await accounts.set_username(user.user_id, user.username)
+            await accounts.set_password(user.user_id, passwords[user.username])
+        return passwords
     finally:
         await pool.close()

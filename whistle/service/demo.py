@@ -35,17 +35,43 @@ class DemoUser:
     area: str | None = None
     department: str | None = None
     name: str = ""
+    username: str = ""
+    """What the person types on the login page (the password is printed by ``make run``)."""
 
 
 DEMO_USERS = (
-    DemoUser("demo-admin", "admin", name="演示管理员"),
+    DemoUser("demo-admin", "admin", name="演示管理员", username="admin"),
     DemoUser(
-        "demo-secretary-jinhai", "secretary", area="tongan.datong.jinhai", name="金海社区书记"
+        "demo-secretary-jinhai",
+        "secretary",
+        area="tongan.datong.jinhai",
+        name="金海社区书记",
+        username="jinhai",
     ),
-    DemoUser("demo-supervisor-tongan", "supervisor", area="tongan", name="同安区督办"),
-    DemoUser("demo-liaison-transport", "liaison", department="transport", name="交通联络员"),
-    DemoUser("demo-liaison-urban", "liaison", department="urban_management", name="城管联络员"),
-    DemoUser("demo-liaison-police", "liaison", department="public_security", name="公安联络员"),
+    DemoUser(
+        "demo-supervisor-tongan", "supervisor", area="tongan", name="同安区督办", username="tongan"
+    ),
+    DemoUser(
+        "demo-liaison-transport",
+        "liaison",
+        department="transport",
+        name="交通联络员",
+        username="transport",
+    ),
+    DemoUser(
+        "demo-liaison-urban",
+        "liaison",
+        department="urban_management",
+        name="城管联络员",
+        username="urban",
+    ),
+    DemoUser(
+        "demo-liaison-police",
+        "liaison",
+        department="public_security",
+        name="公安联络员",
+        username="police",
+    ),
 )
 
 DEMO_WHISTLES: tuple[dict[str, Any], ...] = (
@@ -100,6 +126,25 @@ def write_tokens(path: Path, tokens: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(tokens, indent=2))
     path.chmod(0o600)
+
+
+def demo_passwords(path: Path) -> dict[str, str]:
+    """The demo's login passwords (username → password): kept from an earlier run, a fresh
+    generated one for each username that has none yet; written back readable by the owner."""
+    from whistle.web.passwords import generated_password
+
+    kept = read_tokens(path)
+    passwords = {u.username: kept.get(u.username) or generated_password() for u in DEMO_USERS}
+    write_tokens(path, passwords)
+    return passwords
+
+
+def login_table(api: str, passwords: dict[str, str]) -> str:
+    """The lines ``make run`` prints: where to log in, each demo person's username and password."""
+    lines = [f"  Log in:      {api}/login   (username / password)"]
+    for user in DEMO_USERS:
+        lines.append(f"    {user.username:<10} {passwords[user.username]:<20}  {user.name}")
+    return "\n".join(lines)
 
 
 def write_env(path: Path, api: str, tokens: dict[str, str]) -> Path:

@@ -25,7 +25,7 @@ from projections.migrate import migrate
 from projections.model import Model
 from projections.readmodel_store import write_cases, write_timeline
 from projections.rollups import SHANGHAI, refresh_all
-from tests.stories.wire import CATEGORIES, COMMUNITIES, DEPARTMENTS, encode_event, random_story
+from tests.stories import CATEGORIES, COMMUNITIES, DEPARTMENTS, random_story
 from tests.unit.api.fakes import FakeRead
 from whistle.domain.evolve import EvolveError
 from whistle.domain.state import CaseState, state_document
@@ -66,8 +66,8 @@ async def both(fresh_database: str) -> AsyncIterator[Both]:
     ids = [f"WH-K-{i:03d}" for i in range(150)]
     for i, case_id in enumerate(ids):
         story = random_story(rng, case_id, T0 + timedelta(hours=4 * i, minutes=rng.randint(0, 59)))
-        for event in story.events:
-            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+        for event, text in story.wire_pairs():
+            apply_event(model, event, text, None, None, stats)
     async with pool.acquire() as conn:
         await migrate(conn)
         async with conn.transaction():

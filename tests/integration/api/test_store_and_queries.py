@@ -16,7 +16,7 @@ from projections.apply import ApplyStats, apply_event
 from projections.migrate import migrate
 from projections.model import Model
 from projections.readmodel_store import write_cases, write_timeline
-from tests.stories.wire import encode_event, random_story
+from tests.stories import random_story
 from whistle.api.account_store import IdempotencyMismatch, PgIdempotency, PgUsers, migrate_api
 from whistle.read.gateway import PgRead, joint_actions_sql
 from whistle.read.scope import CaseFilters, Scope
@@ -184,8 +184,8 @@ async def test_the_one_query_case_matches_the_tables_read_one_by_one(pool: async
     model, stats = Model(), ApplyStats()
     stories = [random_story(rng, f"WH-S-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(20)]
     for story in stories:
-        for event in story.events:
-            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+        for event, text in story.wire_pairs():
+            apply_event(model, event, text, None, None, stats)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL search_path TO projection, public")
         await write_cases(conn, model, model.dirty, replace=False)
@@ -214,8 +214,8 @@ async def test_the_one_query_timeline_matches_scope_and_timeline(pool: asyncpg.P
     model, stats = Model(), ApplyStats()
     stories = [random_story(rng, f"WH-T-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(8)]
     for story in stories:
-        for event in story.events:
-            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+        for event, text in story.wire_pairs():
+            apply_event(model, event, text, None, None, stats)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL search_path TO projection, public")
         await write_cases(conn, model, model.dirty, replace=False)
@@ -237,8 +237,8 @@ async def test_follow_ups_tell_the_leads_resolve_due_and_the_published_summary(
     model, stats = Model(), ApplyStats()
     stories = [random_story(rng, f"WH-F-{i}", datetime(2026, 10, 1, tzinfo=UTC)) for i in range(12)]
     for story in stories:
-        for event in story.events:
-            apply_event(model, event, encode_event(event).decode(), None, None, stats)
+        for event, text in story.wire_pairs():
+            apply_event(model, event, text, None, None, stats)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL search_path TO projection, public")
         await write_cases(conn, model, model.dirty, replace=False)

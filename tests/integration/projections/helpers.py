@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.stories.wire import encode_event
+from whistle.domain import Event, encode
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int = 4) -> None:
@@ -25,7 +24,7 @@ async def create_topic(bootstrap: str, topic: str, partitions: int = 4) -> None:
 
 
 async def produce(
-    bootstrap: str, topic: str, events: Iterable[dict[str, Any]], duplicate_every: int = 0
+    bootstrap: str, topic: str, events: Iterable[Event], duplicate_every: int = 0
 ) -> int:
     """Produce events keyed by case id; every ``duplicate_every``-th is sent twice."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
@@ -34,8 +33,8 @@ async def produce(
     try:
         futures = []
         for i, event in enumerate(events, start=1):
-            value = encode_event(event)
-            key = event["case_id"].encode()
+            value = encode(event)
+            key = event.case_id.encode()
             futures.append(await producer.send(topic, value=value, key=key))
             sent += 1
             if duplicate_every and i % duplicate_every == 0:

@@ -29,14 +29,15 @@ from tests.integration.projections.helpers import (
 )
 from tests.integration.projections.test_rebuild import stories
 from whistle.dev.postgres import ensure_installed
+from whistle.domain import Event
 from whistle.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
 
-async def assert_no_gap_no_duplicate(dsn: str, events: list[dict[str, object]]) -> None:
+async def assert_no_gap_no_duplicate(dsn: str, events: list[Event]) -> None:
     """Every produced (case, seq) is in the timeline exactly once, and cases are complete."""
-    expected = {(str(e["case_id"]), int(str(e["seq"]))) for e in events}
+    expected = {(e.case_id, e.seq) for e in events}
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch("SELECT case_id, seq FROM projection.case_events")

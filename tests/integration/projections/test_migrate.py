@@ -14,7 +14,7 @@ from projections.apply import ApplyStats, apply_event
 from projections.migrate import Migration, MigrationError, load_migrations, migrate
 from projections.model import Model
 from projections.readmodel_store import write_timeline
-from tests.stories.wire import CaseStory, encode_event
+from tests.stories import Story
 from whistle.read.resolution_metrics import metrics
 from whistle.settings import REPO_ROOT
 
@@ -112,16 +112,15 @@ async def test_migration_8_backfills_joint_actions_and_where_from_the_timeline(
 ) -> None:
     """Cases projected before 0008 get the joint actions and the whistle's description,
     address and location that the projector itself would write for their events."""
-    story = CaseStory("WH-OLD-1", "tongan.datong.jinhai")
+    story = Story("WH-OLD-1", "tongan.datong.jinhai")
     t0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
-    raised = story.raised(t0, category="tourist_crowds")
     where = {"address": "滨海浪漫线", "location": {"lat": 24.66, "lon": 118.2}}
-    raised.update(description="游客激增", **where)
+    story.raised(t0, category="tourist_crowds", description="游客激增", **where)
     story.routed(t0, "urban_management", ("transport",))
     story.joint_action(t0, t0 + timedelta(days=1), "金海段", ["transport", "urban_management"])
     model, stats = Model(), ApplyStats()
-    for event in story.events:
-        apply_event(model, event, encode_event(event).decode(), None, None, stats)
+    for event, raw in zip(story.wire(), story.encoded(), strict=True):
+        apply_event(model, event, raw.decode(), None, None, stats)
     conn = await asyncpg.connect(fresh_database)
     try:
         await migrate(conn, migrations=load_migrations()[:7])

@@ -11,22 +11,22 @@ import pytest
 
 from projections.projector import Projector, ProjectorConfig
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
-from tests.stories.wire import CaseStory
+from tests.stories import Story
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
-def story(case_id: str) -> CaseStory:
+def story(case_id: str) -> Story:
     """A routed, disputed, reassigned, resolved and called-back case."""
-    s = CaseStory(case_id, "tongan.datong.jinhai")
+    s = Story(case_id, "tongan.datong.jinhai")
     s.raised(T0)
     s.routed(T0 + timedelta(minutes=1), "urban_management", ("transport",))
     s.acknowledged(T0 + timedelta(minutes=10), "urban_management")
     s.disputed(T0 + timedelta(minutes=20), "transport")
-    s.ruled(T0 + timedelta(hours=1), "transport", "police")
-    s.acknowledged(T0 + timedelta(hours=2), "police")
+    s.ruled(T0 + timedelta(hours=1), "transport", "public_security")
+    s.acknowledged(T0 + timedelta(hours=2), "public_security")
     s.resolved(T0 + timedelta(days=2))
     s.callback(T0 + timedelta(days=3), solved=True, satisfied=False)
     return s
@@ -61,18 +61,18 @@ async def test_duplicates_are_skipped_and_rows_match_the_story(
         assert case["applied_seq"] == 8
         assert case["status"] == "resolved"
         assert case["district"] == "tongan" and case["street"] == "tongan.datong"
-        assert case["departments"] == ["urban_management", "police"]
+        assert case["departments"] == ["urban_management", "public_security"]
         rows = await conn.fetch(
             "SELECT department, role, active, acknowledged_in_time FROM projection.assignments"
             " WHERE case_id = 'case-007' ORDER BY department"
         )
         assert [tuple(r) for r in rows] == [
-            ("police", "supporting", True, False),
+            ("public_security", "supporting", True, False),
             ("transport", "supporting", False, None),
             ("urban_management", "lead", True, True),
         ]
         dispute = await conn.fetchrow("SELECT * FROM projection.disputes WHERE case_id='case-007'")
-        assert dispute["status"] == "ruled" and dispute["reassigned_to"] == "police"
+        assert dispute["status"] == "ruled" and dispute["reassigned_to"] == "public_security"
         callback = await conn.fetchrow(
             "SELECT * FROM projection.callbacks WHERE case_id = 'case-007'"
         )

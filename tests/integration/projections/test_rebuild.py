@@ -13,20 +13,19 @@ import pytest
 from projections.projector import Projector, ProjectorConfig
 from projections.rebuild import build, check, compare, rebuild
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
-from tests.stories.wire import random_story
+from tests.stories import random_stories
+from whistle.domain import Event
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def stories(n: int, seed: int = 1, prefix: str = "case") -> list[dict[str, object]]:
-    """The events of ``n`` random cases, interleaved in time order per case."""
+def stories(n: int, seed: int = 1, prefix: str = "case") -> list[Event]:
+    """The events of ``n`` random cases, case after case."""
     rng = random.Random(seed)
-    events = []
-    for i in range(n):
-        events.extend(random_story(rng, f"{prefix}-{i:05d}", T0 + timedelta(minutes=7 * i)).events)
-    return events
+    played = random_stories(rng, n, T0, timedelta(minutes=7), f"{prefix}-{{:05d}}".format)
+    return [event for story in played for event in story.events]
 
 
 async def table_counts(dsn: str) -> dict[str, int]:

@@ -15,7 +15,8 @@ from projections.model import Model
 from projections.projector import ProjectorConfig, connect, prepare_batch, write_batch
 from projections.readmodel_store import Position, init_checkpoints
 from projections.rollups import refresh_all
-from tests.stories.wire import encode_event, random_story
+from tests.stories import random_story
+from whistle.domain import encode
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +32,7 @@ def shard_records(partition: int, cases: range) -> dict[int, list[Any]]:
         for i in cases
         for e in random_story(rng, f"case-{i:04d}", T0 + timedelta(minutes=23 * i)).events
     ]
-    return {
-        partition: [SimpleNamespace(value=encode_event(e), offset=n) for n, e in enumerate(events)]
-    }
+    return {partition: [SimpleNamespace(value=encode(e), offset=n) for n, e in enumerate(events)]}
 
 
 async def test_interleaved_shard_batches_give_the_rollups_a_refill_gives(

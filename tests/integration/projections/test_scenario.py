@@ -12,7 +12,7 @@ import pytest
 
 from projections.projector import Projector, ProjectorConfig
 from tests.integration.projections.helpers import create_topic, produce, wait_projected
-from tests.stories.wire import CaseStory
+from tests.stories import Story
 from whistle.read.gateway import PgRead
 from whistle.read.resolution_metrics import Weights, metrics, metrics_sql, rankings, rollup_grain
 from whistle.read.scope import Scope
@@ -21,10 +21,10 @@ pytestmark = pytest.mark.integration
 
 CST = timezone(timedelta(hours=8))
 NOV, DEC = datetime(2026, 11, 1, tzinfo=CST), datetime(2026, 12, 1, tzinfo=CST)
-JINHAI, FENGXIANG, YUNXI = (
+JINHAI, FENGXIANG, FENGSHAN = (
     "tongan.datong.jinhai",
     "tongan.datong.fengxiang",
-    "tongan.xiangping.yunxi",
+    "tongan.xiangping.fengshan",
 )
 UM, TR, PS, HO = "urban_management", "transport", "public_security", "housing"
 M, H = timedelta(minutes=1), timedelta(hours=1)
@@ -38,11 +38,11 @@ def case(
     resolve_h: int | None,
     verdict: tuple[bool, bool, int] | None,
     at: tuple[int, int] = (9, 0),
-) -> CaseStory:
+) -> Story:
     """Raised at ``at`` Shanghai time on ``day`` and routed at once; ``acks`` = (department,
     minutes) with the first one the lead; in time when minutes ≤ 30 (the ack clock); ``verdict``
     = the callback's (solved, satisfied, score)."""
-    s = CaseStory(f"nov-{n:02d}", community)
+    s = Story(f"nov-{n:02d}", community)
     t = datetime(2026, 11, day, *at, tzinfo=CST)
     s.raised(t)
     lead, *supporting = [d for d, _ in acks]
@@ -57,18 +57,18 @@ def case(
     return s
 
 
-def month() -> list[CaseStory]:
+def month() -> list[Story]:
     """The twelve cases of November (callback scores 1–5 as the last item of each verdict)."""
     c1 = case(1, 2, JINHAI, [(UM, 10), (TR, 40)], 48, (True, True, 5))
     c2 = case(2, 3, JINHAI, [(UM, 20)], 24, (True, True, 4))
     c3 = case(3, 5, FENGXIANG, [(TR, 5), (PS, 25)], 72, (True, False, 2))
     # c4: Monday 9 Nov 00:30 in Shanghai is still Sunday 8 Nov in UTC
     c4 = case(4, 9, FENGXIANG, [(PS, 50)], 120, (False, False, 1), at=(0, 30))
-    c5 = case(5, 10, YUNXI, [(HO, 15), (UM, 30)], 96, (True, True, 5))
+    c5 = case(5, 10, FENGSHAN, [(HO, 15), (UM, 30)], 96, (True, True, 5))
     # c6: resolve clock breached at 7 days, resolved at 200 h, unsatisfied, reopened, 240 h
-    c6 = case(6, 12, YUNXI, [(HO, 60)], None, None)
+    c6 = case(6, 12, FENGSHAN, [(HO, 60)], None, None)
     t6 = datetime(2026, 11, 12, 9, 0, tzinfo=CST)
-    c6.breached(t6 + 168 * H + M, "resolve", HO, t6 + 168 * H)
+    c6.breached(t6 + 168 * H + M, "resolve", HO)
     c6.resolved(t6 + 200 * H)
     c6.callback(t6 + 201 * H, False, False, 2)
     c6.reopened(t6 + 202 * H, 1)
@@ -76,15 +76,15 @@ def month() -> list[CaseStory]:
     c6.callback(t6 + 241 * H, True, True, 4)
     c7 = case(7, 15, JINHAI, [(TR, 10)], 36, (True, True, 5))
     c8 = case(8, 18, FENGXIANG, [(UM, 25), (HO, 35)], 60, (True, True, 4))
-    c9 = case(9, 21, YUNXI, [(PS, 5), (TR, 15)], 30, (True, False, 3))
+    c9 = case(9, 21, FENGSHAN, [(PS, 5), (TR, 15)], 30, (True, False, 3))
     # c10: housing signs 45 min late (ack clock breached at 31 min); still open
     c10 = case(10, 24, JINHAI, [(HO, -1)], None, None)
     t10 = datetime(2026, 11, 24, 9, 0, tzinfo=CST)
-    c10.breached(t10 + 31 * M, "ack", HO, t10 + 30 * M)
+    c10.breached(t10 + 31 * M, "ack", HO)
     c10.acknowledged(t10 + 45 * M, HO, within=False)
     c11 = case(11, 26, FENGXIANG, [(UM, 12)], 12, (True, True, 5))
     # c12: public security disputes (退单) and is replaced by housing, who signs 20 min later
-    c12 = case(12, 28, YUNXI, [(TR, 8), (PS, -1)], None, None)
+    c12 = case(12, 28, FENGSHAN, [(TR, 8), (PS, -1)], None, None)
     t12 = datetime(2026, 11, 28, 9, 0, tzinfo=CST)
     c12.disputed(t12 + 10 * M, PS)
     c12.ruled(t12 + 40 * M, PS, HO)
@@ -193,13 +193,13 @@ async def test_average_callback_score_per_group(month_db: asyncpg.Connection) ->
     ranked = await rankings(month_db, "department", NOV, DEC, by="average_score")
     assert [(r["group"], r["rank"]) for r in ranked] == [(UM, 1), (HO, 2), (TR, 2), (PS, 4)]
 
-    # communities: jinhai c1 5 + c2 4 + c7 5 = 14/3; yunxi c5 5 + c6 2 + 4 + c9 3 + c12 4 = 18/5;
+    # communities: jinhai c1 5 + c2 4 + c7 5 = 14/3; fengshan c5 5 + c6 2 + 4 + c9 3 + c12 4 = 18/5;
     # fengxiang c3 2 + c4 1 + c8 4 + c11 5 = 12/4; street tongan.datong = jinhai + fengxiang
     # = 26/7; the district, all twelve callbacks: 44/12
     ranked = await rankings(month_db, "community", NOV, DEC)
     assert {r["group"]: r["average_score"] for r in ranked} == {
         JINHAI: 14 / 3,
-        YUNXI: 3.6,
+        FENGSHAN: 3.6,
         FENGXIANG: 3.0,
     }
     streets = {r["group"]: r for r in await metrics(month_db, "street", None, NOV, DEC)}
@@ -221,9 +221,9 @@ async def test_average_callback_score_per_group(month_db: asyncpg.Connection) ->
 async def test_community_ranking_and_custom_weights(month_db: asyncpg.Connection) -> None:
     ranked = await rankings(month_db, "community", NOV, DEC)
     # jinhai: 响应 3/5, 解决 3/3, 满意 3/3 → 18 + 35 + 35 = 88
-    # yunxi: 6/8, 4/5, 3/5 → 22.5 + 28 + 21 = 71.5
+    # fengshan: 6/8, 4/5, 3/5 → 22.5 + 28 + 21 = 71.5
     # fengxiang: 4/6, 3/4, 2/4 → 20 + 26.25 + 17.5 = 63.75
-    assert [(r["group"], r["rank"]) for r in ranked] == [(JINHAI, 1), (YUNXI, 2), (FENGXIANG, 3)]
+    assert [(r["group"], r["rank"]) for r in ranked] == [(JINHAI, 1), (FENGSHAN, 2), (FENGXIANG, 3)]
     assert [r["score"] for r in ranked] == pytest.approx([88.0, 71.5, 63.75], abs=1e-9)
     assert [(r["acknowledged_in_time"], r["dispatched"]) for r in ranked] == [
         (3, 5),
@@ -233,7 +233,7 @@ async def test_community_ranking_and_custom_weights(month_db: asyncpg.Connection
 
     only_response = await rankings(month_db, "community", NOV, DEC, weights=Weights(1, 0, 0))
     assert [(r["group"], r["score"]) for r in only_response] == [
-        (YUNXI, pytest.approx(75.0)),
+        (FENGSHAN, pytest.approx(75.0)),
         (FENGXIANG, pytest.approx(200 / 3)),
         (JINHAI, pytest.approx(60.0)),
     ]

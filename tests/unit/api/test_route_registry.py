@@ -2,8 +2,10 @@
 (test_authorization_matrix), the webhook matrix (tests/integration/webhooks/
 test_webhook_matrix), the configuration matrix (tests/integration/config/
 test_live_configuration), the notification matrix (tests/integration/notify/
-test_notification_routes), the photo matrix (tests/integration/api/test_attachments), the
-Open311 matrix below, or the list of public routes with the reason.
+test_notification_routes), the page matrix (tests/integration/web/test_page_matrix: every
+page and form, anonymous, each role, without CSRF), the photo matrix
+(tests/integration/api/test_attachments), the Open311 matrix below, or the list of public
+routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
 
@@ -19,6 +21,8 @@ from fastapi.routing import APIRoute
 from tests.integration.api.test_attachments import MATRIX as PHOTO_MATRIX
 from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
 from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
+from tests.integration.web.test_page_matrix import API_MATRIX as PAGE_API_MATRIX
+from tests.integration.web.test_page_matrix import MATRIX as PAGE_MATRIX
 from tests.integration.webhooks.test_webhook_matrix import MATRIX as WEBHOOK_MATRIX
 from tests.unit.api import test_authorization_matrix as cases
 from tests.unit.api.conftest import auth
@@ -47,6 +51,9 @@ STREAM = {
 # (401/403) and tests/integration/api/test_audit.py (200 on the real database)
 EVERY_ROLE = {("GET", "/v1/calendar/status"): "calendar coverage and a count; names no case"}
 ADMIN_ONLY = {("GET", "/v1/audit"): "the audit log of administration: admins only"}
+# admins and config admins (a config admin's documents checked against its district), driven
+# for every role in tests/integration/whatif/test_whatif_live.py
+WHATIF = {("POST", "/v1/config/whatif"): "what-if preview of a proposal: config roles only"}
 
 SEC_IN, SEC_OUT, LIAISON_IN, LIAISON_OUT = (
     "tok-sec-in",
@@ -111,8 +118,11 @@ def test_every_route_has_an_authorization_entry() -> None:
             | set(STREAM)
             | set(EVERY_ROLE)
             | set(ADMIN_ONLY)
+            | set(WHATIF)
         )
         | set(NOTIFICATION_MATRIX)
+        | set(PAGE_MATRIX)
+        | set(PAGE_API_MATRIX)
         | set(PHOTO_MATRIX)
     )
     missing = app_routes() - registered

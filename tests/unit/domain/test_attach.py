@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tests.stories.domain import (
+from tests.stories import (
     ADMIN,
     LEAD,
     SECRETARY,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.stories.domain import T0, raise_whistle, routed_story
+from tests.stories import T0, raise_whistle, routed_story
 from whistle.domain import (
     Acknowledge,
     DecodeError,

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.stories.domain import (
+from tests.stories import (
     LEAD,
     ack,
     callback,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.stories.domain import routed_story
+from tests.stories import routed_story
 from whistle.contracts import drift, render, to_cloudevent, write_schemas
 from whistle.domain.codec import EVENT_TYPES
 from whistle.domain.commands import ALL_COMMANDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.stories.domain import LEAD, ack, complete, joint, resolve, working_story
+from tests.stories import LEAD, ack, complete, joint, resolve, working_story
 from whistle.domain import (
     CaseResolved,
     Rejection,

@@ -14,7 +14,7 @@ import pytest
 
 from projections.apply import ApplyStats, apply_event, decode
 from projections.model import Model
-from tests.stories.domain import ADMIN, JINHAI, SECRETARY, Story, raise_whistle
+from tests.stories import ADMIN, JINHAI, SECRETARY, Story, raise_whistle
 from whistle.domain import RoutingRules, Rule, WhistleRaised, load_areas, load_rules, route
 from whistle.domain.areas import case_area, within
 from whistle.domain.authz import covers

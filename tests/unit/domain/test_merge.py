@@ -5,7 +5,7 @@ from __future__ import annotations
 from msgspec.structs import replace
 
 from streams.decider import CommandRecord, decide_batch, encode_value
-from tests.stories.domain import (
+from tests.stories import (
     ADMIN,
     SECRETARY,
     Story,

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from pydantic import BaseModel
 
-from tests.stories.domain import (
+from tests.stories import (
     LEAD,
     SECRETARY,
     T0,

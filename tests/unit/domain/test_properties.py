@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_event
 from hypothesis import strategies as st
 
-from tests.stories import domain as domain_stories
+from tests import stories as domain_stories
 from whistle.domain import (
     CaseState,
     Command,

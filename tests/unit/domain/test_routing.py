@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.stories.domain import ADMIN, T0, Story, raise_whistle
+from tests.stories import ADMIN, T0, Story, raise_whistle
 from whistle.domain import (
     CaseState,
     RoutingRules,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.stories.domain import LEAD, T0, pause, resume, working_story
+from tests.stories import LEAD, T0, pause, resume, working_story
 from whistle.domain import clock_report, default_calendar, load_policies
 from whistle.domain.sla import SlaPolicy, budget_of, plan_clocks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.stories.domain import (
+from tests.stories import (
     LEAD,
     T0,
     Story,

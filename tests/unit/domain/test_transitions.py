@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stories.domain import (
+from tests.stories import (
     ADMIN,
     CASE,
     JINHAI,

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from projections.apply import ApplyStats, apply_event, decode
 from projections.model import Model
-from tests.stories.wire import CaseStory, encode_event, random_story
-from whistle.domain import fold, parse_event
+from tests.stories import Story, random_story
+from whistle.domain import Event, encode, fold, parse_event
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
 
 def project(
-    events: list[dict[str, object]], model: Model | None = None
+    events: Sequence[Event | bytes], model: Model | None = None
 ) -> tuple[Model, ApplyStats]:
-    """Apply encoded events to an in-memory model."""
+    """Apply events (or encoded ones) to an in-memory model."""
     model = model or Model()
     stats = ApplyStats()
     for i, event in enumerate(events):
-        raw = encode_event(event)
+        raw = event if isinstance(event, bytes) else encode(event)
         decoded = decode(raw)
         assert decoded is not None
         apply_event(model, decoded, raw.decode(), 0, i, stats)
@@ -32,7 +33,7 @@ def test_random_stories_agree_with_the_domain_fold() -> None:
     rng = random.Random(7)
     for n in range(300):
         story = random_story(rng, f"case-{n}", T0 + timedelta(hours=n))
-        state = fold(parse_event(encode_event(e)) for e in story.events)
+        state = fold(parse_event(raw) for raw in story.encoded())
         assert state is not None
         model, stats = project(story.events)
         case = model.cases[story.case_id].case
@@ -56,20 +57,20 @@ def test_random_stories_agree_with_the_domain_fold() -> None:
 
 
 def test_a_redelivered_event_is_skipped_and_a_different_one_is_a_conflict() -> None:
-    story = CaseStory("c-1", "tongan.datong.jinhai")
+    story = Story("c-1", "tongan.datong.jinhai")
     story.raised(T0)
     story.routed(T0 + timedelta(minutes=1), "urban_management")
     model, stats = project([*story.events, story.events[1], story.events[0]])
     assert (stats.applied, stats.duplicates, stats.conflicts) == (2, 2, 0)
     assert len(model.timeline) == 2
-    forged = json.loads(encode_event(story.events[1]))
+    forged = json.loads(encode(story.events[1]))
     forged["event_id"] = "another"
-    _, stats = project([forged], model)
+    _, stats = project([json.dumps(forged).encode()], model)
     assert (stats.applied, stats.conflicts) == (0, 1)
 
 
 def test_a_gap_is_counted_but_applied() -> None:
-    story = CaseStory("c-2", "tongan.datong.jinhai")
+    story = Story("c-2", "tongan.datong.jinhai")
     story.raised(T0)
     story.routed(T0, "urban_management")
     story.acknowledged(T0 + timedelta(minutes=3), "urban_management")

@@ -1,6 +1,5 @@
-"""Stories played through the domain: actors, commands with fresh ids, a case decided step by
-step (``Story``), and a whole lifecycle as a command script (``lifecycle_script``, which the
-domain benchmark replays)."""
+"""The actors and commands of a story: a 金海 whistle's commands with fresh ids, and a whole
+lifecycle as a command script (``lifecycle_script``, which the domain benchmark replays)."""
 
 from __future__ import annotations
 
@@ -10,16 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from whistle.domain import (
-    SYSTEM,
     Acknowledge,
     Actor,
-    CaseState,
     CloseCase,
     Command,
     ContactRequester,
     DisputeAssignment,
     Escalate,
-    Event,
     GrantExtension,
     MarkDuplicate,
     PauseClock,
@@ -27,7 +23,6 @@ from whistle.domain import (
     RaiseWhistle,
     RecordCallback,
     RefuseExtension,
-    Rejection,
     ReopenCase,
     ReportCompletion,
     ReportIn,
@@ -35,18 +30,15 @@ from whistle.domain import (
     RequestExtension,
     ResolveCase,
     ResumeClock,
-    RouteCase,
     RuleOnDispute,
     ScheduleJointAction,
     WithdrawCase,
     decide,
-    evolve,
     fold,
     load_rules,
     route,
 )
 from whistle.domain.calendar import shanghai
-from whistle.domain.rejections import MISSING
 from whistle.domain.steps.attach import AttachPhotos, Photo
 
 TZ = shanghai()
@@ -298,82 +290,6 @@ def escalate(step: str = "supervision", tier: str = "street") -> Escalate:
 def publish() -> PublishCase:
     """晒事."""
     return PublishCase(command_id=cid("publish"), case_id=CASE, actor=SECRETARY, summary="已公示")
-
-
-class Story:
-    """A case played through ``decide``/``evolve``, keeping every event."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.state: CaseState | None = None
-        self.events: list[Event] = []
-        self.now = now
-
-    def later(self, **delta: float) -> Story:
-        """Advance the story's clock."""
-        self.now += timedelta(**delta)
-        return self
-
-    def attempt(self, command: Command, at: datetime | None = None) -> list[Event] | Rejection:
-        """``decide`` only: the outcome without applying it."""
-        return decide(self.state, command, at or self.now)
-
-    def do(self, command: Command, at: datetime | None = None) -> list[Event]:
-        """Decide and apply; fails the test on a rejection."""
-        result = self.attempt(command, at)
-        assert not isinstance(result, Rejection), f"{command.type} rejected: {result}"
-        for event in result:
-            self.state = evolve(self.state, event)
-            self.events.append(event)
-        return result
-
-    def rejected(self, command: Command, code: str, at: datetime | None = None) -> Rejection:
-        """Assert that ``command`` is refused with ``code`` and the state is untouched."""
-        before = self.state
-        result = self.attempt(command, at)
-        assert isinstance(result, Rejection), f"{command.type} accepted: {result}"
-        assert result.code == code, result
-        assert result.message
-        assert result.message_zh and MISSING not in result.message_zh + result.message, result
-        assert self.state is before
-        return result
-
-    def routing(self) -> RouteCase:
-        """The system's routing command for the case now."""
-        assert self.state is not None
-        return route(load_rules(), self.state, self.now)
-
-    @property
-    def s(self) -> CaseState:
-        """The current state (the case exists)."""
-        assert self.state is not None
-        return self.state
-
-
-def routed_story(**raise_fields: Any) -> Story:
-    """A 金海 whistle raised and routed at T0."""
-    story = Story()
-    story.do(raise_whistle(**raise_fields))
-    story.do(story.routing())
-    return story
-
-
-def working_story() -> Story:
-    """Routed, and every department acknowledged."""
-    story = routed_story()
-    for dept in story.s.assignments:
-        story.do(ack(dept))
-    return story
-
-
-def system_breach_command(state: CaseState, key: str, fired_at: datetime) -> Command:
-    """The deadline tracker's command for the pending deadline ``key``."""
-    from whistle.domain import deadline_command, pending_deadlines
-
-    found = {d.key: d for d in pending_deadlines(state)}
-    return deadline_command(state, found[key], fired_at)
-
-
-__all__ = ["SYSTEM"]
 
 
 def lifecycle_script(case_id: str) -> list[tuple[Command, datetime]]:

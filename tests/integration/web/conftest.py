@@ -1,0 +1,137 @@
+"""The app over a fresh database with one person per role, logged in through the login form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from argon2 import PasswordHasher
+
+from projections.migrate import migrate
+from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
+from whistle.api.app import create_app
+from whistle.api.deps import Services
+from whistle.bus import Decision
+from whistle.read.gateway import PgRead
+from whistle.settings import Settings
+from whistle.web.accounts import PgAccounts, Throttle
+from whistle.web.passwords import Passwords
+
+CHEAP = Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+"""Real Argon2id at a test's cost (the default costs ~0.1–0.8 s a hash on this machine)."""
+
+PASSWORD = "demo-pass-2026"
+PEOPLE = {
+    "secretary": ("sec-jinhai", {"area": "tongan.datong.jinhai"}),
+    "liaison": ("li-urban", {"department": "urban_management"}),
+    "supervisor": ("sup-tongan", {"area": "tongan"}),
+    "admin": ("admin", {}),
+    "config_admin": ("cfg-tongan", {"area": "tongan"}),
+}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class NoBus:
+    """The pages of this issue send no command."""
+
+    async def submit(self, command: object, case_id: str, command_id: str) -> Decision:
+        raise AssertionError("no command expected")
+
+
+async def _no_probe() -> None:
+    return None
+
+
+@dataclass
+class Site:
+    """The served app, its pool and accounts, and the role → user id of its people."""
+
+    app: object
+    pool: asyncpg.Pool
+    accounts: PgAccounts
+    users: PgUsers
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self) -> httpx.AsyncClient:
+        """A browser-like client (its own cookie jar), not logged in."""
+        transport = httpx.ASGITransport(app=self.app)  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=transport, base_url="http://web")
+
+    async def login(self, role: str, password: str = PASSWORD) -> httpx.AsyncClient:
+        """A client logged in as the person of ``role`` (fails the test otherwise)."""
+        client = self.client()
+        response = await submit(
+            client, "/login", {"username": PEOPLE[role][0], "password": password}
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    @asynccontextmanager
+    async def session(self, role: str) -> AsyncIterator[httpx.AsyncClient]:
+        """``login(role)``, closed afterwards."""
+        client = await self.login(role)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
+async def csrf_of(client: httpx.AsyncClient, path: str = "/login") -> str:
+    """The CSRF token the page at ``path`` puts in its forms."""
+    page = await client.get(path)
+    found = CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def submit(
+    client: httpx.AsyncClient, path: str, data: dict[str, str], page: str = "/login"
+) -> httpx.Response:
+    """Post a form as a browser would: with the CSRF token of the page it came from."""
+    token = await csrf_of(client, page)
+    return await client.post(path, data={"csrf_token": token, **data})
+
+
+@pytest.fixture
+async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
+    """The API app with its pages over a fresh database; a person per role (password
+    ``PASSWORD``) and a bearer token per role (``site.tokens``)."""
+    pool = await asyncpg.create_pool(fresh_database, min_size=1, max_size=4)
+    async with pool.acquire() as conn:
+        await migrate(conn)  # the read models (a token's /v1/inbox reads them)
+        await migrate_api(conn)
+    users = PgUsers(pool, 0.0)
+    throttle = Throttle(account_limit=3, client_limit=8)
+    accounts = PgAccounts(pool, throttle=throttle, passwords=CHEAP)
+    tokens = {}
+    for role, (user_id, scope) in PEOPLE.items():
+        await accounts.create_person(
+            user_id,
+            user_id,
+            role,
+            name=f"{role} person",
+            actor="test",
+            **scope,  # type: ignore[arg-type]
+        )
+        await accounts.set_password(user_id, PASSWORD)
+        tokens[role] = await users.add(f"tok-{user_id}", role, **scope)  # type: ignore[arg-type]
+    await users.add("victim", "secretary", area="tongan.datong.jinhai")
+    services = Services(
+        bus=NoBus(),
+        read=PgRead(pool),
+        users=users,
+        idempotency=PgIdempotency(pool),
+        kafka_probe=_no_probe,
+        accounts=accounts,
+    )
+    app = create_app(Settings(database_url=fresh_database, state_dir=tmp_path), services)
+    try:
+        yield Site(app, pool, accounts, users, tokens)
+    finally:
+        await pool.close()

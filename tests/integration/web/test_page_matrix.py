@@ -1,0 +1,119 @@
+"""Every page and form against every role: anonymous → 303 to the login page, a role the page
+is not for → the 403 page, a form without its CSRF token → the 403 page, the others → the
+page's answer. tests/unit/api/test_route_registry.py imports ``MATRIX``: a new page without
+an entry here fails there."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from tests.integration.web.conftest import PEOPLE, Site, csrf_of
+
+pytestmark = pytest.mark.integration
+
+ROLES = tuple(PEOPLE)
+ALL = dict.fromkeys(ROLES, 200)
+
+
+def only(status: int, *roles: str) -> dict[str | None, int]:
+    """``status`` for ``roles``, 403 for the other roles, 303 (to the login page) anonymous."""
+    return {None: 303, **{r: status if r in roles else 403 for r in ROLES}}
+
+
+# (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
+# and FORMS' body (the test below sends it without the token as well)
+MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("GET", "/login"): {None: 200, **dict.fromkeys(ROLES, 303)},
+    ("POST", "/login"): {None: 422, **dict.fromkeys(ROLES, 422)},
+    ("POST", "/lang"): {None: 303, **dict.fromkeys(ROLES, 303)},
+    ("GET", "/"): {None: 303, **ALL},
+    ("GET", "/password"): {None: 303, **ALL},
+    ("POST", "/password"): {None: 303, **dict.fromkeys(ROLES, 422)},
+    ("POST", "/logout"): {None: 303, **dict.fromkeys(ROLES, 303)},
+    ("GET", "/admin/users"): only(200, "admin"),
+    ("GET", "/admin/users/new"): only(200, "admin"),
+    ("POST", "/admin/users"): only(422, "admin"),
+    ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
+    ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
+}
+PUBLIC_FORMS = {("POST", "/login"), ("POST", "/lang")}
+"""Forms before login: their CSRF token is the pre-login cookie's."""
+FORMS = {
+    "/login": {"username": "nobody", "password": "wrong-password-1"},
+    "/lang": {"lang": "en", "next": "/"},
+    "/password": {},
+    "/admin/users": {},
+}
+# the API route of the reset (bearer tokens): who → status
+API_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("POST", "/v1/users/{user_id}/password"): {
+        None: 401,
+        **{r: 200 if r == "admin" else 403 for r in ROLES},
+    },
+}
+
+
+@asynccontextmanager
+async def _as(site: Site, who: str | None) -> AsyncIterator[httpx.AsyncClient]:
+    client = await site.login(who) if who else site.client()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=" ".join)
+async def test_every_page_and_form_answers_each_role_as_written(
+    site: Site, route: tuple[str, str]
+) -> None:
+    method, template = route
+    path = template.replace("{user_id}", "victim")
+    got: dict[str | None, int] = {}
+    for who in MATRIX[route]:
+        async with _as(site, who) as client:
+            if method == "GET":
+                response = await client.get(path)
+            else:
+                token = await csrf_of(client, "/login" if who is None else "/password")
+                data = {"csrf_token": token, **FORMS.get(path, {})}
+                response = await client.post(path, data=data)
+            got[who] = response.status_code
+            if response.status_code == 403:
+                assert "text/html" in response.headers["content-type"]
+            if who is None and route not in PUBLIC_FORMS and template != "/login":
+                assert response.headers["location"].startswith("/login?next="), response.headers
+    assert got == MATRIX[route]
+
+
+@pytest.mark.parametrize("route", sorted(r for r in MATRIX if r[0] == "POST"), ids=" ".join)
+async def test_every_form_without_its_csrf_token_is_refused(
+    site: Site, route: tuple[str, str]
+) -> None:
+    path = route[1].replace("{user_id}", "victim")
+    allowed = [who for who, status in MATRIX[route].items() if status != 403]
+    for who in allowed:
+        if who is None and route not in PUBLIC_FORMS:
+            continue  # anonymous: sent to the login page before any form is read
+        async with _as(site, who) as client:
+            await client.get("/login")  # the pre-login cookie is there, the field is not
+            for data in (FORMS.get(path, {}), {"csrf_token": "forged" * 8, **FORMS.get(path, {})}):
+                response = await client.post(path, data=data)
+                assert response.status_code == 403, (who, response.text)
+                assert "表单已过期" in response.text, response.text
+    rows = await site.pool.fetchval("SELECT count(*) FROM api.users WHERE revoked_at IS NOT NULL")
+    assert rows == 0, "a refused form changed nothing"
+
+
+@pytest.mark.parametrize("route", sorted(API_MATRIX), ids=" ".join)
+async def test_the_password_reset_api_is_for_admins(site: Site, route: tuple[str, str]) -> None:
+    got: dict[str | None, int] = {}
+    async with site.client() as client:
+        for who in API_MATRIX[route]:
+            headers = {"Authorization": f"Bearer {site.tokens[who]}"} if who else {}
+            response = await client.post("/v1/users/sec-jinhai/password", headers=headers)
+            got[who] = response.status_code
+    assert got == API_MATRIX[route]

@@ -1,0 +1,239 @@
+"""What-if on the real broker and database, through the running worker, projector and API.
+
+Whistles are raised, signed for (some in time, some late, some never) and resolved through
+the API under SLA policies measured in seconds, so the worker breaches and escalates them.
+Replaying the range with the version that was in force gives exactly the figures of the live
+read models (``whistle.read.resolution_metrics.metrics``) for every grouping; the CLI prints
+the same figures and refuses an unknown version in one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import unique_name
+from tests.service_fixtures import settings_of
+from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
+from tests.stack import Stack, running_stack, scratch_database
+from whistle.read.resolution_metrics import GROUPS, ROLLUP_COUNTS, metrics
+from whistle.whatif.run import history_now, run_whatif
+
+pytestmark = pytest.mark.integration
+
+PORTS = {"WHISTLE_HTTP_PORT": "18320", "WHISTLE_WORKER_WEB_PORT": "18321"}
+"""This suite's servers (the ports assigned to the what-if work)."""
+RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "average_score", "score")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Worker, projector and API on fresh topics and database, with second-long SLAs."""
+    tmp = tmp_path_factory.mktemp("whatif")
+    env = {**PORTS, "WHISTLE_SLA_POLICIES_FILE": str(write_short_sla_policies(tmp))}
+    with (
+        scratch_database(database_url, "whatif") as dsn,
+        running_stack(tmp, kafka_bootstrap, dsn, unique_name("whatif"), extra_env=env) as s,
+    ):
+        yield s
+
+
+def _auth(stack: Stack, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.tokens[who]}"}
+
+
+def _post(http: httpx.Client, stack: Stack, who: str, path: str, body: dict[str, Any]) -> Any:
+    for _ in range(40):  # the case may not be routed yet on a busy machine
+        got = http.post(path, json=body, headers=_auth(stack, who))
+        if got.status_code != 404:
+            assert got.status_code in (200, 201, 202), got.text
+            return got.json()
+        time.sleep(0.25)
+    raise AssertionError(f"{path}: still 404")
+
+
+def _history(http: httpx.Client, stack: Stack) -> None:
+    """Five whistles: signed in time, signed late, never signed, resolved and called back."""
+    raised = []
+    categories = ("tourist_crowds", "parking", "parking", "parking", "tourist_crowds")
+    for n, category in enumerate(categories):  # 城管 leads tourist_crowds in 金海
+        body = {"category": category, "title": f"测试 {n}", "address": "金海社区滨海步道"}
+        raised.append(_post(http, stack, "secretary", "/v1/cases", body)["case_id"])
+    first, second, late, never, resolved = raised
+    for case_id in (first, second, resolved):
+        _post(http, stack, "liaison", f"/v1/cases/{case_id}/acknowledge", {})
+    _post(
+        http,
+        stack,
+        "liaison",
+        f"/v1/cases/{resolved}/resolve",
+        {"outcome": "solved", "summary": "已处理"},
+    )
+    _post(
+        http,
+        stack,
+        "secretary",
+        f"/v1/cases/{resolved}/callback",
+        {"solved": True, "satisfied": False, "score": 3},
+    )
+    time.sleep(ACK_WITHIN_S + 1.5)  # past the ack clocks: breached and reminded
+    _post(http, stack, "liaison", f"/v1/cases/{late}/acknowledge", {})
+    del never  # never signed: breached, reminded, then supervised
+    time.sleep(SUPERVISION_AFTER_S + 4)  # every ladder to its end
+
+
+async def _live(dsn: str, since: datetime, until: datetime) -> dict[str, list[dict[str, Any]]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {g: await metrics(conn, g, None, since, until) for g in GROUPS}  # type: ignore[arg-type]
+    finally:
+        await conn.close()
+
+
+async def _settled(dsn: str, since: datetime, until: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The live figures once the projector has stopped moving them."""
+    previous: Any = None
+    for _ in range(60):
+        figures = await _live(dsn, since, until)
+        if figures == previous and figures["department"]:
+            return figures
+        previous = figures
+        await asyncio.sleep(1.0)
+    raise AssertionError("the read models kept moving")
+
+
+def _pick(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {name: row[name] for name in (*ROLLUP_COUNTS, *RATES)}
+
+
+def test_replaying_with_the_version_in_force_gives_the_live_figures(
+    stack: Stack, tmp_path: Path
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    with httpx.Client(base_url=stack.base, timeout=30) as http:
+        _history(http, stack)
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    live = asyncio.run(_settled(stack.env["WHISTLE_DATABASE_URL"], since, until))
+    settings = settings_of(stack.env)
+    history = history_now(settings)
+    in_force = history.at(datetime.now(UTC))
+    replayed = run_whatif(settings, in_force, since, until, processes=2)
+
+    assert replayed["cases"] == 5 and replayed["moved"]["count"] == 0
+    assert replayed["clocks"]["changes"] == [] and replayed["refused"] == []
+    for grouping in GROUPS:
+        rows = {r["group"]: _pick(r) for r in live[grouping]}
+        for entry in replayed["by"][grouping]:
+            for side in ("original", "proposed"):
+                mine = entry[side]
+                assert mine is not None
+                theirs = rows[entry["group"]]
+                assert theirs is not None
+                for name, value in theirs.items():
+                    if name in mine:
+                        assert mine[name] == value, (grouping, entry["group"], side, name)
+        assert {e["group"] for e in replayed["by"][grouping]} == set(rows)
+    everything = replayed["overall"]["original"]
+    assert everything["breaches"] >= 3 and everything["escalations"] >= 3
+    assert everything["callbacks"] == 1
+
+    done = stack.cli(
+        "whatif",
+        "--proposed",
+        str(in_force.version),
+        "--since",
+        since.isoformat(),
+        "--until",
+        until.isoformat(),
+        "--json",
+        "--html",
+        str(tmp_path / "report.html"),
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["overall"] == replayed["overall"]
+    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    table = stack.cli(
+        "whatif", "--proposed", "1", "--since", since.isoformat(), "--until", until.isoformat()
+    )
+    assert table.returncode == 0 and "响应率" in table.stdout, table.stderr
+
+    wrong = stack.cli(
+        "whatif", "--proposed", "99", "--since", since.isoformat(), "--until", until.isoformat()
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().count("\n") == 0 and "99" in wrong.stderr
+
+
+def test_the_admin_page_previews_a_proposal_over_http(stack: Stack) -> None:
+    """POST /v1/config/whatif: config roles only; a routing change moves the 金海 tourist
+    whistles to civil_affairs, which never saw them; errors are problem+json."""
+    since = datetime.now(UTC)  # after the other test's whistles (the stack is shared)
+    with httpx.Client(base_url=stack.base, timeout=120) as http:
+        case_id = _post(
+            http,
+            stack,
+            "secretary",
+            "/v1/cases",
+            {"category": "tourist_crowds", "title": "游客", "address": "金海社区滨海步道"},
+        )["case_id"]
+        _post(http, stack, "liaison", f"/v1/cases/{case_id}/acknowledge", {})
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        current = http.get("/v1/config/routing/current", headers=_auth(stack, "admin")).json()
+        rules = current["document"]["rules"]
+        for rule in rules:
+            if rule["id"] == "tongan.datong.jinhai.tourist_crowds":
+                rule.update(lead="civil_affairs", supporting=[])
+        body = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "changes": [{"kind": "routing", "document": current["document"]}],
+        }
+        for who in ("secretary", "liaison", "supervisor"):
+            denied = http.post("/v1/config/whatif", json=body, headers=_auth(stack, who))
+            assert denied.status_code == 403, (who, denied.text)
+            assert denied.headers["content-type"] == "application/problem+json"
+        answer = http.post("/v1/config/whatif", json=body, headers=_auth(stack, "admin"))
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert result["cases"] == 1 and result["moved"]["count"] == 1
+        [moved] = result["moved"]["examples"]
+        assert moved["case_id"] == case_id
+        assert moved["proposed"] == {
+            "lead": "civil_affairs",
+            "supporting": [],
+            "rule_id": "tongan.datong.jinhai.tourist_crowds",
+        }
+        assert [r["department"] for r in result["rerouted"]] == ["civil_affairs"]
+        assert result["overall"]["proposed"]["dispatched"] == 1
+        assert result["overall"]["original"]["dispatched"] == 4
+        html = http.post("/v1/config/whatif?format=html", json=body, headers=_auth(stack, "admin"))
+        assert html.status_code == 200 and "<svg" in html.text and "civil_affairs" in html.text
+        backwards = {**body, "since": until.isoformat(), "until": since.isoformat()}
+        wrong = http.post(
+            "/v1/config/whatif",
+            json=backwards,
+            headers={**_auth(stack, "admin"), "Accept-Language": "en"},
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.headers["content-type"] == "application/problem+json"
+        assert "before until" in wrong.text
+        missing = http.post(
+            "/v1/config/whatif",
+            json={"since": body["since"], "until": body["until"], "version": 99},
+            headers=_auth(stack, "admin"),
+        )
+        assert missing.status_code == 404 and "99" in missing.json()["detail"]

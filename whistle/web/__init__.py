@@ -1,0 +1,51 @@
+"""Pages for people, served by the API app itself: Jinja2 templates, vendored htmx, logins.
+
+Adding a page (docs/web.md has the whole recipe): a route in a router of this package taking
+``Depends(roles(...))`` (or ``form(roles(...))`` for a POST) from :mod:`whistle.web.pages` and
+returning ``render(page, "x.html", ...)``; a template in ``templates/`` extending
+``base.html``; its words in :data:`whistle.web.messages.PAGES`; a home link in
+:data:`whistle.web.nav.LINKS`; its entry in tests/integration/web/test_page_matrix.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from whistle.web import admin_routes, auth_routes
+from whistle.web.pages import (
+    CSRF_COOKIE,
+    HERE,
+    STATIC_PREFIX,
+    Page,
+    PageError,
+    Redirect,
+    choose_lang,
+    render,
+)
+
+ROUTERS = (auth_routes.router, admin_routes.router)
+
+
+def install_web(app: FastAPI) -> None:
+    """Add the pages, their static files and their error answers to ``app``."""
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="web-static")
+    app.add_exception_handler(PageError, _page_error)
+    app.add_exception_handler(Redirect, _redirect)
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    page: Page | None = getattr(request.state, "page", None)
+    if page is None:  # the session could not be looked up: an anonymous page
+        page = Page(request, None, choose_lang(request, None), request.cookies.get(CSRF_COOKIE, ""))
+    message = page.t(exc.key, **exc.values)
+    return render(page, "error.html", exc.status, message=message)
+
+
+async def _redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Redirect)
+    return RedirectResponse(exc.location, status_code=303, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,1 @@
+"""What-if: the past replayed under a proposed configuration version (docs/whatif.md)."""

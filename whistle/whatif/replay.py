@@ -1,0 +1,266 @@
+"""One case replayed under a proposed configuration version, fed its original events in order.
+
+The case's original events are applied to the read-model rows as the projector applies them
+(``projections.apply``), and, grouped by the command that caused them, drive the replay:
+
+* a held command (``whistle.whatif.held``) is decided again with ``decide`` at its original
+  instant, on the replayed state; a refusal is counted (``refused``), never forced;
+* a raised whistle is routed at once with the proposed version, as the worker's router does
+  (``streams.app.Streams._route``): ``route`` with its rules, policies and calendar;
+* before each held command, the deadlines of the replayed state that come due before it are
+  fired with the domain's ``fire_due`` (what the decider does with a tracker's firing): at the
+  instant the original log fired the same deadline (same key and due time), else at its due
+  time; after the last event, those due before the horizon.
+
+The replayed events go to a second set of read-model rows. Only the current state and the two
+sets of rows are held: nothing of the case survives its ``finish`` but its figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+from projections.apply import ApplyStats, apply_event
+from projections.model import CaseRows, Model
+from whistle.config.versions import ConfigVersion
+from whistle.domain import (
+    CaseState,
+    Command,
+    Deadline,
+    Event,
+    Rejection,
+    breach_command,
+    deadline_command,
+    decide,
+    encode,
+    evolve,
+    fire_due,
+    pending_deadlines,
+    route,
+)
+from whistle.domain.areas import use_areas
+from whistle.domain.calendar import use_calendar
+from whistle.domain.commands import PauseClock, ResumeClock, RouteCase
+from whistle.domain.events import WhistleRaised
+from whistle.whatif.held import command_of, deadline_key, re_derived
+
+RULE = "whatif_rule_id"
+"""Key of the first routing's rule in a replay's ``cases`` row (never written anywhere)."""
+
+
+class Proposed:
+    """The configuration version a replay decides with: its router, areas and calendar."""
+
+    def __init__(self, version: ConfigVersion) -> None:
+        self.version = version
+
+    def enter(self) -> None:
+        """Make the version's areas, departments and calendar the domain's (this context)."""
+        config = self.version.document
+        use_areas(config.areas, config.departments)
+        use_calendar(self.version.calendar)
+
+    def route(self, event: WhistleRaised) -> RouteCase:
+        """The router's command for ``event`` under this version (as the worker routes)."""
+        config = self.version.document
+        return route(
+            config.routing,
+            event,
+            event.occurred_at,
+            policies=config.policies,
+            calendar=self.version.calendar,
+            policy_version=self.version.policy_version,
+        )
+
+
+@dataclass
+class CaseOutcome:
+    """A replayed case's two sets of read-model rows and what the replay counted."""
+
+    case_id: str
+    original: CaseRows
+    replayed: CaseRows | None
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(command type, department or '') → held commands the replayed case refused."""
+    escalations: tuple[Counter[str], Counter[str]] = field(
+        default_factory=lambda: (Counter[str](), Counter[str]())
+    )
+    """Escalations by department (the event's, else the lead's), original and replayed."""
+
+
+def tracker_command(state: CaseState, due: list[Deadline], at: datetime) -> Command:
+    """The command the deadline tracker sends for a case's ``due`` deadlines (in due order):
+    the first breach's, else the first ladder rung's (``DeadlineTracker.command_for``)."""
+    first = next(
+        (c for d in due if (c := breach_command(state.case_id, d.key, d.due_at.timestamp(), at))),
+        None,
+    )
+    return first if first is not None else deadline_command(state, due[0], at)
+
+
+def fold_into(state: CaseState, events: list[Event]) -> CaseState:
+    """``state`` with ``events`` applied."""
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _row_dict(event: Event) -> dict[str, Any]:
+    """The event as the projector reads it off the log."""
+    data: dict[str, Any] = orjson.loads(encode(event))
+    return data
+
+
+class CaseReplay:
+    """Feed one case's original events in seq order, then ``finish`` it."""
+
+    def __init__(
+        self, case_id: str, proposed: Proposed, horizon: datetime, keep: bool = False
+    ) -> None:
+        self.case_id = case_id
+        self.kept: list[dict[str, Any]] | None = [] if keep else None
+        """With ``keep``, the replayed events (tests compare them with the original log)."""
+        self.proposed = proposed
+        self.horizon = horizon
+        self.original = Model()
+        self.replayed = Model()
+        self.state: CaseState | None = None
+        self.stats = ApplyStats()
+        self.fired: dict[tuple[str, float], datetime] = {}
+        """(deadline key, due epoch seconds) → when the original log fired it."""
+        self.group: list[dict[str, Any]] = []
+        self.all_running: bool | None = None  # the group's pause/resume named every clock
+        self.outcome = CaseOutcome(case_id, self.original.case_rows(case_id), None)
+
+    # ---- the original log -----------------------------------------------------------------
+    def feed(self, event: dict[str, Any]) -> None:
+        """The next original event of the case (decoded as the projector decodes it)."""
+        if self.group and self.group[0].get("command_id") != event.get("command_id"):
+            self._flush()
+        if not self.group:
+            self.all_running = self._names_every_clock(event)
+        self._project(event, 0, self.original)
+        self.group.append(event)
+
+    def _names_every_clock(self, event: dict[str, Any]) -> bool | None:
+        """Whether a pause (resume) names every running (paused) clock of the original case:
+        then the replayed command names none, meaning every clock of the replayed case."""
+        wanted = {"ClockPaused": "running", "ClockResumed": "paused"}.get(event["type"])
+        if wanted is None:
+            return None
+        clocks = self.original.case_rows(self.case_id).table("clocks")
+        keys = {f"{k}:{d}" for (k, d), row in clocks.items() if row["status"] == wanted}
+        return keys == set(event.get("clock_keys", ()))
+
+    def _flush(self) -> None:
+        group, self.group = self.group, []
+        first = group[0]
+        if re_derived(first):
+            for event in group:
+                self._remember_firing(event)
+            return
+        command = command_of(first)
+        if command is None:
+            return
+        if self.all_running and isinstance(command, PauseClock | ResumeClock):
+            command = command.model_copy(update={"clock_keys": ()})
+        at = datetime.fromisoformat(first["occurred_at"])
+        self._fire_before(at)
+        self._decide(command, at)
+
+    def _remember_firing(self, event: dict[str, Any]) -> None:
+        key = deadline_key(event)
+        if key is None:
+            return
+        at = datetime.fromisoformat(event["occurred_at"])
+        if event["type"] == "ClockBreached":
+            due = datetime.fromisoformat(event["due_at"])
+        elif event["type"] == "CaseEscalated" and event.get("lateness") is not None:
+            due = at - _seconds(event["lateness"])
+        else:
+            return
+        self.fired[(key, due.timestamp())] = at
+
+    # ---- the replay -----------------------------------------------------------------------
+    def _decide(self, command: Command, at: datetime) -> None:
+        outcome = decide(self.state, command, at)
+        if isinstance(outcome, Rejection):
+            department = getattr(command, "department", None) or command.actor.department or ""
+            self.outcome.refused[(command.type, department)] += 1
+            return
+        self._apply(outcome)
+        if outcome and isinstance(outcome[0], WhistleRaised):
+            routing = decide(self.state, self.proposed.route(outcome[0]), at)
+            if not isinstance(routing, Rejection):
+                self._apply(routing)
+
+    def _apply(self, events: list[Event]) -> None:
+        for event in events:
+            self.state = evolve(self.state, event)
+            self._project(_row_dict(event), 1, self.replayed)
+
+    def _fire_time(self, key: str, due: datetime) -> datetime:
+        return self.fired.get((key, due.timestamp()), due)
+
+    def _fire_before(self, limit: datetime) -> None:
+        """Fire the replayed state's deadlines whose firing time is before ``limit``, each
+        firing as the worker decides one: the tracker's command for the case's earliest due
+        deadline (``tracker_command``), then the domain's ``fire_due`` for the others due."""
+        stuck: set[str] = set()  # fired and changed nothing (left alone, as fire_due does)
+        while self.state is not None:
+            pending = [d for d in pending_deadlines(self.state) if d.key not in stuck]
+            if not pending:
+                return
+            at = min(self._fire_time(d.key, d.due_at) for d in pending)
+            if at >= limit:
+                return
+            due = sorted((d for d in pending if d.due_at <= at), key=lambda d: d.due_at)
+            events: list[Event] = []
+            outcome = decide(self.state, tracker_command(self.state, due, at), at)
+            if not isinstance(outcome, Rejection):
+                events += outcome
+                self.state = fold_into(self.state, outcome)
+            assert self.state is not None
+            self.state, chained = fire_due(self.state, at)
+            events += chained
+            if not events:
+                stuck.update(d.key for d in due)
+                continue
+            for event in events:
+                self._project(_row_dict(event), 1, self.replayed)
+
+    def _project(self, event: dict[str, Any], side: int, model: Model) -> None:
+        """Apply an event to one side's rows as the projector does; note what the rows lack
+        (the rule of the first routing, escalations by department)."""
+        case = model.case_rows(self.case_id).case
+        if side and self.kept is not None:
+            self.kept.append(event)
+        if event["type"] == "CaseEscalated":
+            department = event.get("department") or case["lead_department"] or ""
+            self.outcome.escalations[side][department] += 1
+        apply_event(model, event, "", None, None, self.stats)
+        if event["type"] == "CaseRouted" and RULE not in case:
+            case[RULE] = event["rule_id"]
+
+    def finish(self) -> CaseOutcome:
+        """Decide the last held command, fire what comes due before the horizon; the rows."""
+        if self.group:
+            self._flush()
+        self._fire_before(self.horizon + timedelta(microseconds=1))
+        if self.state is not None:
+            self.outcome.replayed = self.replayed.case_rows(self.case_id)
+        return self.outcome
+
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+
+
+def _seconds(value: Any) -> timedelta:
+    """A duration as the wire carries it (ISO 8601 ``PT…S`` or seconds)."""
+    return _DURATION.validate_python(value)

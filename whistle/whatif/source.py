@@ -1,0 +1,231 @@
+"""Reading the event log for a what-if: one partition set per process, results combined.
+
+A case's events are all in one partition (key = case id), in seq order, interleaved with other
+cases'. A partition set is read twice from the first record at or after ``since`` (less a
+margin: a record's timestamp is its producer's, a little after the decision):
+
+1. keys and offsets only (nothing decoded): the offset of each case's last event;
+2. every event: a case raised in range starts its replay at its ``WhistleRaised`` and is
+   finished, tallied and forgotten at its last offset.
+
+So a process holds the replays of the cases open at the current offset, and one offset per
+case (pass 1), never a case's history. Both passes stop at the end offsets taken at the start.
+The same function serves a consumer group over many machines (``run_group``): the group shares
+out the partitions, each member tallies its own, and ``combine`` adds the tallies up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import pickle
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projections.apply import decode
+from whistle.config.versions import ConfigVersion
+from whistle.settings import Settings
+from whistle.topics import CASE_EVENTS
+from whistle.whatif.replay import CaseReplay, Proposed
+from whistle.whatif.tally import Tally
+
+MARGIN = timedelta(minutes=5)
+"""How far before ``since`` the log is read (record timestamps trail the decisions)."""
+FETCH_MS = 500
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one process replays: its partitions and everything else of the what-if."""
+
+    bootstrap: str
+    topic: str
+    partitions: tuple[int, ...]
+    version: ConfigVersion
+    since: datetime
+    until: datetime
+    horizon: datetime
+
+
+Progress = Callable[[int], None]
+"""Told the number of records read since its last call."""
+
+
+async def _start_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], since: datetime
+) -> dict[TopicPartition, int]:
+    found = await consumer.offsets_for_times(
+        {tp: int((since - MARGIN).timestamp() * 1000) for tp in tps}
+    )
+    ends = await consumer.end_offsets(tps)
+    return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}
+
+
+async def _records(
+    consumer: AIOKafkaConsumer,
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    progress: Progress | None,
+) -> Any:
+    """Every record of the partitions from ``starts`` to ``ends`` (batches, in order)."""
+    open_tps = {tp for tp in starts if starts[tp] < ends[tp]}
+    for tp in starts:
+        consumer.seek(tp, starts[tp])
+    while open_tps:
+        batches = await consumer.getmany(*open_tps, timeout_ms=FETCH_MS, max_records=5000)
+        for tp, records in batches.items():
+            kept = [r for r in records if r.offset < ends[tp]]
+            if kept:
+                yield tp, kept
+                if progress is not None:
+                    progress(len(kept))
+            if records and records[-1].offset >= ends[tp] - 1:
+                open_tps.discard(tp)
+
+
+async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally:
+    """The tally of the cases raised in [since, until) in ``job``'s partitions."""
+    proposed = Proposed(job.version)
+    proposed.enter()
+    tally = Tally(since=job.since, until=job.until)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=job.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(job.topic, p) for p in job.partitions]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await _start_offsets(consumer, tps, job.since)
+        last: dict[bytes, int] = {}
+        async for _tp, records in _records(consumer, starts, ends, progress):
+            for r in records:
+                if r.key is not None:
+                    last[r.key] = r.offset
+        replays: dict[bytes, CaseReplay] = {}
+        async for _tp, records in _records(consumer, starts, ends, progress):
+            for r in records:
+                _take(r, last, replays, proposed, tally, job.horizon)
+        for key in list(replays):  # none: every case ends at its last offset
+            tally.add(replays.pop(key).finish())
+        return tally
+    finally:
+        await consumer.stop()
+
+
+def _take(
+    record: Any,
+    last: dict[bytes, int],
+    replays: dict[bytes, CaseReplay],
+    proposed: Proposed,
+    tally: Tally,
+    horizon: datetime,
+) -> None:
+    """One record of pass 2: feed its case's replay, start or finish one."""
+    key = record.key
+    replay = replays.get(key)
+    if replay is None:
+        event = decode(record.value)
+        if event is None or event["type"] != "WhistleRaised" or event["seq"] != 1:
+            return
+        if not tally.in_range(datetime.fromisoformat(event["occurred_at"])):
+            return
+        replay = replays[key] = CaseReplay(event["case_id"], proposed, horizon)
+    else:
+        event = decode(record.value)
+        if event is None:
+            return
+    replay.feed(event)
+    tally.events += 1
+    if last.get(key) == record.offset:
+        tally.add(replays.pop(key).finish())
+
+
+def _run_job(job: Job, queue: Any | None) -> bytes:
+    """A process's work: its partitions' tally, pickled (progress on ``queue``)."""
+    progress = None if queue is None else queue.put
+    return pickle.dumps(asyncio.run(replay_partitions(job, progress)))
+
+
+def partition_sets(partitions: int, processes: int) -> list[tuple[int, ...]]:
+    """The partitions shared out round-robin among ``processes`` (none empty)."""
+    n = max(1, min(processes, partitions))
+    return [tuple(range(i, partitions, n)) for i in range(n)]
+
+
+async def total_records(settings: Settings, since: datetime) -> int:
+    """How many records both passes read (for a progress bar)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        topic = settings.topic(CASE_EVENTS.name)
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        ends = await consumer.end_offsets(tps)
+        starts = await _start_offsets(consumer, tps, since)
+        return 2 * sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+def run_parallel(
+    settings: Settings,
+    version: ConfigVersion,
+    since: datetime,
+    until: datetime,
+    horizon: datetime,
+    processes: int,
+    progress: Progress | None = None,
+) -> Tally:
+    """Replay every partition, ``processes`` partition sets in as many processes; combined."""
+    topic = settings.topic(CASE_EVENTS.name)
+    jobs = [
+        Job(settings.bootstrap, topic, ps, version, since, until, horizon)
+        for ps in partition_sets(settings.partitions, processes)
+    ]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue() if progress is not None else None
+        with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+            futures = [pool.submit(_run_job, job, queue) for job in jobs]
+            while queue is not None and not all(f.done() for f in futures):
+                _drain(queue, progress)
+            tallies = [pickle.loads(f.result()) for f in futures]
+        if queue is not None:
+            _drain(queue, progress, wait=False)
+    return combine(tallies, since, until)
+
+
+def _drain(queue: Any, progress: Progress | None, wait: bool = True) -> None:
+    import queue as queues
+
+    try:
+        n = queue.get(timeout=0.2) if wait else queue.get_nowait()
+    except queues.Empty:
+        return
+    if progress is not None:
+        progress(n)
+    while True:
+        try:
+            n = queue.get_nowait()
+        except queues.Empty:
+            return
+        if progress is not None:
+            progress(n)
+
+
+def combine(tallies: list[Tally], since: datetime, until: datetime) -> Tally:
+    """The partition sets' tallies added up."""
+    total = Tally(since=since, until=until)
+    for tally in tallies:
+        total.merge(tally)
+    return total

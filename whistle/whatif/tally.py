@@ -1,0 +1,226 @@
+"""The figures of a what-if: both sides' read-model rows added up as the read side adds them.
+
+Each replayed case leaves two sets of read-model rows (``CaseOutcome``). A ``Tally`` adds them
+up per grouping exactly as ``whistle.read.resolution_metrics.metrics_sql`` counts the base
+tables (assignments, callbacks, cases, clocks, each filtered by its cohort's ``raised_at``),
+into the columns of ``ROLLUP_COUNTS``, and the rates and score come from the read side's own
+``finish_row``. Medians and p90s are left out (they would hold every duration). Tallies of
+partitions add up (``merge``): counts only, plus capped lists of examples.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from projections.model import CaseRows
+from projections.rollups import SHANGHAI
+from whistle.read.resolution_metrics import DEFAULT_WEIGHTS, GROUPS, ROLLUP_COUNTS, finish_row
+from whistle.whatif.replay import RULE, CaseOutcome, CaseReplay, Proposed
+
+COUNTS: tuple[str, ...] = (*ROLLUP_COUNTS, "escalations")
+INDEX = {name: i for i, name in enumerate(COUNTS)}
+SIDES = ("original", "proposed")
+EXAMPLES = 200
+"""Cases listed per kind of change (all are counted)."""
+
+GroupKey = tuple[str, str]  # (grouping, group)
+
+
+def _week(at: datetime) -> str:
+    local = at.astimezone(SHANGHAI).date()
+    return (local - timedelta(days=local.weekday())).isoformat()
+
+
+@dataclass
+class SideTally:
+    """One side's counts by (grouping, group), and its weekly load by department."""
+
+    groups: dict[GroupKey, list[int]] = field(default_factory=dict)
+    weekly: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(department, Monday of the week in Shanghai) → assignments dispatched."""
+
+    def bump(self, grouping: str, group: str | None, name: str, by: int = 1) -> None:
+        if group is None or not by:
+            return
+        counts = self.groups.get((grouping, group))
+        if counts is None:
+            counts = self.groups[(grouping, group)] = [0] * len(COUNTS)
+        counts[INDEX[name]] += by
+
+    def add(self, rows: CaseRows, escalations: Counter[str]) -> None:
+        """Add one case's rows (its cohort is in range: the caller checked)."""
+        case = rows.case
+        for a in rows.table("assignments").values():
+            for grouping in (*GROUPS, "all"):
+                group = _group(a, grouping, "department")
+                self.bump(grouping, group, "dispatched")
+                self.bump(grouping, group, "acknowledged_in_time", bool(a["acknowledged_in_time"]))
+                self.bump(grouping, group, "acknowledged", a["acknowledged_at"] is not None)
+                self.bump(grouping, group, "disputed", a["dispute_count"] > 0)
+            if a["dispatched_at"] is not None:
+                self.weekly[(a["department"], _week(a["dispatched_at"]))] += 1
+        for b in rows.table("callbacks").values():
+            for grouping in (*GROUPS, "all"):
+                group = _group(b, grouping, "department")
+                self.bump(grouping, group, "callbacks")
+                self.bump(grouping, group, "solved", bool(b["solved"]))
+                self.bump(grouping, group, "satisfied", bool(b["satisfied"]))
+                self.bump(grouping, group, "score_sum", b["score"] or 0)
+                self.bump(grouping, group, "score_count", b["score"] is not None)
+        resolved = case["resolved_at"] is not None or case["reopen_count"] > 0
+        for grouping in (*GROUPS, "all"):
+            group = _group(case, grouping, "lead_department")
+            self.bump(grouping, group, "cases")
+            self.bump(grouping, group, "resolved", resolved)
+            self.bump(grouping, group, "reopened", case["reopen_count"] > 0)
+        for k in rows.table("clocks").values():
+            for grouping in (*GROUPS, "all"):
+                self.bump(grouping, _group(k, grouping, "department"), "breaches", k["breaches"])
+        for department, n in escalations.items():
+            for grouping in (*GROUPS, "all"):
+                group = department if grouping == "department" else _group(case, grouping, "")
+                self.bump(grouping, group, "escalations", n)
+
+    def merge(self, other: SideTally) -> None:
+        """Add ``other`` to this one."""
+        for key, counts in other.groups.items():
+            mine = self.groups.setdefault(key, [0] * len(COUNTS))
+            for i, n in enumerate(counts):
+                mine[i] += n
+        self.weekly.update(other.weekly)
+
+    def rows(self, grouping: str) -> dict[str, dict[str, Any]]:
+        """Group → the read side's row (counts, rates, score) for ``grouping``."""
+        found: dict[str, dict[str, Any]] = {}
+        for (g, group), counts in sorted(self.groups.items()):
+            if g != grouping:
+                continue
+            record: dict[str, Any] = {"bucket": "all", "grp": group}
+            record.update(zip(COUNTS, counts, strict=True))
+            row = finish_row(record, DEFAULT_WEIGHTS)
+            row.pop("bucket")
+            found[group] = row
+        return found
+
+
+def _group(row: dict[str, Any], grouping: str, department_column: str) -> str | None:
+    if grouping == "all":
+        return "all"
+    value = row.get(department_column) if grouping == "department" else row.get(grouping)
+    return None if value is None else str(value)
+
+
+def _routing(rows: CaseRows | None) -> dict[str, Any] | None:
+    if rows is None:
+        return None
+    assignments = rows.table("assignments").values()
+    return {
+        "lead": rows.case["lead_department"],
+        "supporting": sorted(a["department"] for a in assignments if a["role"] == "supporting"),
+        "rule_id": rows.case.get(RULE),
+    }
+
+
+def _clock_results(rows: CaseRows | None) -> dict[str, str]:
+    if rows is None:
+        return {}
+    results = {}
+    for (kind, department), k in rows.table("clocks").items():
+        status = "breached" if k["breaches"] else ("met" if k["status"] == "met" else k["status"])
+        results[f"{kind}:{department}"] = status
+    return results
+
+
+@dataclass
+class Tally:
+    """Both sides of a what-if over the cases raised in [since, until)."""
+
+    since: datetime
+    until: datetime
+    original: SideTally = field(default_factory=SideTally)
+    proposed: SideTally = field(default_factory=SideTally)
+    cases: int = 0
+    skipped: int = 0
+    """Cases whose first event in the log is not their raising (raised before the log)."""
+    moved: int = 0
+    moved_examples: list[dict[str, Any]] = field(default_factory=list)
+    rerouted: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(department, week) → assignments the proposed rules give a department that never saw
+    the case (no human step of theirs to replay)."""
+    clock_changes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """(department, original result, proposed result) → clocks whose result differs."""
+    clock_examples: list[dict[str, Any]] = field(default_factory=list)
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(command type, department) → held commands the replayed cases refused."""
+    events: int = 0
+
+    def in_range(self, raised_at: datetime | None) -> bool:
+        """Whether a case raised at ``raised_at`` is in the what-if's cohort."""
+        return raised_at is not None and self.since <= raised_at < self.until
+
+    def add(self, outcome: CaseOutcome) -> None:
+        """Add one replayed case (out-of-range cases are the caller's to skip)."""
+        self.cases += 1
+        self.original.add(outcome.original, outcome.escalations[0])
+        if outcome.replayed is not None:
+            self.proposed.add(outcome.replayed, outcome.escalations[1])
+        self.refused.update(outcome.refused)
+        before, after = _routing(outcome.original), _routing(outcome.replayed)
+        if before != after:
+            self.moved += 1
+            if len(self.moved_examples) < EXAMPLES:
+                self.moved_examples.append(
+                    {"case_id": outcome.case_id, "original": before, "proposed": after}
+                )
+        seen = set(outcome.original.table("assignments"))
+        if outcome.replayed is not None:
+            for key, a in outcome.replayed.table("assignments").items():
+                if key not in seen and a["dispatched_at"] is not None:
+                    self.rerouted[(a["department"], _week(a["dispatched_at"]))] += 1
+        old, new = _clock_results(outcome.original), _clock_results(outcome.replayed)
+        for clock in sorted(set(old) | set(new)):
+            was, now = old.get(clock, "absent"), new.get(clock, "absent")
+            if was == now:
+                continue
+            self.clock_changes[(clock.partition(":")[2], was, now)] += 1
+            if len(self.clock_examples) < EXAMPLES:
+                self.clock_examples.append(
+                    {"case_id": outcome.case_id, "clock": clock, "original": was, "proposed": now}
+                )
+
+    def merge(self, other: Tally) -> None:
+        """Add another partition set's tally."""
+        self.original.merge(other.original)
+        self.proposed.merge(other.proposed)
+        self.cases += other.cases
+        self.skipped += other.skipped
+        self.moved += other.moved
+        self.events += other.events
+        room = EXAMPLES - len(self.moved_examples)
+        self.moved_examples += other.moved_examples[: max(0, room)]
+        room = EXAMPLES - len(self.clock_examples)
+        self.clock_examples += other.clock_examples[: max(0, room)]
+        self.rerouted.update(other.rerouted)
+        self.clock_changes.update(other.clock_changes)
+        self.refused.update(other.refused)
+
+
+def replay_case(
+    events: list[dict[str, Any]], proposed: Proposed, tally: Tally, horizon: datetime
+) -> CaseOutcome | None:
+    """Replay one case's whole log into ``tally`` (None: not raised in the tally's range)."""
+    if not events or events[0]["type"] != "WhistleRaised" or events[0]["seq"] != 1:
+        tally.skipped += 1
+        return None
+    if not tally.in_range(datetime.fromisoformat(events[0]["occurred_at"])):
+        return None
+    replay = CaseReplay(events[0]["case_id"], proposed, horizon)
+    for event in events:
+        replay.feed(event)
+    outcome = replay.finish()
+    tally.events += len(events)
+    tally.add(outcome)
+    return outcome
