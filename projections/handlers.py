@@ -440,3 +440,22 @@ def case_escalated(model: Model, rows: CaseRows, ev: Event, at: datetime) -> Non
 def case_published(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
     """晒事: published to the community."""
     rows.case["published_at"] = at
+
+
+@handles("PhotosAttached")
+def photos_attached(model: Model, rows: CaseRows, ev: Event, at: datetime) -> None:
+    """附图: one row per photo, in the order attached (the bytes stay in the blob store)."""
+    case_id, seq = rows.case["case_id"], ev["seq"]
+    for position, photo in enumerate(ev["photos"]):
+        row = model.child(case_id, "attachments", (seq, photo["sha256"]))
+        assert row is not None
+        row.update(
+            stage=ev["stage"],
+            position=position,
+            content_type=photo["content_type"],
+            size=photo["size"],
+            department=ev.get("department"),
+            note=ev.get("note") or None,
+            attached_at=at,
+            attached_by=ev["actor"]["user_id"],
+        )

@@ -223,6 +223,25 @@ JOINT_ACTIONS = TableSpec(
 )
 """集结 per department (migration 0007): the action's time and place, the department's 报到."""
 
+ATTACHMENTS = TableSpec(
+    "attachments",
+    (
+        ("case_id", None),
+        ("stage", None),
+        ("sha256", None),
+        ("seq", None),
+        ("position", 0),
+        ("content_type", None),
+        ("size", None),
+        ("department", None),
+        ("note", None),
+        ("attached_at", None),
+        ("attached_by", None),
+    ),
+    ("case_id", "seq", "sha256"),
+)
+"""附图 (migration 0010): each photo attached to the case, by the event that attached it."""
+
 CASE_EVENTS = TableSpec(
     "case_events",
     (
@@ -245,7 +264,16 @@ CASE_EVENTS = TableSpec(
 
 CHILD_TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (ASSIGNMENTS, CLOCKS, DISPUTES, EXTENSIONS, ESCALATIONS, CALLBACKS, JOINT_ACTIONS)
+    for t in (
+        ASSIGNMENTS,
+        CLOCKS,
+        DISPUTES,
+        EXTENSIONS,
+        ESCALATIONS,
+        CALLBACKS,
+        JOINT_ACTIONS,
+        ATTACHMENTS,
+    )
 }
 METRIC_DAYS = TableSpec(
     "metric_days",

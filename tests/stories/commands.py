@@ -3,6 +3,7 @@ lifecycle as a command script (``lifecycle_script``, which the domain benchmark 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from whistle.domain import (
     route,
 )
 from whistle.domain.calendar import shanghai
+from whistle.domain.steps.attach import AttachPhotos, Photo
 
 TZ = shanghai()
 T0 = datetime(2025, 9, 22, 9, 0, tzinfo=TZ)  # a Monday
@@ -141,6 +143,28 @@ def report_in(dept: str, action_id: str | None = None, **kw: Any) -> ReportIn:
         actor=kw.pop("actor", liaison(dept)),
         department=dept,
         action_id=action_id,
+    )
+
+
+def photo(n: int = 1, content_type: str = "image/jpeg") -> Photo:
+    """A stored photo: the SHA-256 of some bytes, their size and type."""
+    data = f"photo {n}".encode()
+    return Photo(
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data) * 1000,
+        content_type=content_type,  # type: ignore[arg-type]
+    )
+
+
+def attach(stage: str, actor: Actor, *photos: Photo, department: str | None = None) -> AttachPhotos:
+    """附图: ``photos`` (default: one) attached at ``stage`` by ``actor``."""
+    return AttachPhotos(
+        command_id=cid("attach"),
+        case_id=CASE,
+        actor=actor,
+        stage=stage,  # type: ignore[arg-type]
+        photos=photos or (photo(),),
+        department=department if department is not None else actor.department,
     )
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from whistle.attachments.blob_settings import BlobSettings
 from whistle.cli import build_parser
 from whistle.settings import REPO_ROOT, Settings
 
@@ -69,7 +70,7 @@ def test_every_whistle_command_in_compose_parses_with_the_whistle_cli(services: 
 
 
 def test_every_whistle_variable_in_compose_is_a_settings_field(services: dict) -> None:
-    fields = set(Settings.model_fields)
+    fields = set(Settings.model_fields) | {f"blob_{name}" for name in BlobSettings.model_fields}
     for name, service in services.items():
         for variable in environment(service):
             if variable.startswith("WHISTLE_"):
@@ -105,6 +106,15 @@ def test_the_api_is_healthy_when_readyz_answers_on_its_port(services: dict) -> N
     assert environment(api)["WHISTLE_HTTP_PORT"] == "8080"
     assert environment(api)["WHISTLE_HTTP_HOST"] == "0.0.0.0"
     assert "http://127.0.0.1:8080/readyz" in " ".join(api["healthcheck"]["test"])
+
+
+def test_the_api_keeps_photos_in_the_minio_service(services: dict) -> None:
+    env = environment(services["api"])
+    assert env["WHISTLE_BLOB_STORE"] == "s3"
+    assert urlsplit(env["WHISTLE_BLOB_S3_ENDPOINT_URL"]).hostname == "minio"
+    assert services["minio"]["image"].startswith("minio/minio:RELEASE.")
+    assert env["WHISTLE_BLOB_S3_ACCESS_KEY_ID"] == environment(services["minio"])["MINIO_ROOT_USER"]
+    assert services["api"]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
 def test_kafka_and_postgres_have_health_checks(services: dict) -> None:

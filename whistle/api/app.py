@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 import whistle
 from whistle.api import (
+    attachment_routes,
     audit_routes,
     calendar_watch,
     cases,
@@ -45,6 +46,11 @@ from whistle.api.problems import Problem, install_problem_handlers
 from whistle.api.readcache import CachedReadModel
 from whistle.api.repeats import refuse_repeated_parameters
 from whistle.api.starlette_adapter import wrap_router
+from whistle.attachments.blob_settings import BlobSettings
+from whistle.attachments.blobs import BlobStore, open_blob_store
+from whistle.attachments.library import PhotoLibrary
+from whistle.attachments.uploads import PgUploads
+from whistle.attachments.uploads import ensure_schema as ensure_uploads_schema
 from whistle.audit.entries import AuditLog
 from whistle.bus import CommandBus
 from whistle.config.follower import ConfigFollower
@@ -103,7 +109,10 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
             await migrate_api(conn)
             await ensure_webhook_schema(conn)
             await ensure_inbox_schema(conn)
+            await ensure_uploads_schema(conn)
         webhooks = WebhookStore(pool, secret_box(settings))
+        blob = BlobSettings()
+        photos = photo_library(blob, await open_blob_store(blob, settings.state_dir))
         follower = ConfigFollower(settings, seed=configured_seed(settings))
         await follower.start()
         config = ConfigService(follower, PgConfigVersions(pool), pool)
@@ -117,6 +126,7 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
     async def close() -> None:
         await bus.stop()
         await follower.stop()
+        await photos.close()
         await pool.close()
 
     live_read = PgRead(pool)
@@ -137,9 +147,22 @@ async def connect_services(settings: Settings, api: ApiSettings) -> tuple[Servic
         calendar=calendar_watch.CalendarWatch(live_read, lambda: follower.current().calendar),
         inbox=Inbox(pool),
         notifier=NotifierStore(pool, webhooks.box),
+        photos=photos,
+        uploads=PgUploads(pool),
         accounts=PgAccounts(pool),
     )
     return services, close
+
+
+def photo_library(blob: BlobSettings, store: BlobStore) -> PhotoLibrary:
+    """The photo library over ``store`` with ``blob``'s limits."""
+    return PhotoLibrary(
+        store,
+        max_bytes=blob.max_photo_bytes,
+        max_pixels=blob.max_photo_pixels,
+        media_timeout_s=blob.media_url_timeout_s,
+        media_private_ok=blob.media_url_private_ok,
+    )
 
 
 def create_app(
@@ -177,7 +200,12 @@ def create_app(
     install_problem_handlers(app)
     install_unavailable_handlers(app, settings.api_retry_after_s)
     app.add_middleware(NulGuard)
-    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    photo_body = BlobSettings().max_photo_bytes + 64 * 1024  # a photo and its multipart framing
+    app.add_middleware(
+        BodyLimit,
+        limit=api.max_body_bytes,
+        larger={"/v1/attachments": max(photo_body, api.max_body_bytes)},
+    )
     app.add_middleware(ServerTiming)
     app.add_middleware(
         InFlightLimit,
@@ -189,6 +217,7 @@ def create_app(
         health,
         cases,
         similar,
+        attachment_routes,
         liaison,
         supervisor,
         open311,

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field, create_model
 
 from whistle.api.account_store import IdempotencyMismatch
+from whistle.api.attachment_routes import PhotoHash, attach_raised, uploaded_photos
 from whistle.api.commands import (
     COMMAND_RESPONSES,
     add_command_route,
@@ -48,6 +50,7 @@ from whistle.domain import commands
 from whistle.domain.areas import within
 from whistle.domain.base import Command
 from whistle.domain.state import state_document
+from whistle.domain.steps.attach import MAX_PHOTOS
 from whistle.domain.steps.merge import MergeDuplicate
 from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
 
@@ -59,9 +62,18 @@ SEES_REQUESTER = frozenset({"secretary", "liaison", "admin"})
 """Who reads the requester's contact in a timeline: the community and the departments that
 must call back; supervisors see it masked."""
 
-RaiseWhistleRequest = request_model(
-    commands.RaiseWhistle,
-    optional=frozenset({"community"}),
+RaiseWhistleRequest = create_model(
+    "RaiseWhistleRequest",
+    __base__=request_model(commands.RaiseWhistle, optional=frozenset({"community"})),
+    photos=(
+        list[PhotoHash],
+        Field(
+            default_factory=list,
+            max_length=MAX_PHOTOS,
+            description="SHA-256 of photos uploaded first (POST /v1/attachments), attached "
+            "as the whistle's own (stage raise).",
+        ),
+    ),
 )
 
 
@@ -117,7 +129,9 @@ async def raise_whistle(
     is made here. With ``Idempotency-Key`` a retry returns the first request's case."""
     require_role(principal, RAISERS)
     values: dict[str, Any] = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+    hashes: list[str] = values.pop("photos", [])
     values["community"] = raise_community(principal, values.get("community"))
+    photos = await uploaded_photos(services, principal, hashes) if hashes else ()
     command = build(
         commands.RaiseWhistle,
         request_lang(request),
@@ -127,8 +141,10 @@ async def raise_whistle(
         **values,
     )
     if idempotency_key:  # bound only once the body is valid, so a corrected retry may reuse it
-        command = await first_of_retries(services, principal, idempotency_key, values, command)
-    return await decide(request, services, command, created=True)
+        asked = {**values, "photos": hashes} if hashes else values
+        command = await first_of_retries(services, principal, idempotency_key, asked, command)
+    response = await decide(request, services, command, created=True)
+    return await attach_raised(request, services, principal, command, photos, response)
 
 
 async def first_of_retries(

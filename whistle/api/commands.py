@@ -53,7 +53,9 @@ REJECTION_STATUS: dict[str, int] = {
         ),
         422,
     ),
-    **dict.fromkeys(("role_not_allowed", "not_your_department", "outside_your_area"), 403),
+    **dict.fromkeys(
+        ("role_not_allowed", "not_your_department", "outside_your_area", "photo_stage_role"), 403
+    ),
     "case_not_found": 404,
 }
 

@@ -17,6 +17,8 @@ from whistle.read.scope import Row
 
 if TYPE_CHECKING:
     from whistle.api.calendar_watch import CalendarWatch
+    from whistle.attachments.library import PhotoLibrary
+    from whistle.attachments.uploads import Uploads
     from whistle.audit.entries import AuditLog
     from whistle.config.service import ConfigService
     from whistle.notify.inbox import Inbox
@@ -63,6 +65,10 @@ class Services:
     """The users' in-app notifications (``None``: the notification routes answer 503)."""
     notifier: NotifierStore | None = None
     """Notification preferences, group robots and the delivery log (``None``: 503)."""
+    photos: PhotoLibrary | None = None
+    """The photo library over the blob store (``None``: the photo routes answer 503)."""
+    uploads: Uploads | None = None
+    """Who uploaded which photo (with ``photos``)."""
     accounts: Accounts | None = None
     """People's passwords and page sessions (``None``: the pages answer 503)."""
 

@@ -129,6 +129,37 @@ DETAILS: dict[str, tuple[str, str]] = {
         "请稍后重试；如持续出现请联系管理员",
         "Retry later; tell the admin if it persists",
     ),
+    "photo_empty": ("照片文件为空", "The photo file is empty"),
+    "photo_too_large": (
+        "照片 {size} 字节，超过 {limit} 字节上限",
+        "The photo has {size} bytes, over the {limit}-byte limit",
+    ),
+    "photo_type": (
+        "只接受 JPEG、PNG 或 HEIC 照片（按文件内容判断，不看文件名）",
+        "Only JPEG, PNG or HEIC photos are accepted (told by the content, not the name)",
+    ),
+    "photo_unreadable": (
+        "照片无法读取（{type} 文件损坏或不完整）",
+        "The photo cannot be read (a damaged or truncated {type} file)",
+    ),
+    "photo_too_many_pixels": (
+        "照片 {pixels} 像素，超过 {limit} 像素上限",
+        "The photo has {pixels} pixels, over the {limit}-pixel limit",
+    ),
+    "photo_not_uploaded": (
+        "照片 {sha256} 不是您上传的：请先上传（POST /v1/attachments）",
+        "You have not uploaded photo {sha256}: upload it first (POST /v1/attachments)",
+    ),
+    "photo_mismatch": (
+        "照片 {sha256} 的大小或类型与上传时不符",
+        "The size or type given for photo {sha256} is not the uploaded one's",
+    ),
+    "photo_not_found": ("没有这张照片，或您无权查看", "No such photo, or not yours to see"),
+    "media_url_unfetchable": (
+        "无法取得 media_url 的照片（{url}：{why}）",
+        "The media_url photo could not be fetched ({url}: {why})",
+    ),
+    "photos_unavailable": ("照片存储未配置", "The photo store is not configured"),
 }
 
 # pydantic error types → (zh, en) templates filled from the error's ``ctx``.
@@ -157,6 +188,7 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "model_attributes_type": ("必须是 JSON 对象", "Must be a JSON object"),
     "dict_type": ("必须是 JSON 对象", "Must be a JSON object"),
     "too_short": ("至少 {min_length} 项", "At least {min_length} items"),
+    "too_long": ("最多 {max_length} 项", "At most {max_length} items"),
     "value_error": ("{error}", "{error}"),
     "draft_empty": (
         "请至少填写标题、描述、地址或位置之一",

@@ -12,20 +12,23 @@ from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, Prob
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes, by Content-Length or while streaming a chunked body."""
+    """Refuse bodies over ``limit`` bytes, by Content-Length or while streaming a chunked body;
+    the paths of ``larger`` (a photo upload, an Open311 request) have their own limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default_limit)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, headers, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, headers, send, limit)
             return
         seen = 0
 
@@ -34,21 +37,23 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:  # handled by the app's problem handler: 413
+                if seen > limit:  # handled by the app's problem handler: 413
                     raise ProblemError(
                         413,
                         "too_large",
                         detail_key="body_too_large",
-                        detail_values={"limit": self.limit},
+                        detail_values={"limit": limit},
                         headers={"Connection": "close"},
                     )
             return message
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
+    async def _refuse(
+        self, scope: Scope, headers: dict[bytes, bytes], send: Send, limit: int
+    ) -> None:
         lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
-        detail = text(DETAILS, "body_too_large", lang, limit=self.limit)
+        detail = text(DETAILS, "body_too_large", lang, limit=limit)
         await send_problem(
             send,
             path=scope.get("path", ""),

@@ -17,6 +17,8 @@ from whistle.api.problems import FieldError, ProblemError, problem_response
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _FORM_NUL = re.compile(rb"%00|\x00")
 _TAIL = 16  # bytes of the previous chunk kept, so that a split escape is still seen
+BINARY_BODIES = frozenset({"/v1/attachments"})
+"""Paths whose body is a file (a photo upload): its bytes are not text to guard."""
 
 
 def _refuse(field: str) -> ProblemError:
@@ -53,6 +55,9 @@ class NulGuard:
             error = _refuse(field)
             response = problem_response(Request(scope), 422, error.kind, errors=error.errors)
             await response(scope, receive, send)
+            return
+        if scope.get("path") in BINARY_BODIES:
+            await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").lower()

@@ -16,15 +16,18 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from whistle.api.attachment_routes import attach_raised, library, photo_problem, store_photo
 from whistle.api.cases import first_of_retries, request_digest
 from whistle.api.commands import build, decide, new_case_id, new_command_id
 from whistle.api.deps import CurrentServices, Services, visible
 from whistle.api.identity import Principal
 from whistle.api.instants import Instant
 from whistle.api.problems import ProblemError, request_lang
+from whistle.attachments.photos import PhotoError
 from whistle.domain import commands
 from whistle.domain.base import Command
 from whistle.domain.routing import Category, RoutingRules
+from whistle.domain.steps.attach import Photo
 from whistle.domain.types import CaseStatus
 from whistle.read.scope import CaseFilters, Row, Scope
 
@@ -299,13 +302,28 @@ async def create_request(
         "jurisdiction_id": jurisdiction_id,
     }
     command = raise_command(request, principal, rules.categories[service_code].name, fields)
+    photos = await media_photos(services, principal, media_url) if media_url else ()
     key = idempotency_key or "open311-retry:" + request_digest(fields)
     within = None if idempotency_key else RETRY_WINDOW
     command = await first_of_retries(services, principal, key, fields, command, within)
     response = await decide(request, services, command, created=True)
+    response = await attach_raised(request, services, principal, command, photos, response)
     if response.status_code == 202:
         return [Created(token=command.case_id, account_id=account_id)]
     return [Created(service_request_id=command.case_id, account_id=account_id)]
+
+
+async def media_photos(services: Services, principal: Principal, url: str) -> tuple[Photo, ...]:
+    """The photo at ``media_url``, fetched within the photo limits and stored as the
+    secretary's upload, to be attached to the whistle (stage ``raise``)."""
+    photos, _ = library(services)
+    try:
+        data = await photos.fetch(url)
+    except PhotoError as exc:
+        raise photo_problem(exc) from exc
+    uploaded = await store_photo(services, principal, data)
+    kind: Any = uploaded.content_type
+    return (Photo(sha256=uploaded.sha256, size=uploaded.size, content_type=kind),)
 
 
 def raise_command(

@@ -62,8 +62,24 @@ class JointActionView(Open):
     departments: list[JointActionDepartment] = Field(default_factory=list)
 
 
+class AttachmentView(Open):
+    """A photo attached to the case: its hash, stage, type, size, who attached it and when,
+    and where its original (the case's parties only) and its thumbnail are served."""
+
+    sha256: str
+    stage: str = Field(description="raise | progress | resolution | publish")
+    content_type: str
+    size: int
+    department: str | None = None
+    note: str | None = None
+    attached_at: datetime
+    attached_by: str
+    url: str
+    thumbnail_url: str
+
+
 class CaseDetail(CaseSummary):
-    """One case with the whistle's text and place, its assignments, SLA clocks and 集结."""
+    """One case with the whistle's text and place, its assignments, SLA clocks, 集结 and photos."""
 
     description: str | None = None
     address: str | None = None
@@ -72,6 +88,7 @@ class CaseDetail(CaseSummary):
     assignments: list[dict[str, Any]] = Field(default_factory=list)
     clocks: list[dict[str, Any]] = Field(default_factory=list)
     joint_actions: list[JointActionView] = Field(default_factory=list)
+    attachments: list[AttachmentView] = Field(default_factory=list)
 
 
 class CaseList(BaseModel):

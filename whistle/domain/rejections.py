@@ -149,6 +149,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The new due time must be later than the current one ({due_at}).",
     ),
     "no_extension_request": ("{clock}没有待审批的延期申请。", "No extension request on {clock}."),
+    "photo_stage_role": (
+        "{role}不能在“{stage}”环节附图；可以附图的角色：{allowed}。",
+        "The role {role} may not attach {stage} photos; allowed: {allowed}.",
+    ),
+    "photo_stage_closed": (
+        "案件状态为“{status}”，不能附“{stage}”照片。",
+        "The case is {status}: no {stage} photos now.",
+    ),
+    "photos_already_attached": (
+        "这些照片已附在“{stage}”环节。",
+        "These photos are already attached as {stage} photos.",
+    ),
+    "too_many_photos": (
+        "“{stage}”环节最多附 {limit} 张照片，已附 {attached} 张。",
+        "At most {limit} {stage} photos; {attached} are attached already.",
+    ),
 }
 """Rejection code → (Chinese, English) template; ``{name}`` is the rejection's param ``name``."""
 
@@ -179,6 +195,13 @@ CLOCK_NAMES: dict[str, tuple[str, str]] = {
     "resolve": ("办结", "resolve"),
 }
 """Clock kind → (Chinese, English) name."""
+STAGE_NAMES: dict[str, tuple[str, str]] = {
+    "raise": ("吹哨", "whistle"),
+    "progress": ("办理", "progress"),
+    "resolution": ("办结", "resolution"),
+    "publish": ("晒事", "publication"),
+}
+"""Photo stage (``AttachPhotos``) → (Chinese, English) name."""
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -229,6 +252,7 @@ NAMERS: dict[str, Callable[[str, str], str]] = {
     "role": _named(ROLE_NAMES),
     "allowed": _named(ROLE_NAMES),
     "status": _named(STATUS_NAMES),
+    "stage": _named(STAGE_NAMES),
     "clock": _clock,
     "due_at": _time,
     "at": _time,

@@ -176,6 +176,8 @@ class CaseState(Record, frozen=True, kw_only=True):
     published_at: Instant | None = None
     closed_at: Instant | None = None
     duplicate_of: str | None = None
+    photos: dict[str, tuple[str, ...]] = {}
+    """Photo stage (a department's progress apart) → the SHA-256 of the photos attached."""
     applied_command_ids: frozenset[str] = frozenset()
 
     @property

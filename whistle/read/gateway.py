@@ -85,11 +85,20 @@ SELECT c.*,
                AS remaining_seconds,
              (k.breached_at IS NOT NULL) AS breached
         FROM {SCHEMA}.clocks k WHERE k.case_id = c.case_id) k), '[]') AS clocks,
-  {joint_actions_sql("c.case_id")} AS joint_actions
+  {joint_actions_sql("c.case_id")} AS joint_actions,
+  coalesce((SELECT json_agg(json_build_object(
+                'sha256', t.sha256, 'stage', t.stage, 'content_type', t.content_type,
+                'size', t.size, 'department', t.department, 'note', t.note,
+                'attached_at', t.attached_at, 'attached_by', t.attached_by,
+                'url', '/v1/cases/' || t.case_id || '/attachments/' || t.sha256,
+                'thumbnail_url',
+                '/v1/cases/' || t.case_id || '/attachments/' || t.sha256 || '/thumbnail')
+              ORDER BY t.seq, t.position)
+              FROM {SCHEMA}.attachments t WHERE t.case_id = c.case_id), '[]') AS attachments
   FROM {SCHEMA}.cases c WHERE c.case_id = $1
 """
-"""One case with its assignments, clocks (with the derived elapsed/remaining seconds) and
-joint actions, in one round trip (the hot read)."""
+"""One case with its assignments, clocks (with the derived elapsed/remaining seconds), joint
+actions and attached photos, in one round trip (the hot read)."""
 
 EVENT_COLUMNS = (
     "seq",
@@ -297,12 +306,12 @@ class PgRead:
         return [_row(r) for r in await self._db.fetch(sql, *params.values)]
 
     async def case(self, case_id: str) -> Row | None:
-        """The case with its assignments, clocks and joint actions (``CASE_SQL``)."""
+        """The case with its assignments, clocks, joint actions and photos (``CASE_SQL``)."""
         record = await self._db.fetchrow(CASE_SQL, case_id)
         if record is None:
             return None
         row = dict(record)
-        for name in ("assignments", "clocks", "joint_actions"):
+        for name in ("assignments", "clocks", "joint_actions", "attachments"):
             row[name] = json.loads(row[name])
         return row
 

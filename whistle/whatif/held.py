@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from whistle.domain import commands as c
 from whistle.domain.base import COMMAND_CLASSES, EVENT_CLASSES, Command
-from whistle.domain.steps import merge
+from whistle.domain.steps import attach, merge
 
 COMMAND_OF: dict[str, type[Command]] = {
     "WhistleRaised": c.RaiseWhistle,
@@ -46,6 +46,7 @@ COMMAND_OF: dict[str, type[Command]] = {
     "CasePublished": c.PublishCase,
     "CaseMergedInto": merge.MergeDuplicate,
     "DuplicateMerged": merge.RecordMerge,
+    "PhotosAttached": attach.AttachPhotos,
 }
 """Event type → the command whose decision records it first (a test checks every event)."""
 

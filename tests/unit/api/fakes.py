@@ -11,6 +11,8 @@ from tests.unit.api.fake_metrics import instant
 from whistle.api.account_store import IdempotencyMismatch, IdempotentClaim
 from whistle.api.deps import Services
 from whistle.api.identity import Principal
+from whistle.attachments.library import PhotoLibrary
+from whistle.attachments.photos import PhotoInfo
 from whistle.bus import Decision, DecisionTimeout
 from whistle.domain import fold, parse_event
 from whistle.domain.state import CaseState
@@ -400,6 +402,42 @@ class FakeKafka:
             raise ConnectionError("kafka down")
 
 
+@dataclass
+class MemoryBlobs:
+    """A blob store in a dict (the folder and S3 stores are tested on their own)."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    async def put(self, key: str, data: bytes, content_type: str) -> bool:
+        if key in self.blobs:
+            return False
+        self.blobs[key] = data
+        return True
+
+    async def get(self, key: str) -> bytes | None:
+        return self.blobs.get(key)
+
+    async def exists(self, key: str) -> bool:
+        return key in self.blobs
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class FakeUploads:
+    """Who uploaded which photo, in memory."""
+
+    rows: dict[tuple[str, str], PhotoInfo] = field(default_factory=dict)
+
+    async def record(self, info: PhotoInfo, user_id: str) -> datetime:
+        self.rows.setdefault((info.sha256, user_id), info)
+        return datetime.now(UTC)
+
+    async def find(self, sha256: str, user_id: str) -> PhotoInfo | None:
+        return self.rows.get((sha256, user_id))
+
+
 def fake_services(grid_case: bool = False) -> Services:
     """Services wired to the fakes, with one case in 金海 and one in 海沧; with ``grid_case``
     also WH-GRID in 金海社区第一网格 (its area the grid, beneath 金海)."""
@@ -415,4 +453,6 @@ def fake_services(grid_case: bool = False) -> Services:
         idempotency=FakeIdempotency(),
         kafka_probe=FakeKafka(),
         max_lag_events=100,
+        photos=PhotoLibrary(MemoryBlobs(), max_bytes=10 * 1024 * 1024, max_pixels=60_000_000),
+        uploads=FakeUploads(),
     )

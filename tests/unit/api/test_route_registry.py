@@ -4,8 +4,9 @@ test_webhook_matrix), the configuration matrix (tests/integration/config/
 test_live_configuration), the notification matrix (tests/integration/notify/
 test_notification_routes; preferences, robots and the delivery log in
 test_notifier_routes), the page matrix (tests/integration/web/test_page_matrix: every
-page and form, anonymous, each role, without CSRF), the Open311 matrix below, or the list of
-public routes with the reason.
+page and form, anonymous, each role, without CSRF), the photo matrix
+(tests/integration/api/test_attachments), the Open311 matrix below, or the list of public
+routes with the reason.
 A new route without an entry fails here, so its roles and scopes get written down and tested.
 """
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from tests.integration.api.test_attachments import MATRIX as PHOTO_MATRIX
 from tests.integration.config.test_live_configuration import MATRIX as CONFIG_MATRIX
 from tests.integration.notify.test_notification_routes import MATRIX as NOTIFICATION_MATRIX
 from tests.integration.notify.test_notifier_routes import MATRIX as NOTIFIER_MATRIX
@@ -126,6 +128,7 @@ def test_every_route_has_an_authorization_entry() -> None:
         | set(PAGE_MATRIX)
         | set(PAGE_API_MATRIX)
         | set(SIMILAR_MATRIX)
+        | set(PHOTO_MATRIX)
     )
     missing = app_routes() - registered
     assert not missing, f"routes without an authorization matrix entry: {sorted(missing)}"

@@ -37,6 +37,9 @@ SAMPLES = {
     "due_at": "2026-11-20T09:00:00+00:00",
     "at": "2026-11-20T10:30:00+00:00",
     "action_id": "ja-1",
+    "stage": "progress",
+    "limit": "9",
+    "attached": "9",
 }
 """A realistic value for every param name a template uses."""
 
