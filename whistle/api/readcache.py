@@ -157,6 +157,10 @@ class CachedReadModel:
         """Not cached."""
         return await self._inner.follow_ups(case_ids)
 
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """Not cached (the countdowns move)."""
+        return await self._inner.deadlines(case_ids)
+
     async def lag(self) -> Lag:
         """Not cached."""
         return await self._inner.lag()

@@ -157,6 +157,9 @@ def bucket(raised_at: datetime, period: Period) -> str:
     return "all" if period == "all" else day.isoformat()
 
 
+RUNNING = ("running", "paused")
+
+
 @dataclass
 class FakeRead:
     """Read models in memory, scoped and filtered by the rules the SQL renders
@@ -199,6 +202,17 @@ class FakeRead:
 
     async def whistles(self, case_ids: list[str]) -> dict[str, Row]:
         return {i: self.events[i][0]["body"] for i in case_ids if i in self.events}
+
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = {}
+        for i in case_ids:
+            clocks = self.rows.get(i, {}).get("clocks", ())
+            running = [
+                k for k in clocks if k.get("status", "running") in RUNNING and k.get("due_at")
+            ]
+            if running:
+                out[i] = sorted(running, key=lambda k: (k["due_at"], k["clock"], k["department"]))
+        return out
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}
