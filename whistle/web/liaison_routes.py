@@ -25,7 +25,7 @@ from whistle.api.liaison import inbox_filters
 from whistle.api.problems import field_errors
 from whistle.bus import DecisionTimeout
 from whistle.domain import commands
-from whistle.domain.areas import department_in_force
+from whistle.domain.areas import department_in_force, known_area
 from whistle.domain.base import Command
 from whistle.domain.rejections import CLOCK_NAMES, STATUS_NAMES
 from whistle.domain.rejections import render as rejection_text
@@ -96,6 +96,14 @@ def department_name(code: str | None, lang: str) -> str:
     return found.name_en if lang == "en" else found.name_zh
 
 
+def area_name(code: str | None, lang: str) -> str:
+    """An area's name in ``lang`` (its code when unknown)."""
+    found = known_area(code) if code else None
+    if found is None:
+        return code or "—"
+    return found.name_en if lang == "en" else found.name_zh
+
+
 def china_time(value: datetime | None) -> str:
     """``2026-12-02 17:30`` in Asia/Shanghai, 24-hour; ``—`` for none."""
     return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if value else "—"
@@ -131,6 +139,7 @@ def clock_view(page: Page, clock: Row) -> dict[str, Any]:
         "kind": clock["clock"],
         "name": names[1] if page.lang == "en" else names[0],
         "department": clock.get("department"),
+        "department_name": department_name(clock.get("department"), page.lang),
         "due": china_time(due),
         "due_iso": due.isoformat() if due else "",
         "countdown": countdown(page, remaining),
@@ -166,6 +175,7 @@ async def inbox_rows(page: Page) -> list[dict[str, Any]]:
                 {
                     "case": case,
                     "status": status_name(page, case["status"]),
+                    "community": area_name(case.get("community"), page.lang),
                     "clocks": [clock_view(page, k) for k in own],
                     "new": any(k["clock"] == "ack" for k in own),
                     "breached": breached,
@@ -250,6 +260,7 @@ async def _work_page(
         status,
         case=case,
         status_name=status_name(page, case["status"]),
+        community=area_name(case.get("community"), page.lang),
         lead=case.get("lead_department") == own,
         lead_name=department_name(case.get("lead_department"), page.lang),
         mine=mine,
