@@ -165,6 +165,10 @@ class CachedReadModel:
         """Not cached (``CalendarWatch`` keeps its own look)."""
         return await self._inner.clocks_beyond(window)
 
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """Not cached (the countdowns move)."""
+        return await self._inner.deadlines(case_ids)
+
     async def lag(self) -> Lag:
         """Not cached."""
         return await self._inner.lag()

@@ -150,6 +150,16 @@ SIMILAR_COLUMNS = (
 scope is applied in SQL, so no ``departments``: decoding arrays is most of a row's cost)."""
 SIMILAR_LIMIT = 2000
 """At most this many candidates, newest first (a community raises far fewer in ``WINDOW``)."""
+DEADLINES_SQL = f"""
+SELECT k.case_id, k.clock, k.department, k.status, k.started_at, k.due_at,
+       extract(epoch FROM k.due_at - coalesce(k.paused_at, now()))::float8 AS remaining_seconds,
+       (k.breached_at IS NOT NULL) AS breached
+  FROM {SCHEMA}.clocks k
+ WHERE k.case_id = ANY($1) AND k.status IN ('running', 'paused') AND k.due_at IS NOT NULL
+ ORDER BY k.case_id, k.due_at, k.clock, k.department
+"""
+"""The running (and paused) clocks of some cases, soonest due first (found by the primary key's
+case id)."""
 
 LAG_SQL = f"""
 SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0)::bigint AS events,
@@ -227,6 +237,12 @@ class ReadModel(Protocol):
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         """What a resident following each case is told beyond its row: ``expected_at`` (the
         due time of the lead's resolve clock) and ``summary`` (the 晒事 text, once published)."""
+        ...
+
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """The running and paused clocks of each case (``clock``, ``department``, ``status``,
+        ``due_at``, ``remaining_seconds``, ``breached``), soonest due first; a case without one
+        is absent."""
         ...
 
     async def breaches(self, scope: Scope) -> list[Row]:
@@ -382,6 +398,14 @@ class PgRead:
             return {}
         records = await self._db.fetch(FOLLOW_UPS_SQL, case_ids)
         return {r["case_id"]: {k: r[k] for k in ("expected_at", "summary")} for r in records}
+
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """The running and paused clocks of each case, soonest due first (``DEADLINES_SQL``)."""
+        out: dict[str, list[Row]] = {}
+        if case_ids:
+            for record in await self._db.fetch(DEADLINES_SQL, case_ids):
+                out.setdefault(record["case_id"], []).append(dict(record))
+        return out
 
     async def breaches(self, scope: Scope) -> list[Row]:
         """Open breaches in scope, most overdue first (a department: its own clocks)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
+from whistle.web.liaison_messages import LIAISON
 
 PAGES: dict[str, tuple[str, str]] = {
     # layout
@@ -143,6 +144,8 @@ PAGES: dict[str, tuple[str, str]] = {
         "Logins are unavailable; try again later.",
     ),
 }
+
+PAGES.update(LIAISON)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

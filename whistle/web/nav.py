@@ -19,6 +19,7 @@ class Link:
 EVERYONE = USER_ROLES
 
 LINKS: tuple[Link, ...] = (
+    Link("link_liaison_inbox", "/liaison", ("liaison",)),
     Link("link_dashboard", "/dashboard", ("supervisor", "admin")),
     Link("link_users", "/admin/users", ("admin",)),
     Link("link_password", "/password", EVERYONE),

@@ -24,6 +24,32 @@ def only(status: int, *roles: str) -> dict[str | None, int]:
     return {None: 303, **{r: status if r in roles else 403 for r in ROLES}}
 
 
+# the liaison's pages (whistle/web/liaison_routes.py): the case here does not exist → 404 page
+LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("GET", "/liaison"): only(200, "liaison"),
+    ("GET", "/liaison/cases/{case_id}"): only(404, "liaison"),
+    **{
+        ("POST", f"/liaison/cases/{{case_id}}/{name}"): only(404, "liaison")
+        for name in (
+            "acknowledge",
+            "dispute",
+            "contact",
+            "joint-action",
+            "report-in",
+            "progress",
+            "complete",
+            "resolve",
+            "extension",
+        )
+    },
+}
+NO_CASE = "WH-20261202-NOSUCHCASE"
+
+
+def _path(template: str) -> str:
+    return template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+
+
 # (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
 # and FORMS' body (the test below sends it without the token as well)
 MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
@@ -39,6 +65,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users"): only(422, "admin"),
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
+    **LIAISON_MATRIX,
 }
 PUBLIC_FORMS = {("POST", "/login"), ("POST", "/lang")}
 """Forms before login: their CSRF token is the pre-login cookie's."""
@@ -71,7 +98,7 @@ async def test_every_page_and_form_answers_each_role_as_written(
     site: Site, route: tuple[str, str]
 ) -> None:
     method, template = route
-    path = template.replace("{user_id}", "victim")
+    path = _path(template)
     got: dict[str | None, int] = {}
     for who in MATRIX[route]:
         async with _as(site, who) as client:
@@ -93,7 +120,7 @@ async def test_every_page_and_form_answers_each_role_as_written(
 async def test_every_form_without_its_csrf_token_is_refused(
     site: Site, route: tuple[str, str]
 ) -> None:
-    path = route[1].replace("{user_id}", "victim")
+    path = _path(route[1])
     allowed = [who for who, status in MATRIX[route].items() if status != 403]
     for who in allowed:
         if who is None and route not in PUBLIC_FORMS:

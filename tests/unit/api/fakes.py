@@ -184,6 +184,9 @@ def lead_resolve_clock(case: Row) -> Row | None:
     return clocks[0] if clocks else None
 
 
+RUNNING = ("running", "paused")
+
+
 @dataclass
 class FakeRead:
     """Read models in memory, scoped and filtered by the rules the SQL renders
@@ -255,6 +258,17 @@ class FakeRead:
 
     async def similar_candidates(self, scope: Scope, community: str, at: datetime) -> list[Row]:
         return newest_first([r for r in self._in(scope) if eligible(community, at, r)])
+
+    async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = {}
+        for i in case_ids:
+            clocks = self.rows.get(i, {}).get("clocks", ())
+            running = [
+                k for k in clocks if k.get("status", "running") in RUNNING and k.get("due_at")
+            ]
+            if running:
+                out[i] = sorted(running, key=lambda k: (k["due_at"], k["clock"], k["department"]))
+        return out
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}
