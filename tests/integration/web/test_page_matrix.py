@@ -39,7 +39,16 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users"): only(422, "admin"),
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
+    ("GET", "/whistle"): only(200, "secretary", "admin"),
+    ("POST", "/whistle"): only(422, "secretary", "admin"),  # an empty form: errors beside
+    ("GET", "/cases"): only(200, "secretary", "supervisor", "admin"),
+    # no such case (the matrix's database has none): 404 in scope, as the API answers
+    ("GET", "/cases/{case_id}"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/callback"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/reopen"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/publish"): only(404, "secretary", "supervisor", "admin"),
 }
+NO_CASE = "WH-20261202-NNNNNNNNNN"
 PUBLIC_FORMS = {("POST", "/login"), ("POST", "/lang")}
 """Forms before login: their CSRF token is the pre-login cookie's."""
 FORMS = {
@@ -47,6 +56,7 @@ FORMS = {
     "/lang": {"lang": "en", "next": "/"},
     "/password": {},
     "/admin/users": {},
+    "/whistle": {},
 }
 # the API route of the reset (bearer tokens): who → status
 API_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
@@ -71,7 +81,7 @@ async def test_every_page_and_form_answers_each_role_as_written(
     site: Site, route: tuple[str, str]
 ) -> None:
     method, template = route
-    path = template.replace("{user_id}", "victim")
+    path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
     got: dict[str | None, int] = {}
     for who in MATRIX[route]:
         async with _as(site, who) as client:
@@ -93,7 +103,7 @@ async def test_every_page_and_form_answers_each_role_as_written(
 async def test_every_form_without_its_csrf_token_is_refused(
     site: Site, route: tuple[str, str]
 ) -> None:
-    path = route[1].replace("{user_id}", "victim")
+    path = route[1].replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
     allowed = [who for who, status in MATRIX[route].items() if status != 403]
     for who in allowed:
         if who is None and route not in PUBLIC_FORMS:
