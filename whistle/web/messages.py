@@ -148,6 +148,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "not_in_community": ("不在所选社区内。", "Not in the chosen community."),
     "address": ("地址", "Address"),
     "address_hint": ("地址或手机定位至少填一项。", "An address or the phone's location, or both."),
+    "need_address": ("请填写地址或使用手机定位。", "Give an address or use your location."),
     "use_location": ("使用手机定位", "Use my location"),
     "location_set": ("已获取定位：{lat}, {lon}", "Location taken: {lat}, {lon}"),
     "location_denied": ("未能获取定位，请填写地址。", "No location; please type the address."),

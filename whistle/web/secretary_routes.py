@@ -184,6 +184,8 @@ async def raise_whistle(page: Annotated[FormPage, Depends(form(raiser_page))]) -
             location = {"lat": float(values["lat"]), "lon": float(values["lon"])}
         except ValueError:
             errors["address"] = page.t("bad_location")
+    if not values["address"] and not (values["lat"] or values["lon"]):
+        errors["address"] = page.t("need_address")  # the command's rule, shown with the others
     requester = {
         k: v
         for k, v in (("name", values["requester_name"]), ("phone", values["requester_phone"]))
@@ -337,7 +339,7 @@ async def _case_context(page: Page, case_id: str) -> dict[str, Any]:
     return {
         "case": case,
         "case_id": case_id,
-        "status": status_words(page, case),
+        "case_status": status_words(page, case),
         "where": area_name(page, areas, case.get("area")),
         "raised": raised or {},
         "lead": department_name(page, departments, case.get("lead_department")),
