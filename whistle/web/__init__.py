@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from whistle.web import admin_routes, auth_routes, liaison_routes
+from whistle.web import admin_routes, auth_routes, liaison_routes, secretary_routes
 from whistle.web.pages import (
     CSRF_COOKIE,
     HERE,
@@ -25,7 +25,12 @@ from whistle.web.pages import (
     render,
 )
 
-ROUTERS = (auth_routes.router, admin_routes.router, liaison_routes.router)
+ROUTERS = (
+    auth_routes.router,
+    admin_routes.router,
+    secretary_routes.router,
+    liaison_routes.router,
+)
 
 
 def install_web(app: FastAPI) -> None:

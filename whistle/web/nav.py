@@ -19,6 +19,8 @@ class Link:
 EVERYONE = USER_ROLES
 
 LINKS: tuple[Link, ...] = (
+    Link("link_whistle", "/whistle", ("secretary", "admin")),
+    Link("link_cases", "/cases", ("secretary", "supervisor", "admin")),
     Link("link_liaison_inbox", "/liaison", ("liaison",)),
     Link("link_dashboard", "/dashboard", ("supervisor", "admin")),
     Link("link_users", "/admin/users", ("admin",)),

@@ -43,7 +43,6 @@ LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
         )
     },
 }
-NO_CASE = "WH-20261202-NOSUCHCASE"
 
 
 def _path(template: str) -> str:
@@ -66,7 +65,16 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
     **LIAISON_MATRIX,
+    ("GET", "/whistle"): only(200, "secretary", "admin"),
+    ("POST", "/whistle"): only(422, "secretary", "admin"),  # an empty form: errors beside
+    ("GET", "/cases"): only(200, "secretary", "supervisor", "admin"),
+    # no such case (the matrix's database has none): 404 in scope, as the API answers
+    ("GET", "/cases/{case_id}"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/callback"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/reopen"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/cases/{case_id}/publish"): only(404, "secretary", "supervisor", "admin"),
 }
+NO_CASE = "WH-20261202-NNNNNNNNNN"
 PUBLIC_FORMS = {("POST", "/login"), ("POST", "/lang")}
 """Forms before login: their CSRF token is the pre-login cookie's."""
 FORMS = {
@@ -74,6 +82,7 @@ FORMS = {
     "/lang": {"lang": "en", "next": "/"},
     "/password": {},
     "/admin/users": {},
+    "/whistle": {},
 }
 # the API route of the reset (bearer tokens): who → status
 API_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
