@@ -68,6 +68,7 @@ class SideTally:
         row adds to a group only when one of its counts is not zero).
         """
         case = rows.case
+        added: tuple[int, ...]
         for a in rows.table("assignments").values():
             added = (1, bool(a["acknowledged_in_time"]), a["acknowledged_at"] is not None,
                      a["dispute_count"] > 0)  # fmt: skip
