@@ -27,6 +27,16 @@ EXAMPLES = 200
 """Cases listed per kind of change (all are counted)."""
 
 GroupKey = tuple[str, str]  # (grouping, group)
+GROUPINGS: tuple[str, ...] = (*GROUPS, "all")
+_ASSIGNMENT = tuple(
+    INDEX[n] for n in ("dispatched", "acknowledged_in_time", "acknowledged", "disputed")
+)
+_CALLBACK = tuple(
+    INDEX[n] for n in ("callbacks", "solved", "satisfied", "score_sum", "score_count")
+)
+_CASE = tuple(INDEX[n] for n in ("cases", "resolved", "reopened"))
+_CLOCK = (INDEX["breaches"],)
+_ESCALATIONS = INDEX["escalations"]
 
 
 def _week(at: datetime) -> str:
@@ -42,47 +52,60 @@ class SideTally:
     weekly: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(department, Monday of the week in Shanghai) → assignments dispatched."""
 
-    def bump(self, grouping: str, group: str | None, name: str, by: int = 1) -> None:
-        if group is None or not by:
-            return
+    def counts(self, grouping: str, group: str | None) -> list[int] | None:
+        """The counts of ``group`` under ``grouping`` (created at zero; None: no group)."""
+        if group is None:
+            return None
         counts = self.groups.get((grouping, group))
         if counts is None:
             counts = self.groups[(grouping, group)] = [0] * len(COUNTS)
-        counts[INDEX[name]] += by
+        return counts
 
     def add(self, rows: CaseRows, escalations: Counter[str]) -> None:
-        """Add one case's rows (its cohort is in range: the caller checked)."""
+        """Add one case's rows (its cohort is in range: the caller checked).
+
+        Each row's group is looked up once per grouping and its columns added in place (a
+        row adds to a group only when one of its counts is not zero).
+        """
         case = rows.case
+        added: tuple[int, ...]
         for a in rows.table("assignments").values():
-            for grouping in (*GROUPS, "all"):
-                group = _group(a, grouping, "department")
-                self.bump(grouping, group, "dispatched")
-                self.bump(grouping, group, "acknowledged_in_time", bool(a["acknowledged_in_time"]))
-                self.bump(grouping, group, "acknowledged", a["acknowledged_at"] is not None)
-                self.bump(grouping, group, "disputed", a["dispute_count"] > 0)
+            added = (1, bool(a["acknowledged_in_time"]), a["acknowledged_at"] is not None,
+                     a["dispute_count"] > 0)  # fmt: skip
+            self._add_row(a, "department", _ASSIGNMENT, added)
             if a["dispatched_at"] is not None:
                 self.weekly[(a["department"], _week(a["dispatched_at"]))] += 1
         for b in rows.table("callbacks").values():
-            for grouping in (*GROUPS, "all"):
-                group = _group(b, grouping, "department")
-                self.bump(grouping, group, "callbacks")
-                self.bump(grouping, group, "solved", bool(b["solved"]))
-                self.bump(grouping, group, "satisfied", bool(b["satisfied"]))
-                self.bump(grouping, group, "score_sum", b["score"] or 0)
-                self.bump(grouping, group, "score_count", b["score"] is not None)
+            added = (1, bool(b["solved"]), bool(b["satisfied"]), b["score"] or 0,
+                     b["score"] is not None)  # fmt: skip
+            self._add_row(b, "department", _CALLBACK, added)
         resolved = case["resolved_at"] is not None or case["reopen_count"] > 0
-        for grouping in (*GROUPS, "all"):
-            group = _group(case, grouping, "lead_department")
-            self.bump(grouping, group, "cases")
-            self.bump(grouping, group, "resolved", resolved)
-            self.bump(grouping, group, "reopened", case["reopen_count"] > 0)
+        added = (1, resolved, case["reopen_count"] > 0)
+        self._add_row(case, "lead_department", _CASE, added)
         for k in rows.table("clocks").values():
-            for grouping in (*GROUPS, "all"):
-                self.bump(grouping, _group(k, grouping, "department"), "breaches", k["breaches"])
+            self._add_row(k, "department", _CLOCK, (k["breaches"],))
         for department, n in escalations.items():
-            for grouping in (*GROUPS, "all"):
+            if not n:
+                continue
+            for grouping in GROUPINGS:
                 group = department if grouping == "department" else _group(case, grouping, "")
-                self.bump(grouping, group, "escalations", n)
+                counts = self.counts(grouping, group)
+                if counts is not None:
+                    counts[_ESCALATIONS] += n
+
+    def _add_row(
+        self, row: dict[str, Any], department_column: str, columns: tuple[int, ...],
+        added: tuple[int, ...],
+    ) -> None:  # fmt: skip
+        """Add ``added`` to ``columns`` of the row's group under every grouping."""
+        pairs = [(i, int(n)) for i, n in zip(columns, added, strict=True) if n]
+        if not pairs:
+            return
+        for grouping in GROUPINGS:
+            counts = self.counts(grouping, _group(row, grouping, department_column))
+            if counts is not None:
+                for i, n in pairs:
+                    counts[i] += n
 
     def merge(self, other: SideTally) -> None:
         """Add ``other`` to this one."""

@@ -1,0 +1,86 @@
+"""The replay's shortcuts give what the long way gives: rows as read off the log, the counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import orjson
+
+from bench.bench_whatif import DAYS, case_logs, changed_version
+from tests.stories import T0
+from whistle.domain.codec import parse_event
+from whistle.read.resolution_metrics import GROUPS
+from whistle.whatif.replay import Proposed, _row_dict
+from whistle.whatif.tally import COUNTS, SideTally, Tally, replay_case
+
+
+def test_a_replayed_event_reads_as_the_projector_reads_it_off_the_log() -> None:
+    logs = case_logs(56)  # every template: lifecycles and unsigned ladders, 28 days
+    types = set()
+    for _, events in logs:
+        for raw in events:
+            event = parse_event(raw)
+            types.add(event.type)
+            assert _row_dict(event) == orjson.loads(raw)
+    assert {"WhistleRaised", "CaseRouted", "ClockBreached", "CaseEscalated"} <= types
+
+
+def _reference(side: SideTally, rows: object, escalations: Counter[str]) -> None:
+    """The counts one ``bump`` at a time (how the read side's SQL counts them)."""
+
+    def bump(grouping: str, group: object, name: str, by: int) -> None:
+        if group is None or not by:
+            return
+        counts = side.groups.setdefault((grouping, str(group)), [0] * len(COUNTS))
+        counts[COUNTS.index(name)] += int(by)
+
+    def group_of(row: dict, grouping: str, column: str) -> object:
+        if grouping == "all":
+            return "all"
+        return row.get(column) if grouping == "department" else row.get(grouping)
+
+    groupings = (*GROUPS, "all")
+    case = rows.case  # type: ignore[attr-defined]
+    for a in rows.table("assignments").values():  # type: ignore[attr-defined]
+        for g in groupings:
+            k = group_of(a, g, "department")
+            bump(g, k, "dispatched", 1)
+            bump(g, k, "acknowledged_in_time", bool(a["acknowledged_in_time"]))
+            bump(g, k, "acknowledged", a["acknowledged_at"] is not None)
+            bump(g, k, "disputed", a["dispute_count"] > 0)
+    for b in rows.table("callbacks").values():  # type: ignore[attr-defined]
+        for g in groupings:
+            k = group_of(b, g, "department")
+            bump(g, k, "callbacks", 1)
+            bump(g, k, "solved", bool(b["solved"]))
+            bump(g, k, "satisfied", bool(b["satisfied"]))
+            bump(g, k, "score_sum", b["score"] or 0)
+            bump(g, k, "score_count", b["score"] is not None)
+    for g in groupings:
+        k = group_of(case, g, "lead_department")
+        bump(g, k, "cases", 1)
+        bump(g, k, "resolved", case["resolved_at"] is not None or case["reopen_count"] > 0)
+        bump(g, k, "reopened", case["reopen_count"] > 0)
+    for c in rows.table("clocks").values():  # type: ignore[attr-defined]
+        for g in groupings:
+            bump(g, group_of(c, g, "department"), "breaches", c["breaches"])
+    for department, n in escalations.items():
+        for g in groupings:
+            bump(g, department if g == "department" else group_of(case, g, ""), "escalations", n)
+
+
+def test_the_tally_counts_as_one_bump_per_count_would() -> None:
+    proposed = Proposed(changed_version())
+    proposed.enter()
+    horizon = T0 + timedelta(days=DAYS + 30)
+    tally = Tally(since=T0 - timedelta(days=1), until=T0 + timedelta(days=DAYS + 1))
+    expected = (SideTally(), SideTally())
+    for _, events in case_logs(112):
+        outcome = replay_case([orjson.loads(e) for e in events], proposed, tally, horizon)
+        assert outcome is not None and outcome.replayed is not None
+        _reference(expected[0], outcome.original, outcome.escalations[0])
+        _reference(expected[1], outcome.replayed, outcome.escalations[1])
+    assert tally.original.groups == expected[0].groups
+    assert tally.proposed.groups == expected[1].groups
+    assert tally.proposed.groups != tally.original.groups
