@@ -487,6 +487,41 @@ async def test_whistles_and_follow_ups_agree(both: Both) -> None:
     assert checked > 20
 
 
+@covers("deadlines")
+async def test_deadlines_agree(both: Both) -> None:
+    """The running and paused clocks of some cases, soonest due first; remaining time from now
+    (or the pause) within the test's own seconds."""
+    for ids in ([], ["WH-NONE"], both.case_ids[::7], both.case_ids):
+        mine, theirs = await both.pg.deadlines(ids), await both.fake.deadlines(ids)
+        assert mine.keys() == theirs.keys()
+        for case_id, clocks in mine.items():
+            other = theirs[case_id]
+            for a, b in zip(clocks, other, strict=True):
+                assert abs(a.pop("remaining_seconds") - b.pop("remaining_seconds")) < 30
+            assert plain(clocks) == plain(other), case_id
+    told = await both.pg.deadlines(both.case_ids)
+    assert len(told) > 20 and any(len(k) > 1 for k in told.values())
+    assert any(k["status"] == "paused" for ks in told.values() for k in ks)
+    assert any(k["breached"] for ks in told.values() for k in ks)
+
+
+@covers("similar_candidates")
+async def test_similar_candidates_agree(both: Both) -> None:
+    """A draft's candidates for each community at several instants, for every scope."""
+    raised = sorted(instant(r["raised_at"]) for r in both.fake.rows.values())
+    moments = [raised[len(raised) // 4], raised[len(raised) // 2], raised[-1] + timedelta(days=3)]
+    found = 0
+    for scope in both.scopes:
+        for community in COMMUNITIES:
+            for at in moments:
+                assert at is not None
+                mine = await both.pg.similar_candidates(scope, community, at)
+                theirs = await both.fake.similar_candidates(scope, community, at)
+                assert [r["case_id"] for r in mine] == [r["case_id"] for r in theirs]
+                found += len(mine)
+    assert found > 50
+
+
 @covers("clocks_beyond")
 async def test_clocks_beyond_the_calendar_agree(both: Both) -> None:
     """Without a calendar window, and windows that the clocks start before or fall due after."""

@@ -185,6 +185,19 @@ def lead_resolve_clock(case: Row) -> Row | None:
 
 
 RUNNING = ("running", "paused")
+DEADLINE_KEYS = ("clock", "department", "status", "started_at", "due_at")
+
+
+def deadline_row(case_id: str, clock: Row, now: datetime) -> Row:
+    """A clock as ``PgRead.deadlines`` answers it (``DEADLINES_SQL``'s columns)."""
+    due, paused = instant(clock["due_at"]), instant(clock.get("paused_at"))
+    assert due is not None
+    return {
+        "case_id": case_id,
+        **{key: clock.get(key) for key in DEADLINE_KEYS},
+        "remaining_seconds": (due - (paused or now)).total_seconds(),
+        "breached": clock.get("breached_at") is not None or bool(clock.get("breached")),
+    }
 
 
 @dataclass
@@ -261,13 +274,15 @@ class FakeRead:
 
     async def deadlines(self, case_ids: list[str]) -> dict[str, list[Row]]:
         out: dict[str, list[Row]] = {}
+        now = datetime.now(UTC)
         for i in case_ids:
             clocks = self.rows.get(i, {}).get("clocks", ())
-            running = [
-                k for k in clocks if k.get("status", "running") in RUNNING and k.get("due_at")
-            ]
+            running = sorted(
+                (k for k in clocks if k.get("status", "running") in RUNNING and k.get("due_at")),
+                key=lambda k: (instant(k["due_at"]), k["clock"], k["department"]),
+            )
             if running:
-                out[i] = sorted(running, key=lambda k: (k["due_at"], k["clock"], k["department"]))
+                out[i] = [deadline_row(i, k, now) for k in running]
         return out
 
     async def follow_ups(self, case_ids: list[str]) -> dict[str, Row]:
