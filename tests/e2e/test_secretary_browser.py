@@ -1,0 +1,128 @@
+"""The community secretary's pages in headless Chromium on a phone (390×844), over the real
+service (worker, projector and API processes on Kafka and PostgreSQL): the demo secretary
+``jinhai`` logs in, sends an empty whistle form and sees each message beside its field, raises
+a whistle, finds it routed on its case page and in her community's list, and — once the lead
+department (城管, through its API token) has signed for and resolved it — records the callback
+and publishes the result. axe-core checks each page (no serious or critical violation), no
+page scrolls sideways, and each is photographed into docs/screenshots/secretary-*.png."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
+from tests.e2e.test_liaison_browser import GRID, PHONE, check, eventually
+from tests.e2e.test_liaison_browser import service as liaison_service
+from tests.e2e.test_pages_browser import log_in
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+service = liaison_service
+"""The same module-scoped service (fresh topics and database, the demo people)."""
+
+
+@pytest.fixture
+def api(service: tuple[Stack, dict[str, str]]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service[0].base, timeout=90) as client:
+        yield client
+
+
+async def shows(page: Any, address: str, text: str, timeout_s: float = 60.0) -> None:
+    """Reload ``address`` until its main part shows ``text`` (the projection catches up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        await page.goto(address)
+        if text in await page.inner_text("main"):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{address} does not show {text!r}")
+        await asyncio.sleep(0.5)
+
+
+async def test_the_demo_secretary_raises_follows_calls_back_and_publishes(
+    service: tuple[Stack, dict[str, str]], api: httpx.Client
+) -> None:
+    async_playwright = _need_browser()
+    stack, passwords = service
+    url = stack.base
+    lead = {"Authorization": f"Bearer {stack.tokens['liaison']}"}  # 城管 leads in the grid
+
+    def case(case_id: str) -> dict[str, Any]:
+        got = api.get(f"/v1/cases/{case_id}", headers=lead)
+        return got.json() if got.status_code == 200 else {}
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport=PHONE)
+            await log_in(page, url, "jinhai", passwords["jinhai"])
+            await page.wait_for_url(f"{url}/")
+            await page.goto(f"{url}/whistle")
+            await check(page, "secretary-whistle-form", PHONE["width"])
+
+            await page.locator("#send-whistle").click()  # nothing filled in
+            await page.locator("#e-category").wait_for()
+            assert await page.get_attribute("#f-category", "aria-invalid") == "true"
+            assert await page.locator("#e-address").count() == 1
+            await check(page, "secretary-whistle-errors", PHONE["width"])
+
+            await page.locator("#f-category").select_option("parking")
+            await page.locator("#f-title").fill("滨海步道违停")
+            await page.locator("#f-description").fill("多辆私家车长期停在步道入口，老人推车过不去")
+            await page.locator("#f-grid").select_option(GRID)
+            await page.locator("#f-address").fill("金海社区滨海步道入口")
+            await page.locator("#f-requester_name").fill("林阿姨")
+            await page.locator("#f-requester_phone").fill("13800000000")
+            await page.locator("#send-whistle").click()
+            await page.wait_for_url(re.compile(r".*/cases/WH-[^/?]+\?raised=1$"))
+            found = re.search(r"/cases/(WH-[^/?]+)", page.url)
+            assert found, page.url
+            case_id = found.group(1)
+            eventually(lambda: case(case_id).get("status") == "routed")
+            await page.goto(f"{url}/cases/{case_id}")
+            assert "滨海步道违停" in await page.inner_text("main")
+            await check(page, "secretary-case-routed", PHONE["width"])
+
+            await page.goto(f"{url}/cases")
+            assert "滨海步道违停" in await page.inner_text("main")
+            await check(page, "secretary-cases", PHONE["width"])
+
+            acked = api.post(f"/v1/cases/{case_id}/acknowledge", json={}, headers=lead)
+            assert acked.status_code == 200, acked.text
+            done = api.post(
+                f"/v1/cases/{case_id}/resolve",
+                json={"outcome": "solved", "summary": "车辆已劝离，设置隔离桩"},
+                headers=lead,
+            )
+            assert done.status_code == 200, done.text
+            eventually(lambda: case(case_id).get("status") == "resolved")
+
+            await page.goto(f"{url}/cases/{case_id}")
+            await page.locator("#solved-yes").check()
+            await page.locator("#satisfied-yes").check()
+            await page.locator("#record-callback").click()  # no score yet
+            await page.locator("#e-score").wait_for()
+            await check(page, "secretary-callback-error", PHONE["width"])
+            await page.locator("#solved-yes").check()
+            await page.locator("#satisfied-yes").check()
+            await page.locator("#f-score").select_option("5")
+            await page.locator("#f-comment").fill("处理很快")
+            await page.locator("#record-callback").click()
+            await shows(page, f"{url}/cases/{case_id}", "处理很快")
+            await page.locator("#f-summary").fill("滨海步道违停已清理，入口设置隔离桩。")
+            await page.locator("#publish-case").click()
+
+            await shows(page, f"{url}/cases/{case_id}", "滨海步道违停已清理")
+            text = await page.inner_text("main")
+            assert "处理很快" in text and "滨海步道违停已清理" in text, text[-800:]
+            await check(page, "secretary-case-published", PHONE["width"])
+        finally:
+            await browser.close()
