@@ -214,6 +214,28 @@ async def _check_older(conn: asyncpg.Connection, stats: ApplyStats) -> None:
     stats.older.clear()
 
 
+WATCH_S = 1.0
+"""How often a batch being written looks whether its connection is still there."""
+
+
+async def written(task: asyncio.Task[None], conn: asyncpg.Connection) -> None:
+    """Wait for the write ``task`` on ``conn``; if the connection is lost meanwhile, cancel it
+    and raise ``ConnectionDoesNotExistError`` (the projector then reconnects).
+
+    asyncpg 0.32's COPY waits for the transport to allow writing again with no bound, and a
+    connection lost while the transport is paused (a large COPY under load when the server
+    stops) never allows it: without this watch the projector hung until killed."""
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=WATCH_S)
+        if done:
+            return task.result()
+        if conn.is_closed():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise asyncpg.ConnectionDoesNotExistError("connection lost while writing a batch")
+
+
 class Projector:
     """Runs until stopped; the database, not Kafka, holds its position."""
 
@@ -314,20 +336,20 @@ class Projector:
                         await self._dead_letters.send(batch.invalid, self.config.topic)
                     planned.update(batch.positions)
                     if inflight is not None:
-                        await self._finish(inflight, positions, protect=set(batch.dirty))
+                        await self._finish(conn, inflight, positions, protect=set(batch.dirty))
                     task = asyncio.create_task(write_batch(conn, batch, self.config))
                     inflight = (task, batch)
                     last_beat = time.monotonic()
                     continue
                 if inflight is not None:
-                    await self._finish(inflight, positions)
+                    await self._finish(conn, inflight, positions)
                     inflight = None
                 if time.monotonic() - last_beat >= self.config.heartbeat_s:
                     await self._heartbeat(conn, positions, hws)
                     planned = dict(positions)
                     last_beat = time.monotonic()
             if inflight is not None:
-                await self._finish(inflight, positions)
+                await self._finish(conn, inflight, positions)
                 inflight = None
         except BaseException:
             self._cache = Model()  # rows of an unwritten batch must not survive
@@ -339,13 +361,14 @@ class Projector:
 
     async def _finish(
         self,
+        conn: asyncpg.Connection,
         inflight: tuple[asyncio.Task[None], PreparedBatch],
         positions: dict[int, Position],
         protect: set[str] | None = None,
     ) -> None:
         """Wait for a written batch (raising its failure), then account for it."""
         task, batch = inflight
-        await task
+        await written(task, conn)
         positions.update(batch.positions)
         self.totals.add(batch.stats)
         self._cache.evict(self.config.cache_cases, protect or set())
