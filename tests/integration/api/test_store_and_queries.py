@@ -176,6 +176,16 @@ async def case_in_four_queries(conn: asyncpg.Connection, case_id: str) -> dict[s
     ]
     actions = await conn.fetchval(f"SELECT {joint_actions_sql('$1')}", case_id)
     case["joint_actions"] = json.loads(actions)
+    case["attachments"] = [
+        {k: r[k] for k in ("sha256", "stage", "content_type", "size", "department", "note",
+                           "attached_at", "attached_by")}
+        | {"url": f"/v1/cases/{case_id}/attachments/{r['sha256']}",
+           "thumbnail_url": f"/v1/cases/{case_id}/attachments/{r['sha256']}/thumbnail"}
+        for r in await conn.fetch(
+            "SELECT * FROM projection.attachments WHERE case_id = $1 ORDER BY seq, position",
+            case_id,
+        )
+    ]  # fmt: skip
     return case
 
 
