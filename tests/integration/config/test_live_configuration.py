@@ -154,7 +154,9 @@ def test_rule_and_budget_changes_through_the_api_are_taken_up_without_a_restart(
         before = raise_parking(http, stack, 0)
         current = http.get("/v1/config/routing/current", headers=admin).json()
         base = latest(http, stack)
-        old_lead = routed(stack, {before})[before]["lead"]
+        # the stack's first case: the worker may still be joining its group on a loaded machine
+        # (a full CI run once took longer than 120 s here; alone it takes ~1 s)
+        old_lead = routed(stack, {before}, timeout_s=300)[before]["lead"]
         assert old_lead != NEW_LEAD
         proposed = routing_with(current["document"], JINHAI, NEW_LEAD, "jinhai.parking.cfg")
 
