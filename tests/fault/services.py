@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.service_fixtures import free_port
+from tests.service_fixtures import restartable_port
 from whistle.dev.kafka import KafkaNode, KafkaPaths
 from whistle.dev.postgres import PostgresCluster, PostgresPaths
 from whistle.settings import Settings
@@ -35,8 +35,10 @@ class PrivateServices:
         root = Path(tempfile.mkdtemp(prefix="whistle-fault-", dir=parent or "/tmp"))
         root.chmod(0o755)
         jars = KafkaPaths.under(Settings().state_dir).libs
-        kafka = KafkaNode(KafkaPaths(root / "kafka", jars=jars), free_port(), free_port())
-        postgres = PostgresCluster(PostgresPaths(root / "postgres"), free_port())
+        kafka = KafkaNode(
+            KafkaPaths(root / "kafka", jars=jars), restartable_port(), restartable_port()
+        )
+        postgres = PostgresCluster(PostgresPaths(root / "postgres"), restartable_port())
         return cls(root, kafka, postgres)
 
     @property

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.conftest import unique_name
 from tests.integration.streams.test_decider_roundtrip import raise_command
-from tests.service_fixtures import free_port, isolated_env, settings_of
+from tests.service_fixtures import isolated_env, restartable_port, settings_of
 from whistle.dev.kafka import KafkaNode, KafkaPaths
 from whistle.domain import encode
 from whistle.service.process_supervisor import Supervisor
@@ -45,7 +45,7 @@ def broker(tmp_path: Path) -> Iterator[KafkaNode]:
     """A private broker on free ports that the test may kill (the dev jar cache reused)."""
     root = Path(tempfile.mkdtemp(prefix="whistle-startup-", dir="/tmp"))
     jars = KafkaPaths.under(Settings().state_dir).libs
-    node = KafkaNode(KafkaPaths(root / "kafka", jars=jars), free_port(), free_port())
+    node = KafkaNode(KafkaPaths(root / "kafka", jars=jars), restartable_port(), restartable_port())
     node.start(timeout=180.0)
     try:
         yield node

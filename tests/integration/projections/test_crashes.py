@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from tests.integration.projections.helpers import (
     wait_projected,
 )
 from tests.integration.projections.test_rebuild import stories
+from tests.service_fixtures import restartable_port
 from whistle.dev.postgres import ensure_installed
 from whistle.domain import Event
 from whistle.settings import REPO_ROOT
@@ -155,12 +155,6 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def private_postgres() -> Iterator[PrivateCluster]:
     """A PostgreSQL cluster of its own (restarting the shared one would hurt other tests)."""
@@ -168,7 +162,7 @@ def private_postgres() -> Iterator[PrivateCluster]:
     root = Path(tempfile.mkdtemp(prefix="whistle-pg-restart-", dir="/tmp"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    cluster = PrivateCluster(bins, root, _free_port())
+    cluster = PrivateCluster(bins, root, restartable_port())
     init = [
         str(bins / "initdb"),
         "-D",
