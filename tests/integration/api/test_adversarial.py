@@ -246,6 +246,7 @@ def test_stateful_sequences_never_break_the_api(stack: Stack) -> None:
             settings=settings(
                 max_examples=STATEFUL_EXAMPLES,
                 stateful_step_count=8,
+                derandomize=True,  # one fixed draw: a random one sometimes never raised a whistle
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),
