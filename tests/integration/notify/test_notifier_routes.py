@@ -129,7 +129,7 @@ async def test_my_preferences_round_trip_with_the_robot_key_hidden(api: dict[str
     assert fresh.json()["language"] == "zh" and fresh.json()["email"] is None
     body = {
         "language": "en", "email": "li@example.gov.cn", "phone": "+86 139-1234-5678",
-        "robot": {"platform": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=T0",
+        "robot": {"platform": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=T0KEN.ab12cd34",
                   "secret": "SEC1"},
         "quiet_hours": {"start": "22:00", "end": "07:00"}, "digest": True,
         "channels": ["dingtalk", "email", "sms"],
@@ -144,7 +144,10 @@ async def test_my_preferences_round_trip_with_the_robot_key_hidden(api: dict[str
     stored = await api["pool"].fetchrow(
         "SELECT * FROM notify.preferences WHERE user_id = 'li-urban'"
     )
-    assert "T0" not in stored["robot_url_sealed"] and "gov.cn" not in stored["email_sealed"]
+    # A sealed value is URL-safe base64, which never holds "." (a two-letter key once
+    # appeared in the ciphertext by chance).
+    assert "T0KEN.ab12cd34" not in stored["robot_url_sealed"]
+    assert "gov.cn" not in stored["email_sealed"]
     again = await client.get("/v1/me/notification-preferences", headers=auth(api, "urban"))
     assert again.json() == got
     other = await client.get("/v1/me/notification-preferences", headers=auth(api, "transport"))
