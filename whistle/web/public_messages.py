@@ -33,6 +33,13 @@ PUBLIC: dict[str, tuple[str, str]] = {
         "将随晒事公开，位置信息会被去除。",
         "Shown with the published result, without location.",
     ),
+    "photo_not_found": ("没有这张照片。", "No such photo."),
+    "case_photos_title": ("照片", "Photos"),
+    "photo_stage_raise": ("吹哨时", "When raised"),
+    "photo_stage_progress": ("办理中", "Work in progress"),
+    "photo_stage_resolution": ("办结时", "Result"),
+    "photo_stage_publish": ("晒事（公开，无位置信息）", "Published (public, no location)"),
+    "case_photo_alt": ("{stage}照片 {n}", "{stage} photo {n}"),
     # the whistle form: photos
     "photos_label": ("照片（最多 {limit} 张）", "Photos (up to {limit})"),
     "photos_hint": (

@@ -458,6 +458,14 @@ async def _case_context(page: Page, case_id: str) -> dict[str, Any]:
         "signs": signs,
         "timeline": timeline,
         "joint_actions": case.get("joint_actions") or [],
+        "photos": [
+            {
+                "src": f"/cases/{case_id}/photos/{a['sha256']}",
+                "stage": page.t(f"photo_stage_{a.get('stage')}"),
+            }
+            for a in case.get("attachments") or ()
+            if f"photo_stage_{a.get('stage')}" in PAGES
+        ],
         "faults": FAULTS,
         "can_act": page.principal.role in ("secretary", "admin", "supervisor"),
         "shown_time": shown_time,
@@ -573,3 +581,22 @@ async def publish(case_id: str, page: Annotated[FormPage, Depends(form(case_read
     if photos and answer.status_code == 303:
         await submit(page, attach_command(page, case_id, "publish", photos))
     return answer
+
+
+@router.get("/cases/{case_id}/photos/{sha256}", response_class=Response, include_in_schema=False)
+async def case_photo_thumbnail(
+    case_id: str, sha256: str, page: Annotated[Page, Depends(case_reader)]
+) -> Response:
+    """A photo of a case the visitor sees, as its thumbnail (no metadata): the case page's
+    pictures (the API's thumbnail route takes a bearer token, a page a session)."""
+    services = page.request.app.state.services
+    case = await services.read.case(case_id)
+    if case is None or not visible(page.principal, case):
+        raise PageError(404, "no_such_case", case_id=case_id)
+    library = getattr(services, "photos", None)
+    held = any(a.get("sha256") == sha256 for a in case.get("attachments") or ())
+    found = await library.thumbnail(sha256) if held and library is not None else None
+    if found is None:
+        raise PageError(404, "photo_not_found")
+    data, kind = found
+    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})

@@ -46,7 +46,8 @@ LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 
 def _path(template: str) -> str:
-    return template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    return path.replace("{sha256}", "0" * 64)
 
 
 # (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
@@ -73,6 +74,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/cases/{case_id}/callback"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/reopen"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/publish"): only(404, "secretary", "supervisor", "admin"),
+    ("GET", "/cases/{case_id}/photos/{sha256}"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/whistle/similar"): only(200, "secretary", "admin"),  # nothing to compare: none
     # the public's pages (whistle/web/public_routes.py): no login, the same for everyone
     ("GET", "/public"): {None: 200, **ALL},

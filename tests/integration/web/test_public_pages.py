@@ -108,7 +108,12 @@ async def test_published_results_are_public_and_carry_no_personal_data(
                 page = await http.get(path)
                 return page.text if "已派单" in page.text else None
 
-            await eventually(routed)
+            case_page = await eventually(routed)
+            thumbs = re.findall(r'src="(/cases/[^"]+/photos/[0-9a-f]{64})"', case_page)
+            assert len(thumbs) == 1, case_page
+            thumb = await http.get(thumbs[0])
+            assert thumb.status_code == 200 and thumb.content.startswith(b"\xff\xd8")
+            assert not photos.location_of(thumb.content)
             conn = await asyncpg.connect(fresh_database)
             try:
                 stages = await conn.fetch(
@@ -223,5 +228,6 @@ async def test_published_results_are_public_and_carry_no_personal_data(
             anonymous.cookies.set("whistle_lang", "en")
             english = await anonymous.get(f"/public/cases/{case_id}")
             assert "Published on" in english.text
+            assert (await anonymous.get(thumbs[0])).status_code == 303  # to the login page
             missing = await anonymous.get("/public/cases/WH-20261202-NNNNNNNNNN")
             assert missing.status_code == 404
