@@ -58,6 +58,7 @@ from whistle.config.seed import configured_seed
 from whistle.config.service import ConfigService
 from whistle.config.version_table import PgConfigVersions
 from whistle.domain.routing import load_rules
+from whistle.domain.steps.attach import MAX_PHOTOS
 from whistle.notify.inbox import Inbox
 from whistle.notify.inbox import ensure_schema as ensure_inbox_schema
 from whistle.notify.notifier_store import NotifierStore
@@ -204,7 +205,12 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         limit=api.max_body_bytes,
-        larger={"/v1/attachments": max(photo_body, api.max_body_bytes)},
+        larger={
+            "/v1/attachments": max(photo_body, api.max_body_bytes),
+            # the pages' forms that carry photos (up to 9: whistle.web.photo_forms)
+            "/whistle": max(MAX_PHOTOS * photo_body, api.max_body_bytes),
+            "*/publish": max(MAX_PHOTOS * photo_body, api.max_body_bytes),
+        },
     )
     app.add_middleware(ServerTiming)
     app.add_middleware(

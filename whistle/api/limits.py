@@ -13,7 +13,8 @@ from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, Prob
 
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes, by Content-Length or while streaming a chunked body;
-    the paths of ``larger`` (a photo upload, an Open311 request) have their own limit."""
+    the paths of ``larger`` (a photo upload, an Open311 request) have their own limit (a key
+    ``*/publish`` holds for every path ending in ``/publish``)."""
 
     def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
@@ -24,7 +25,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope.get("path", ""), self.default_limit)
+        path = scope.get("path", "")
+        limit = self.larger.get(path) or next(
+            (n for k, n in self.larger.items() if k.startswith("*") and path.endswith(k[1:])),
+            self.default_limit,
+        )
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -19,6 +19,9 @@ _FORM_NUL = re.compile(rb"%00|\x00")
 _TAIL = 16  # bytes of the previous chunk kept, so that a split escape is still seen
 BINARY_BODIES = frozenset({"/v1/attachments"})
 """Paths whose body is a file (a photo upload): its bytes are not text to guard."""
+API_PREFIXES = ("/v1/", "/open311/")
+"""A page's multipart form (photos with its fields) is not guarded here: its photos are bytes,
+and ``whistle.web.pages.FormPage.value`` drops NUL characters from its text fields."""
 
 
 def _refuse(field: str) -> ProblemError:
@@ -56,11 +59,13 @@ class NulGuard:
             response = problem_response(Request(scope), 422, error.kind, errors=error.errors)
             await response(scope, receive, send)
             return
-        if scope.get("path") in BINARY_BODIES:
-            await self.app(scope, receive, send)
-            return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").lower()
+        path = str(scope.get("path", ""))
+        page_files = content_type.startswith(b"multipart/") and not path.startswith(API_PREFIXES)
+        if path in BINARY_BODIES or page_files:
+            await self.app(scope, receive, send)
+            return
         pattern = _JSON_NUL if b"json" in content_type else _FORM_NUL
         tail = b""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.liaison_messages import LIAISON
+from whistle.web.public_messages import PUBLIC
 
 PAGES: dict[str, tuple[str, str]] = {
     # layout
@@ -165,14 +166,6 @@ PAGES: dict[str, tuple[str, str]] = {
     "requester_name": ("居民姓名", "Resident's name"),
     "requester_phone": ("居民电话", "Resident's phone"),
     "requester_hint": ("仅本案件的相关方可见。", "Seen only by the case's own parties."),
-    "photos_here": (
-        "照片（最多 9 张）：正在另行开发，稍后在此上传。",
-        "Photos (up to 9): being built separately; they will be added here.",
-    ),
-    "duplicates_here": (
-        "附近已报的相同问题：正在另行开发，稍后在此提示。",
-        "The same problem already reported nearby: being built separately; shown here later.",
-    ),
     "send_whistle": ("吹哨", "Raise the whistle"),
     "form_has_errors": ("请修改标出的项目。", "Please correct the marked fields."),
     "refused": ("未能提交：{reason}", "Not sent: {reason}"),
@@ -281,6 +274,7 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 PAGES.update(LIAISON)
+PAGES.update(PUBLIC)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

@@ -101,9 +101,9 @@ class FormPage(Page):
     form: FormData = field(default_factory=FormData)
 
     def value(self, name: str) -> str:
-        """A form field, stripped (empty when absent or a file)."""
+        """A form field, stripped, without NUL characters (empty when absent or a file)."""
         raw = self.form.get(name)
-        return raw.strip() if isinstance(raw, str) else ""
+        return raw.replace("\x00", "").strip() if isinstance(raw, str) else ""
 
 
 def accounts_of(request: Request) -> Accounts:

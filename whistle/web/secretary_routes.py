@@ -21,16 +21,21 @@ from whistle.api.commands import build, new_case_id, new_command_id, roles_for
 from whistle.api.deps import visible
 from whistle.api.open311 import get_rules
 from whistle.api.problems import ProblemError
+from whistle.api.similar import WHY_TEXT
 from whistle.bus import DecisionTimeout
 from whistle.domain import commands
 from whistle.domain.areas import Area, Department, load_areas, load_departments, within
 from whistle.domain.base import Command
 from whistle.domain.rejections import render as render_rejection
 from whistle.domain.routing import Category
-from whistle.domain.types import CallbackFault, Urgency
+from whistle.domain.steps.attach import MAX_PHOTOS
+from whistle.domain.steps.merge import MergeDuplicate
+from whistle.domain.types import FINAL_STATUSES, CallbackFault, Urgency
 from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
+from whistle.read.similarity import Text, rank
 from whistle.web.messages import PAGES
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
+from whistle.web.photo_forms import attach_command, store_sent
 
 router = APIRouter()
 CHINA = timezone(timedelta(hours=8))
@@ -144,6 +149,8 @@ def _form_context(page: Page, values: dict[str, str], errors: dict[str, str]) ->
         "grids": [(a.code, area_name(page, areas, a.code)) for a in beneath if a.kind == "grid"],
         "urgencies": URGENCIES,
         "refused": None,
+        "max_photos": MAX_PHOTOS,
+        "duplicates": None,
     }
 
 
@@ -158,6 +165,74 @@ FORM_FIELDS = (
     "category", "community", "compound", "grid", "address", "lat", "lon", "urgency",
     "title", "description", "requester_name", "requester_phone",
 )  # fmt: skip
+DUPLICATES_SHOWN = 5
+
+
+def _draft_community(page: Page, values: dict[str, str]) -> str:
+    """The community the draft is for, when the visitor may raise there ("" otherwise)."""
+    community = values.get("community") or (
+        (page.principal.area or "") if page.principal.role == "secretary" else ""
+    )
+    allowed = {a.code for a in communities_for(page, _areas(page))}
+    return community if community in allowed else ""
+
+
+async def likely_duplicates(page: Page, values: dict[str, str]) -> list[dict[str, Any]]:
+    """Open cases of the draft's community from the last 14 days that look like the same
+    problem: what ``POST /v1/whistles/similar`` answers (the same candidates and scorer)."""
+    community = _draft_community(page, values)
+    if not community or not any(values.get(k) for k in ("title", "description", "address")):
+        return []
+    location = None
+    try:
+        if values.get("lat") and values.get("lon"):
+            location = (float(values["lat"]), float(values["lon"]))
+    except ValueError:
+        location = None
+    services = page.request.app.state.services
+    rows = await services.read.similar_candidates(
+        Scope.of(page.principal), community, datetime.now(UTC)
+    )
+    draft = Text.of(
+        values.get("title"),
+        values.get("description"),
+        values.get("address") or None,
+        values.get("category") or None,
+        location,
+    )
+    departments = _departments(page)
+    lang = 0 if page.lang == "zh" else 1
+    return [
+        {
+            "case_id": row["case_id"],
+            "title": row.get("title") or "",
+            "status": status_words(page, row),
+            "lead": department_name(page, departments, row.get("lead_department")),
+            "raised": shown_time(row.get("raised_at")),
+            "ago": _ago(page, row.get("raised_at")),
+            "why": ("、" if lang == 0 else ", ").join(WHY_TEXT[w][lang] for w in like.why),
+        }
+        for row, like in rank(draft, rows, DUPLICATES_SHOWN)
+    ]
+
+
+def _ago(page: Page, value: Any) -> str:
+    if not value:
+        return ""
+    days = (datetime.now(UTC) - _instant(value)).days
+    return page.t("days_ago", days=days) if days else page.t("today")
+
+
+@router.post("/whistle/similar", response_class=HTMLResponse, include_in_schema=False)
+async def similar_whistles(page: Annotated[FormPage, Depends(form(raiser_page))]) -> Response:
+    """Likely duplicates of the draft: the list alone for htmx, else the form with it (the
+    button works without JavaScript; the draft's fields are kept, its photos are not)."""
+    values = {k: page.value(k) for k in FORM_FIELDS}
+    found = await likely_duplicates(page, values)
+    if page.request.headers.get("hx-request") == "true":
+        return render(page, "_duplicates.html", duplicates=found)
+    context = _form_context(page, values, {}) | {"duplicates": found}
+    return render(page, "whistle_new.html", **context)
 
 
 @router.post("/whistle", response_class=HTMLResponse, include_in_schema=False)
@@ -209,14 +284,50 @@ async def raise_whistle(page: Annotated[FormPage, Depends(form(raiser_page))]) -
         requester=requester or None,
     )
     errors = field_errors | errors
+    join = page.value("join")
+    if join and not await _joinable(page, join):
+        errors["join"] = page.t("join_gone", case_id=join)
+    photos: tuple[Any, ...] = ()
+    if command is not None and not errors:
+        photos, photo_error = await store_sent(page)
+        if photo_error:
+            errors["photos"] = photo_error
     if command is None or errors:
         context = _form_context(page, values | {"community": community}, errors)
+        if join and "join" in errors:
+            context["duplicates"] = await likely_duplicates(page, values)
         return render(page, "whistle_new.html", 422, **context)
     refused = await submit(page, command)
     if refused is not None:
         context = _form_context(page, values, {}) | {"refused": refused}
         return render(page, "whistle_new.html", 409, **context)
+    if photos:
+        await submit(page, attach_command(page, command.case_id, "raise", photos))
+    if join:
+        # "the same problem": the resident's report is kept (as a case closed as the
+        # original's duplicate, its photos with it) and told on the original's timeline
+        merge = MergeDuplicate(
+            command_id=new_command_id(),
+            case_id=command.case_id,
+            actor=page.principal.actor(),
+            original_case_id=join,
+            note=page.t("joined_note"),
+        )
+        merge_refused = await submit(page, merge)
+        if merge_refused is not None:
+            return redirect(page, f"/cases/{command.case_id}?raised=1")
+        return redirect(page, f"/cases/{join}?joined={command.case_id}")
     return redirect(page, f"/cases/{command.case_id}?raised=1")
+
+
+async def _joinable(page: Page, case_id: str) -> bool:
+    """Whether the visitor may join ``case_id``: an open case in her scope."""
+    case = await page.request.app.state.services.read.case(case_id)
+    return (
+        case is not None
+        and visible(page.principal, case)
+        and case.get("status") not in FINAL_STATUSES
+    )
 
 
 # ---- her community's cases ---------------------------------------------------------------
@@ -347,6 +458,14 @@ async def _case_context(page: Page, case_id: str) -> dict[str, Any]:
         "signs": signs,
         "timeline": timeline,
         "joint_actions": case.get("joint_actions") or [],
+        "photos": [
+            {
+                "src": f"/cases/{case_id}/photos/{a['sha256']}",
+                "stage": page.t(f"photo_stage_{a.get('stage')}"),
+            }
+            for a in case.get("attachments") or ()
+            if f"photo_stage_{a.get('stage')}" in PAGES
+        ],
         "faults": FAULTS,
         "can_act": page.principal.role in ("secretary", "admin", "supervisor"),
         "shown_time": shown_time,
@@ -388,7 +507,11 @@ async def case_page(case_id: str, page: Annotated[Page, Depends(case_reader)]) -
     """The case: status, where, the lead and its deadline, sign-for by department, timeline."""
     context = await _case_context(page, case_id)
     query = page.request.query_params
-    context |= {"just_raised": query.get("raised") == "1", "done": bool(query.get("done"))}
+    context |= {
+        "just_raised": query.get("raised") == "1",
+        "done": bool(query.get("done")),
+        "joined": query.get("joined") or "",
+    }
     return render(page, "case.html", errors={}, values={}, **context)
 
 
@@ -406,7 +529,7 @@ async def _case_step(
         actor=page.principal.actor(),
         **values,
     )
-    context |= {"form_name": command.__name__, "just_raised": False, "done": False}
+    context |= {"form_name": command.__name__, "just_raised": False, "done": False, "joined": ""}
     sent = {k: page.value(k) for k in page.form}
     if built is None:
         return render(page, "case.html", 422, errors=errors, values=sent, **context)
@@ -445,5 +568,35 @@ async def reopen(case_id: str, page: Annotated[FormPage, Depends(form(case_reade
 
 @router.post("/cases/{case_id}/publish", response_class=HTMLResponse, include_in_schema=False)
 async def publish(case_id: str, page: Annotated[FormPage, Depends(form(case_reader))]) -> Response:
-    """晒事: a short public summary of the result."""
-    return await _case_step(page, case_id, commands.PublishCase, summary=page.value("summary"))
+    """晒事: a short public summary of the result, and its after photos (shown to the public
+    as copies without location: ``/v1/public/cases/{id}/photos/{sha256}``)."""
+    photos, photo_error = await store_sent(page)
+    if photo_error:
+        context = await _case_context(page, case_id)
+        context |= {"form_name": "PublishCase", "just_raised": False, "done": False, "joined": ""}
+        sent = {k: page.value(k) for k in page.form}
+        errors = {"photos": photo_error}
+        return render(page, "case.html", 422, errors=errors, values=sent, **context)
+    answer = await _case_step(page, case_id, commands.PublishCase, summary=page.value("summary"))
+    if photos and answer.status_code == 303:
+        await submit(page, attach_command(page, case_id, "publish", photos))
+    return answer
+
+
+@router.get("/cases/{case_id}/photos/{sha256}", response_class=Response, include_in_schema=False)
+async def case_photo_thumbnail(
+    case_id: str, sha256: str, page: Annotated[Page, Depends(case_reader)]
+) -> Response:
+    """A photo of a case the visitor sees, as its thumbnail (no metadata): the case page's
+    pictures (the API's thumbnail route takes a bearer token, a page a session)."""
+    services = page.request.app.state.services
+    case = await services.read.case(case_id)
+    if case is None or not visible(page.principal, case):
+        raise PageError(404, "no_such_case", case_id=case_id)
+    library = getattr(services, "photos", None)
+    held = any(a.get("sha256") == sha256 for a in case.get("attachments") or ())
+    found = await library.thumbnail(sha256) if held and library is not None else None
+    if found is None:
+        raise PageError(404, "photo_not_found")
+    data, kind = found
+    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})

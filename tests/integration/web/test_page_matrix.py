@@ -46,7 +46,8 @@ LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 
 def _path(template: str) -> str:
-    return template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    return path.replace("{sha256}", "0" * 64)
 
 
 # (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
@@ -73,9 +74,16 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/cases/{case_id}/callback"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/reopen"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/publish"): only(404, "secretary", "supervisor", "admin"),
+    ("GET", "/cases/{case_id}/photos/{sha256}"): only(404, "secretary", "supervisor", "admin"),
+    ("POST", "/whistle/similar"): only(200, "secretary", "admin"),  # nothing to compare: none
+    # the public's pages (whistle/web/public_routes.py): no login, the same for everyone
+    ("GET", "/public"): {None: 200, **ALL},
+    ("GET", "/public/cases/{case_id}"): {None: 404, **dict.fromkeys(ROLES, 404)},
 }
 NO_CASE = "WH-20261202-NNNNNNNNNN"
 PUBLIC_FORMS = {("POST", "/login"), ("POST", "/lang")}
+PUBLIC_PAGES = ("/public", "/public/cases/{case_id}")
+"""Pages without login (the public's): answered, not sent to the login page."""
 """Forms before login: their CSRF token is the pre-login cookie's."""
 FORMS = {
     "/login": {"username": "nobody", "password": "wrong-password-1"},
@@ -120,7 +128,8 @@ async def test_every_page_and_form_answers_each_role_as_written(
             got[who] = response.status_code
             if response.status_code == 403:
                 assert "text/html" in response.headers["content-type"]
-            if who is None and route not in PUBLIC_FORMS and template != "/login":
+            anonymous_page = template in ("/login", *PUBLIC_PAGES)
+            if who is None and route not in PUBLIC_FORMS and not anonymous_page:
                 assert response.headers["location"].startswith("/login?next="), response.headers
     assert got == MATRIX[route]
 

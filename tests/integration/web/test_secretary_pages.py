@@ -105,7 +105,7 @@ async def test_a_whistle_raised_on_the_form_is_routed_listed_called_back_and_pub
             assert 'value="parking"' in form.text
             assert 'value="tongan.datong.jinhai.g01"' in form.text  # grids of her community
             assert "金海社区第一网格" in form.text
-            assert 'id="photos-placeholder"' in form.text  # the marked place, nothing faked
+            assert 'id="f-photos" name="photos" type="file"' in form.text  # test_public_pages
 
             bad = await _post(
                 http, "/whistle", "/whistle",

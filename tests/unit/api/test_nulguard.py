@@ -53,3 +53,17 @@ async def test_a_nul_in_an_open311_form_is_a_georeport_error(client: httpx.Async
     assert response.status_code == 422
     assert response.json()[0]["code"] == 422
     assert "NUL" in response.json()[0]["description"]
+
+
+async def test_a_nul_in_a_multipart_api_body_is_still_refused(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    # only the pages' multipart forms (photos) pass unguarded: their fields drop NULs
+    response = await client.post(
+        "/v1/cases",
+        data={"title": "游客\x00激增"},
+        files={"x": ("x.bin", b"\x00", "application/octet-stream")},
+        headers=auth("tok-sec-in"),
+    )
+    assert response.status_code == 422
+    assert isinstance(services.bus, FakeBus) and services.bus.sent == []
