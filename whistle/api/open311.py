@@ -179,8 +179,10 @@ def as_request(
     in_scope: bool,
 ) -> ServiceRequest:
     """A case row in GeoReport v2 form; never the requester. The description, address and
-    place (from its WhistleRaised body) only ``in_scope`` of the caller or once published
-    (晒事); ``status_notes`` is the published summary, else, in scope, the closing reason."""
+    place (from its WhistleRaised body) only ``in_scope`` of the caller: a published case
+    (晒事) shows the public what the public page does, its summary as ``status_notes`` and
+    never its exact address, place or the secretary's words (they may name people or doors);
+    in scope, ``status_notes`` is else the closing reason."""
     follow_up = follow_up or {}
     category = categories.get(row.get("category") or "")
     summary = follow_up.get("summary")
@@ -196,7 +198,7 @@ def as_request(
         updated_datetime=row.get("updated_at"),
         expected_datetime=follow_up.get("expected_at"),
     )
-    if not (in_scope or row.get("published_at")):
+    if not in_scope:
         return public
     raised = raised or {}
     location = raised.get("location") or {}
