@@ -11,6 +11,10 @@ LIAISON: dict[str, tuple[str, str]] = {
         "Open cases of {department}, the nearest deadline first.",
     ),
     "inbox_empty": ("没有待办案件。", "Nothing to do."),
+    "inbox_more": (
+        "显示更多（已显示 {shown} 件，共 {total} 件）",
+        "Show more ({shown} of {total} shown)",
+    ),
     "case_id": ("案件编号", "Case"),
     "case_title": ("标题", "Title"),
     "case_status": ("状态", "Status"),

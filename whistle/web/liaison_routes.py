@@ -39,9 +39,20 @@ liaison_page = roles("liaison")
 CHINA = timezone(timedelta(hours=8))
 INBOX_LIMIT = 500
 """The inbox lists at most this many open cases (issue 17: 500 open render under 300 ms)."""
+INBOX_PAGE = 100
+"""Rows shown at first, and added by 显示更多: 500 rows are ~300 KB of HTML that a browser
+lays out in ~150 ms (bench/bench_pages.py); the nearest deadlines come first anyway."""
 AMBER = 0.25
 """A countdown turns amber when less than this share of its budget is left."""
 CaseId = Annotated[str, Path(max_length=64)]
+
+
+def shown_count(value: str | None) -> int:
+    """How many inbox rows to show (``?shown=``): a multiple of ``INBOX_PAGE`` up to
+    ``INBOX_LIMIT``; anything else (a hand-edited link) shows the first page."""
+    count = int(value) if value and value.isdigit() else INBOX_PAGE
+    return min(max(INBOX_PAGE, count - count % INBOX_PAGE), INBOX_LIMIT)
+
 
 DISPUTE_REASONS: tuple[str, ...] = get_args(DisputeReason)
 CONTACT_CHANNELS: tuple[str, ...] = get_args(ContactChannel)
@@ -207,9 +218,9 @@ async def inbox_page(page: Annotated[Page, Depends(liaison_page)]) -> Response:
     rows = await inbox_rows(page)
     department = department_name(page.principal.department, page.lang)
     signed = page.request.query_params.get("signed")
-    return render(
-        page, "liaison_inbox.html", rows=rows, errors={}, department=department, signed=signed
-    )
+    shown = shown_count(page.request.query_params.get("shown"))
+    return render(page, "liaison_inbox.html", rows=rows[:shown], total=len(rows), shown=shown,
+                  errors={}, department=department, signed=signed)  # fmt: skip
 
 
 @router.get("/liaison/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -372,7 +383,8 @@ async def _act(page: FormPage, case_id: str, action: Action) -> Response:
     if decision.events:
         await _projected(services, case_id, int(before.get("applied_seq") or 0))
     if action.name == "acknowledge" and page.value("from") == "inbox":
-        return redirect(page, f"/liaison?signed={case_id}#case-{case_id}")
+        rows = shown_count(page.value("shown"))
+        return redirect(page, f"/liaison?signed={case_id}&shown={rows}#case-{case_id}")
     return redirect(page, f"/liaison/cases/{case_id}?done={action.name}#act-{action.name}")
 
 
@@ -386,7 +398,9 @@ async def _refused(
 ) -> Response:
     if action.name == "acknowledge" and page.value("from") == "inbox":
         rows = await inbox_rows(page)
-        return render(page, "liaison_inbox.html", status, rows=rows, signed=None,
+        count = shown_count(page.value("shown"))
+        return render(page, "liaison_inbox.html", status, rows=rows[:count], total=len(rows),
+                      shown=count, signed=None,
                       errors={case_id: errors.get("form", "")},
                       department=department_name(page.principal.department, page.lang))  # fmt: skip
     return await _work_page(page, case_id, {action.name: errors}, {action.name: values}, status)
