@@ -13,7 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from whistle.web import admin_routes, auth_routes, liaison_routes, secretary_routes
+from whistle.web import (
+    admin_routes,
+    auth_routes,
+    liaison_routes,
+    secretary_routes,
+    supervisor_routes,
+)
 from whistle.web.pages import (
     CSRF_COOKIE,
     HERE,
@@ -30,6 +36,7 @@ ROUTERS = (
     admin_routes.router,
     secretary_routes.router,
     liaison_routes.router,
+    supervisor_routes.router,
 )
 
 

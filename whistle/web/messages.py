@@ -12,6 +12,7 @@ from __future__ import annotations
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.liaison_messages import LIAISON
+from whistle.web.supervisor_messages import SUPERVISOR
 
 PAGES: dict[str, tuple[str, str]] = {
     # layout
@@ -281,6 +282,7 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 PAGES.update(LIAISON)
+PAGES.update(SUPERVISOR)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:
