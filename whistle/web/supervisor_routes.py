@@ -44,6 +44,7 @@ from whistle.web.liaison_routes import (
     department_name,
     status_name,
 )
+from whistle.web.messages import PAGES
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
 from whistle.web.secretary_routes import _departments
 
@@ -119,10 +120,16 @@ def _dispute_view(page: Page, d: dict[str, Any]) -> dict[str, Any]:
         "case_id": d["case_id"],
         "department": d.get("department"),
         "department_name": department_name(d.get("department"), page.lang),
-        "reason": page.t("reason_" + str(d.get("reason"))) if d.get("reason") else "",
+        "reason": _reason(page, d.get("reason")),
         "note": d.get("note") or "",
         "raised": china_time(d.get("raised_at")),
     }
+
+
+def _reason(page: Page, reason: Any) -> str:
+    """A 退单 reason in words (its code when the catalogue has none)."""
+    key = f"reason_{reason}"
+    return page.t(key) if key in PAGES else str(reason or "")
 
 
 def _extension_view(page: Page, x: dict[str, Any]) -> dict[str, Any]:
