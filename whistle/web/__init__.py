@@ -19,6 +19,7 @@ from whistle.web import (
     liaison_routes,
     public_routes,
     secretary_routes,
+    supervisor_routes,
 )
 from whistle.web.pages import (
     CSRF_COOKIE,
@@ -37,6 +38,7 @@ ROUTERS = (
     secretary_routes.router,
     liaison_routes.router,
     public_routes.router,
+    supervisor_routes.router,
 )
 
 

@@ -13,6 +13,7 @@ from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.liaison_messages import LIAISON
 from whistle.web.public_messages import PUBLIC
+from whistle.web.supervisor_messages import SUPERVISOR
 
 PAGES: dict[str, tuple[str, str]] = {
     # layout
@@ -275,6 +276,7 @@ PAGES: dict[str, tuple[str, str]] = {
 
 PAGES.update(LIAISON)
 PAGES.update(PUBLIC)
+PAGES.update(SUPERVISOR)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

@@ -22,6 +22,7 @@ LINKS: tuple[Link, ...] = (
     Link("link_whistle", "/whistle", ("secretary", "admin")),
     Link("link_cases", "/cases", ("secretary", "supervisor", "admin")),
     Link("link_liaison_inbox", "/liaison", ("liaison",)),
+    Link("link_supervisor", "/supervisor", ("supervisor", "admin")),
     Link("link_dashboard", "/dashboard", ("supervisor", "admin")),
     Link("link_users", "/admin/users", ("admin",)),
     Link("link_public", "/public", EVERYONE),

@@ -45,6 +45,21 @@ LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 }
 
 
+# the supervisor's pages (whistle/web/supervisor_routes.py): the case does not exist → 404 page;
+# the metrics of an empty database are an empty table (the exports: a header row)
+SUPERVISOR_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("GET", "/supervisor"): only(200, "supervisor", "admin"),
+    ("GET", "/supervisor/cases/{case_id}"): only(404, "supervisor", "admin"),
+    ("GET", "/supervisor/metrics"): only(200, "supervisor", "admin"),
+    ("GET", "/supervisor/metrics.csv"): only(200, "supervisor", "admin"),
+    ("GET", "/supervisor/metrics.xlsx"): only(200, "supervisor", "admin"),
+    **{
+        ("POST", f"/supervisor/cases/{{case_id}}/{name}"): only(404, "supervisor", "admin")
+        for name in ("ruling", "grant", "refuse", "escalate")
+    },
+}
+
+
 def _path(template: str) -> str:
     path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
     return path.replace("{sha256}", "0" * 64)
@@ -66,6 +81,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
     **LIAISON_MATRIX,
+    **SUPERVISOR_MATRIX,
     ("GET", "/whistle"): only(200, "secretary", "admin"),
     ("POST", "/whistle"): only(422, "secretary", "admin"),  # an empty form: errors beside
     ("GET", "/cases"): only(200, "secretary", "supervisor", "admin"),

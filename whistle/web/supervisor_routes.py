@@ -1,0 +1,468 @@
+"""The supervisor's pages (街道/区 督办): the workspace (today's board, the cases in scope, the
+disputes and extensions waiting), a case page with the timeline and the rulings (退单 ruling,
+延期 approval or refusal, manual 催办 / 督办 / 通报), and the metrics (三率, times, the average
+callback score) for a chosen period and area with drill-down district → street → community →
+department, each table exported as CSV and XLSX.
+
+Every action is the API's command (``whistle.domain.commands``, the same the ``/v1/cases/{id}/
+dispute/ruling``, ``extension/grant|refuse`` and ``escalate`` routes build) sent on the same
+bus; reads go through the read gateway with ``Scope.of(principal)`` (narrowed, never widened,
+by the metrics' area).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from whistle.api.commands import command_id_for
+from whistle.api.problems import field_errors
+from whistle.bus import DecisionTimeout
+from whistle.domain import commands
+from whistle.domain.areas import within
+from whistle.domain.base import Command
+from whistle.domain.rejections import CLOCK_NAMES
+from whistle.domain.rejections import render as rejection_text
+from whistle.domain.types import DisputeOutcome, EscalationStep, Tier
+from whistle.read.gateway import MetricsQuery
+from whistle.read.scope import CaseFilters, Scope
+from whistle.web.liaison_routes import (
+    CHINA,
+    _logged,
+    _projected,
+    _services,
+    area_name,
+    case_of,
+    china_time,
+    department_name,
+    status_name,
+)
+from whistle.web.messages import PAGES
+from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
+from whistle.web.secretary_routes import _departments
+
+router = APIRouter()
+supervisor_page = roles("supervisor", "admin")
+CaseId = Annotated[str, Path(max_length=64)]
+LIST_LIMIT = 200
+"""The workspace lists at most this many cases of the scope, the newest first."""
+
+OUTCOMES: tuple[str, ...] = get_args(DisputeOutcome)
+STEPS: tuple[str, ...] = get_args(EscalationStep)
+TIERS: tuple[str, ...] = get_args(Tier)
+LEVELS: tuple[str, ...] = ("district", "street", "community", "department")
+"""The metrics' drill-down, each level's rows opening the next one's table."""
+EXPORTS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A form of the supervisor's case page: its command and the form fields it takes."""
+
+    name: str
+    command: type[Command]
+    fields: tuple[str, ...]
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            "ruling", commands.RuleOnDispute, ("department", "outcome", "new_department", "reason")
+        ),
+        Action("grant", commands.GrantExtension, ("clock_key", "until", "note")),
+        Action("refuse", commands.RefuseExtension, ("clock_key", "reason")),
+        Action("escalate", commands.Escalate, ("step", "tier", "reason", "clock_key")),
+    )
+}
+
+
+# --- workspace and case page -------------------------------------------------------------
+
+
+@router.get("/supervisor", response_class=HTMLResponse, include_in_schema=False)
+async def workspace(page: Annotated[Page, Depends(supervisor_page)]) -> Response:
+    """督办工作台: today's board, the waiting disputes and extensions, the cases in scope."""
+    read = _services(page).read
+    scope = Scope.of(page.principal)
+    cases = await read.cases(scope, CaseFilters(limit=LIST_LIMIT))
+    disputes = await read.disputes(scope)
+    extensions = await read.extensions(scope)
+    rows = [
+        {
+            "case": c,
+            "status": status_name(page, c["status"]),
+            "community": area_name(c.get("community"), page.lang),
+            "lead_name": department_name(c.get("lead_department"), page.lang),
+            "raised": china_time(c.get("raised_at")),
+            "breached": bool(c.get("breach_count")),
+        }
+        for c in cases
+    ]
+    return render(
+        page,
+        "supervisor.html",
+        rows=rows,
+        disputes=[_dispute_view(page, d) for d in disputes],
+        extensions=[_extension_view(page, x) for x in extensions],
+    )
+
+
+def _dispute_view(page: Page, d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "case_id": d["case_id"],
+        "department": d.get("department"),
+        "department_name": department_name(d.get("department"), page.lang),
+        "reason": _reason(page, d.get("reason")),
+        "note": d.get("note") or "",
+        "raised": china_time(d.get("raised_at")),
+    }
+
+
+def _reason(page: Page, reason: Any) -> str:
+    """A 退单 reason in words (its code when the catalogue has none)."""
+    key = f"reason_{reason}"
+    return page.t(key) if key in PAGES else str(reason or "")
+
+
+def _extension_view(page: Page, x: dict[str, Any]) -> dict[str, Any]:
+    names = CLOCK_NAMES.get(str(x.get("clock")), (str(x.get("clock")), str(x.get("clock"))))
+    return {
+        "case_id": x["case_id"],
+        "clock_key": x["clock_key"],
+        "clock_name": names[1] if page.lang == "en" else names[0],
+        "department_name": department_name(x.get("department"), page.lang),
+        "until": china_time(x.get("requested_due_at")),
+        "until_value": x["requested_due_at"].astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+        if x.get("requested_due_at")
+        else "",
+        "reason": x.get("reason") or "",
+        "requested": china_time(x.get("requested_at")),
+    }
+
+
+@router.get("/supervisor/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+async def case_page(case_id: CaseId, page: Annotated[Page, Depends(supervisor_page)]) -> Response:
+    """督办 a case: its facts, departments, timeline, the ruling / approval / escalation forms."""
+    done = page.request.query_params.get("done")
+    return await _case_page(page, case_id, {}, {}, done=done if done in ACTIONS else None)
+
+
+async def _case_page(
+    page: Page,
+    case_id: str,
+    errors: dict[str, dict[str, str]],
+    values: dict[str, dict[str, str]],
+    status: int = 200,
+    done: str | None = None,
+) -> HTMLResponse:
+    case = await case_of(page, case_id)
+    read = _services(page).read
+    scope = Scope.of(page.principal)
+    timeline = await read.timeline(case_id)
+    disputes = [
+        _dispute_view(page, d) for d in await read.disputes(scope) if d["case_id"] == case_id
+    ]
+    extensions = [
+        _extension_view(page, x) for x in await read.extensions(scope) if x["case_id"] == case_id
+    ]
+    departments = [(d, department_name(d, page.lang)) for d in case.get("departments") or []]
+    return render(
+        page,
+        "supervisor_case.html",
+        status,
+        case=case,
+        status_name=status_name(page, case["status"]),
+        community=area_name(case.get("community"), page.lang),
+        lead_name=department_name(case.get("lead_department"), page.lang),
+        assignments=[
+            a | {"name": department_name(a.get("department"), page.lang)}
+            for a in case.get("assignments") or []
+        ],
+        disputes=disputes,
+        extensions=extensions,
+        departments=departments,
+        all_departments=sorted(
+            (code, d.name_en if page.lang == "en" else d.name_zh)
+            for code, d in _departments(page).items()
+        ),
+        log=[_logged(page, e) for e in timeline],
+        errors=errors,
+        values=values,
+        done=done,
+        outcomes=OUTCOMES,
+        steps=STEPS,
+        tiers=TIERS,
+    )
+
+
+def _values(page: FormPage, action: Action) -> dict[str, Any]:
+    """The command's fields from the form, empty ones left out (the command's defaults and
+    rules apply), a time as China time."""
+    out: dict[str, Any] = {}
+    for name in action.fields:
+        value = page.value(name)
+        if not value:
+            continue
+        if name == "until":
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                out[name] = value  # the command's validation says what is wrong
+                continue
+            out[name] = when if when.tzinfo else when.replace(tzinfo=CHINA)
+        else:
+            out[name] = value
+    return out
+
+
+async def _act(page: FormPage, case_id: str, action: Action) -> Response:
+    """Build and send ``action``'s command as the API does; the page again, with the result."""
+    services = _services(page)
+    before = await case_of(page, case_id)  # the 404 page outside the supervisor's scope
+    principal = page.principal
+    shown = {k: page.value(k) for k in action.fields}
+    try:
+        command = action.command(
+            command_id=command_id_for(principal, case_id, action.command, None),
+            case_id=case_id,
+            actor=principal.actor(),
+            **_values(page, action),
+        )
+    except ValidationError as exc:
+        errors = {e.field.split(".")[0] or "form": e.message
+                  for e in field_errors(list(exc.errors()), page.lang)}  # fmt: skip
+        return await _case_page(page, case_id, {action.name: errors}, {action.name: shown}, 422)
+    try:
+        decision = await services.bus.submit(command, case_id, command.command_id)
+    except DecisionTimeout:
+        pending = {"form": page.t("decision_pending")}
+        return await _case_page(page, case_id, {action.name: pending}, {action.name: shown}, 202)
+    if decision.status == "rejected":
+        code = decision.code or "rejected"
+        message = rejection_text(code, decision.params, page.lang) or decision.message or code
+        return await _case_page(
+            page, case_id, {action.name: {"form": message}}, {action.name: shown}, 409
+        )
+    if decision.events:
+        await _projected(services, case_id, int(before.get("applied_seq") or 0))
+    return redirect(page, f"/supervisor/cases/{case_id}?done={action.name}#act-{action.name}")
+
+
+def _action_route(action: Action) -> None:
+    async def handler(
+        case_id: CaseId, page: Annotated[FormPage, Depends(form(supervisor_page))]
+    ) -> Response:
+        return await _act(page, case_id, action)
+
+    handler.__doc__ = f"{action.command.__name__} from the supervisor's case page."
+    router.add_api_route(
+        f"/supervisor/cases/{{case_id}}/{action.name}",
+        handler,
+        methods=["POST"],
+        include_in_schema=False,
+        response_class=HTMLResponse,
+        name=f"supervisor_{action.name}",
+    )
+
+
+for _action in ACTIONS.values():
+    _action_route(_action)
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """One metrics table: its level, area, range, and its rows in words and figures."""
+
+    level: str
+    area: str | None
+    since: date
+    until: date
+    rows: list[dict[str, Any]]
+
+
+COLUMNS: tuple[str, ...] = (
+    "group",
+    "dispatched",
+    "response_rate",
+    "callbacks",
+    "resolution_rate",
+    "satisfaction_rate",
+    "average_score",
+    "ack_median_h",
+    "resolve_median_h",
+    "breaches",
+)
+"""The figures of a table, in order (``col_<name>`` in the catalogue)."""
+
+
+def _day(value: str, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        raise PageError(422, "bad_period") from None
+
+
+async def metrics_table(page: Page) -> Table:
+    """The table the query asks for: ``level`` (district|street|community|department), ``area``
+    (within the supervisor's own), ``since`` and ``until`` (days in China time, until
+    inclusive; the last 30 days by default)."""
+    query = page.request.query_params
+    principal = page.principal
+    own = Scope.of(principal)
+    level = query.get("level") or ("district" if own.area is None else _below(own.area))
+    if level not in LEVELS:
+        raise PageError(422, "bad_level")
+    area = query.get("area") or own.area
+    if own.area is not None and (area is None or not within(area, own.area)):
+        raise PageError(403, "area_out_of_scope")
+    today = datetime.now(CHINA).date()
+    until = _day(query.get("until", ""), today)
+    since = _day(query.get("since", ""), until - timedelta(days=29))
+    if since > until:
+        raise PageError(422, "bad_period")
+    scope = Scope(area=area)
+    start = datetime.combine(since, time(), tzinfo=CHINA)
+    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=CHINA)
+    items = await _services(page).read.metrics(
+        MetricsQuery(scope, level, "all", since=start, until=end)  # type: ignore[arg-type]
+    )
+    rows = []
+    for item in items:
+        group = item.get("group")
+        name = (
+            department_name(group, page.lang)
+            if level == "department"
+            else area_name(group, page.lang)
+        )
+        rows.append(
+            {
+                "code": group,
+                "group": name,
+                "dispatched": item.get("dispatched") or 0,
+                "response_rate": item.get("response_rate"),
+                "callbacks": item.get("callbacks") or 0,
+                "resolution_rate": item.get("resolution_rate"),
+                "satisfaction_rate": item.get("satisfaction_rate"),
+                "average_score": item.get("average_score"),
+                "ack_median_h": _hours(item.get("ack_median_s")),
+                "resolve_median_h": _hours(item.get("resolve_median_s")),
+                "breaches": item.get("breaches") or 0,
+            }
+        )
+    rows.sort(key=lambda r: str(r["code"]))
+    return Table(level, area, since, until, rows)
+
+
+def _below(area: str) -> str:
+    """The level under ``area`` (``tongan`` → streets, ``tongan.datong`` → communities)."""
+    depth = area.count(".")
+    return LEVELS[min(depth + 1, len(LEVELS) - 1)]
+
+
+def _hours(seconds: Any) -> float | None:
+    return round(float(seconds) / 3600, 2) if seconds is not None else None
+
+
+def shown(name: str, value: Any) -> str:
+    """A figure as the page shows it: rates in per cent, none as a dash."""
+    if value is None:
+        return "—"
+    if name.endswith("_rate"):
+        return f"{100 * float(value):.1f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _next(level: str) -> str | None:
+    at = LEVELS.index(level)
+    return LEVELS[at + 1] if at + 1 < len(LEVELS) else None
+
+
+@router.get("/supervisor/metrics", response_class=HTMLResponse, include_in_schema=False)
+async def metrics_page(page: Annotated[Page, Depends(supervisor_page)]) -> Response:
+    """考核: 三率, times and the average score for a period and area, with drill-down."""
+    table = await metrics_table(page)
+    after = _next(table.level)
+    period = f"since={table.since.isoformat()}&until={table.until.isoformat()}"
+    here = f"level={table.level}&area={table.area or ''}&{period}"
+    rows = [
+        {
+            "cells": [shown(c, r[c]) for c in COLUMNS],
+            "drill": f"/supervisor/metrics?level={after}&area={r['code']}&{period}"
+            if after and r["code"]
+            else None,
+        }
+        for r in table.rows
+    ]
+    return render(
+        page,
+        "supervisor_metrics.html",
+        table=table,
+        rows=rows,
+        columns=COLUMNS,
+        levels=LEVELS,
+        area_label=area_name(table.area, page.lang) if table.area else page.t("all_areas"),
+        here=here,
+    )
+
+
+def _export_rows(page: Page, table: Table) -> list[list[Any]]:
+    head = [page.t("col_code"), *(page.t(f"col_{c}") for c in COLUMNS)]
+    return [head, *([r["code"], *(r[c] for c in COLUMNS)] for r in table.rows)]
+
+
+def _filename(table: Table, ext: str) -> str:
+    area = (table.area or "all").replace(".", "-")
+    return f"metrics-{table.level}-{area}-{table.since}-{table.until}.{ext}"
+
+
+@router.get("/supervisor/metrics.csv", include_in_schema=False)
+async def metrics_csv(page: Annotated[Page, Depends(supervisor_page)]) -> Response:
+    """The metrics table as CSV (UTF-8 with a BOM, which Excel needs to read Chinese)."""
+    table = await metrics_table(page)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in _export_rows(page, table):
+        writer.writerow(["" if v is None else v for v in row])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(table, "csv")}"'},
+    )
+
+
+@router.get("/supervisor/metrics.xlsx", include_in_schema=False)
+async def metrics_xlsx(page: Annotated[Page, Depends(supervisor_page)]) -> Response:
+    """The metrics table as an XLSX workbook (openpyxl): numbers as numbers, rates as %."""
+    from openpyxl import Workbook
+
+    table = await metrics_table(page)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = table.level
+    for row in _export_rows(page, table):
+        sheet.append(row)
+    for at, name in enumerate(COLUMNS, start=2):
+        if name.endswith("_rate"):
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=at, max_col=at):
+                cell.number_format = "0.0%"
+    out = io.BytesIO()
+    book.save(out)
+    return Response(
+        out.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(table, "xlsx")}"'},
+    )
