@@ -13,7 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from whistle.web import admin_routes, auth_routes, liaison_routes, secretary_routes
+from whistle.web import (
+    admin_routes,
+    adminconf_routes,
+    auth_routes,
+    liaison_routes,
+    secretary_routes,
+)
 from whistle.web.pages import (
     CSRF_COOKIE,
     HERE,
@@ -28,6 +34,7 @@ from whistle.web.pages import (
 ROUTERS = (
     auth_routes.router,
     admin_routes.router,
+    adminconf_routes.router,
     secretary_routes.router,
     liaison_routes.router,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
+from whistle.web.adminconf_messages import ADMINCONF
 from whistle.web.liaison_messages import LIAISON
 
 PAGES: dict[str, tuple[str, str]] = {
@@ -281,6 +282,7 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 PAGES.update(LIAISON)
+PAGES.update(ADMINCONF)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

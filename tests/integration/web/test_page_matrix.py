@@ -46,7 +46,8 @@ LIAISON_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 
 def _path(template: str) -> str:
-    return template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    return path.replace("{kind}", "routing")
 
 
 # (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
@@ -64,6 +65,19 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users"): only(422, "admin"),
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
+    # the configuration pages (whistle/web/adminconf_routes.py): this site wires no
+    # configuration follower, so the admin gets the 503 page (the others 403 / login)
+    **{
+        (method, f"/admin/config{tail}"): only(503, "admin")
+        for method, tail in (
+            ("GET", ""),
+            ("GET", "/{kind}"),
+            ("POST", "/{kind}/preview"),
+            ("POST", "/{kind}/whatif"),
+            ("POST", "/{kind}/whatif/report"),
+            ("POST", "/{kind}/publish"),
+        )
+    },
     **LIAISON_MATRIX,
     ("GET", "/whistle"): only(200, "secretary", "admin"),
     ("POST", "/whistle"): only(422, "secretary", "admin"),  # an empty form: errors beside
