@@ -9,8 +9,10 @@ import json
 import re
 from collections.abc import AsyncIterator
 from html import unescape
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import Site, submit
@@ -36,7 +38,8 @@ async def configured(
     follower = ConfigFollower(settings, seed=configured_seed(settings))
     await follower.start()
     service = ConfigService(follower, PgConfigVersions(site.pool), site.pool)
-    site.app.state.services.config = service
+    app = cast(FastAPI, site.app)
+    app.state.services.config = service
     try:
         yield service
     finally:
