@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from whistle.web import (
     admin_routes,
+    adminconf_routes,
     auth_routes,
     liaison_routes,
     public_routes,
@@ -35,6 +36,7 @@ from whistle.web.pages import (
 ROUTERS = (
     auth_routes.router,
     admin_routes.router,
+    adminconf_routes.router,
     secretary_routes.router,
     liaison_routes.router,
     public_routes.router,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
+from whistle.web.adminconf_messages import ADMINCONF
 from whistle.web.liaison_messages import LIAISON
 from whistle.web.public_messages import PUBLIC
 from whistle.web.supervisor_messages import SUPERVISOR
@@ -277,6 +278,7 @@ PAGES: dict[str, tuple[str, str]] = {
 PAGES.update(LIAISON)
 PAGES.update(PUBLIC)
 PAGES.update(SUPERVISOR)
+PAGES.update(ADMINCONF)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

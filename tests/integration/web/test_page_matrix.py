@@ -62,7 +62,7 @@ SUPERVISOR_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 def _path(template: str) -> str:
     path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
-    return path.replace("{sha256}", "0" * 64)
+    return path.replace("{sha256}", "0" * 64).replace("{kind}", "routing")
 
 
 # (method, path) → who (a role, None: anonymous) → status; a POST is sent with its CSRF token
@@ -80,6 +80,19 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/admin/users"): only(422, "admin"),
     ("POST", "/admin/users/{user_id}/password"): only(200, "admin"),
     ("POST", "/admin/users/{user_id}/revoke"): only(303, "admin"),
+    # the configuration pages (whistle/web/adminconf_routes.py): this site wires no
+    # configuration follower, so the admin gets the 503 page (the others 403 / login)
+    **{
+        (method, f"/admin/config{tail}"): only(503, "admin")
+        for method, tail in (
+            ("GET", ""),
+            ("GET", "/{kind}"),
+            ("POST", "/{kind}/preview"),
+            ("POST", "/{kind}/whatif"),
+            ("POST", "/{kind}/whatif/report"),
+            ("POST", "/{kind}/publish"),
+        )
+    },
     **LIAISON_MATRIX,
     **SUPERVISOR_MATRIX,
     ("GET", "/whistle"): only(200, "secretary", "admin"),
