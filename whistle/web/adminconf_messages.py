@@ -65,7 +65,7 @@ ADMINCONF: dict[str, tuple[str, str]] = {
     "config_publish": ("发布", "Publish"),
     "config_publish_reason": ("发布原因", "Why (kept in the history)"),
     "bad_json": ("第 {line} 行不是有效的 JSON：{why}", "Not valid JSON at line {line}: {why}"),
-    "bad_shape": ("{where}：{why}", "{where}: {why}"),
+    "bad_shape": ("格式不对（{where}）：{why}", "Wrong shape ({where}): {why}"),
     "bad_date": ("请填写日期（YYYY-MM-DD）", "Give a date (YYYY-MM-DD)"),
     "bad_range": (
         "截止日期须不早于起始日期，且不超过 {days} 天",
@@ -74,6 +74,7 @@ ADMINCONF: dict[str, tuple[str, str]] = {
     "no_such_kind": ("没有这种配置：{kind}", "No such configuration kind: {kind}"),
     "config_unavailable": ("配置服务暂不可用，请稍后再试。", "Configuration is unavailable."),
     "refused_whatif": ("无法试算这份草稿", "This draft cannot be replayed"),
+    "refused_publish": ("无法发布这份草稿", "This draft cannot be published"),
     "refused_stale": (
         "草稿基于第 {expected} 版，其间已有新版本（第 {latest} 版），请重新预览",
         "The draft is based on version {expected}, version {latest} was published since",

@@ -28,6 +28,14 @@ from whistle.config.service import ConfigService, DryRun, Invalid, Publisher, Re
 from whistle.config.versions import Kind, kind_document
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
 
+REFUSALS = {
+    "stale": "refused_stale",
+    "backdated": "refused_backdated",
+    "outside_scope": "refused_outside_scope",
+    "no_change": "refused_no_change",
+}
+"""The catalogue's words for each reason ``ConfigService.publish`` refuses with."""
+
 router = APIRouter()
 admin_page = roles("admin")
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -235,7 +243,7 @@ async def publish(kind: str, page: Annotated[FormPage, Depends(form(admin_page))
         found = "; ".join(f"{f.where}: {f.message(page.lang)}" for f in exc.findings)
         errors["document"] = found
     except Refused as exc:
-        errors["document"] = page.t("refused_" + exc.why, **exc.values)
+        errors["document"] = page.t(REFUSALS.get(exc.why, "refused_publish"), **exc.values)
     except PublishRefused as exc:
         errors["document"] = page.t("refused_stale", expected=expected, latest=exc.reason)
     else:
