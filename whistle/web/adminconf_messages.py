@@ -72,6 +72,10 @@ ADMINCONF: dict[str, tuple[str, str]] = {
         "Until must not be before from, at most {days} days",
     ),
     "no_such_kind": ("没有这种配置：{kind}", "No such configuration kind: {kind}"),
+    "whatif_unavailable": (
+        "暂时无法读取案件日志，试算未完成，请稍后再试。",
+        "The case log cannot be read now; the what-if did not run. Try again later.",
+    ),
     "config_unavailable": ("配置服务暂不可用，请稍后再试。", "Configuration is unavailable."),
     "refused_whatif": ("无法试算这份草稿", "This draft cannot be replayed"),
     "refused_publish": ("无法发布这份草稿", "This draft cannot be published"),

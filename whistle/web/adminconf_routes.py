@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -182,7 +183,12 @@ async def _whatif(page: FormPage, kind: Kind) -> tuple[str, DryRun | None, dict[
     from whistle.whatif.run import run_whatif
 
     settings = _service(page).follower.settings
-    result = await asyncio.to_thread(run_whatif, settings, version, since, until, None, PROCESSES)
+    try:
+        result = await asyncio.to_thread(
+            run_whatif, settings, version, since, until, None, PROCESSES
+        )
+    except KafkaError as exc:  # the log cannot be read: the error page, not the API's JSON
+        raise PageError(503, "whatif_unavailable") from exc
     return text, run, errors, result
 
 

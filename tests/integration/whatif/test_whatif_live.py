@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -26,10 +28,12 @@ from tests.service_fixtures import settings_of
 from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
 from tests.stack import Stack, running_stack, scratch_database
 from whistle.read.resolution_metrics import GROUPS, ROLLUP_COUNTS, metrics
+from whistle.web.accounts import PgAccounts
 from whistle.whatif.run import history_now, run_whatif
 
 pytestmark = pytest.mark.integration
 
+CHINA = ZoneInfo("Asia/Shanghai")
 PORTS = {"WHISTLE_HTTP_PORT": "18320", "WHISTLE_WORKER_WEB_PORT": "18321"}
 """This suite's servers (the ports assigned to the what-if work)."""
 RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "average_score", "score")
@@ -237,3 +241,60 @@ def test_the_admin_page_previews_a_proposal_over_http(stack: Stack) -> None:
             headers=_auth(stack, "admin"),
         )
         assert missing.status_code == 404 and "99" in missing.json()["detail"]
+
+
+def _csrf(http: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', http.get(path).text)
+    assert found, path
+    return found.group(1)
+
+
+def test_the_admin_page_runs_the_what_if_of_a_draft_on_the_real_log(stack: Stack) -> None:
+    """#19's admin page: logged in as a person, the admin drafts moving 金海's tourist
+    whistles to civil_affairs and runs the what-if over today (China days) from the preview:
+    the page lists the moved case with the rule that decided it, and both sides' 三率."""
+    dsn = stack.env["WHISTLE_DATABASE_URL"]
+
+    async def person() -> None:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+        assert pool is not None
+        try:
+            accounts = PgAccounts(pool)
+            await accounts.set_username("root", "whatif-admin")
+            await accounts.set_password("root", "试算-Pass-2026")
+        finally:
+            await pool.close()
+
+    asyncio.run(person())
+    with httpx.Client(base_url=stack.base, timeout=120) as http:
+        case_id = _post(
+            http,
+            stack,
+            "secretary",
+            "/v1/cases",
+            {"category": "tourist_crowds", "title": "游客拥挤", "address": "金海社区滨海步道"},
+        )["case_id"]
+        current = http.get("/v1/config/routing/current", headers=_auth(stack, "admin")).json()
+        document = current["document"]
+        for rule in document["rules"]:
+            if rule["id"] == "tongan.datong.jinhai.tourist_crowds":
+                rule.update(lead="civil_affairs", supporting=[])
+        login = {"csrf_token": _csrf(http, "/login"), "username": "whatif-admin",
+                 "password": "试算-Pass-2026"}  # fmt: skip
+        assert http.post("/login", data=login).status_code == 303
+        today = datetime.now(CHINA).date()
+        form = {
+            "csrf_token": _csrf(http, "/admin/config/routing"),
+            "document": json.dumps(document, ensure_ascii=False),
+            "since": (today - timedelta(days=1)).isoformat(),
+            "until": today.isoformat(),
+        }
+        page = http.post("/admin/config/routing/whatif", data=form)
+        assert page.status_code == 200, page.text[-3000:]
+        moved = re.search(r'<table id="whatif-moved">(.*?)</table>', page.text, re.S)
+        assert moved, page.text[-3000:]
+        assert case_id in moved.group(1) and "civil_affairs" in moved.group(1)
+        assert "tongan.datong.jinhai.tourist_crowds" in moved.group(1)
+        assert 'id="whatif-summary"' in page.text
+        report = http.post("/admin/config/routing/whatif/report", data=form)
+        assert report.status_code == 200 and "<svg" in report.text
