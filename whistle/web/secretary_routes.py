@@ -395,18 +395,21 @@ async def cases_page(page: Annotated[Page, Depends(case_reader)]) -> Response:
     """The cases in the visitor's scope, newest first, each with its nearest deadline."""
     services = page.request.app.state.services
     rows = await services.read.cases(Scope.of(page.principal), CaseFilters(limit=LIST_LIMIT))
-    details = await asyncio.gather(*(services.read.case(r["case_id"]) for r in rows))
+    clocks = await services.read.deadlines([r["case_id"] for r in rows])
+    # only 已派单 vs 已签收 needs a case's assignments; the rest is in the listed row
+    routed = [r["case_id"] for r in rows if r.get("status") == "routed"]
+    details = dict(zip(routed, await asyncio.gather(*map(services.read.case, routed)), strict=True))
     departments = _departments(page)
     items = [
         {
             "case_id": row["case_id"],
             "title": row.get("title"),
-            "status": status_words(page, detail or row),
+            "status": status_words(page, details.get(row["case_id"]) or row),
             "lead": department_name(page, departments, row.get("lead_department")),
             "raised": shown_time(row.get("raised_at")),
-            "deadline": remaining(page, nearest_clock(detail)),
+            "deadline": remaining(page, nearest_clock({"clocks": clocks.get(row["case_id"])})),
         }
-        for row, detail in zip(rows, details, strict=True)
+        for row in rows
     ]
     partial = page.request.headers.get("hx-request") == "true"
     return render(page, "cases_list.html" if partial else "cases.html", items=items)
