@@ -173,7 +173,7 @@ def _out(p: Preferences) -> PreferencesOut:
     )
 
 
-def _validated(user_id: str, body: PreferencesIn) -> Preferences:
+def validated(user_id: str, body: PreferencesIn) -> Preferences:
     """The preferences of ``body``, or a 422 naming what is wrong (in the caller's language)."""
     if body.email is not None and not _EMAIL.match(body.email):
         raise ProblemError(
@@ -228,7 +228,7 @@ async def set_my_preferences(
     body: PreferencesIn, principal: CurrentPrincipal, services: CurrentServices
 ) -> Any:
     """Replaces them whole; robot URLs, secrets and addresses are stored encrypted."""
-    prefs = _validated(principal.user_id, body)
+    prefs = validated(principal.user_id, body)
     store = _store(services)
     await store.preferences.put(prefs, actor=principal.user_id)
     return _out(await store.preferences.get(principal.user_id))
@@ -277,7 +277,7 @@ async def set_user_preferences(
     require_role(principal, ("admin",))
     store = _store(services)
     await _known_user(store, user_id)
-    await store.preferences.put(_validated(user_id, body), actor=principal.user_id)
+    await store.preferences.put(validated(user_id, body), actor=principal.user_id)
     return _out(await store.preferences.get(user_id))
 
 

@@ -18,6 +18,7 @@ from whistle.web import (
     adminconf_routes,
     auth_routes,
     liaison_routes,
+    notify_routes,
     public_routes,
     secretary_routes,
     supervisor_routes,
@@ -39,6 +40,7 @@ ROUTERS = (
     adminconf_routes.router,
     secretary_routes.router,
     liaison_routes.router,
+    notify_routes.router,
     public_routes.router,
     supervisor_routes.router,
 )

@@ -13,6 +13,7 @@ from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.adminconf_messages import ADMINCONF
 from whistle.web.liaison_messages import LIAISON
+from whistle.web.notify_messages import NOTIFY
 from whistle.web.public_messages import PUBLIC
 from whistle.web.supervisor_messages import SUPERVISOR
 
@@ -276,6 +277,7 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 PAGES.update(LIAISON)
+PAGES.update(NOTIFY)
 PAGES.update(PUBLIC)
 PAGES.update(SUPERVISOR)
 PAGES.update(ADMINCONF)

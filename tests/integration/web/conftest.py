@@ -18,10 +18,13 @@ from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.bus import Decision
+from whistle.notify.inbox import ensure_schema
+from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 from whistle.web.accounts import PgAccounts, Throttle
 from whistle.web.passwords import Passwords
+from whistle.webhooks.secretbox import SecretBox
 
 CHEAP = Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
 """Real Argon2id at a test's cost (the default costs ~0.1–0.8 s a hash on this machine)."""
@@ -106,6 +109,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
     async with pool.acquire() as conn:
         await migrate(conn)  # the read models (a token's /v1/inbox reads them)
         await migrate_api(conn)
+        await ensure_schema(conn)  # the notification settings page's store
     users = PgUsers(pool, 0.0)
     throttle = Throttle(account_limit=3, client_limit=8)
     accounts = PgAccounts(pool, throttle=throttle, passwords=CHEAP)
@@ -129,6 +133,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
         accounts=accounts,
+        notifier=NotifierStore(pool, SecretBox("web-test-key")),
     )
     app = create_app(Settings(database_url=fresh_database, state_dir=tmp_path), services)
     try:

@@ -73,6 +73,9 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/lang"): {None: 303, **dict.fromkeys(ROLES, 303)},
     ("GET", "/"): {None: 303, **ALL},
     ("GET", "/password"): {None: 303, **ALL},
+    ("GET", "/settings/notifications"): {None: 303, **ALL},
+    # an empty form: no channel, the language defaults — saved, back to the page
+    ("POST", "/settings/notifications"): {None: 303, **dict.fromkeys(ROLES, 303)},
     ("POST", "/password"): {None: 303, **dict.fromkeys(ROLES, 422)},
     ("POST", "/logout"): {None: 303, **dict.fromkeys(ROLES, 303)},
     ("GET", "/admin/users"): only(200, "admin"),
