@@ -179,6 +179,8 @@ class Tally:
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(command type, department) → held commands the replayed cases refused."""
     events: int = 0
+    peak_rss_mib: float = 0.0
+    """The largest peak resident memory (``VmHWM``) of the processes that replayed it."""
 
     def in_range(self, raised_at: datetime | None) -> bool:
         """Whether a case raised at ``raised_at`` is in the what-if's cohort."""
@@ -222,6 +224,7 @@ class Tally:
         self.skipped += other.skipped
         self.moved += other.moved
         self.events += other.events
+        self.peak_rss_mib = max(self.peak_rss_mib, other.peak_rss_mib)
         room = EXAMPLES - len(self.moved_examples)
         self.moved_examples += other.moved_examples[: max(0, room)]
         room = EXAMPLES - len(self.clock_examples)
