@@ -131,9 +131,7 @@ def case_logs(
         yield story.case_id, [encode(e) for e in story.events]
 
 
-def in_process(
-    logs: list[CaseLog], version: ConfigVersion, mirror: bool
-) -> tuple[float, Tally]:
+def in_process(logs: list[CaseLog], version: ConfigVersion, mirror: bool) -> tuple[float, Tally]:
     """CPU seconds to decode and replay every case in this process, and the tally."""
     proposed = Proposed(version, mirror)
     proposed.enter()
@@ -271,9 +269,7 @@ def main() -> None:
     produced = time.perf_counter() - started
     since, until = T0 - timedelta(days=1), T0 + timedelta(days=DAYS + 1)
     started = time.perf_counter()
-    combined = run_parallel(
-        settings, version, since, until, HORIZON, args.processes, mirror=mirror
-    )
+    combined = run_parallel(settings, version, since, until, HORIZON, args.processes, mirror=mirror)
     wall = time.perf_counter() - started
     assert combined.cases == cases, (combined.cases, cases)
     rate = big_events / wall

@@ -30,9 +30,7 @@ REASSIGNED_TO = "water"
 MINUTE = timedelta(minutes=1)
 
 
-def random_story(
-    rng: random.Random, case_id: str, t0: datetime, by_rules: bool = False
-) -> Story:
+def random_story(rng: random.Random, case_id: str, t0: datetime, by_rules: bool = False) -> Story:
     """A plausible, varied case history raised at ``t0``; its instants never go back.
 
     Its random draws are made in a fixed order (the one the read-side tests' seeds were chosen
