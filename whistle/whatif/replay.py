@@ -167,7 +167,10 @@ class CaseReplay:
         self.all_running: bool | None = None  # the group's pause/resume named every clock
         self.outcome = CaseOutcome(case_id, self.original.case_rows(case_id), None)
         self.routing: dict[str, Any] | None = None
-        """The replayed first ``CaseRouted`` (compared with the original's, then dropped)."""
+        """The replayed first ``CaseRouted``, compared with the original's when that is the
+        very next group of the log (else the case is decided throughout), then dropped."""
+        self.deferred: list[dict[str, Any]] | None = [] if proposed.mirror and not keep else None
+        """Replayed events held back until the case is known not to be mirrored."""
         self.mirrored = False
         """Routed as it was under a mirroring proposal: no longer decided (module docstring)."""
 
@@ -203,12 +206,16 @@ class CaseReplay:
         if re_derived(first):
             if self.routing is not None and first["type"] == "CaseRouted":
                 self._mirror_if_unchanged(first)
+            elif self.state is not None:
+                self._end_deferral()
             for event in group:
                 self._remember_firing(event)
             return
         command = command_of(first)
         if command is None:
             return
+        if self.state is not None:
+            self._end_deferral()
         if self.all_running and isinstance(command, PauseClock | ResumeClock):
             command = command.model_copy(update={"clock_keys": ()})
         at = datetime.fromisoformat(first["occurred_at"])
@@ -233,7 +240,16 @@ class CaseReplay:
         replayed, self.routing = self.routing, None
         assert replayed is not None
         if all(replayed.get(f) == original.get(f) for f in ROUTING_FIELDS):
-            self.mirrored = True
+            self.mirrored, self.deferred = True, None
+        else:
+            self._end_deferral()
+
+    def _end_deferral(self) -> None:
+        """No mirroring for this case: its held-back replayed events onto the replayed rows."""
+        self.routing = None
+        deferred, self.deferred = self.deferred, None
+        for event in deferred or ():
+            self._project(event, 1, self.replayed)
 
     # ---- the replay -----------------------------------------------------------------------
     def _decide(self, command: Command, at: datetime) -> None:
@@ -303,6 +319,9 @@ class CaseReplay:
     def _project(self, event: dict[str, Any], side: int, model: Model) -> None:
         """Apply an event to one side's rows as the projector does; note what the rows lack
         (the rule of the first routing, escalations by department)."""
+        if side and self.deferred is not None:
+            self.deferred.append(event)
+            return
         case = model.case_rows(self.case_id).case
         if side and self.kept is not None:
             self.kept.append(event)
@@ -315,12 +334,13 @@ class CaseReplay:
 
     def finish(self) -> CaseOutcome:
         """Decide the last held command, fire what comes due before the horizon; the rows."""
+        if self.group:
+            self._flush()
         if self.mirrored:
             self.outcome.replayed = self.outcome.original
             self.outcome.escalations = (self.outcome.escalations[0], self.outcome.escalations[0])
             return self.outcome
-        if self.group:
-            self._flush()
+        self._end_deferral()
         self._fire_before(self.horizon + timedelta(microseconds=1))
         if self.state is not None:
             self.outcome.replayed = self.replayed.case_rows(self.case_id)

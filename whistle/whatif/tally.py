@@ -193,6 +193,8 @@ class Tally:
         if outcome.replayed is not None:
             self.proposed.add(outcome.replayed, outcome.escalations[1])
         self.refused.update(outcome.refused)
+        if outcome.replayed is outcome.original:
+            return  # mirrored: nothing moved, no clock differs
         before, after = _routing(outcome.original), _routing(outcome.replayed)
         if before != after:
             self.moved += 1

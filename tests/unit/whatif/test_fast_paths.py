@@ -99,9 +99,10 @@ def _tally(logs: list[tuple[str, list[bytes]]], proposed: Proposed) -> Tally:
 
 def test_mirroring_the_cases_routed_as_they_were_gives_the_full_replay_s_answer() -> None:
     """600 story-built cases routed by the rules (disputes, breaches, ladders, extensions,
-    pauses, reopenings), under a changed rule and a shorter ack budget: mirroring the cases
+    pauses, reopenings) and the 56 templates, under a changed rule and a shorter ack budget:
+    mirroring the cases
     the proposal routes as they were answers exactly what deciding every case answers."""
-    logs = list(case_logs("random", 600))
+    logs = [*case_logs("random", 600), *case_logs("templates", 56)]
     version = changed_version("random")
     assert same_context(version, [seed_version(packaged_configuration())])
     full = _tally(logs, Proposed(version))
