@@ -15,8 +15,10 @@ with the local broker (``WHISTLE_KAFKA_BOOTSTRAP``). Method:
    (random) or tourist (templates) whistles to another lead, the whistle policy's ack budget
    30 → 20 minutes).
 3. End to end: the cases are generated and produced to a fresh events topic by
-   ``--processes`` processes, each its own range of cases, one case in memory at a time (not
-   timed), then ``run_parallel`` reads and replays them in ``--processes`` processes (timed,
+   ``--processes`` processes, each its own range of cases (not timed); with ``--order time``
+   (the default) each range's events are produced in time order, cases interleaved as in the
+   live log (only the cases open at an instant are held), with ``--order case`` case by case;
+   then ``run_parallel`` reads and replays them in ``--processes`` processes (timed,
    wall clock, both passes); the combined tally must count every case.
 
 Prints the rates, each replay process's peak resident memory (its ``VmHWM``), and the time
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import multiprocessing
 import os
 import platform
@@ -148,9 +151,34 @@ def read_split(logs: list[CaseLog]) -> tuple[int, int]:
     return sum(len(e) for _, e in logs) - derived, derived
 
 
+def in_time_order(logs: Iterable[CaseLog]) -> Iterator[CaseLog]:
+    """The events of ``logs`` (given in raise order) one by one in time order, as the live
+    log interleaves cases: each as a one-event log. Holds only the cases still open at the
+    current instant (a heap of their remaining events); a case's events keep their order."""
+    heap: list[tuple[datetime, int, str, bytes]] = []
+    counter = 0
+    for case_id, raws in logs:
+        raised = _instant(raws[0])
+        while heap and heap[0][0] <= raised:
+            _, _, key, raw = heapq.heappop(heap)
+            yield key, [raw]
+        last = raised
+        for raw in raws:
+            last = max(last, _instant(raw))
+            counter += 1
+            heapq.heappush(heap, (last, counter, case_id, raw))
+    while heap:
+        _, _, key, raw = heapq.heappop(heap)
+        yield key, [raw]
+
+
+def _instant(raw: bytes) -> datetime:
+    return datetime.fromisoformat(orjson.loads(raw)["occurred_at"])
+
+
 async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[int, int]:
     """The logs on ``topic``, keyed by case id, each record stamped with its event's time;
-    the cases and events produced."""
+    the cases (raises) and events produced."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -163,11 +191,11 @@ async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[
         pending = []
         for case_id, raws in logs:
             key = case_id.encode()
-            cases += 1
             events += len(raws)
             for raw in raws:
-                at = datetime.fromisoformat(orjson.loads(raw)["occurred_at"])
-                stamp = int(at.timestamp() * 1000)
+                event = orjson.loads(raw)
+                cases += event["type"] == "WhistleRaised"
+                stamp = int(datetime.fromisoformat(event["occurred_at"]).timestamp() * 1000)
                 pending.append(await producer.send(topic, raw, key=key, timestamp_ms=stamp))
             if len(pending) > 20_000:
                 await asyncio.gather(*pending)
@@ -178,19 +206,21 @@ async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[
     return cases, events
 
 
-def _produce_share(job: tuple[str, str, str, int, int, int]) -> tuple[int, int]:
+def _produce_share(job: tuple[str, str, str, int, int, int, bool]) -> tuple[int, int]:
     """One process's share of the cases, generated and produced (cases, events)."""
-    bootstrap, topic, shape, first, count, total = job
-    return asyncio.run(produce(bootstrap, topic, case_logs(shape, count, first, total)))
+    bootstrap, topic, shape, first, count, total, timed = job
+    logs = case_logs(shape, count, first, total)
+    return asyncio.run(produce(bootstrap, topic, in_time_order(logs) if timed else logs))
 
 
 def produce_parallel(
-    bootstrap: str, topic: str, shape: str, total: int, processes: int
+    bootstrap: str, topic: str, shape: str, total: int, processes: int, timed: bool
 ) -> tuple[int, int]:
-    """``total`` cases generated and produced by ``processes`` processes (cases, events)."""
+    """``total`` cases generated and produced by ``processes`` processes, each its range of
+    cases (``timed``: each range's events in time order), in (cases, events)."""
     share = -(-total // processes)
     jobs = [
-        (bootstrap, topic, shape, first, min(share, total - first), total)
+        (bootstrap, topic, shape, first, min(share, total - first), total, timed)
         for first in range(0, total, share)
     ]
     context = multiprocessing.get_context("spawn")
@@ -214,6 +244,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5000, help="in-process replay")
     parser.add_argument("--kafka-cases", type=int, default=20000, help="end to end via Kafka")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--order", choices=("time", "case"), default="time",
+        help="the log's order: events in time order (cases interleaved, as live) or by case",
+    )  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
     version = changed_version(args.shape)
@@ -264,8 +298,9 @@ def main() -> None:
     topic = settings.topic(CASE_EVENTS.name)
     started = time.perf_counter()
     cases, big_events = produce_parallel(
-        settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes
-    )
+        settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes,
+        args.order == "time",
+    )  # fmt: skip
     produced = time.perf_counter() - started
     since, until = T0 - timedelta(days=1), T0 + timedelta(days=DAYS + 1)
     started = time.perf_counter()

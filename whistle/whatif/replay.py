@@ -241,6 +241,9 @@ class CaseReplay:
         assert replayed is not None
         if all(replayed.get(f) == original.get(f) for f in ROUTING_FIELDS):
             self.mirrored, self.deferred = True, None
+            self.state = None  # a mirrored case holds only its original rows from now on
+            self.replayed.cases.clear()
+            self.fired.clear()
         else:
             self._end_deferral()
 
