@@ -164,6 +164,7 @@ def test_the_liaison_signs_for_disputes_and_resolves_on_the_pages(stack: Stack) 
     assert case(newer)["status"] == "resolved"
     shown = page.get(resolved.headers["location"])
     assert "已办结" in shown.text and "车辆已劝离" in shown.text
+    assert "车辆已劝离 · 已解决" in shown.text, "the log shows the outcome in words, not its code"
     timeline = api.get(f"/v1/cases/{newer}/timeline", headers=token).json()["events"]
     assert len(timeline) > before
     api.close()
