@@ -90,10 +90,10 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
         for method, tail in (
             ("GET", ""),
             ("GET", "/{kind}"),
-            ("POST", "/{kind}/preview"),
-            ("POST", "/{kind}/whatif"),
-            ("POST", "/{kind}/whatif/report"),
-            ("POST", "/{kind}/publish"),
+            ("POST", "/draft/preview"),
+            ("POST", "/draft/whatif"),
+            ("POST", "/draft/whatif/report"),
+            ("POST", "/draft/publish"),
         )
     },
     **LIAISON_MATRIX,
