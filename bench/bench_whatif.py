@@ -244,6 +244,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5000, help="in-process replay")
     parser.add_argument("--kafka-cases", type=int, default=20000, help="end to end via Kafka")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the generated log's topic")
+    parser.add_argument(
+        "--produce-only", action="store_true", help="generate and keep the log, replay nothing"
+    )
+    parser.add_argument("--reuse", metavar="PREFIX", help="replay a kept log (its topic prefix)")
     parser.add_argument(
         "--order", choices=("time", "case"), default="time",
         help="the log's order: events in time order (cases interleaved, as live) or by case",
@@ -290,23 +295,32 @@ def main() -> None:
         return
     from whistle.settings import Settings
     from whistle.topics import CASE_EVENTS, ensure_topics
-    from whistle.whatif.source import run_parallel
+    from whistle.whatif.source import run_parallel, total_records
 
-    prefix = f"bench-whatif-{os.getpid()}-{int(time.time())}"
+    prefix = args.reuse or f"bench-whatif-{os.getpid()}-{int(time.time())}"
     settings = Settings(topic_prefix=prefix, partitions=args.partitions)
-    asyncio.run(ensure_topics(settings, (CASE_EVENTS,)))
     topic = settings.topic(CASE_EVENTS.name)
-    started = time.perf_counter()
-    cases, big_events = produce_parallel(
-        settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes,
-        args.order == "time",
-    )  # fmt: skip
-    produced = time.perf_counter() - started
+    if args.reuse:  # the log of an earlier run (--keep): nothing generated
+        cases, produced = -1, 0.0
+        big_events = asyncio.run(total_records(settings, T0 - timedelta(days=1))) // 2
+    else:
+        asyncio.run(ensure_topics(settings, (CASE_EVENTS,)))
+        started = time.perf_counter()
+        cases, big_events = produce_parallel(
+            settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes,
+            args.order == "time",
+        )  # fmt: skip
+        produced = time.perf_counter() - started
+        print(f"generated and produced {cases:,} cases, {big_events:,} events in {produced:.0f} s "
+              f"to topic prefix {prefix}", flush=True)  # fmt: skip
+        if args.produce_only:
+            return
     since, until = T0 - timedelta(days=1), T0 + timedelta(days=DAYS + 1)
     started = time.perf_counter()
     combined = run_parallel(settings, version, since, until, HORIZON, args.processes, mirror=mirror)
     wall = time.perf_counter() - started
-    assert combined.cases == cases, (combined.cases, cases)
+    assert cases < 0 or combined.cases == cases, (combined.cases, cases)
+    cases = combined.cases
     rate = big_events / wall
     print(
         f"end to end via Kafka, {args.processes} processes over {args.partitions} partitions: "
@@ -318,7 +332,8 @@ def main() -> None:
     per_case = big_events / cases
     estimate = 1_000_000 / (cases / wall)
     print(f"1,000,000 cases (~{per_case:.1f} M events) at this rate: {estimate / 60:.1f} min")
-    asyncio.run(_delete_topic(settings.bootstrap, topic))
+    if not args.keep:
+        asyncio.run(_delete_topic(settings.bootstrap, topic))
 
 
 async def _delete_topic(bootstrap: str, topic: str) -> None:
