@@ -1,6 +1,6 @@
 """The notifier off a real Kafka topic: e-mail to an aiosmtpd server, robot messages to the
 signature-checking receivers, in-app; never twice on one channel; quiet hours; fallback;
-reminders dropped when the clock is met."""
+reminders dropped when the clock is met; a kind turned off is not sent."""
 
 from __future__ import annotations
 
@@ -218,3 +218,29 @@ async def _async(value: object) -> object:
 async def _delivered(r: Rig, n: int) -> bool:
     rows = await r.deliveries(status="delivered", kind="assigned")
     return len(rows) >= n
+
+
+async def test_a_kind_turned_off_is_not_sent_while_the_others_and_emergencies_arrive(
+    rig: tuple[Rig, Sink, Platforms],
+) -> None:
+    r, sink, _ = rig
+    muted, other = "urban@example.gov.cn", "urban2@example.gov.cn"
+    await r.prefer("li-urban", email=muted, channels=("email",))
+    await r.prefer("li-urban-2", email=other, channels=("email",))
+    await r.store.subscriptions.put("user", "li-urban", {"assigned": False}, actor="li-urban")
+    calm, urgent = case(), case()
+    async with notifier(r):
+        await r.publish(raised(calm), routed(calm), breached(calm))
+        await r.publish(raised(urgent, "emergency"), routed(urgent))
+        # the breach comes after the assignment in the case's partition: once it is here,
+        # the assignment has been read
+        await eventually(lambda: _async(len(sink.to(muted)) == 2 and len(sink.to(other)) == 3))
+    subjects = [m["Subject"] for m in sink.to(muted)]
+    assert any(calm in s and "超时" in s for s in subjects)  # the other kind still arrives
+    assert any(urgent in s and "新案件待签收" in s for s in subjects)  # an emergency, muted or not
+    assert not any(calm in s and "新案件待签收" in s for s in subjects)
+    assert sum(calm in m["Subject"] and "新案件待签收" in m["Subject"] for m in sink.to(other)) == 1
+    rows = await r.deliveries(case_id=calm, user_id="li-urban", kind="assigned")
+    assert rows == []  # neither e-mail nor in-app
+    breach = await r.deliveries(case_id=calm, user_id="li-urban", kind="deadline_breached")
+    assert {d["channel"] for d in breach} == {"inapp", "email"}
