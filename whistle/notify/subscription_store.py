@@ -1,5 +1,7 @@
 """The stored subscriptions (``notify.subscriptions``): a user's or a department's on/off per
-notification kind, replaced whole, each change in the audit log."""
+notification kind, replaced whole, each change in the audit log. A change also cancels the
+deliveries already queued (reminders of running clocks, held ones) that the people concerned
+no longer receive, by the same rules as the intake (:meth:`Subscriptions.mutes`)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,19 @@ from typing import Literal
 import asyncpg
 
 from whistle.audit.entries import record
+from whistle.notify.recipients import Person
 from whistle.notify.subscriptions import Subscriptions
 
 OwnerKind = Literal["user", "department"]
+
+PENDING_OF = """
+SELECT d.delivery_id, d.kind, d.urgency, u.user_id, u.role, u.area, u.department
+  FROM notify.deliveries d JOIN api.users u ON u.user_id = d.user_id
+ WHERE d.status = 'pending' AND d.recipient = d.user_id
+   AND (($1 = 'user' AND u.user_id = $2) OR ($1 = 'department' AND u.department = $2))
+"""
+"""The pending deliveries to the owner's people on their own channels (a group robot's
+delivery is the group's: another member may still be told)."""
 
 
 async def load_subscriptions(conn: asyncpg.Connection | asyncpg.Pool) -> Subscriptions:
@@ -61,6 +73,7 @@ class SubscriptionStore:
                     " FROM unnest($3::text[], $4::bool[]) AS x(k, e)",
                     owner_kind, owner, list(settings), list(settings.values()), actor,
                 )  # fmt: skip
+            cancelled = await _cancel_muted(conn, owner_kind, owner)
             await record(
                 conn,
                 actor=actor,
@@ -68,4 +81,27 @@ class SubscriptionStore:
                 subject=f"{owner_kind} {owner}",
                 before={r["kind"]: r["enabled"] for r in before},
                 after=dict(settings),
+                note=f"{cancelled} queued deliveries cancelled" if cancelled else "",
             )
+
+
+async def _cancel_muted(conn: asyncpg.Connection, owner_kind: OwnerKind, owner: str) -> int:
+    """Cancel the owner's people's queued deliveries of kinds they no longer receive."""
+    rows = await conn.fetch(PENDING_OF, owner_kind, owner)
+    if not rows:
+        return 0
+    subs = await load_subscriptions(conn)
+    muted = [
+        r["delivery_id"]
+        for r in rows
+        if subs.mutes(Person(r["user_id"], r["role"], r["area"], r["department"]), r["kind"],
+                      r["urgency"])
+    ]  # fmt: skip
+    if not muted:
+        return 0
+    status = await conn.execute(
+        "UPDATE notify.deliveries SET status = 'cancelled', dead_reason = 'kind turned off'"
+        " WHERE delivery_id = ANY($1::bigint[]) AND status = 'pending'",
+        muted,
+    )
+    return int(status.split()[-1])

@@ -66,6 +66,10 @@ class Subscriptions:
         """Whether ``person`` receives ``kind``."""
         return self.setting(person, kind)[0]
 
+    def mutes(self, person: Person, kind: str, urgency: str) -> bool:
+        """Whether a notice of ``kind`` about a case of ``urgency`` is kept from ``person``."""
+        return urgency != "emergency" and not self.receives(person, kind)
+
 
 def wanted(
     notices: Iterable[Notice], directory: Directory, subs: Subscriptions, urgency: str
@@ -74,12 +78,11 @@ def wanted(
 
     A recipient unknown to the directory is kept: the intake drops it anyway, and this filter
     only mutes."""
-    found = list(notices)
-    if urgency == "emergency":
-        return found
     people = directory.people
     return [
-        n for n in found if n.recipient not in people or subs.receives(people[n.recipient], n.kind)
+        n
+        for n in notices
+        if n.recipient not in people or not subs.mutes(people[n.recipient], n.kind, urgency)
     ]
 
 

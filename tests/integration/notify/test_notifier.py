@@ -244,3 +244,35 @@ async def test_a_kind_turned_off_is_not_sent_while_the_others_and_emergencies_ar
     assert rows == []  # neither e-mail nor in-app
     breach = await r.deliveries(case_id=calm, user_id="li-urban", kind="deadline_breached")
     assert {d["channel"] for d in breach} == {"inapp", "email"}
+
+
+async def test_turning_reminders_off_cancels_those_already_queued_for_the_people_concerned(
+    rig: tuple[Rig, Sink, Platforms],
+) -> None:
+    r, _, _ = rig
+    await r.prefer("li-urban", email="urban@example.gov.cn", channels=("email",))
+    calm, urgent = case(), case()
+    async with notifier(r):
+        await r.publish(raised(calm), routed(calm), raised(urgent, "emergency"), routed(urgent))
+        await eventually(lambda: _delivered(r, 4))  # both cases' assignments, in-app to both
+
+    async def pending(user_id: str, case_id: str) -> set[str]:
+        rows = await r.deliveries(user_id=user_id, case_id=case_id, kind="deadline_approaching")
+        return {d["channel"] for d in rows if d["status"] == "pending"}
+
+    assert await pending("li-urban", calm) == {"inapp", "email"}
+    subs = r.store.subscriptions
+    await subs.put("user", "li-urban", {"deadline_approaching": False}, actor="li-urban")
+    assert await pending("li-urban", calm) == set()
+    assert await pending("li-urban-2", calm) == {"inapp"}  # a colleague's stay
+    assert await pending("li-urban", urgent) == {"inapp", "email"}  # an emergency's stay
+    await subs.put("department", URBAN, {"deadline_approaching": False}, actor="admin")
+    assert await pending("li-urban-2", calm) == set()
+    cancelled = await r.deliveries(case_id=calm, status="cancelled")
+    assert {d["dead_reason"] for d in cancelled} == {"kind turned off"}
+    notes = await r.store.pool.fetch(
+        "SELECT note FROM audit.entries WHERE kind = 'notify.subscriptions_set' ORDER BY entry_id"
+    )
+    assert [n["note"] for n in notes] == [
+        "4 queued deliveries cancelled", "2 queued deliveries cancelled",
+    ]  # fmt: skip
