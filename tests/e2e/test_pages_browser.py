@@ -1,7 +1,8 @@
 """People's pages in headless Chromium on a 390×844 phone: log in as a demo user, home in
 Chinese, English by the switch, change the password, log out, lockout after failures; the
-admin's user pages; the 403 page. axe-core checks each page (no serious or critical
-violation) and each page is photographed into docs/screenshots/."""
+admin's user pages; the notification settings (which kinds are received) and a department's
+defaults; the 403 page. axe-core checks each page (no serious or critical violation) and each
+page is photographed into docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ import pytest
 import uvicorn
 
 from projections.migrate import migrate
-from tests.e2e.browser import PHONE, PORT, check, chromium, log_in
+from tests.e2e.browser import PHONE, PORT, check, chromium, log_in, signed_in
 from tests.e2e.test_dashboard_browser import AcceptingBus
 from tests.service_fixtures import free_port
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
+from whistle.notify.inbox import ensure_schema
+from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead
 from whistle.service.cli import _demo_logins, _demo_users
 from whistle.settings import Settings
 from whistle.web.accounts import PgAccounts
+from whistle.webhooks.secretbox import secret_box
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +45,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[tuple[str, 
     async with pool.acquire() as conn:
         await migrate(conn)
         await migrate_api(conn)
+        await ensure_schema(conn)
     await _demo_users(settings)
     passwords = await _demo_logins(settings)
     services = Services(
@@ -50,6 +55,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[tuple[str, 
         idempotency=PgIdempotency(pool),
         kafka_probe=_no_probe,
         accounts=PgAccounts(pool),  # the production Argon2 cost and lockout (5 failures)
+        notifier=NotifierStore(pool, secret_box(settings)),  # as the demo sealed its addresses
     )
     app = create_app(settings, services)
     port = PORT or free_port()
@@ -179,3 +185,43 @@ async def test_an_admin_creates_a_user_and_resets_a_password(
         third = await browser.new_page(viewport=PHONE)  # a browser of its own
         await log_in(third, url, "urban", reset)
         await third.wait_for_url(f"{url}/password")
+
+
+async def test_a_liaison_chooses_which_notifications_and_an_admin_sets_a_departments(
+    site: tuple[str, dict[str, str]],
+) -> None:
+    url, passwords = site
+    async with chromium() as browser:
+        admin = await signed_in(browser, url, "admin", passwords["admin"], PHONE)
+        await admin.get_by_role("link", name="部门通知默认").click()
+        await admin.get_by_role("link", name="修改 城市管理局（城管）").click()
+        await admin.get_by_label("临近时限提醒（50%、80%）").uncheck()
+        await admin.locator("#kinds-save").click()
+        await admin.wait_for_selector("#kinds-saved")
+        await check(admin, "notify-department")
+        await admin.goto(f"{url}/admin/notifications/departments")
+        row = await admin.inner_text("#department-urban_management")
+        assert "临近时限提醒" in row
+        await check(admin, "notify-departments")
+
+        page = await signed_in(browser, url, "urban", passwords["urban"], PHONE)
+        await page.get_by_role("link", name="通知设置").click()
+        reminders = page.get_by_label("临近时限提醒（50%、80%）")
+        assert not await reminders.is_checked()
+        assert "本部门默认" in await page.inner_text("#kinds")
+        await page.get_by_label("新派单").uncheck()
+        await page.locator("#kinds-save").click()
+        await page.wait_for_selector("#kinds-saved")
+        assert not await page.get_by_label("新派单").is_checked()
+        assert await page.get_by_label("超时").is_checked()
+        await check(page, "notify-kinds")
+        await page.locator("#switch-language").click()
+        await page.wait_for_selector("text=Which notifications you receive")
+        assert not await page.get_by_label("New assignment").is_checked()
+        await page.locator("#switch-language").click()
+
+        boss = await signed_in(browser, url, "tongan", passwords["tongan"], PHONE)
+        await boss.goto(f"{url}/settings/notifications")
+        escalations = boss.get_by_label("催办、督办、通报")
+        assert await escalations.is_checked() and await escalations.is_disabled()
+        assert "督办人员不能关闭" in await boss.inner_text("#kinds")
