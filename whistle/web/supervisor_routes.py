@@ -330,6 +330,7 @@ async def metrics_page(page: Annotated[Page, Depends(supervisor_page)]) -> Respo
         }
         for r in table.rows
     ]
+    area_label = area_name(table.area, page.lang) if table.area else page.t("all_areas")
     return render(
         page,
         "supervisor_metrics.html",
@@ -337,9 +338,51 @@ async def metrics_page(page: Annotated[Page, Depends(supervisor_page)]) -> Respo
         rows=rows,
         columns=COLUMNS,
         levels=LEVELS,
-        area_label=area_name(table.area, page.lang) if table.area else page.t("all_areas"),
+        area_label=area_label,
         here=here,
+        chart=chart_figures(page, table, area_label),
     )
+
+
+CHARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rates": ("chart_percent", ("response_rate", "resolution_rate", "satisfaction_rate")),
+    "times": ("chart_hours", ("ack_median_h", "resolve_median_h")),
+}
+"""The metrics page's charts (``static/supervisor-metrics.js``): each one's axis name and the
+table's columns it draws, one bar a row of the table."""
+
+
+def chart_figures(page: Page, table: Table, area_label: str) -> dict[str, Any]:
+    """The table's own figures for its charts, as the page embeds them in JSON: the rows'
+    names, and for each chart its axis name, a series a column (rates in per cent), its
+    ``aria-label`` and whether it has no figure at all (the page then says so instead)."""
+    words = {"area": area_label, "level": page.t(f"level_{table.level}").lower(),
+             "since": table.since.isoformat(), "until": table.until.isoformat(),
+             "count": len(table.rows)}  # fmt: skip
+    charts = {}
+    for name, (axis, columns) in CHARTS.items():
+        series = [
+            {"name": page.t(f"col_{c}"), "data": [_charted(c, r[c]) for r in table.rows]}
+            for c in columns
+        ]
+        charts[name] = {
+            "axis": page.t(axis),
+            "series": series,
+            "label": page.t(f"chart_{name}_label", **words),
+            "empty": all(v is None for s in series for v in s["data"]),
+        }
+    return {
+        "locale": "EN" if page.lang == "en" else "ZH",
+        "groups": [r["group"] for r in table.rows],
+        "charts": charts,
+    }
+
+
+def _charted(name: str, value: Any) -> float | None:
+    """A figure as its chart draws it: a rate in per cent (as the table shows it), else as is."""
+    if value is None:
+        return None
+    return round(100 * float(value), 1) if name.endswith("_rate") else float(value)
 
 
 def _export_rows(page: Page, table: Table) -> list[list[Any]]:
