@@ -1,9 +1,10 @@
 """The supervisor's pages in headless Chromium on a desktop, over the real service (worker,
 projector and API processes on Kafka and PostgreSQL): the demo supervisor ``tongan`` logs in,
 opens his workspace from the home page, opens a disputed case from the list, is refused a
-ruling without an outcome beside the field, rules the dispute, sees the metrics and drills
-down, and downloads the CSV. axe-core checks each page (no serious or critical violation);
-each page is photographed into docs/screenshots/supervisor-*.png."""
+ruling without an outcome beside the field, rules the dispute, sees the metrics (the 三率 and
+times charts drawn by ECharts from the table's figures) and drills down, downloads the CSV,
+and sees the charts' words in English after the switch. axe-core checks each page (no serious
+or critical violation); each page is photographed into docs/screenshots/supervisor-*.png."""
 
 from __future__ import annotations
 
@@ -73,12 +74,22 @@ async def test_the_demo_supervisor_rules_a_dispute_and_exports_the_metrics(
         assert "退单裁定" in await page.inner_text("#log")
         assert "DisputeRuled" in events()
 
+        acked = api.post(f"/v1/cases/{case_id}/acknowledge", json={}, headers=liaison)
+        assert acked.status_code in (200, 202), acked.text  # 城管 signs: a time to chart
+        eventually(lambda: "DepartmentAcknowledged" in events())
         await page.goto(f"{url}/supervisor")
         await page.get_by_role("link", name="考核指标").click()
         await page.wait_for_url(f"{url}/supervisor/metrics")
         await page.get_by_role("link", name="大同街道").click()  # drill into the street
         await page.wait_for_selector("#metrics")
         assert "金海" in await page.inner_text("#metrics")
+        rates = page.locator("#chart-rates")
+        await rates.locator("svg").wait_for()  # ECharts drew it (its SVG renderer)
+        drawn = await rates.locator("svg text").all_text_contents()
+        assert {"响应率", "解决率", "满意率", "金海社区"} <= set(drawn), drawn
+        assert await rates.get_attribute("role") == "img"
+        assert "响应率" in (await rates.get_attribute("aria-label") or "")
+        await page.locator("#chart-times svg").wait_for()  # 金海's time to acknowledge
         await check(page, "supervisor-metrics", DESKTOP["width"])
         async with page.expect_download() as info:
             await page.locator("#export-csv").click()
@@ -87,3 +98,9 @@ async def test_the_demo_supervisor_rules_a_dispute_and_exports_the_metrics(
         rows = list(csv.reader(io.StringIO(saved.read_text("utf-8-sig"))))
         line = next(r for r in rows[1:] if r[0] == JINHAI)
         assert int(line[2]) >= 1, rows  # 派单数 of 金海
+
+        await page.locator("#switch-language").click()  # the charts' words in English
+        await page.locator("html[lang=en] #chart-rates svg").wait_for()
+        drawn = await page.locator("#chart-rates svg text").all_text_contents()
+        assert {"Response rate", "Resolution rate", "Satisfaction rate"} <= set(drawn), drawn
+        assert "Datong" in " ".join(drawn), drawn  # the switch goes back to the first level

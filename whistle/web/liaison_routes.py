@@ -9,34 +9,35 @@ whole page without it; a refused command shows ``rejections.render`` beside its 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
-from whistle.api.commands import command_id_for
-from whistle.api.deps import Services, visible
 from whistle.api.liaison import inbox_filters
-from whistle.api.problems import field_errors
-from whistle.bus import DecisionTimeout
 from whistle.domain import commands
 from whistle.domain.areas import department_in_force, known_area
-from whistle.domain.base import Command
 from whistle.domain.rejections import CLOCK_NAMES, STATUS_NAMES
-from whistle.domain.rejections import render as rejection_text
 from whistle.domain.types import ContactChannel, DisputeReason, ResolutionOutcome
 from whistle.read.scope import Row, Scope
+from whistle.web import actions
+from whistle.web.actions import (
+    CHINA,
+    CaseActions,
+    CaseId,
+    Forms,
+    case_of,
+    command_values,
+    services_of,
+)
 from whistle.web.messages import PAGES
-from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
+from whistle.web.pages import FormPage, Page, redirect, render, roles
 
 router = APIRouter()
 liaison_page = roles("liaison")
-CHINA = timezone(timedelta(hours=8))
 INBOX_LIMIT = 500
 """The inbox lists at most this many open cases (issue 17: 500 open render under 300 ms)."""
 INBOX_PAGE = 100
@@ -44,7 +45,6 @@ INBOX_PAGE = 100
 lays out in ~150 ms (bench/bench_pages.py); the nearest deadlines come first anyway."""
 AMBER = 0.25
 """A countdown turns amber when less than this share of its budget is left."""
-CaseId = Annotated[str, Path(max_length=64)]
 
 
 def shown_count(value: str | None) -> int:
@@ -60,12 +60,9 @@ OUTCOMES: tuple[str, ...] = get_args(ResolutionOutcome)
 
 
 @dataclass(frozen=True)
-class Action:
+class Action(actions.Action):
     """A form of the work page: its command and the form fields it takes."""
 
-    name: str
-    command: type[Command]
-    fields: tuple[str, ...]
     department: bool = True
     """The liaison's own department fills the command's ``department``."""
 
@@ -92,11 +89,6 @@ ACTIONS: dict[str, Action] = {
 
 
 # --- reads -------------------------------------------------------------------------------
-
-
-def _services(page: Page) -> Services:
-    services: Services = page.request.app.state.services
-    return services
 
 
 def department_name(code: str | None, lang: str) -> str:
@@ -170,7 +162,7 @@ async def inbox_rows(page: Page) -> list[dict[str, Any]]:
     """The department's open cases, nearest deadline (of its own clocks) first, then the
     newest; each with its clocks shown and whether it still waits for 签收."""
     principal = page.principal
-    read = _services(page).read
+    read = services_of(page).read
     cases = await read.cases(Scope.of(principal), inbox_filters(principal, None, INBOX_LIMIT, 0))
     deadlines = await read.deadlines([c["case_id"] for c in cases])
     rows: list[tuple[tuple[bool, datetime, int], dict[str, Any]]] = []
@@ -198,15 +190,6 @@ async def inbox_rows(page: Page) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: r[0])
     return [row for _, row in rows]
-
-
-async def case_of(page: Page, case_id: str) -> Row:
-    """The case with its assignments, clocks and joint actions, if the liaison may see it
-    (otherwise the 404 page, as the API answers 404)."""
-    case = await _services(page).read.case(case_id)
-    if case is None or not visible(page.principal, case):
-        raise PageError(404, "no_such_case", case_id=case_id)
-    return case
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -239,7 +222,7 @@ async def _work_page(
     done: str | None = None,
 ) -> HTMLResponse:
     case = await case_of(page, case_id)
-    timeline = await _services(page).read.timeline(case_id)
+    timeline = await services_of(page).read.timeline(case_id)
     own = page.principal.department
     mine = next((a for a in case["assignments"] if a["department"] == own), None)
     if mine is not None:
@@ -339,112 +322,35 @@ def _logged(page: Page, event: Row) -> dict[str, str]:
 # --- actions -----------------------------------------------------------------------------
 
 
+async def _refused(
+    page: FormPage, case_id: str, errors: Forms, values: Forms, status: int
+) -> Response:
+    """The work page with the messages beside the form; the inbox after 签收 tried there."""
+    if "acknowledge" in errors and page.value("from") == "inbox":
+        rows = await inbox_rows(page)
+        count = shown_count(page.value("shown"))
+        return render(page, "liaison_inbox.html", status, rows=rows[:count], total=len(rows),
+                      shown=count, signed=None,
+                      errors={case_id: errors["acknowledge"].get("form", "")},
+                      department=department_name(page.principal.department, page.lang))  # fmt: skip
+    return await _work_page(page, case_id, errors, values, status)
+
+
 def _values(page: FormPage, action: Action) -> dict[str, Any]:
-    """The command's fields from the form: empty ones left out (the command's own defaults
-    and rules apply), the departments of a joint action as a list, times as China time."""
-    out: dict[str, Any] = {}
-    for name in action.fields:
-        if name == "departments":
-            picked = [str(v) for v in page.form.getlist(name) if isinstance(v, str) and v]
-            if picked:
-                out[name] = picked
-            continue
-        value = page.value(name)
-        if not value:
-            continue
-        if name in ("at", "until"):
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                out[name] = value  # the command's validation says what is wrong
-                continue
-            out[name] = when if when.tzinfo else when.replace(tzinfo=CHINA)
-        else:
-            out[name] = value
+    """The command's fields from the form, the liaison's own department where it acts."""
+    out = command_values(page, action.fields)
     if action.department:
         out["department"] = page.principal.department
     return out
 
 
-async def _act(page: FormPage, case_id: str, action: Action) -> Response:
-    """Build and send ``action``'s command; answer in place (htmx) or with the whole page."""
-    services = _services(page)
-    before = await case_of(page, case_id)  # 404 page outside the liaison's scope
-    principal = page.principal
-    shown = {k: page.value(k) for k in action.fields}
-    try:
-        command = action.command(
-            command_id=command_id_for(principal, case_id, action.command, None),
-            case_id=case_id,
-            actor=principal.actor(),
-            **_values(page, action),
-        )
-    except ValidationError as exc:
-        errors = {e.field.split(".")[0] or "form": e.message
-                  for e in field_errors(list(exc.errors()), page.lang)}  # fmt: skip
-        return await _refused(page, case_id, action, errors, shown, 422)
-    try:
-        decision = await services.bus.submit(command, case_id, command.command_id)
-    except DecisionTimeout:
-        pending = {"form": page.t("decision_pending")}
-        return await _refused(page, case_id, action, pending, shown, 202)
-    if decision.status == "rejected":
-        code = decision.code or "rejected"
-        message = rejection_text(code, decision.params, page.lang) or decision.message or code
-        return await _refused(page, case_id, action, {"form": message}, shown, 409)
-    if decision.events:
-        await _projected(services, case_id, int(before.get("applied_seq") or 0))
+def _done(page: FormPage, case_id: str, action: Action) -> Response:
+    """Back to the inbox after 签收 there, else to the work page at the form just used."""
     if action.name == "acknowledge" and page.value("from") == "inbox":
         rows = shown_count(page.value("shown"))
         return redirect(page, f"/liaison?signed={case_id}&shown={rows}#case-{case_id}")
     return redirect(page, f"/liaison/cases/{case_id}?done={action.name}#act-{action.name}")
 
 
-async def _refused(
-    page: FormPage,
-    case_id: str,
-    action: Action,
-    errors: dict[str, str],
-    values: dict[str, str],
-    status: int,
-) -> Response:
-    if action.name == "acknowledge" and page.value("from") == "inbox":
-        rows = await inbox_rows(page)
-        count = shown_count(page.value("shown"))
-        return render(page, "liaison_inbox.html", status, rows=rows[:count], total=len(rows),
-                      shown=count, signed=None,
-                      errors={case_id: errors.get("form", "")},
-                      department=department_name(page.principal.department, page.lang))  # fmt: skip
-    return await _work_page(page, case_id, {action.name: errors}, {action.name: values}, status)
-
-
-async def _projected(services: Services, case_id: str, seq: int, wait_s: float = 3.0) -> None:
-    """Wait (bounded) until the read model shows the case past ``seq``, so the page the
-    browser is sent to shows what was just done."""
-    deadline = asyncio.get_running_loop().time() + wait_s
-    while asyncio.get_running_loop().time() < deadline:
-        row = await services.read.case(case_id)
-        if row is not None and int(row.get("applied_seq") or 0) > seq:
-            return
-        await asyncio.sleep(0.05)
-
-
-def _action_route(action: Action) -> None:
-    async def handler(
-        case_id: CaseId, page: Annotated[FormPage, Depends(form(liaison_page))]
-    ) -> Response:
-        return await _act(page, case_id, action)
-
-    handler.__doc__ = f"{action.command.__name__} from the liaison's page."
-    router.add_api_route(
-        f"/liaison/cases/{{case_id}}/{action.name}",
-        handler,
-        methods=["POST"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-        name=f"liaison_{action.name.replace('-', '_')}",
-    )
-
-
-for _action in ACTIONS.values():
-    _action_route(_action)
+CASE_ACTIONS = CaseActions("liaison", liaison_page, "the liaison's page", _values, _refused, _done)
+CASE_ACTIONS.add_routes(router, ACTIONS.values())

@@ -46,6 +46,7 @@ CSRF_HEADER = "x-csrf-token"
 STATIC_PREFIX = "/web/static"
 HTMX = "htmx-2.0.11.min.js"
 HTMX_SSE = "htmx-ext-sse-2.2.4.min.js"
+ECHARTS = "echarts-common-6.1.0.min.js"
 
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -200,6 +201,7 @@ def render(
         static=STATIC_PREFIX,
         htmx=f"{STATIC_PREFIX}/{HTMX}",
         htmx_sse=f"{STATIC_PREFIX}/{HTMX_SSE}",
+        echarts=f"{STATIC_PREFIX}/{ECHARTS}",
         flash=page.flash,
         **context,
     )

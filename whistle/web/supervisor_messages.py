@@ -60,6 +60,23 @@ SUPERVISOR: dict[str, tuple[str, str]] = {
     "export_csv": ("导出 CSV", "Export CSV"),
     "export_xlsx": ("导出 Excel", "Export XLSX"),
     "metrics_up": ("返回上一级", "Up one level"),
+    "chart_rates": ("三率", "Rates"),
+    "chart_rates_label": (
+        "柱状图：{area}各{level}的响应率、解决率、满意率（%），{since} 至 {until}，共 {count} 项；"
+        "数据同下表。",
+        "Bar chart: response, resolution and satisfaction rates (%) by {level} in {area},"
+        " {since} to {until}, {count} rows; the figures are in the table below.",
+    ),
+    "chart_times": ("签收与办结用时", "Times to acknowledge and resolve"),
+    "chart_times_label": (
+        "柱状图：{area}各{level}的签收用时与办结用时中位数（小时），{since} 至 {until}，"
+        "共 {count} 项；数据同下表。",
+        "Bar chart: median hours to acknowledge and to resolve by {level} in {area},"
+        " {since} to {until}, {count} rows; the figures are in the table below.",
+    ),
+    "chart_empty": ("该范围内暂无这些数据。", "No such figures in this range yet."),
+    "chart_percent": ("比率（%）", "Rate (%)"),
+    "chart_hours": ("小时", "Hours"),
     "col_code": ("编码", "Code"),
     "col_group": ("名称", "Name"),
     "col_dispatched": ("派单数", "Dispatched"),

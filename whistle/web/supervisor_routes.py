@@ -18,39 +18,31 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
-from whistle.api.commands import command_id_for
-from whistle.api.problems import field_errors
-from whistle.bus import DecisionTimeout
 from whistle.domain import commands
 from whistle.domain.areas import within
-from whistle.domain.base import Command
 from whistle.domain.rejections import CLOCK_NAMES
-from whistle.domain.rejections import render as rejection_text
 from whistle.domain.types import DisputeOutcome, EscalationStep, Tier
 from whistle.read.gateway import MetricsQuery
 from whistle.read.scope import CaseFilters, Scope
-from whistle.web.liaison_routes import (
+from whistle.web.actions import (
     CHINA,
-    _logged,
-    _projected,
-    _services,
-    area_name,
+    Action,
+    CaseActions,
+    CaseId,
     case_of,
-    china_time,
-    department_name,
-    status_name,
+    command_values,
+    services_of,
 )
+from whistle.web.liaison_routes import _logged, area_name, china_time, department_name, status_name
 from whistle.web.messages import PAGES
-from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
+from whistle.web.pages import FormPage, Page, PageError, redirect, render, roles
 from whistle.web.secretary_routes import _departments
 
 router = APIRouter()
 supervisor_page = roles("supervisor", "admin")
-CaseId = Annotated[str, Path(max_length=64)]
 LIST_LIMIT = 200
 """The workspace lists at most this many cases of the scope, the newest first."""
 
@@ -60,15 +52,6 @@ TIERS: tuple[str, ...] = get_args(Tier)
 LEVELS: tuple[str, ...] = ("district", "street", "community", "department")
 """The metrics' drill-down, each level's rows opening the next one's table."""
 EXPORTS = ("csv", "xlsx")
-
-
-@dataclass(frozen=True)
-class Action:
-    """A form of the supervisor's case page: its command and the form fields it takes."""
-
-    name: str
-    command: type[Command]
-    fields: tuple[str, ...]
 
 
 ACTIONS: dict[str, Action] = {
@@ -90,7 +73,7 @@ ACTIONS: dict[str, Action] = {
 @router.get("/supervisor", response_class=HTMLResponse, include_in_schema=False)
 async def workspace(page: Annotated[Page, Depends(supervisor_page)]) -> Response:
     """督办工作台: today's board, the waiting disputes and extensions, the cases in scope."""
-    read = _services(page).read
+    read = services_of(page).read
     scope = Scope.of(page.principal)
     cases = await read.cases(scope, CaseFilters(limit=LIST_LIMIT))
     disputes = await read.disputes(scope)
@@ -164,7 +147,7 @@ async def _case_page(
     done: str | None = None,
 ) -> HTMLResponse:
     case = await case_of(page, case_id)
-    read = _services(page).read
+    read = services_of(page).read
     scope = Scope.of(page.principal)
     timeline = await read.timeline(case_id)
     disputes = [
@@ -203,78 +186,19 @@ async def _case_page(
     )
 
 
-def _values(page: FormPage, action: Action) -> dict[str, Any]:
-    """The command's fields from the form, empty ones left out (the command's defaults and
-    rules apply), a time as China time."""
-    out: dict[str, Any] = {}
-    for name in action.fields:
-        value = page.value(name)
-        if not value:
-            continue
-        if name == "until":
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                out[name] = value  # the command's validation says what is wrong
-                continue
-            out[name] = when if when.tzinfo else when.replace(tzinfo=CHINA)
-        else:
-            out[name] = value
-    return out
-
-
-async def _act(page: FormPage, case_id: str, action: Action) -> Response:
-    """Build and send ``action``'s command as the API does; the page again, with the result."""
-    services = _services(page)
-    before = await case_of(page, case_id)  # the 404 page outside the supervisor's scope
-    principal = page.principal
-    shown = {k: page.value(k) for k in action.fields}
-    try:
-        command = action.command(
-            command_id=command_id_for(principal, case_id, action.command, None),
-            case_id=case_id,
-            actor=principal.actor(),
-            **_values(page, action),
-        )
-    except ValidationError as exc:
-        errors = {e.field.split(".")[0] or "form": e.message
-                  for e in field_errors(list(exc.errors()), page.lang)}  # fmt: skip
-        return await _case_page(page, case_id, {action.name: errors}, {action.name: shown}, 422)
-    try:
-        decision = await services.bus.submit(command, case_id, command.command_id)
-    except DecisionTimeout:
-        pending = {"form": page.t("decision_pending")}
-        return await _case_page(page, case_id, {action.name: pending}, {action.name: shown}, 202)
-    if decision.status == "rejected":
-        code = decision.code or "rejected"
-        message = rejection_text(code, decision.params, page.lang) or decision.message or code
-        return await _case_page(
-            page, case_id, {action.name: {"form": message}}, {action.name: shown}, 409
-        )
-    if decision.events:
-        await _projected(services, case_id, int(before.get("applied_seq") or 0))
+def _done(page: FormPage, case_id: str, action: Action) -> Response:
     return redirect(page, f"/supervisor/cases/{case_id}?done={action.name}#act-{action.name}")
 
 
-def _action_route(action: Action) -> None:
-    async def handler(
-        case_id: CaseId, page: Annotated[FormPage, Depends(form(supervisor_page))]
-    ) -> Response:
-        return await _act(page, case_id, action)
-
-    handler.__doc__ = f"{action.command.__name__} from the supervisor's case page."
-    router.add_api_route(
-        f"/supervisor/cases/{{case_id}}/{action.name}",
-        handler,
-        methods=["POST"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-        name=f"supervisor_{action.name}",
-    )
-
-
-for _action in ACTIONS.values():
-    _action_route(_action)
+CASE_ACTIONS = CaseActions(
+    "supervisor",
+    supervisor_page,
+    "the supervisor's case page",
+    lambda page, action: command_values(page, action.fields),
+    _case_page,
+    _done,
+)
+CASE_ACTIONS.add_routes(router, ACTIONS.values())
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -334,7 +258,7 @@ async def metrics_table(page: Page) -> Table:
     scope = Scope(area=area)
     start = datetime.combine(since, time(), tzinfo=CHINA)
     end = datetime.combine(until + timedelta(days=1), time(), tzinfo=CHINA)
-    items = await _services(page).read.metrics(
+    items = await services_of(page).read.metrics(
         MetricsQuery(scope, level, "all", since=start, until=end)  # type: ignore[arg-type]
     )
     rows = []
@@ -406,6 +330,7 @@ async def metrics_page(page: Annotated[Page, Depends(supervisor_page)]) -> Respo
         }
         for r in table.rows
     ]
+    area_label = area_name(table.area, page.lang) if table.area else page.t("all_areas")
     return render(
         page,
         "supervisor_metrics.html",
@@ -413,9 +338,51 @@ async def metrics_page(page: Annotated[Page, Depends(supervisor_page)]) -> Respo
         rows=rows,
         columns=COLUMNS,
         levels=LEVELS,
-        area_label=area_name(table.area, page.lang) if table.area else page.t("all_areas"),
+        area_label=area_label,
         here=here,
+        chart=chart_figures(page, table, area_label),
     )
+
+
+CHARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rates": ("chart_percent", ("response_rate", "resolution_rate", "satisfaction_rate")),
+    "times": ("chart_hours", ("ack_median_h", "resolve_median_h")),
+}
+"""The metrics page's charts (``static/supervisor-metrics.js``): each one's axis name and the
+table's columns it draws, one bar a row of the table."""
+
+
+def chart_figures(page: Page, table: Table, area_label: str) -> dict[str, Any]:
+    """The table's own figures for its charts, as the page embeds them in JSON: the rows'
+    names, and for each chart its axis name, a series a column (rates in per cent), its
+    ``aria-label`` and whether it has no figure at all (the page then says so instead)."""
+    words = {"area": area_label, "level": page.t(f"level_{table.level}").lower(),
+             "since": table.since.isoformat(), "until": table.until.isoformat(),
+             "count": len(table.rows)}  # fmt: skip
+    charts = {}
+    for name, (axis, columns) in CHARTS.items():
+        series = [
+            {"name": page.t(f"col_{c}"), "data": [_charted(c, r[c]) for r in table.rows]}
+            for c in columns
+        ]
+        charts[name] = {
+            "axis": page.t(axis),
+            "series": series,
+            "label": page.t(f"chart_{name}_label", **words),
+            "empty": all(v is None for s in series for v in s["data"]),
+        }
+    return {
+        "locale": "EN" if page.lang == "en" else "ZH",
+        "groups": [r["group"] for r in table.rows],
+        "charts": charts,
+    }
+
+
+def _charted(name: str, value: Any) -> float | None:
+    """A figure as its chart draws it: a rate in per cent (as the table shows it), else as is."""
+    if value is None:
+        return None
+    return round(100 * float(value), 1) if name.endswith("_rate") else float(value)
 
 
 def _export_rows(page: Page, table: Table) -> list[list[Any]]:

@@ -1,13 +1,16 @@
 """The supervisor's pages over the real service (worker, projector, API processes on Kafka and
 PostgreSQL): a 退单 ruling, a refused ruling without an outcome (the message beside the field)
 and a manual 督办 posted from the case page become the decider's events; the metrics page's
-CSV and XLSX exports carry the read model's figures (``/v1/metrics`` over the same range)."""
+charts and its CSV and XLSX exports carry the read model's figures (``/v1/metrics`` over the
+same range)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +22,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import CHEAP, CSRF
+from tests.integration.web.test_secretary_pages import _port
 from tests.stack import JINHAI, Stack, eventually, running_stack, scratch_database
 from whistle.web.accounts import PgAccounts
 from whistle.web.liaison_routes import CHINA
@@ -27,8 +31,7 @@ pytestmark = pytest.mark.integration
 
 GRID = f"{JINHAI}.g01"  # the grid's rule: 城管 (urban_management) leads
 PASSWORD = "supervisor-pass-2026"
-PORTS = {"WHISTLE_HTTP_PORT": "18110", "WHISTLE_WORKER_WEB_PORT": "18111"}
-"""This worktree's assigned ports (docs: a shared machine)."""
+CHART_DATA = re.compile(r'<script type="application/json" id="metrics-chart-data">(.*?)</script>')
 
 
 async def _person(dsn: str) -> None:
@@ -48,9 +51,11 @@ def stack(
 ) -> Iterator[Stack]:
     """worker + projector + API on a fresh database and topics, a supervisor of 同安 who logs in."""
     tmp = tmp_path_factory.mktemp("supervisor")
+    ports = {"WHISTLE_HTTP_PORT": _port("WHISTLE_TEST_HTTP_PORT"),
+             "WHISTLE_WORKER_WEB_PORT": _port("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
     with (
         scratch_database(database_url, "supervisor") as dsn,
-        running_stack(tmp, kafka_bootstrap, dsn, unique_name("supervisor"), extra_env=PORTS) as run,
+        running_stack(tmp, kafka_bootstrap, dsn, unique_name("supervisor"), extra_env=ports) as run,
     ):
         asyncio.run(_person(dsn))
         yield run
@@ -138,6 +143,14 @@ def test_rulings_and_escalation_from_the_pages_and_the_exports(stack: Stack) -> 
     metrics = page.get(f"/supervisor/metrics?{query}")
     assert metrics.status_code == 200 and "金海" in metrics.text
     assert f"level=department&amp;area={JINHAI}" in metrics.text  # the drill-down link
+    embedded = CHART_DATA.search(metrics.text)
+    assert embedded, metrics.text
+    chart = json.loads(embedded.group(1))
+    at = chart["groups"].index("金海社区")  # the charts draw the table's rows, by name
+    rates = {s["name"]: s["data"][at] for s in chart["charts"]["rates"]["series"]}
+    rate = jinhai["response_rate"]
+    assert rates["响应率"] == (None if rate is None else round(100 * rate, 1))
+    assert set(rates) == {"响应率", "解决率", "满意率"}
 
     exported = page.get(f"/supervisor/metrics.csv?{query}")
     assert exported.status_code == 200
