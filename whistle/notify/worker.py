@@ -90,7 +90,8 @@ class Notifier:
         self.name = name
         self.concurrency = concurrency
         self.delays = delays
-        self.channels: dict[str, Channel] = dict(channels or {})
+        self._given_channels: dict[str, Channel] = dict(channels or {})
+        self.channels: dict[str, Channel] = dict(self._given_channels)
         self.ctx = Context(
             box=store.box,
             case_url=settings.notify_case_url,
@@ -107,10 +108,12 @@ class Notifier:
         await self.log_consumer.run(stop)
 
     def session(self) -> aiohttp.ClientSession:
-        """A run's HTTP session; the channels are built on the first one unless given."""
+        """A run's HTTP session, and the channels on it unless given (the robots and SMS of a
+        run that failed hold its closed session)."""
         session = aiohttp.ClientSession()
-        if not self.channels:
-            self.channels = build_channels(self.settings, session, Inbox(self.store.pool))
+        self.channels = self._given_channels or build_channels(
+            self.settings, session, Inbox(self.store.pool)
+        )
         self.ctx.channels = tuple(c for c in self.channels if c != "inapp")
         return session
 
