@@ -1,7 +1,7 @@
 """The delivery log in PostgreSQL, shared by webhooks and notifications: attempts recorded in
 batches, deliveries moved to delivered / pending (retry at a time) / dead, and redelivery.
 
-An outbox is two tables of one schema with the shared columns::
+An outbox is three tables of one schema with the shared columns::
 
     <schema>.deliveries (delivery_id bigint PRIMARY KEY, status text -- pending|delivered|dead,
                          attempts int, next_attempt_at timestamptz, last_status_code int,
@@ -9,11 +9,14 @@ An outbox is two tables of one schema with the shared columns::
     <schema>.attempts   (delivery_id bigint, attempt int, started_at timestamptz,
                          duration_ms float8, status_code int, error text, manual bool,
                          PRIMARY KEY (delivery_id, attempt))
+    <schema>.checkpoints (consumer text, topic text, partition int, next_offset bigint)
 
-plus whatever the owner needs (the webhooks' endpoint, event and body; a notification's
-recipient, channel and message). Claiming due deliveries joins the owner's own address table,
-so it stays with the owner (``WebhookStore.claim_due``); it leases a row by moving its
-``next_attempt_at`` forward by the lease, which :meth:`Outbox.record_attempts` then replaces.
+(checkpoints: where the owner's consumer of the event log resumes, see
+:mod:`whistle.delivery.log_consumer`), plus whatever the owner needs (the webhooks' endpoint,
+event and body; a notification's recipient, channel and message). Claiming due deliveries
+joins the owner's own address table, so it stays with the owner (``WebhookStore.claim_due``);
+it leases a row by moving its ``next_attempt_at`` forward by the lease, which
+:meth:`Outbox.record_attempts` then replaces.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from whistle.delivery.attempt import Outcome
+from whistle.delivery.attempt import AttemptResult, Outcome, Verdict
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,31 @@ class Attempt:
     retry_in: float | None = None
     manual: bool = False
     dead_reason: str | None = None  # instead of the default reason of a dead or gone outcome
+
+    @classmethod
+    def judged(
+        cls,
+        delivery_id: int,
+        attempts_before: int,
+        result: AttemptResult,
+        verdict: Verdict,
+        manual: bool = False,
+    ) -> Attempt:
+        """The attempt ``result`` of a delivery, with its ``verdict``."""
+        return cls(
+            delivery_id, attempts_before, result.started_at, result.duration_ms,
+            result.status_code, result.error, verdict.outcome, verdict.retry_in, manual,
+        )  # fmt: skip
+
+    def log_fields(self) -> dict[str, Any]:
+        """What a deliverer's log line says of the attempt."""
+        return {
+            "attempt": self.attempts_before + 1,
+            "status_code": self.status_code,
+            "error": self.error,
+            "outcome": self.outcome,
+            "retry_in": self.retry_in,
+        }
 
     def row(self) -> tuple[Any, ...]:
         """The values :meth:`Outbox.record_attempts` writes."""
@@ -134,6 +162,16 @@ class Outbox:
             )
             await conn.execute(f"NOTIFY {self.notify_channel}")
         return status.endswith(" 1")
+
+    async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
+        """The next offset ``consumer`` reads of ``topic``, per partition."""
+        rows = await self.pool.fetch(
+            f"SELECT partition, next_offset FROM {self.schema}.checkpoints"
+            " WHERE consumer = $1 AND topic = $2",
+            consumer,
+            topic,
+        )
+        return {r["partition"]: r["next_offset"] for r in rows}
 
     async def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery."""

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
-import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
-
-from whistle.logs import configure_logging
+from whistle.delivery.commands import add_redeliver, run_worker, stop_on_signals, store_command
 from whistle.notify.notifier_store import LogFilter, NotifierStore
 from whistle.notify.worker import Notifier, open_store
-from whistle.settings import Settings, get_settings
-from whistle.topics import ensure_topics
+from whistle.settings import get_settings
 
 Action = Callable[[NotifierStore, argparse.Namespace], Awaitable[int]]
 DEMO_SMTP_PORT = 2525
@@ -43,9 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     att = sub.add_parser("attempts", help="every attempt of one delivery")
     att.add_argument("delivery_id", type=int)
     att.set_defaults(func=_runner(_attempts))
-    red = sub.add_parser("redeliver", help="send a delivery again now (e.g. a dead letter)")
-    red.add_argument("delivery_id", type=int)
-    red.set_defaults(func=_runner(_redeliver))
+    add_redeliver(sub, open_store, "notifications", "run")
     run = sub.add_parser("run", help="run the notifier (consumes case events)")
     run.add_argument("--concurrency", type=int, default=32)
     run.set_defaults(func=_run)
@@ -57,23 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        async def main() -> int:
-            settings = get_settings()
-            configure_logging(settings.log_format, "WARNING")
-            store = await open_store(settings, min_size=1, max_size=2)
-            try:
-                return await action(store, args)
-            finally:
-                await store.pool.close()
-
-        try:
-            return asyncio.run(main())
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"whistle notifications: {exc}", file=sys.stderr)
-            return 1
-
-    return run
+    return store_command(open_store, "notifications", action)
 
 
 async def _list(store: NotifierStore, args: argparse.Namespace) -> int:
@@ -102,57 +77,18 @@ async def _attempts(store: NotifierStore, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _redeliver(store: NotifierStore, args: argparse.Namespace) -> int:
-    if not await store.redeliver(args.delivery_id):
-        print(f"no delivery {args.delivery_id}", file=sys.stderr)
-        return 1
-    print(f"delivery {args.delivery_id} queued again")
-    return 0
-
-
 def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-
-    async def main() -> None:
-        await ensure_topics(settings)
-        store = await _opened_store(settings)
-        try:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await Notifier(settings, store, concurrency=args.concurrency).run(stop)
-        finally:
-            await store.pool.close()
-
-    asyncio.run(main())
-    return 0
-
-
-async def _opened_store(settings: Settings, wait_s: float = 120.0) -> NotifierStore:
-    """The store with its schema in place, waiting up to ``wait_s`` s for PostgreSQL."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return await open_store(settings, min_size=2, max_size=12)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
+    return run_worker(
+        settings, open_store, lambda store: Notifier(settings, store, concurrency=args.concurrency)
+    )
 
 
 def _sink(args: argparse.Namespace) -> int:
     from whistle.notify.demo_sink import serve
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         print(f"mail and robot messages go to {args.dir}/ (mail.log, *.eml, robots.log)")
         await serve(args.dir, args.smtp_port, args.robot_port, stop)
 

@@ -113,16 +113,6 @@ class NotifierStore:
         """Whether ``user_id`` is a user (``api.users``)."""
         return bool(await self.pool.fetchval("SELECT 1 FROM api.users WHERE user_id = $1", user_id))
 
-    async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
-        """Next offset to read, per partition."""
-        rows = await self.pool.fetch(
-            "SELECT partition, next_offset FROM notify.checkpoints"
-            " WHERE consumer = $1 AND topic = $2",
-            consumer,
-            topic,
-        )
-        return {r["partition"]: r["next_offset"] for r in rows}
-
     async def claim_due(self, limit: int) -> list[Due]:
         """Lease up to ``limit`` due deliveries for one attempt each."""
         rows = await self.pool.fetch(

@@ -1,9 +1,10 @@
 """The notifier: its own consumer of case events (from its checkpoint, at least once), and the
 sender of due deliveries through the channels, with the shared judge, schedule and outbox.
 
-Built as the webhook deliverer is (``whistle/webhooks/worker.py``): the consumer writes the
-deliveries and its position in one transaction (:mod:`whistle.notify.intake`), the sender
-leases due rows (``FOR UPDATE SKIP LOCKED``), sends, and records the attempts in batches.
+Built, as the webhook deliverer is, on the shared :mod:`whistle.delivery.log_consumer`: the
+consumer writes the deliveries and its position in one transaction (:mod:`whistle.notify.intake`),
+the sender leases due rows (``FOR UPDATE SKIP LOCKED``), sends, and records the attempts in
+batches.
 A delivery whose channel goes dead (retries exhausted, a permanent refusal, a robot gone) is
 followed by one on the user's next channel (fallback). A digest delivery takes every other
 delivery of the user's digest on that channel with it, as one message.
@@ -12,18 +13,16 @@ delivery of the user's digest on that channel with it, as one message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 
 from whistle.delivery.attempt import AttemptResult, judge
+from whistle.delivery.log_consumer import LogConsumer, LogRecord
 from whistle.delivery.outbox import Attempt
 from whistle.delivery.schedule import RETRY_DELAYS_S
 from whistle.logs import get_logger
@@ -39,10 +38,9 @@ from whistle.notify.channels import (
 from whistle.notify.channels.base import Destination
 from whistle.notify.digest import digest_message
 from whistle.notify.inbox import InAppChannel, Inbox, ensure_schema
-from whistle.notify.intake import Context, LogRecord, enqueue, route_key
+from whistle.notify.intake import Context, enqueue, route_key
 from whistle.notify.message import Message
 from whistle.notify.notifier_store import (
-    NOTIFY_CHANNEL,
     Due,
     NotifierStore,
     message_json,
@@ -51,40 +49,8 @@ from whistle.notify.notifier_store import (
 from whistle.notify.preferences import groups_of
 from whistle.notify.recipients import Notice
 from whistle.settings import Settings
-from whistle.topics import CASE_EVENTS
 
 log = get_logger()
-
-RECOVERABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    KafkaError,
-)
-
-
-class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, resume each partition from the offset committed with the deliveries."""
-
-    def __init__(self, worker: Notifier) -> None:
-        self.worker = worker
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Nothing to flush: every batch commits its checkpoint with its deliveries."""
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Seek to the stored checkpoints; partitions never seen start at the beginning."""
-        consumer = self.worker.consumer
-        if consumer is None:
-            return
-        stored = await self.worker.store.checkpoints(self.worker.name, self.worker.topic)
-        fresh = [tp for tp in assigned if tp.partition not in stored]
-        for tp in assigned:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-        if fresh:
-            await consumer.seek_to_beginning(*fresh)
 
 
 def build_channels(
@@ -122,12 +88,10 @@ class Notifier:
         self.settings = settings
         self.store = store
         self.name = name
-        self.topic = settings.topic(CASE_EVENTS.name)
         self.concurrency = concurrency
         self.delays = delays
-        self.consume = consume
-        self.consumer: AIOKafkaConsumer | None = None
-        self.channels: dict[str, Channel] = dict(channels or {})
+        self._given_channels: dict[str, Channel] = dict(channels or {})
+        self.channels: dict[str, Channel] = dict(self._given_channels)
         self.ctx = Context(
             box=store.box,
             case_url=settings.notify_case_url,
@@ -135,132 +99,39 @@ class Notifier:
             digest_hour=settings.notify_digest_hour,
             max_event_age=timedelta(seconds=settings.notify_max_event_age_s),
         )
-        self._wake = asyncio.Event()
-        self._inflight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._results: list[tuple[Attempt, Due]] = []
-        self._results_ready = asyncio.Event()
+        self.log_consumer = LogConsumer(
+            settings, store.outbox, self, name, concurrency, "notify", consume
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; after losing PostgreSQL or Kafka, start again."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await self._run_once(stop)
-                return
-            except RECOVERABLE as exc:
-                log.warning("notifier_restarting", error=repr(exc), backoff_s=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+        await self.log_consumer.run(stop)
 
-    async def _run_once(self, stop: asyncio.Event) -> None:
-        listener = await self.store.pool.acquire()
-
-        def on_notify(*_: object) -> None:
-            self._wake.set()
-
-        await listener.add_listener(NOTIFY_CHANNEL, on_notify)
-        try:
-            async with aiohttp.ClientSession() as session:
-                if not self.channels:
-                    self.channels = build_channels(self.settings, session, Inbox(self.store.pool))
-                self.ctx.channels = tuple(c for c in self.channels if c != "inapp")
-                recorder = asyncio.create_task(self._record_loop())
-                loops = [asyncio.create_task(self._send_loop(stop))]
-                if self.consume:
-                    loops.append(asyncio.create_task(self._consume_loop(stop)))
-                stopping = asyncio.create_task(stop.wait())
-                await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
-                stopping.cancel()
-                failed = [t for t in loops if t.done() and not t.cancelled() and t.exception()]
-                for task in loops:
-                    task.cancel()
-                for task in loops:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                if self._tasks:
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
-                recorder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recorder
-                await self._flush()
-                if failed:
-                    log.error("notifier_failed", error=repr(failed[0].exception()))
-                    raise failed[0].exception()  # type: ignore[misc]
-        finally:
-            with contextlib.suppress(*RECOVERABLE):
-                await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
-            with contextlib.suppress(*RECOVERABLE):
-                await self.store.pool.release(listener)
-
-    async def _consume_loop(self, stop: asyncio.Event) -> None:
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap,
-            group_id=f"{self.settings.topic_prefix}.{self.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=5000,
+    def session(self) -> aiohttp.ClientSession:
+        """A run's HTTP session, and the channels on it unless given (the robots and SMS of a
+        run that failed hold its closed session)."""
+        session = aiohttp.ClientSession()
+        self.channels = self._given_channels or build_channels(
+            self.settings, session, Inbox(self.store.pool)
         )
-        await self.consumer.start()
-        conn = await self.store.pool.acquire()
-        try:
-            self.consumer.subscribe([self.topic], listener=_SeekToCheckpoint(self))
-            while not stop.is_set():
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
-                records = [
-                    LogRecord(r.topic, r.partition, r.offset, r.value)
-                    for recs in batches.values()
-                    for r in recs
-                ]
-                if not records:
-                    continue
-                _, due = await enqueue(conn, self.name, records, self.ctx, self.store.preferences)
-                if due:
-                    self._wake.set()
-        finally:
-            await self.store.pool.release(conn)
-            await self.consumer.stop()
+        self.ctx.channels = tuple(c for c in self.channels if c != "inapp")
+        return session
 
-    async def _send_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()
-            free = self.concurrency - self._inflight
-            claimed = await self.store.claim_due(free) if free > 0 else []
-            for due in claimed:
-                self._inflight += 1
-                task = asyncio.create_task(self.deliver(due))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-            if len(claimed) < free or free <= 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+    async def intake(self, conn: asyncpg.Connection, records: Sequence[LogRecord]) -> bool:
+        """Queue the records' notifications; True when some are due now."""
+        _, due = await enqueue(conn, self.name, records, self.ctx, self.store.preferences)
+        return due > 0
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._inflight -= 1
-        self._wake.set()
-        if not task.cancelled() and task.exception():
-            log.error("notify_deliver_crashed", error=str(task.exception()))
+    async def due(self, free: int, notified: bool) -> list[Due]:
+        """Lease up to ``free`` due deliveries (looked for at every wake-up)."""
+        return await self.store.claim_due(free) if free > 0 else []
 
-    async def _record_loop(self) -> None:
-        while True:
-            await self._results_ready.wait()
-            self._results_ready.clear()
-            try:
-                await self._flush()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.error("notify_record_failed", error=str(exc))
-                await asyncio.sleep(1.0)
-                self._results_ready.set()
+    async def send(self, due: Due) -> None:
+        """Attempt one delivery (:meth:`deliver`)."""
+        await self.deliver(due)
 
-    async def _flush(self) -> None:
-        batch, self._results = self._results, []
-        try:
-            await self.store.record_attempts([a for a, _ in batch])
-        except BaseException:
-            self._results = batch + self._results
-            raise
+    async def recorded(self, batch: Sequence[tuple[Attempt, Due]]) -> None:
+        """A delivery whose channel went dead is followed by one on the next channel."""
         for attempt, due in batch:
             if attempt.outcome in ("dead", "gone") and due.channel != "inapp":
                 await self.fall_back(due)
@@ -286,29 +157,17 @@ class Notifier:
             to = Destination(due.target or due.recipient, due.secret)
             result = await channel.send(message, to)
         verdict = judge(result, due.attempts, self.delays)
-        self._results.append(
-            (
-                Attempt(
-                    due.delivery_id, due.attempts, result.started_at, result.duration_ms,
-                    result.status_code, result.error, verdict.outcome, verdict.retry_in, manual,
-                ),
-                due,
-            )
-        )  # fmt: skip
-        if verdict.outcome == "delivered" and bundled:
+        if verdict.outcome == "delivered" and bundled:  # before the digest is recorded
             await self.store.mark_digested(bundled, due.delivery_id)
-        self._results_ready.set()
+        attempt = Attempt.judged(due.delivery_id, due.attempts, result, verdict, manual)
+        self.log_consumer.record(attempt, due)
         log.info(
             "notify_attempt",
             delivery_id=due.delivery_id,
             channel=due.channel,
             kind=message.kind,
             case_id=message.case_id,
-            attempt=due.attempts + 1,
-            status_code=result.status_code,
-            error=result.error,
-            outcome=verdict.outcome,
-            retry_in=verdict.retry_in,
+            **attempt.log_fields(),
         )
 
     async def fall_back(self, due: Due) -> None:
@@ -340,7 +199,7 @@ class Notifier:
         )  # fmt: skip
         if inserted is not None:
             log.info("notify_fallback", delivery_id=due.delivery_id, to_channel=route.channel)
-            self._wake.set()
+            self.log_consumer.wake()
 
 
 async def open_store(settings: Settings, min_size: int = 2, max_size: int = 10) -> NotifierStore:

@@ -4,25 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import logging
 import os
-import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 from prometheus_client import start_http_server
 
+from whistle.delivery.commands import add_redeliver, run_worker, store_command
 from whistle.domain.codec import EVENT_TYPES
-from whistle.logs import configure_logging
 from whistle.settings import Settings, get_settings
-from whistle.topics import ensure_topics
 from whistle.webhooks.delivery_store import WebhookStore
 from whistle.webhooks.receiver import serve
 from whistle.webhooks.schema import ensure_schema
@@ -58,9 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     log.add_argument("--endpoint", type=int)
     log.add_argument("--limit", type=int, default=30)
     log.set_defaults(func=_runner(_log))
-    red = sub.add_parser("redeliver", help="send a delivery again now (e.g. a dead letter)")
-    red.add_argument("delivery_id", type=int)
-    red.set_defaults(func=_runner(_redeliver))
+    add_redeliver(sub, _open, "webhooks", "deliver")
     dlv = sub.add_parser("deliver", help="run the delivery worker (consumes case events)")
     dlv.add_argument("--concurrency", type=int, default=64)
     dlv.add_argument(
@@ -84,25 +76,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        async def main() -> int:
-            settings = get_settings()
-            configure_logging(settings.log_format, "WARNING")
-            store = await open_store(settings, min_size=1, max_size=2)
-            try:
-                async with store.pool.acquire() as conn:
-                    await ensure_schema(conn)
-                return await action(store, args)
-            finally:
-                await store.pool.close()
+    return store_command(_open, "webhooks", action)
 
-        try:
-            return asyncio.run(main())
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"whistle webhooks: {exc}", file=sys.stderr)
-            return 1
 
-    return run
+async def _open(settings: Settings, min_size: int, max_size: int) -> WebhookStore:
+    """The store with its schema in place."""
+    store = await open_store(settings, min_size=min_size, max_size=max_size)
+    try:
+        async with store.pool.acquire() as conn:
+            await ensure_schema(conn)
+        return store
+    except BaseException:
+        await store.pool.close()
+        raise
 
 
 async def _add(store: WebhookStore, args: argparse.Namespace) -> int:
@@ -171,14 +157,6 @@ async def _log(store: WebhookStore, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _redeliver(store: WebhookStore, args: argparse.Namespace) -> int:
-    if not await store.redeliver(args.delivery_id):
-        print(f"whistle webhooks redeliver: no delivery {args.delivery_id}", file=sys.stderr)
-        return 1
-    print(f"delivery {args.delivery_id} queued; a running `whistle webhooks deliver` sends it")
-    return 0
-
-
 def _receive(args: argparse.Namespace) -> int:
     if not args.secret:
         print(
@@ -204,49 +182,11 @@ def _receive(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=settings.http_host)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-
-    async def main() -> None:
-        await ensure_topics(settings)  # not auto-created with one partition by our consumer
-        store = await _opened_store(settings)
-        try:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await DeliveryWorker(settings, store, concurrency=args.concurrency).run(stop)
-        finally:
-            await store.pool.close()
-
-    try:
-        import uvloop  # faster transports: most of a delivery's CPU is socket I/O
-    except ImportError:
-        asyncio.run(main())
-    else:
-        uvloop.run(main())
-    return 0
-
-
-async def _opened_store(settings: Settings, wait_s: float = 120.0) -> WebhookStore:
-    """The store with its schema in place, waiting up to ``wait_s`` seconds for PostgreSQL
-    (a deliverer started while the database restarts comes up once it is back)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            store = await open_store(settings, min_size=2, max_size=12)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
-            continue
-        try:
-            async with store.pool.acquire() as conn:
-                await ensure_schema(conn)
-            return store
-        except BaseException:
-            await store.pool.close()
-            raise
+    return run_worker(
+        settings,
+        _open,
+        lambda store: DeliveryWorker(settings, store, concurrency=args.concurrency),
+        fast_loop=True,
+    )

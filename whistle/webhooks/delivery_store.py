@@ -232,16 +232,6 @@ class WebhookStore:
             )
         return True
 
-    async def checkpoints(self, consumer: str, topic: str) -> dict[int, int]:
-        """Next offset to read, per partition."""
-        rows = await self.pool.fetch(
-            "SELECT partition, next_offset FROM webhooks.checkpoints"
-            " WHERE consumer = $1 AND topic = $2",
-            consumer,
-            topic,
-        )
-        return {r["partition"]: r["next_offset"] for r in rows}
-
     async def claim_due(self, limit: int, only: list[int] | None = None) -> list[Due]:
         """Lease up to ``limit`` due deliveries of enabled endpoints for one attempt."""
         rows = await self.pool.fetch(

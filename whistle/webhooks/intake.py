@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from whistle.delivery.log_consumer import LogRecord
 from whistle.logs import get_logger
 from whistle.webhooks.concern import concerned, departments_after
 from whistle.webhooks.delivery_store import LEASE, Due, valid_secrets
@@ -31,16 +31,6 @@ log = get_logger()
 REGISTRATION_SLACK = timedelta(minutes=1)
 GONE_MEMORY_S = 30.0
 Event = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One record read from the events topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
 
 
 class EndpointCache:

@@ -3,62 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 
+from whistle.delivery.log_consumer import LogConsumer, LogRecord
 from whistle.delivery.schedule import RETRY_DELAYS_S
 from whistle.logs import get_logger
 from whistle.settings import Settings
-from whistle.topics import CASE_EVENTS
 from whistle.webhooks import delivery_metrics
-from whistle.webhooks.delivery_store import NOTIFY_CHANNEL, Attempt, Due, WebhookStore
-from whistle.webhooks.intake import EndpointCache, LogRecord, enqueue
+from whistle.webhooks.delivery_store import Attempt, Due, WebhookStore
+from whistle.webhooks.intake import EndpointCache, enqueue
 from whistle.webhooks.sender import judge, post
 
 log = get_logger()
 
-RECOVERABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    KafkaError,
-)
-"""Failures of PostgreSQL or Kafka after which the worker starts its loops again."""
-
-
-class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, resume each partition from the offset committed with the deliveries."""
-
-    def __init__(self, worker: DeliveryWorker) -> None:
-        self.worker = worker
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Nothing to flush: every batch commits its checkpoint with its deliveries."""
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Seek to the stored checkpoints; partitions never seen start at the beginning."""
-        consumer = self.worker.consumer
-        if consumer is None:
-            return
-        stored = await self.worker.store.checkpoints(self.worker.name, self.worker.topic)
-        fresh = [tp for tp in assigned if tp.partition not in stored]
-        for tp in assigned:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-        if fresh:
-            await consumer.seek_to_beginning(*fresh)
-
 
 class DeliveryWorker:
-    """Consumes case events into queued deliveries and sends them, apart from routing."""
+    """Consumes case events into queued deliveries and sends them, apart from routing.
+
+    The shared :class:`~whistle.delivery.log_consumer.LogConsumer` runs the loops; this worker
+    adds what is the webhooks' own: deliveries it just queued are sent at once (already leased
+    to it) unless their endpoint is gone, the outbox is polled on NOTIFY or each second, and
+    each attempt is a signed POST.
+    """
 
     def __init__(
         self,
@@ -73,19 +45,16 @@ class DeliveryWorker:
         self.settings = settings
         self.store = store
         self.name = name
-        self.topic = settings.topic(CASE_EVENTS.name)
         self.concurrency = concurrency
         self.delays = delays
         self.timeout_s = timeout_s
-        self.consume = consume
-        self.consumer: AIOKafkaConsumer | None = None
-        self._wake = asyncio.Event()
-        self._inflight = 0
+        self.log_consumer = LogConsumer(
+            settings, store.outbox, self, name, concurrency, "webhook", consume
+        )
+        self._client: aiohttp.ClientSession | None = None
         self._direct: deque[Due] = deque()  # enqueued by this worker, already leased to it
-        self._tasks: set[asyncio.Task[str]] = set()
         self._poll_db = True  # look for due retries and redeliveries (NOTIFY, or each second)
-        self._results: list[Attempt] = []
-        self._results_ready = asyncio.Event()
+        self._polled = 0.0
         self._endpoints = EndpointCache(ttl_s=1.0)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -94,140 +63,49 @@ class DeliveryWorker:
         What was leased to this worker and not sent is sent again once its lease expires
         (at-least-once; receivers deduplicate by event id).
         """
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await self._run_once(stop)
-                return
-            except RECOVERABLE as exc:
-                log.warning("webhook_worker_restarting", error=repr(exc), backoff_s=backoff)
-                self._direct.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+        await self.log_consumer.run(stop)
 
-    async def _run_once(self, stop: asyncio.Event) -> None:
-        """Run the loops until ``stop`` is set or one of them fails (then raise its error)."""
-        listener = await self.store.pool.acquire()
-
-        def on_notify(*_: object) -> None:
-            self._poll_db = True
-            self._wake.set()
-
-        await listener.add_listener(NOTIFY_CHANNEL, on_notify)
+    def session(self) -> aiohttp.ClientSession:
+        """A fresh run: a session sized to the concurrency, and nothing left queued directly
+        (what was leased is claimed again once its lease expires)."""
+        self._direct.clear()
+        self._polled = 0.0
         connector = aiohttp.TCPConnector(
             limit=self.concurrency * 2, limit_per_host=self.concurrency
         )
-        try:
-            async with aiohttp.ClientSession(connector=connector) as client:
-                recorder = asyncio.create_task(self._record_loop())
-                loops = [asyncio.create_task(self._send_loop(client, stop))]
-                if self.consume:
-                    loops.append(asyncio.create_task(self._consume_loop(stop)))
-                stopping = asyncio.create_task(stop.wait())
-                await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
-                stopping.cancel()
-                failed = [t for t in loops if t.done() and not t.cancelled() and t.exception()]
-                for task in loops:
-                    task.cancel()
-                for task in loops:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                if self._tasks:
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
-                recorder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recorder
-                await self._flush()
-                if failed:  # start again (run): at-least-once makes it safe
-                    log.error("webhook_worker_failed", error=repr(failed[0].exception()))
-                    raise failed[0].exception()  # type: ignore[misc]
-        finally:
-            with contextlib.suppress(*RECOVERABLE):  # the connection may be gone with the server
-                await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
-            with contextlib.suppress(*RECOVERABLE):
-                await self.store.pool.release(listener)
+        self._client = aiohttp.ClientSession(connector=connector)
+        return self._client
 
-    async def _consume_loop(self, stop: asyncio.Event) -> None:
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap,
-            group_id=f"{self.settings.topic_prefix}.{self.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=5000,
-        )
-        await self.consumer.start()
-        conn = await self.store.pool.acquire()  # its own connection: never queues behind sends
-        try:
-            self.consumer.subscribe([self.topic], listener=_SeekToCheckpoint(self))
-            while not stop.is_set():
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
-                records = [
-                    LogRecord(r.topic, r.partition, r.offset, r.value)
-                    for recs in batches.values()
-                    for r in recs
-                ]
-                if not records:
-                    continue
-                fresh = await enqueue(conn, self.name, records, self.store.box, self._endpoints)
-                delivery_metrics.EVENTS.inc(len(records))
-                delivery_metrics.QUEUED.inc(len(fresh))
-                if fresh:
-                    self._direct.extend(fresh)
-                    self._wake.set()
-        finally:
-            await self.store.pool.release(conn)
-            await self.consumer.stop()
+    async def intake(self, conn: asyncpg.Connection, records: Sequence[LogRecord]) -> bool:
+        """Queue the records' deliveries (leased to this worker, to send at once)."""
+        fresh = await enqueue(conn, self.name, records, self.store.box, self._endpoints)
+        delivery_metrics.EVENTS.inc(len(records))
+        delivery_metrics.QUEUED.inc(len(fresh))
+        self._direct.extend(fresh)
+        return bool(fresh)
 
-    async def _send_loop(self, client: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-        polled = 0.0
-        while not stop.is_set():
-            self._wake.clear()
-            free = self.concurrency - self._inflight
-            due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
-            due = [d for d in due if not self._endpoints.is_gone(d.endpoint_id)]
-            if time.monotonic() - polled >= 1.0:
-                self._poll_db = True
-            if free > len(due) and self._poll_db:
-                self._poll_db, polled = False, time.monotonic()
-                claimed = await self.store.claim_due(free - len(due))
-                due += claimed
-                self._poll_db = len(claimed) == free  # more may be due: look again at once
-            for item in due:
-                self._inflight += 1
-                task = asyncio.create_task(self.deliver(client, item))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-            if len(due) < free or free <= 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+    async def due(self, free: int, notified: bool) -> list[Due]:
+        """Those queued directly first, then the outbox's due rows when it was notified, a
+        second has passed, or the last claim was full."""
+        due = [self._direct.popleft() for _ in range(min(free, len(self._direct)))]
+        due = [d for d in due if not self._endpoints.is_gone(d.endpoint_id)]
+        if notified or time.monotonic() - self._polled >= 1.0:
+            self._poll_db = True
+        if free > len(due) and self._poll_db:
+            self._poll_db, self._polled = False, time.monotonic()
+            claimed = await self.store.claim_due(free - len(due))
+            due += claimed
+            self._poll_db = len(claimed) == free  # more may be due: look again at once
+        return due
 
-    def _done(self, task: asyncio.Task[str]) -> None:
-        self._tasks.discard(task)
-        self._inflight -= 1
-        self._wake.set()
-        if not task.cancelled() and task.exception():
-            log.error("webhook_deliver_crashed", error=str(task.exception()))
+    async def send(self, due: Due) -> str:
+        """Attempt one delivery with this run's session."""
+        if self._client is None:
+            raise RuntimeError("send runs inside a session")
+        return await self.deliver(self._client, due)
 
-    async def _record_loop(self) -> None:
-        """Write finished attempts in batches: one statement for all that finished meanwhile."""
-        while True:
-            await self._results_ready.wait()
-            self._results_ready.clear()
-            try:
-                await self._flush()
-            except (OSError, asyncpg.PostgresError) as exc:  # keep them; try again shortly
-                log.error("webhook_record_failed", error=str(exc))
-                await asyncio.sleep(1.0)
-                self._results_ready.set()
-
-    async def _flush(self) -> None:
-        batch, self._results = self._results, []
-        try:
-            await self.store.record_attempts(batch)
-        except BaseException:
-            self._results = batch + self._results
-            raise
+    async def recorded(self, batch: Sequence[tuple[Attempt, Due]]) -> None:
+        """Nothing more: the record itself disables endpoints that answered 410."""
 
     async def deliver(self, client: aiohttp.ClientSession, due: Due, manual: bool = False) -> str:
         """Attempt one delivery and queue its log entry and new state; return the outcome.
@@ -239,13 +117,8 @@ class DeliveryWorker:
         verdict = judge(result, due.attempts, self.delays)
         delivery_metrics.ATTEMPTS.labels(verdict.outcome).inc()
         delivery_metrics.POST_SECONDS.observe(result.duration_ms / 1000)
-        self._results.append(
-            Attempt(
-                due.delivery_id, due.attempts, result.started_at, result.duration_ms,
-                result.status_code, result.error, verdict.outcome, verdict.retry_in, manual,
-            )
-        )  # fmt: skip
-        self._results_ready.set()
+        attempt = Attempt.judged(due.delivery_id, due.attempts, result, verdict, manual)
+        self.log_consumer.record(attempt, due)
         if verdict.outcome == "gone":
             self._endpoints.gone(due.endpoint_id)
         log.info(
@@ -253,11 +126,7 @@ class DeliveryWorker:
             delivery_id=due.delivery_id,
             endpoint_id=due.endpoint_id,
             event_id=due.event_id,
-            attempt=due.attempts + 1,
-            status_code=result.status_code,
-            error=result.error,
-            outcome=verdict.outcome,
-            retry_in=verdict.retry_in,
+            **attempt.log_fields(),
             duration_ms=round(result.duration_ms, 1),
             at=datetime.now(UTC).isoformat(),
         )

@@ -32,6 +32,7 @@ from tests.integration.notify.notifier_rig import (
 from tests.integration.notify.receivers import Platforms, running_platforms
 from whistle.domain.base import Actor, event_id_for
 from whistle.domain.events import DepartmentAcknowledged
+from whistle.notify.notifier_store import Due
 from whistle.notify.templates import CHINA
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, ensure_topics
@@ -94,6 +95,27 @@ async def test_an_assignment_reaches_email_the_department_robot_and_the_inbox(
     reminders = await r.deliveries(kind="deadline_approaching", status="pending")
     assert {d["channel"] for d in reminders} == {"inapp", "email", "wecom"}
     assert all(d["next_attempt_at"] > datetime.now(UTC) for d in reminders)
+
+
+async def test_after_its_loops_start_again_the_robots_still_send(
+    rig: tuple[Rig, Sink, Platforms], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, _, platforms = rig
+    await r.prefer("li-urban-2", channels=("wecom",))
+    await r.group_robot(f"department:{URBAN}", robots(platforms)["wecom"])
+    claim, failures = r.store.claim_due, [ConnectionResetError("PostgreSQL restarted")]
+
+    async def claim_due(limit: int) -> list[Due]:
+        if failures:
+            raise failures.pop()
+        return await claim(limit)
+
+    monkeypatch.setattr(r.store, "claim_due", claim_due)
+    case_id = case()
+    async with notifier(r):
+        await r.publish(raised(case_id), routed(case_id))
+        await eventually(lambda: _async(len(platforms.accepted("wecom")) == 1))
+    assert not failures  # the loops did fail once and start again
 
 
 async def test_a_replay_from_the_start_sends_nothing_twice(

@@ -1,10 +1,9 @@
-"""The shared outbox over another owner's tables than the webhooks' (as the notifier will have):
-the channels' results, judged by the shared judge, move deliveries the same way."""
+"""The shared outbox over another owner's tables than the webhooks' or the notifier's: the
+channels' results, judged by the shared judge, move deliveries the same way."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -14,30 +13,6 @@ from whistle.delivery.attempt import AttemptResult, judge
 from whistle.delivery.outbox import Attempt, Outbox
 
 pytestmark = pytest.mark.integration
-
-TABLES = """
-CREATE SCHEMA outbox_demo;
-CREATE TABLE outbox_demo.deliveries (
-    delivery_id bigserial PRIMARY KEY, recipient text NOT NULL, channel text NOT NULL,
-    event_id text NOT NULL, status text NOT NULL DEFAULT 'pending',
-    attempts integer NOT NULL DEFAULT 0, next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_status_code integer, last_error text, dead_reason text, delivered_at timestamptz,
-    UNIQUE (event_id, recipient, channel)
-);
-CREATE TABLE outbox_demo.attempts (
-    delivery_id bigint NOT NULL REFERENCES outbox_demo.deliveries, attempt integer NOT NULL,
-    started_at timestamptz NOT NULL, duration_ms double precision NOT NULL,
-    status_code integer, error text, manual boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (delivery_id, attempt)
-);
-"""
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(fresh_database, min_size=1, max_size=3) as created:
-        await created.execute(TABLES)
-        yield created
 
 
 def attempt(delivery_id: int, before: int, result: AttemptResult) -> Attempt:
@@ -124,3 +99,14 @@ async def test_a_dead_reason_can_be_given(pool: asyncpg.Pool) -> None:
 def test_only_plain_identifiers_name_the_tables() -> None:
     with pytest.raises(ValueError, match="identifiers"):
         Outbox(None, "x; DROP TABLE y", "c")  # type: ignore[arg-type]
+
+
+async def test_checkpoints_are_read_per_consumer_and_topic(pool: asyncpg.Pool) -> None:
+    await pool.executemany(
+        "INSERT INTO outbox_demo.checkpoints VALUES ($1, $2, $3, $4)",
+        [("demo", "events", 0, 5), ("demo", "events", 1, 7), ("demo", "other", 0, 9),
+         ("another", "events", 0, 11)],
+    )  # fmt: skip
+    outbox = Outbox(pool, "outbox_demo", "outbox_demo_wake")
+    assert await outbox.checkpoints("demo", "events") == {0: 5, 1: 7}
+    assert await outbox.checkpoints("demo", "none") == {}
