@@ -29,7 +29,12 @@ def message(key: str | None, language: str = "zh") -> Message:
 async def inbox(fresh_database: str) -> AsyncIterator[Inbox]:
     async with asyncpg.create_pool(fresh_database, min_size=1, max_size=4) as pool:
         async with pool.acquire() as conn:
-            assert await ensure_schema(conn) == [1, 2, 3]  # inbox, preferences, deliveries
+            assert await ensure_schema(conn) == [
+                1,
+                2,
+                3,
+                4,
+            ]  # inbox, preferences, deliveries, subscriptions
             assert await ensure_schema(conn) == []
         yield Inbox(pool)
 
