@@ -34,7 +34,7 @@ async def inbox(fresh_database: str) -> AsyncIterator[Inbox]:
                 2,
                 3,
                 4,
-            ]  # inbox, preferences, deliveries, subscriptions
+            ]  # inbox, prefs, deliveries, subscriptions
             assert await ensure_schema(conn) == []
         yield Inbox(pool)
 
