@@ -46,10 +46,10 @@ async def test_the_admin_previews_a_routing_draft_and_registers_a_webhook_endpoi
 
         await page.locator("#kind-routing").click()
         await page.wait_for_url(f"{url}/admin/config/routing")
-        draft = page.locator("#f-document")
+        draft = page.locator("#f-document_routing")
         await draft.fill(_moved(await draft.input_value()))
         await page.locator("#preview").click()
-        await page.wait_for_url(f"{url}/admin/config/routing/preview")
+        await page.wait_for_url(f"{url}/admin/config/draft/preview")
         diff = await page.inner_text("#diff")
         assert "归属变化" in diff and "tongan.datong.jinhai" in diff, diff
         await check(page, "admin-config-preview", DESKTOP["width"])
