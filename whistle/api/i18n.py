@@ -194,6 +194,14 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "too_short": ("至少 {min_length} 项", "At least {min_length} items"),
     "too_long": ("最多 {max_length} 项", "At most {max_length} items"),
     "value_error": ("{error}", "{error}"),
+    "url_parsing": (
+        "请填写有效的网址（http:// 或 https://）",
+        "Give a valid URL (http:// or https://)",
+    ),
+    "url_scheme": (
+        "网址须以 http:// 或 https:// 开头",
+        "The URL must start with http:// or https://",
+    ),
     "draft_empty": (
         "请至少填写标题、描述、地址或位置之一",
         "Give a title, a description, an address or a location",

@@ -12,7 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from whistle.api.deps import CurrentPrincipal, CurrentServices, Services, require_role
 from whistle.api.identity import Principal
 from whistle.api.problems import ProblemError, problem_responses
-from whistle.domain.areas import load_departments
+from whistle.domain.areas import Department, load_departments
 from whistle.domain.codec import EVENT_TYPES
 from whistle.webhooks.delivery_store import Endpoint, WebhookStore
 from whistle.webhooks.signing import new_secret
@@ -94,7 +94,7 @@ class Deliveries(BaseModel):
     items: list[DeliveryOut]
 
 
-async def _store(services: Services) -> WebhookStore:
+async def store_of(services: Services) -> WebhookStore:
     """The webhook store wired at start-up; 503 where the app was built without one."""
     if services.webhooks is None:
         raise ProblemError(
@@ -126,9 +126,11 @@ def _may_manage(principal: Principal, department: str) -> bool:
     )
 
 
-async def _endpoint_in_scope(
+async def endpoint_in_scope(
     store: WebhookStore, principal: Principal, endpoint_id: int
 ) -> Endpoint:
+    """The endpoint, when the caller may manage it; 404 otherwise (as one that does not
+    exist), 403 for a role that manages none."""
     require_role(principal, ("liaison", "admin"))
     ep = await store.endpoint(endpoint_id)
     if ep is None or not _may_manage(principal, ep.department):
@@ -150,10 +152,20 @@ async def add_webhook(
     body: EndpointIn, principal: CurrentPrincipal, services: CurrentServices
 ) -> JSONResponse:
     """Admins register for any department; a liaison for their own."""
+    created = await register(body, principal, services)
+    return JSONResponse(
+        created.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/v1/webhooks/{created.endpoint_id}", "Cache-Control": "no-store"},
+    )
+
+
+def checked_department(body: EndpointIn, principal: Principal, services: Services) -> str:
+    """The department ``body`` registers for, or a ProblemError: an unknown department or
+    event type (422), a department outside the caller's scope (403)."""
     require_role(principal, ("liaison", "admin"))
     department = body.department or principal.department
-    known = services.config.current().document.departments if services.config else None
-    if not department or department not in (known if known is not None else load_departments()):
+    if not department or department not in departments_in_force(services):
         raise ProblemError(
             422, "validation", detail_key="unknown_department", detail_values={"code": department}
         )
@@ -169,7 +181,19 @@ async def add_webhook(
             detail_key="unknown_event_types",
             detail_values={"types": ", ".join(unknown)},
         )
-    store = await _store(services)
+    return department
+
+
+def departments_in_force(services: Services) -> dict[str, Department]:
+    """The departments of the configuration in force (the packaged ones without one)."""
+    known = services.config.current().document.departments if services.config else None
+    return dict(known) if known is not None else load_departments()
+
+
+async def register(body: EndpointIn, principal: Principal, services: Services) -> EndpointCreated:
+    """Register ``body`` once it is checked (``checked_department``); its secret, this once."""
+    department = checked_department(body, principal, services)
+    store = await store_of(services)
     secret = new_secret()
     endpoint_id = await store.add_endpoint(
         department,
@@ -181,12 +205,7 @@ async def add_webhook(
     )
     ep = await store.endpoint(endpoint_id)
     assert ep is not None
-    created = EndpointCreated(**_out(ep), secret=secret)
-    return JSONResponse(
-        created.model_dump(mode="json"),
-        status_code=201,
-        headers={"Location": f"/v1/webhooks/{endpoint_id}", "Cache-Control": "no-store"},
-    )
+    return EndpointCreated(**_out(ep), secret=secret)
 
 
 @router.get(
@@ -199,7 +218,7 @@ async def add_webhook(
 async def list_webhooks(principal: CurrentPrincipal, services: CurrentServices) -> Any:
     """Every endpoint (admin) or the liaison's department's."""
     require_role(principal, ("liaison", "admin"))
-    store = await _store(services)
+    store = await store_of(services)
     department = None if principal.role == "admin" else principal.department
     return [_out(ep) for ep in await store.endpoints(department)]
 
@@ -218,25 +237,33 @@ async def rotate(
     body: RotateIn | None = None,
 ) -> JSONResponse:
     """While both secrets are valid, every delivery carries both signatures."""
-    store = await _store(services)
-    await _endpoint_in_scope(store, principal, endpoint_id)
-    overlap = timedelta(hours=(body or RotateIn()).overlap_hours)
+    out = await rotated(endpoint_id, (body or RotateIn()).overlap_hours, principal, services)
+    return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+async def rotated(
+    endpoint_id: int, overlap_hours: float, principal: Principal, services: Services
+) -> SecretOut:
+    """A new secret for an endpoint in the caller's scope, shown this once; the previous one
+    stays valid for ``overlap_hours``."""
+    store = await store_of(services)
+    await endpoint_in_scope(store, principal, endpoint_id)
+    overlap = timedelta(hours=overlap_hours)
     secret = new_secret()
     await store.rotate(endpoint_id, secret, overlap, actor=principal.user_id)
-    out = SecretOut(
+    return SecretOut(
         endpoint_id=endpoint_id,
         secret=secret,
         previous_valid_until=datetime.now().astimezone() + overlap,
     )
-    return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def set_enabled(
     endpoint_id: int, enabled: bool, principal: Principal, services: Services
 ) -> Any:
     """Enable or disable an endpoint in the caller's scope; its new state."""
-    store = await _store(services)
-    await _endpoint_in_scope(store, principal, endpoint_id)
+    store = await store_of(services)
+    await endpoint_in_scope(store, principal, endpoint_id)
     await store.set_enabled(
         endpoint_id, enabled, f"disabled by {principal.user_id}", actor=principal.user_id
     )
@@ -288,8 +315,8 @@ async def deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     """Newest first, with attempts counts and the last status code or error."""
-    store = await _store(services)
-    await _endpoint_in_scope(store, principal, endpoint_id)
+    store = await store_of(services)
+    await endpoint_in_scope(store, principal, endpoint_id)
     return {"items": await store.deliveries(status, endpoint_id, limit)}
 
 
@@ -307,8 +334,17 @@ async def redeliver(
     services: CurrentServices,
 ) -> dict[str, Any]:
     """Queue the delivery; the delivery worker sends it within a moment."""
-    store = await _store(services)
-    await _endpoint_in_scope(store, principal, endpoint_id)
+    await redelivered(endpoint_id, delivery_id, principal, services)
+    return {"delivery_id": delivery_id, "status": "pending"}
+
+
+async def redelivered(
+    endpoint_id: int, delivery_id: int, principal: Principal, services: Services
+) -> None:
+    """Queue a delivery of an endpoint in the caller's scope again; 404 when the endpoint
+    has no such delivery."""
+    store = await store_of(services)
+    await endpoint_in_scope(store, principal, endpoint_id)
     rows = await store.pool.fetchval(
         "SELECT count(*) FROM webhooks.deliveries WHERE delivery_id = $1 AND endpoint_id = $2",
         delivery_id,
@@ -321,4 +357,3 @@ async def redeliver(
             detail_key="no_delivery",
             detail_values={"id": delivery_id, "endpoint": endpoint_id},
         )
-    return {"delivery_id": delivery_id, "status": "pending"}

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from whistle.web import (
     admin_routes,
     adminconf_routes,
+    adminwebhook_routes,
     auth_routes,
     liaison_routes,
     notify_admin_routes,
@@ -39,6 +40,7 @@ ROUTERS = (
     auth_routes.router,
     admin_routes.router,
     adminconf_routes.router,
+    adminwebhook_routes.router,
     secretary_routes.router,
     liaison_routes.router,
     notify_routes.router,

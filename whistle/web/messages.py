@@ -12,6 +12,7 @@ from __future__ import annotations
 from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.adminconf_messages import ADMINCONF
+from whistle.web.adminwebhook_messages import ADMINWEBHOOK
 from whistle.web.liaison_messages import LIAISON
 from whistle.web.notify_messages import NOTIFY
 from whistle.web.public_messages import PUBLIC
@@ -281,6 +282,7 @@ PAGES.update(NOTIFY)
 PAGES.update(PUBLIC)
 PAGES.update(SUPERVISOR)
 PAGES.update(ADMINCONF)
+PAGES.update(ADMINWEBHOOK)
 
 
 def text(key: str, lang: Lang, **values: object) -> str:

@@ -286,6 +286,16 @@ class WebhookStore:
         )
         return [dict(r) for r in rows]
 
+    async def last_deliveries(self) -> dict[int, dict[str, Any]]:
+        """Each endpoint's newest delivery (status, attempts, last status code or error)."""
+        rows = await self.pool.fetch(
+            "SELECT e.endpoint_id, d.delivery_id, d.status, d.attempts, d.last_status_code,"
+            " d.last_error, d.created_at, d.delivered_at FROM webhooks.endpoints e"
+            " CROSS JOIN LATERAL (SELECT * FROM webhooks.deliveries x"
+            " WHERE x.endpoint_id = e.endpoint_id ORDER BY x.delivery_id DESC LIMIT 1) d"
+        )
+        return {r["endpoint_id"]: dict(r) for r in rows}
+
     async def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery."""
         return await self.outbox.attempts(delivery_id)

@@ -24,6 +24,8 @@ from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 from whistle.web.accounts import PgAccounts, Throttle
 from whistle.web.passwords import Passwords
+from whistle.webhooks.delivery_store import WebhookStore
+from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
 from whistle.webhooks.secretbox import SecretBox
 
 CHEAP = Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
@@ -113,6 +115,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
         await migrate(conn)  # the read models (a token's /v1/inbox reads them)
         await migrate_api(conn)
         await ensure_schema(conn)  # the notification settings page's store
+        await ensure_webhook_schema(conn)  # the webhook endpoint pages' store
     users = PgUsers(pool, 0.0)
     throttle = Throttle(account_limit=3, client_limit=8)
     accounts = PgAccounts(pool, throttle=throttle, passwords=CHEAP)
@@ -137,6 +140,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
         kafka_probe=_no_probe,
         accounts=accounts,
         notifier=NotifierStore(pool, SecretBox("web-test-key")),
+        webhooks=WebhookStore(pool, SecretBox("web-test-key")),
     )
     app = create_app(Settings(database_url=fresh_database, state_dir=tmp_path), services)
     try:

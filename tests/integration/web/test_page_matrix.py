@@ -60,9 +60,24 @@ SUPERVISOR_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 }
 
 
+# the admin's webhook endpoint pages (whistle/web/adminwebhook_routes.py): the matrix's
+# database has no endpoint → the 404 page; an empty registration form → errors beside
+WEBHOOK_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("GET", "/admin/webhooks"): only(200, "admin"),
+    ("GET", "/admin/webhooks/new"): only(200, "admin"),
+    ("POST", "/admin/webhooks"): only(422, "admin"),
+    ("GET", "/admin/webhooks/{endpoint_id}"): only(404, "admin"),
+    **{
+        ("POST", f"/admin/webhooks/{{endpoint_id}}/{name}"): only(404, "admin")
+        for name in ("rotate", "disable", "enable", "deliveries/{delivery_id}/redeliver")
+    },
+}
+
+
 def _path(template: str) -> str:
     path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
     path = path.replace("{department}", "urban_management")
+    path = path.replace("{endpoint_id}", "7").replace("{delivery_id}", "9")
     return path.replace("{sha256}", "0" * 64).replace("{kind}", "routing")
 
 
@@ -102,6 +117,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
             ("POST", "/draft/publish"),
         )
     },
+    **WEBHOOK_MATRIX,
     **LIAISON_MATRIX,
     **SUPERVISOR_MATRIX,
     ("GET", "/whistle"): only(200, "secretary", "admin"),
