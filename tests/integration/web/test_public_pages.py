@@ -106,7 +106,9 @@ async def test_published_results_are_public_and_carry_no_personal_data(
 
             async def routed() -> str | None:
                 page = await http.get(path)
-                return page.text if "已派单" in page.text else None
+                # the photo is attached by a second command after the raise: wait for both
+                shown = "已派单" in page.text and "/photos/" in page.text
+                return page.text if shown else None
 
             case_page = await eventually(routed)
             thumbs = re.findall(r'src="(/cases/[^"]+/photos/[0-9a-f]{64})"', case_page)
