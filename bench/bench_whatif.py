@@ -3,30 +3,41 @@
 Run: ``.venv/bin/python bench/bench_whatif.py [--cases N] [--kafka-cases M] [--processes P]``
 with the local broker (``WHISTLE_KAFKA_BOOTSTRAP``). Method:
 
-1. Cases are generated with the story builder (``tests.stories``: ``Story`` playing
-   ``lifecycle_script``, 15 events, and a whistle nobody signs for, which breaches and climbs
-   the ladder, 12 events), over 28 days; each template's log is copied per case with its
-   case id replaced (the replay reads ids, it does not check event ids).
+1. Cases are generated with the story builder over 28 days. ``--shape random`` (the default):
+   ``random_story(by_rules=True)``, the story builder's varied cases (disputes, breaches,
+   extensions, pauses, reopenings, 10 % left open) routed by the packaged rules and policies,
+   their deadlines fired at their due times up to the horizon as the live tracker fires them
+   (~20 events a case). ``--shape templates``: the earlier mix, ``lifecycle_script`` (15 events)
+   and a whistle nobody signs for (its ladder climbed for 3 days), copied per case.
 2. In the same process and the same minutes: the in-process ``decide``+``evolve`` rate of
    ``bench/bench_domain.py`` (its ``run_throughput``, the ceiling), then the replay's rate
-   per core (``replay_case`` over decoded events, under a changed rule set: 金海's tourist
-   whistles led by civil_affairs alone, the whistle policy's ack budget 30 → 20 minutes).
-3. End to end: the logs are produced to a fresh events topic (not timed), then
-   ``run_parallel`` reads and replays them in ``--processes`` processes (timed, wall clock,
-   both passes), and the combined tally is checked against the in-process one's per case.
+   per core (``replay_case`` over decoded events, under a changed rule set: 金海's parking
+   (random) or tourist (templates) whistles to another lead, the whistle policy's ack budget
+   30 → 20 minutes).
+3. End to end: the cases are generated and produced to a fresh events topic by
+   ``--processes`` processes, each its own range of cases (not timed); with ``--order time``
+   (the default) each range's events are produced in time order, cases interleaved as in the
+   live log (only the cases open at an instant are held), with ``--order case`` case by case;
+   then ``run_parallel`` reads and replays them in ``--processes`` processes (timed,
+   wall clock, both passes); the combined tally must count every case.
 
-Prints the rates and the estimate for 1,000,000 cases at the measured end-to-end rate.
+Prints the rates, each replay process's peak resident memory (its ``VmHWM``), and the time
+for 1,000,000 cases at the measured end-to-end rate (or the measured time, at 1,000,000).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
+import multiprocessing
 import os
 import platform
-import resource
+import random
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +46,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_domain import run_throughput
-from tests.stories import T0, Story, lifecycle_script, raise_whistle
+from tests.stories import T0, Story, lifecycle_script, raise_whistle, random_stories
 from whistle.config.versions import (
     ConfigVersion,
     kind_document,
@@ -45,22 +56,31 @@ from whistle.config.versions import (
 )
 from whistle.domain import encode
 from whistle.domain.configuration import packaged_configuration
+from whistle.whatif.answer import answer
 from whistle.whatif.held import re_derived
-from whistle.whatif.replay import Proposed
+from whistle.whatif.replay import Proposed, same_context
 from whistle.whatif.tally import Tally, replay_case
 
 TEMPLATE = "TPL-000000"
 DAYS = 28
-RULE = "tongan.datong.jinhai.tourist_crowds"
+HORIZON = T0 + timedelta(days=DAYS + 30)
+MOVED = {
+    "random": ("tongan.datong.jinhai.parking", "urban_management", ["public_security"]),
+    "templates": ("tongan.datong.jinhai.tourist_crowds", "civil_affairs", []),
+}
+"""Per shape: the rule the proposal changes, its new lead and supporting departments."""
+
+CaseLog = tuple[str, list[bytes]]
 
 
-def changed_version() -> ConfigVersion:
-    """Version 2: 金海's tourist whistles to civil_affairs alone; the whistle ack budget 20 min."""
+def changed_version(shape: str = "random") -> ConfigVersion:
+    """Version 2: one 金海 rule to another lead; the whistle policy's ack budget 20 min."""
     base = seed_version(packaged_configuration())
+    rule_id, lead, supporting = MOVED[shape]
     routing = kind_document(base.document, "routing")
     for rule in routing["rules"]:
-        if rule["id"] == RULE:
-            rule.update(lead="civil_affairs", supporting=[])
+        if rule["id"] == rule_id:
+            rule.update(lead=lead, supporting=supporting)
     policies = kind_document(base.document, "policies")
     for clocks in policies["whistle"]["clocks"].values():
         clocks["ack"]["within"] = "PT20M"
@@ -93,37 +113,72 @@ def templates() -> list[bytes]:
     return logs
 
 
-def case_logs(n: int) -> list[tuple[str, list[bytes]]]:
-    """``n`` cases' logs (case id, encoded events), templates copied round-robin."""
-    shapes = templates()
-    out = []
-    for i in range(n):
-        case_id = f"B-{i:08d}"
-        raw = shapes[i % len(shapes)].replace(TEMPLATE.encode(), case_id.encode())
-        out.append((case_id, raw.split(b"\n")))
-    return out
+def case_logs(
+    shape: str, count: int, first: int = 0, total: int | None = None
+) -> Iterator[CaseLog]:
+    """Cases ``first`` .. ``first + count`` of ``total`` (default ``count``) spread over
+    ``DAYS``, one at a time (case id, encoded events in order)."""
+    if shape == "templates":
+        shapes = templates()
+        for i in range(first, first + count):
+            case_id = f"B-{i:08d}"
+            raw = shapes[i % len(shapes)].replace(TEMPLATE.encode(), case_id.encode())
+            yield case_id, raw.split(b"\n")
+        return
+    spacing = timedelta(days=DAYS) / (total or count)
+    rng = random.Random(first)
+    for story in random_stories(
+        rng, count, T0, spacing, "R-{:08d}".format, first=first, by_rules=True
+    ):
+        story.fire_until(HORIZON)
+        yield story.case_id, [encode(e) for e in story.events]
 
 
-def in_process(logs: list[tuple[str, list[bytes]]], version: ConfigVersion) -> tuple[float, Tally]:
+def in_process(logs: list[CaseLog], version: ConfigVersion, mirror: bool) -> tuple[float, Tally]:
     """CPU seconds to decode and replay every case in this process, and the tally."""
-    proposed = Proposed(version)
+    proposed = Proposed(version, mirror)
     proposed.enter()
-    horizon = T0 + timedelta(days=DAYS + 30)
     tally = Tally(since=T0 - timedelta(days=1), until=T0 + timedelta(days=DAYS + 1))
     start = time.process_time()
     for _, events in logs:
-        replay_case([orjson.loads(e) for e in events], proposed, tally, horizon)
+        replay_case([orjson.loads(e) for e in events], proposed, tally, HORIZON)
     return time.process_time() - start, tally
 
 
-def read_split(logs: list[tuple[str, list[bytes]]]) -> tuple[int, int]:
+def read_split(logs: list[CaseLog]) -> tuple[int, int]:
     """Events of ``logs`` whose command the replay holds, and those it re-derives."""
     derived = sum(re_derived(orjson.loads(e)) for _, events in logs for e in events)
     return sum(len(e) for _, e in logs) - derived, derived
 
 
-async def produce(bootstrap: str, topic: str, logs: list[tuple[str, list[bytes]]]) -> None:
-    """The logs on ``topic``, keyed by case id, each record stamped with its event's time."""
+def in_time_order(logs: Iterable[CaseLog]) -> Iterator[CaseLog]:
+    """The events of ``logs`` (given in raise order) one by one in time order, as the live
+    log interleaves cases: each as a one-event log. Holds only the cases still open at the
+    current instant (a heap of their remaining events); a case's events keep their order."""
+    heap: list[tuple[datetime, int, str, bytes]] = []
+    counter = 0
+    for case_id, raws in logs:
+        raised = _instant(raws[0])
+        while heap and heap[0][0] <= raised:
+            _, _, key, raw = heapq.heappop(heap)
+            yield key, [raw]
+        last = raised
+        for raw in raws:
+            last = max(last, _instant(raw))
+            counter += 1
+            heapq.heappush(heap, (last, counter, case_id, raw))
+    while heap:
+        _, _, key, raw = heapq.heappop(heap)
+        yield key, [raw]
+
+
+def _instant(raw: bytes) -> datetime:
+    return datetime.fromisoformat(orjson.loads(raw)["occurred_at"])
+
+
+async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[int, int]:
+    """The logs on ``topic``, keyed by case id, each record stamped with its event's time;
+    the cases (raises) and events produced."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -131,13 +186,16 @@ async def produce(bootstrap: str, topic: str, logs: list[tuple[str, list[bytes]]
         compression_type="lz4" if _has_lz4() else None,
     )  # fmt: skip
     await producer.start()
+    cases = events = 0
     try:
         pending = []
-        for case_id, events in logs:
+        for case_id, raws in logs:
             key = case_id.encode()
-            for raw in events:
-                at = datetime.fromisoformat(orjson.loads(raw)["occurred_at"])
-                stamp = int(at.timestamp() * 1000)
+            events += len(raws)
+            for raw in raws:
+                event = orjson.loads(raw)
+                cases += event["type"] == "WhistleRaised"
+                stamp = int(datetime.fromisoformat(event["occurred_at"]).timestamp() * 1000)
                 pending.append(await producer.send(topic, raw, key=key, timestamp_ms=stamp))
             if len(pending) > 20_000:
                 await asyncio.gather(*pending)
@@ -145,6 +203,30 @@ async def produce(bootstrap: str, topic: str, logs: list[tuple[str, list[bytes]]
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+    return cases, events
+
+
+def _produce_share(job: tuple[str, str, str, int, int, int, bool]) -> tuple[int, int]:
+    """One process's share of the cases, generated and produced (cases, events)."""
+    bootstrap, topic, shape, first, count, total, timed = job
+    logs = case_logs(shape, count, first, total)
+    return asyncio.run(produce(bootstrap, topic, in_time_order(logs) if timed else logs))
+
+
+def produce_parallel(
+    bootstrap: str, topic: str, shape: str, total: int, processes: int, timed: bool
+) -> tuple[int, int]:
+    """``total`` cases generated and produced by ``processes`` processes, each its range of
+    cases (``timed``: each range's events in time order), in (cases, events)."""
+    share = -(-total // processes)
+    jobs = [
+        (bootstrap, topic, shape, first, min(share, total - first), total, timed)
+        for first in range(0, total, share)
+    ]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+        done = list(pool.map(_produce_share, jobs))
+    return sum(c for c, _ in done), sum(e for _, e in done)
 
 
 def _has_lz4() -> bool:
@@ -158,32 +240,49 @@ def _has_lz4() -> bool:
 def main() -> None:
     """Run the three parts and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shape", choices=sorted(MOVED), default="random")
     parser.add_argument("--cases", type=int, default=5000, help="in-process replay")
     parser.add_argument("--kafka-cases", type=int, default=20000, help="end to end via Kafka")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the generated log's topic")
+    parser.add_argument(
+        "--produce-only", action="store_true", help="generate and keep the log, replay nothing"
+    )
+    parser.add_argument("--reuse", metavar="PREFIX", help="replay a kept log (its topic prefix)")
+    parser.add_argument(
+        "--order", choices=("time", "case"), default="time",
+        help="the log's order: events in time order (cases interleaved, as live) or by case",
+    )  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
-    version = changed_version()
+    version = changed_version(args.shape)
 
     scripts = [lifecycle_script(f"C{i:06d}") for i in range(2000)]
     run_throughput(scripts[:50])
     _, cpu, commands = run_throughput(scripts)
     ceiling = commands / cpu
 
-    logs = case_logs(args.cases)
+    logs = list(case_logs(args.shape, args.cases))
     events = sum(len(e) for _, e in logs)
-    in_process(logs[:200], version)  # warm up
-    cpu, tally = in_process(logs, version)
+    mirror = same_context(version, [seed_version(packaged_configuration())])
+    in_process(logs[:200], version, mirror)  # warm up
+    full_cpu, full = in_process(logs, version, False)
+    cpu, tally = in_process(logs, version, mirror)
+    assert answer(tally, version, HORIZON) == answer(full, version, HORIZON), "mirror differs"
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"load average {os.getloadavg()[0]:.2f}, shape {args.shape}"
     )
     print(f"decide+evolve (bench_domain, same run): {ceiling:,.0f} commands/s of CPU")
+    for name, seconds in (("every case decided", full_cpu), (f"mirror={mirror}", cpu)):
+        print(
+            f"replay per core, {name}: {events / seconds:,.0f} events/s, "
+            f"{len(logs) / seconds:,.0f} cases/s of CPU"
+        )
     print(
-        f"replay per core: {events / cpu:,.0f} events/s, {len(logs) / cpu:,.0f} cases/s of CPU "
-        f"({len(logs):,} cases, {events:,} events; moved {tally.moved:,}, "
-        f"breaches original/proposed {tally.original.rows('all')['all']['breaches']:,}/"
-        f"{tally.proposed.rows('all')['all']['breaches']:,})"
+        f"({len(logs):,} cases, {events:,} events; moved {tally.moved:,}, breaches "
+        f"original/proposed {tally.original.rows('all')['all']['breaches']:,}/"
+        f"{tally.proposed.rows('all')['all']['breaches']:,}; the two tallies' answers equal)"
     )
     held, derived = read_split(logs)
     print(
@@ -191,37 +290,50 @@ def main() -> None:
         f"(decided again) + {derived / len(logs):.1f} re-derived (projected on the original "
         "side and their firing instants kept, never decided)"
     )
+    del logs
     if args.kafka_cases <= 0:
         return
     from whistle.settings import Settings
     from whistle.topics import CASE_EVENTS, ensure_topics
-    from whistle.whatif.source import run_parallel
+    from whistle.whatif.source import run_parallel, total_records
 
-    prefix = f"bench-whatif-{os.getpid()}-{int(time.time())}"
+    prefix = args.reuse or f"bench-whatif-{os.getpid()}-{int(time.time())}"
     settings = Settings(topic_prefix=prefix, partitions=args.partitions)
-    asyncio.run(ensure_topics(settings, (CASE_EVENTS,)))
-    big = case_logs(args.kafka_cases)
-    big_events = sum(len(e) for _, e in big)
-    started = time.perf_counter()
-    asyncio.run(produce(settings.bootstrap, settings.topic(CASE_EVENTS.name), big))
-    produced = time.perf_counter() - started
+    topic = settings.topic(CASE_EVENTS.name)
+    if args.reuse:  # the log of an earlier run (--keep): nothing generated
+        cases, produced = -1, 0.0
+        big_events = asyncio.run(total_records(settings, T0 - timedelta(days=1))) // 2
+    else:
+        asyncio.run(ensure_topics(settings, (CASE_EVENTS,)))
+        started = time.perf_counter()
+        cases, big_events = produce_parallel(
+            settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes,
+            args.order == "time",
+        )  # fmt: skip
+        produced = time.perf_counter() - started
+        print(f"generated and produced {cases:,} cases, {big_events:,} events in {produced:.0f} s "
+              f"to topic prefix {prefix}", flush=True)  # fmt: skip
+        if args.produce_only:
+            return
     since, until = T0 - timedelta(days=1), T0 + timedelta(days=DAYS + 1)
-    horizon = T0 + timedelta(days=DAYS + 30)
     started = time.perf_counter()
-    combined = run_parallel(settings, version, since, until, horizon, args.processes)
+    combined = run_parallel(settings, version, since, until, HORIZON, args.processes, mirror=mirror)
     wall = time.perf_counter() - started
-    assert combined.cases == len(big), (combined.cases, len(big))
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert cases < 0 or combined.cases == cases, (combined.cases, cases)
+    cases = combined.cases
     rate = big_events / wall
     print(
         f"end to end via Kafka, {args.processes} processes over {args.partitions} partitions: "
-        f"{len(big):,} cases, {big_events:,} events in {wall:.1f} s = {rate:,.0f} events/s "
-        f"(produce, not timed: {produced:.1f} s); largest replay process RSS {rss:,.0f} MiB"
+        f"{cases:,} cases, {big_events:,} events in {wall:.1f} s = {rate:,.0f} events/s, "
+        f"{cases / wall:,.0f} cases/s (generate and produce, not timed: {produced:.1f} s); "
+        f"largest replay process peak RSS (VmHWM) {combined.peak_rss_mib:,.0f} MiB; "
+        f"moved {combined.moved:,}"
     )
-    per_case = big_events / len(big)
-    estimate = 1_000_000 * per_case / rate
+    per_case = big_events / cases
+    estimate = 1_000_000 / (cases / wall)
     print(f"1,000,000 cases (~{per_case:.1f} M events) at this rate: {estimate / 60:.1f} min")
-    asyncio.run(_delete_topic(settings.bootstrap, settings.topic(CASE_EVENTS.name)))
+    if not args.keep:
+        asyncio.run(_delete_topic(settings.bootstrap, topic))
 
 
 async def _delete_topic(bootstrap: str, topic: str) -> None:

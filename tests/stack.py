@@ -10,10 +10,12 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -58,6 +60,16 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=120,
         check=False,
     )
+
+
+def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    """Call ``probe`` until it answers something true (the projection caught up); that answer."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.3)
+    return result
 
 
 async def make_role_tokens(dsn: str, lead: str = LEAD) -> dict[str, str]:

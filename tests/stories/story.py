@@ -48,6 +48,7 @@ from whistle.domain import (
     decide,
     encode,
     evolve,
+    fire_due,
     load_rules,
     pending_deadlines,
     route,
@@ -82,12 +83,21 @@ def supervisor_of(community: str) -> Actor:
 class Story:
     """A case played through ``decide``/``evolve``, keeping every event."""
 
-    def __init__(self, case_id: str = CASE, community: str = JINHAI, now: datetime = T0) -> None:
+    def __init__(
+        self,
+        case_id: str = CASE,
+        community: str = JINHAI,
+        now: datetime = T0,
+        live: bool = False,
+    ) -> None:
         self.case_id = case_id
         self.community = community
         self.state: CaseState | None = None
         self.events: list[Event] = []
         self.now = now
+        self.live = live
+        """Whether the deadlines fire by themselves, as the worker's tracker fires them: before
+        each command, every deadline due before its instant, at its due time (``fire_until``)."""
 
     # -- driven by commands ------------------------------------------------------------------
 
@@ -101,13 +111,35 @@ class Story:
         return decide(self.state, command, at or self.now)
 
     def do(self, command: Command, at: datetime | None = None) -> list[Event]:
-        """Decide and apply; fails the test on a rejection."""
+        """Decide and apply; fails the test on a rejection. A ``live`` story first fires the
+        deadlines due before ``at``."""
+        if self.live:
+            self.fire_until(at or self.now)
         result = self.attempt(command, at)
         assert not isinstance(result, Rejection), f"{command.type} rejected: {result}"
         for event in result:
             self.state = evolve(self.state, event)
             self.events.append(event)
         return result
+
+    def fire_until(self, limit: datetime) -> list[Event]:
+        """Fire every deadline due before ``limit``, each at its due time in due order with the
+        domain's ``fire_due`` (the tracker's firing); the events (also kept)."""
+        fired: list[Event] = []
+        tried: set[tuple[str, datetime]] = set()
+        while self.state is not None:
+            due = [
+                d for d in pending_deadlines(self.state)
+                if d.due_at < limit and (d.key, d.due_at) not in tried
+            ]  # fmt: skip
+            if not due:
+                return fired
+            at = min(d.due_at for d in due)
+            tried.update((d.key, d.due_at) for d in due if d.due_at == at)
+            self.state, events = fire_due(self.state, at)
+            self.events += events
+            fired += events
+        return fired
 
     def rejected(self, command: Command, code: str, at: datetime | None = None) -> Rejection:
         """Assert that ``command`` is refused with ``code`` and the state is untouched."""
@@ -120,10 +152,10 @@ class Story:
         assert self.state is before
         return result
 
-    def routing(self) -> RouteCase:
-        """The system's routing command for the case now."""
+    def routing(self, at: datetime | None = None) -> RouteCase:
+        """The system's routing command for the case at ``at`` (default: now)."""
         assert self.state is not None
-        return route(load_rules(), self.state, self.now)
+        return route(load_rules(), self.state, at or self.now)
 
     @property
     def s(self) -> CaseState:

@@ -33,6 +33,7 @@ KindFilter = Literal[
     "notify.preferences_set",
     "notify.group_robot_set",
     "notify.group_robot_removed",
+    "notify.subscriptions_set",
 ]
 assert set(get_args(KindFilter)) == {*AUDIT_FAMILIES, *AUDIT_KINDS}, "filter lists every kind"
 

@@ -288,8 +288,7 @@ async def publish(
     publisher = Publisher(principal.user_id, principal.role, _district(principal))
     try:
         version = await service.publish(
-            kind,
-            body.document,
+            [(kind, body.document)],
             publisher=publisher,
             reason=body.reason,
             effective_from=body.effective_from,

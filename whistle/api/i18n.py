@@ -66,6 +66,10 @@ DETAILS: dict[str, tuple[str, str]] = {
     "no_robot": ("{what} 没有该平台的群机器人", "{what} has no group robot on this platform"),
     "unknown_area": ("没有区域 {code}", "No area {code}"),
     "unknown_kind": ("没有通知类型 {kind}", "No notification kind {kind}"),
+    "kind_fixed": (
+        "{kind} 不能关闭：超时和催办、督办、通报须送达该层级的督办人员",
+        "{kind} cannot be turned off: breaches and escalations must reach their tier's supervisors",
+    ),
     "bad_email": ("email 不是有效的电子邮件地址", "email is not a valid e-mail address"),
     "bad_phone": (
         "phone 须为中国大陆手机号（11 位，可带 +86）",

@@ -134,7 +134,7 @@ class Redelivered(BaseModel):
     status: str
 
 
-def _store(services: Services) -> NotifierStore:
+def store_of(services: Services) -> NotifierStore:
     if services.notifier is None:
         raise ProblemError(
             503,
@@ -214,7 +214,7 @@ def validated(user_id: str, body: PreferencesIn) -> Preferences:
 )
 async def my_preferences(principal: CurrentPrincipal, services: CurrentServices) -> Any:
     """Defaults (Chinese, in-app only) until set."""
-    return _out(await _store(services).preferences.get(principal.user_id))
+    return _out(await store_of(services).preferences.get(principal.user_id))
 
 
 @router.put(
@@ -229,7 +229,7 @@ async def set_my_preferences(
 ) -> Any:
     """Replaces them whole; robot URLs, secrets and addresses are stored encrypted."""
     prefs = validated(principal.user_id, body)
-    store = _store(services)
+    store = store_of(services)
     await store.preferences.put(prefs, actor=principal.user_id)
     return _out(await store.preferences.get(principal.user_id))
 
@@ -255,7 +255,7 @@ async def user_preferences(
 ) -> Any:
     """Admins read anyone's."""
     require_role(principal, ("admin",))
-    store = _store(services)
+    store = store_of(services)
     await _known_user(store, user_id)
     return _out(await store.preferences.get(user_id))
 
@@ -275,7 +275,7 @@ async def set_user_preferences(
 ) -> Any:
     """Admins set anyone's (recorded in the audit log, without the addresses)."""
     require_role(principal, ("admin",))
-    store = _store(services)
+    store = store_of(services)
     await _known_user(store, user_id)
     await store.preferences.put(validated(user_id, body), actor=principal.user_id)
     return _out(await store.preferences.get(user_id))
@@ -323,7 +323,7 @@ OwnerKind = Literal["department", "area"]
 async def list_group_robots(principal: CurrentPrincipal, services: CurrentServices) -> Any:
     """Every one (admin), a liaison's department's, a supervisor's area's."""
     require_role(principal, ("admin", "liaison", "supervisor"))
-    found = await _store(services).preferences.group_robots()
+    found = await store_of(services).preferences.group_robots()
     return [
         GroupRobotOut(owner=owner, platform=r.platform, url=_redact(r.url), signed=bool(r.secret))
         for owner, robots in found.items()
@@ -350,7 +350,7 @@ async def set_group_robot(
     """Admins for any; a liaison for their department, a supervisor for their area."""
     _check_group(principal, owner_kind, owner)
     robot = Robot(platform, str(body.url), body.secret)
-    await _store(services).preferences.put_group_robot(
+    await store_of(services).preferences.put_group_robot(
         f"{owner_kind}:{owner}", robot, actor=principal.user_id
     )
     return GroupRobotOut(
@@ -375,7 +375,7 @@ async def remove_group_robot(
 ) -> None:
     """404 when there is none."""
     _check_group(principal, owner_kind, owner)
-    if not await _store(services).preferences.delete_group_robot(
+    if not await store_of(services).preferences.delete_group_robot(
         f"{owner_kind}:{owner}", platform, actor=principal.user_id
     ):
         raise ProblemError(404, "not_found", detail_key="no_robot", detail_values={"what": owner})
@@ -405,7 +405,7 @@ async def deliveries(
         raise ProblemError(
             422, "validation", detail_key="unknown_kind", detail_values={"kind": kind}
         )
-    found = await _store(services).deliveries(
+    found = await store_of(services).deliveries(
         LogFilter(status, channel, user_id, case_id, kind, before, limit)
     )
     return NotifyDeliveries(items=[NotifyDeliveryOut(**d) for d in found])
@@ -423,7 +423,7 @@ async def attempts(
 ) -> Any:
     """In order."""
     require_role(principal, ("admin",))
-    store = _store(services)
+    store = store_of(services)
     if await store.delivery(delivery_id) is None:
         raise ProblemError(
             404, "not_found", detail_key="no_notify_delivery", detail_values={"id": delivery_id}
@@ -443,7 +443,7 @@ async def redeliver(
 ) -> Any:
     """A dead letter (or a delivered one) is queued now, its attempts kept."""
     require_role(principal, ("admin",))
-    if not await _store(services).redeliver(delivery_id):
+    if not await store_of(services).redeliver(delivery_id):
         raise ProblemError(
             404, "not_found", detail_key="no_notify_delivery", detail_values={"id": delivery_id}
         )

@@ -1,10 +1,11 @@
 """What-if over HTTP: the admin page's preview of a proposal against the past, before publish.
 
 ``POST /v1/config/whatif`` replays the cases raised in a range under a stored version or under
-proposed documents put in place of their kinds in a base version (as ``…/diff`` takes them),
-and answers the comparison (``whistle.whatif.answer``) as JSON, or the HTML report with
-``?format=html``. Admins and config admins; a config admin's documents are checked against
-its district as a publish would be (403 outside it).
+proposed documents of one or several kinds (routing rules and SLA policies at once, say), put
+in place together in a base version (each as ``…/diff`` takes it), and answers the comparison
+(``whistle.whatif.answer``) as JSON, or the HTML report with ``?format=html``. Admins and
+config admins; a config admin's documents are checked against its district as a publish would
+be (403 outside it).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from whistle.api.config_routes import CONFIG_ROLES, _district, _service
 from whistle.api.deps import CurrentPrincipal, CurrentServices, require_role
 from whistle.api.problems import FieldError, ProblemError, problem_responses, request_lang
-from whistle.config.versions import ConfigVersion, Kind
+from whistle.config.versions import ConfigVersion, Kind, KindInvalid
 from whistle.whatif.proposal import BadProposal, proposed_version
 
 router = APIRouter(tags=["configuration"])
@@ -47,7 +48,11 @@ class WhatIfIn(BaseModel):
     since: AwareDatetime = Field(description="Cases raised from (inclusive).")
     until: AwareDatetime = Field(description="Cases raised before (exclusive).")
     version: int | None = Field(default=None, ge=1, description="A stored version to replay.")
-    changes: list[ChangeIn] = Field(default_factory=list, max_length=6)
+    changes: list[ChangeIn] = Field(
+        default_factory=list,
+        max_length=6,
+        description="Whole documents of one or several kinds, put in place together.",
+    )
     base_version: int | None = Field(
         default=None, ge=1, description="The version the changes apply to (default: latest)."
     )
@@ -82,20 +87,19 @@ def _version(body: WhatIfIn, request: Request, principal: Any, services: Any) ->
         )
     if body.version is not None:
         return base
-    for change in body.changes:  # shape and district, as a publish checks them
-        try:
-            run = service.dry_run(change.kind, change.document, _district(principal))
-        except (ValidationError, ValueError) as exc:
-            raise _invalid("changes", str(exc).splitlines()[0][:500]) from None
-        if run.outside:
-            raise ProblemError(
-                403,
-                "forbidden_role",
-                detail_key="out_of_scope",
-                detail_values={"what": ", ".join(run.outside)},
-            )
+    changes = [(c.kind, c.document) for c in body.changes]
+    try:  # shape and district of the changes together, as a publish checks them
+        run = service.dry_run_all(changes, _district(principal))
+    except KindInvalid as exc:
+        raise _invalid("changes", f"{exc.kind}: {str(exc.error).splitlines()[0][:500]}") from None
+    if run.outside:
+        raise ProblemError(
+            403,
+            "forbidden_role",
+            detail_key="out_of_scope",
+            detail_values={"what": ", ".join(run.outside)},
+        )
     try:
-        changes = [(c.kind, c.document) for c in body.changes]
         return proposed_version(changes, base, body.since)
     except BadProposal as exc:
         raise _invalid("changes", str(exc.values.get("why", exc.key))) from None

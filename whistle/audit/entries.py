@@ -41,6 +41,7 @@ AuditKind = Literal[
     "notify.preferences_set",
     "notify.group_robot_set",
     "notify.group_robot_removed",
+    "notify.subscriptions_set",
 ]
 AUDIT_KINDS: tuple[AuditKind, ...] = get_args(AuditKind)
 AUDIT_FAMILIES = tuple(sorted({k.split(".")[0] for k in AUDIT_KINDS}))
@@ -60,6 +61,7 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "notify.preferences_set": ("设置通知偏好", "notification preferences set"),
     "notify.group_robot_set": ("设置群机器人", "group robot set"),
     "notify.group_robot_removed": ("移除群机器人", "group robot removed"),
+    "notify.subscriptions_set": ("设置接收的通知", "notification subscriptions set"),
 }
 """Kind → (Chinese, English) name."""
 

@@ -4,14 +4,14 @@ Every publish is recorded in the audit log (``whistle.audit.entries.record_confi
 the publish's transaction once the version is on the topic: who, role, district, the kinds,
 ``effective_from`` and the diff, the reason as the note). ``PublishHook``: every function in
 ``ConfigService.hooks`` is awaited after each publish with a ``Published`` (the version's
-metadata, the publisher, the kind the request changed and the diff against the version it
+metadata, the publisher, the kinds the request proposed and the diff against the version it
 replaced) — for anything else that must know (notifications); a failing hook is logged,
 never undoes the publish (the version is on the topic by then).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from whistle.config.versions import (
     VersionMeta,
     next_version,
     with_kind,
+    with_kinds,
 )
 from whistle.domain.configuration import ConfigDiff, Configuration, Finding, check, diff
 from whistle.logs import get_logger
@@ -51,11 +52,13 @@ class Published:
 
     version: VersionMeta
     publisher: Publisher
-    kind: Kind
+    kinds: tuple[Kind, ...]
     diff: ConfigDiff
 
 
 PublishHook = Callable[[Published], Awaitable[None]]
+Changes = Sequence[tuple[Kind, Any]]
+"""A proposal: one whole document per kind it changes."""
 
 
 async def _audit(
@@ -117,6 +120,11 @@ class DryRun:
     outside: list[str] = field(default_factory=list)
 
 
+def _checked(base: ConfigVersion, proposed: Configuration, district: str | None) -> DryRun:
+    outside = [] if district is None else outside_scope(base.document, proposed, district)
+    return DryRun(base, proposed, check(proposed), diff(base.document, proposed), outside)
+
+
 @dataclass
 class ConfigService:
     """The configuration as the API sees it: the followed topic and the read model."""
@@ -154,21 +162,26 @@ class ConfigService:
         """``document`` as ``kind`` of the latest version: findings, diff, scope (raises
         ``ValueError`` when the document is not of the kind's shape)."""
         base = self.latest()
-        proposed = with_kind(base.document, kind, document)
-        outside = [] if district is None else outside_scope(base.document, proposed, district)
-        return DryRun(base, proposed, check(proposed), diff(base.document, proposed), outside)
+        return _checked(base, with_kind(base.document, kind, document), district)
+
+    def dry_run_all(self, changes: Changes, district: str | None = None) -> DryRun:
+        """A proposal of several kinds, each ``(kind, document)`` put in place in the latest
+        version in turn, checked together (raises ``KindInvalid`` naming the first document
+        not of its kind's shape)."""
+        base = self.latest()
+        return _checked(base, with_kinds(base.document, changes), district)
 
     async def publish(
         self,
-        kind: Kind,
-        document: Any,
+        changes: Changes,
         *,
         publisher: Publisher,
         reason: str,
         effective_from: datetime | None,
         expected_version: int,
     ) -> ConfigVersion:
-        """Publish ``document`` as ``kind`` of version ``expected_version + 1``.
+        """Publish the ``(kind, document)`` changes together as version ``expected_version +
+        1`` (the API publishes one kind a request; the admin's page a proposal of several).
 
         Refused (nothing appended) when the latest version is not ``expected_version``
         (``stale``), when ``effective_from`` is sooner than ``MIN_LEAD`` from now
@@ -189,7 +202,7 @@ class ConfigService:
                     effective_from=effective.isoformat(),
                     earliest=(now + MIN_LEAD).isoformat(timespec="seconds"),
                 )
-            run = self.dry_run(kind, document, publisher.district)
+            run = self.dry_run_all(changes, publisher.district)
             if run.outside:
                 raise Refused("outside_scope", what=", ".join(run.outside))
             if run.findings:
@@ -212,7 +225,7 @@ class ConfigService:
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("config_version_not_recorded", version=taken.version, error=str(exc))
             await _audit(conn, latest, taken, run.diff, publisher)
-        published = Published(taken.meta(), publisher, kind, run.diff)
+        published = Published(taken.meta(), publisher, tuple(k for k, _ in changes), run.diff)
         for hook in self.hooks:
             try:
                 await hook(published)

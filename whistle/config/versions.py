@@ -12,6 +12,7 @@ all answer the same version.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -158,6 +159,26 @@ def with_kind(config: Configuration, kind: Kind, document: Any) -> Configuration
         case "calendars":
             years = _YEARS.validate_python(document)
             return config.model_copy(update={"calendar_years": tuple(years)})
+
+
+class KindInvalid(ValueError):
+    """A proposal's document that is not of its kind's shape: the kind, and why."""
+
+    def __init__(self, kind: Kind, error: ValueError) -> None:
+        super().__init__(f"{kind}: {error}")
+        self.kind = kind
+        self.error = error
+
+
+def with_kinds(config: Configuration, changes: Sequence[tuple[Kind, Any]]) -> Configuration:
+    """``config`` with each ``(kind, document)`` put in place in turn (a proposal of several
+    kinds); raises ``KindInvalid`` naming the first document not of its kind's shape."""
+    for kind, document in changes:
+        try:
+            config = with_kind(config, kind, document)
+        except ValueError as exc:
+            raise KindInvalid(kind, exc) from exc
+    return config
 
 
 def _check_area_codes(areas: dict[str, Area]) -> None:

@@ -6,9 +6,10 @@ clocks met, inserts the deliveries (unique per (notification, recipient, channel
 inserts nothing), stores the memos and the notifier's position. Who is told comes from
 :func:`whistle.notify.recipients.react`; where, from the users' preferences
 (:class:`~whistle.notify.preferences.Reach`): in-app always, plus the first channel of the
-user's order that has an address. Quiet hours hold a delivery until their end unless the
-case's urgency is ``emergency``; a digest user's non-emergency deliveries wait for the next
-digest hour and go out together.
+user's order that has an address. A notice of a kind its recipient turned off (or their
+department did) is dropped first (:func:`whistle.notify.subscriptions.wanted`). Quiet hours
+hold a delivery until their end unless the case's urgency is ``emergency``; a digest user's
+non-emergency deliveries wait for the next digest hour and go out together.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from whistle.notify.preferences import (
     next_digest_at,
 )
 from whistle.notify.recipients import CaseMemo, Directory, Notice, Person, react
+from whistle.notify.subscription_store import load_subscriptions
+from whistle.notify.subscriptions import Subscriptions, wanted
 from whistle.webhooks.intake import LogRecord
 from whistle.webhooks.secretbox import SecretBox
 
@@ -57,10 +60,12 @@ class Context:
     ttl_s: float = 1.0
     directory: Directory = field(default_factory=lambda: Directory([]))
     reach: Reach = field(default_factory=Reach)
+    subscriptions: Subscriptions = field(default_factory=Subscriptions)
     _at: float = float("-inf")
 
     async def refresh(self, conn: asyncpg.Connection, store: PreferenceStore) -> None:
-        """Read the users and their preferences again when older than ``ttl_s``."""
+        """Read the users, their preferences and subscriptions again when older than
+        ``ttl_s``."""
         if time.monotonic() - self._at < self.ttl_s:
             return
         rows = await conn.fetch(
@@ -68,6 +73,7 @@ class Context:
         )
         self.directory = Directory(Person(r[0], r[1], r[2], r[3]) for r in rows)
         self.reach = Reach(await store.all(), await store.group_robots())
+        self.subscriptions = await load_subscriptions(conn)
         self._at = time.monotonic()
 
 
@@ -189,7 +195,8 @@ def fold(
             ]  # fmt: skip
             batch.cancel += [(event.case_id, k) for k in dropped]
         stale = now - event.occurred_at > ctx.max_event_age
-        for notice in reaction.notices:
+        told = wanted(reaction.notices, ctx.directory, ctx.subscriptions, reaction.memo.urgency)
+        for notice in told:
             if notice.kind == "deadline_approaching":
                 if notice.deadline and notice.deadline <= now:
                     continue

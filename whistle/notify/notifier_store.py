@@ -15,6 +15,7 @@ import asyncpg
 from whistle.delivery.outbox import Attempt, Outbox
 from whistle.notify.message import Message
 from whistle.notify.preferences import PreferenceStore
+from whistle.notify.subscription_store import SubscriptionStore
 from whistle.webhooks.secretbox import SecretBox
 
 NOTIFY_CHANNEL = "whistle_notifier"
@@ -102,6 +103,7 @@ class NotifierStore:
         self.box = box
         self.lease = lease
         self.preferences = PreferenceStore(pool, box)
+        self.subscriptions = SubscriptionStore(pool)
         self.outbox = Outbox(pool, "notify", NOTIFY_CHANNEL)
 
     def _open(self, sealed: str | None) -> str | None:

@@ -110,4 +110,22 @@ CREATE TABLE notify.cases (
 );
 """,
     ),
+    Migration(
+        4,
+        "subscriptions",
+        """
+-- Which kinds of notification a user, or a department's liaisons, receive (on/off per kind;
+-- whistle.notify.subscriptions). No row: the default (on). Not versioned: the latest setting
+-- is the one in force, its changes are in the audit log.
+CREATE TABLE notify.subscriptions (
+    owner_kind text NOT NULL CHECK (owner_kind IN ('user', 'department')),
+    owner      text NOT NULL,
+    kind       text NOT NULL,
+    enabled    boolean NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by text NOT NULL DEFAULT '',
+    PRIMARY KEY (owner_kind, owner, kind)
+);
+""",
+    ),
 ]

@@ -18,6 +18,7 @@ from whistle.web import (
     adminconf_routes,
     auth_routes,
     liaison_routes,
+    notify_admin_routes,
     notify_routes,
     public_routes,
     secretary_routes,
@@ -41,6 +42,7 @@ ROUTERS = (
     secretary_routes.router,
     liaison_routes.router,
     notify_routes.router,
+    notify_admin_routes.router,
     public_routes.router,
     supervisor_routes.router,
 )

@@ -1,12 +1,14 @@
 """The admin's configuration pages on the living-configuration API: the version in force of
 each kind (areas, departments, categories, routing rules, SLA policies, calendars), a draft
-of the kind's whole document, its diff preview and findings against the latest version, the
-what-if of the draft over a chosen range (#19), and publish.
+of one or several kinds' whole documents, its diff preview and findings against the latest
+version, the what-if of all the drafts together over a chosen range (#19), and publish.
 
-The draft travels in the form (the kind's JSON document, edited in a structured text area):
-nothing is stored until it is published. Every step calls what the API routes call:
-``ConfigService.dry_run`` / ``publish`` (``whistle.api.config_routes``) and the what-if's
-``_version`` + ``run_whatif`` (``whistle.api.whatif_routes``), so validation is not repeated.
+The drafts travel in the form (one text area ``document_<kind>`` per kind drafted; "add a
+draft of…" puts another kind's latest document beside them, "remove" drops one): nothing is
+stored until it is published, and the drafts are published together as one version. Every
+step calls what the API routes call: ``ConfigService.dry_run_all`` / ``publish``
+(``whistle.api.config_routes``) and the what-if's ``_version`` + ``run_whatif``
+(``whistle.api.whatif_routes``), so validation is not repeated.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from aiokafka.errors import KafkaError
@@ -25,8 +27,8 @@ from pydantic import ValidationError
 from whistle.api.problems import ProblemError
 from whistle.api.whatif_routes import MAX_DAYS, PROCESSES, ChangeIn, WhatIfIn, _version
 from whistle.config.follower import PublishRefused
-from whistle.config.service import ConfigService, DryRun, Invalid, Publisher, Refused
-from whistle.config.versions import Kind, kind_document
+from whistle.config.service import Changes, ConfigService, DryRun, Invalid, Publisher, Refused
+from whistle.config.versions import KINDS, Kind, KindInvalid, changed_kinds, kind_document
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
 
 REFUSALS = {
@@ -37,9 +39,11 @@ REFUSALS = {
 }
 """The catalogue's words for each reason ``ConfigService.publish`` refuses with."""
 
+CLOCK_STATUSES = ("met", "breached", "running", "paused", "released", "stopped", "absent")
+"""How a clock of the what-if ends (the read model's statuses, and absent on one side)."""
+
 router = APIRouter()
 admin_page = roles("admin")
-KINDS: tuple[str, ...] = get_args(Kind)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -67,7 +71,7 @@ async def config_page(page: Annotated[Page, Depends(admin_page)]) -> Response:
     versions = await service.list_versions()
     return render(
         page, "adminconf_index.html", kinds=KINDS, current=service.current().meta(),
-        versions=versions[:20],
+        versions=versions[:20], published=page.request.query_params.get("published"),
     )  # fmt: skip
 
 
@@ -86,26 +90,46 @@ async def kind_page(kind: str, page: Annotated[Page, Depends(admin_page)]) -> Re
         draft=_pretty(kind_document(latest.document, known)),
         base_version=latest.version,
         errors={},
-        published=page.request.query_params.get("published"),
     )
 
 
-def _draft(page: FormPage, kind: Kind) -> tuple[str, DryRun | None, dict[str, str]]:
-    """The draft's text, its dry run (None when it does not parse), errors by field."""
-    text = page.value("document")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return text, None, {"document": page.t("bad_json", line=exc.lineno, why=exc.msg)}
-    try:
-        return text, _service(page).dry_run(kind, document), {}
-    except ValidationError as exc:
-        first = exc.errors()[0]
+def _texts(page: FormPage) -> dict[Kind, str]:
+    """The drafts in the form, by kind, in the kinds' order (a kind's field named
+    ``document_<kind>``; other fields are not drafts)."""
+    return {k: page.value(f"document_{k}") for k in KINDS if f"document_{k}" in page.form}
+
+
+def _shape(page: FormPage, kind: Kind, error: ValueError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        why = page.t("bad_shape", where=where or kind, why=first.get("msg", ""))
-        return text, None, {"document": why}
-    except ValueError as exc:
-        return text, None, {"document": page.t("bad_shape", where=kind, why=str(exc)[:300])}
+        return page.t("bad_shape", where=where or kind, why=first.get("msg", ""))
+    return page.t("bad_shape", where=kind, why=str(error)[:300])
+
+
+def _drafts(
+    page: FormPage, texts: dict[Kind, str]
+) -> tuple[Changes, DryRun | None, dict[str, str]]:
+    """The drafts' documents, their dry run together (None when one does not parse or is not
+    of its kind's shape) and the errors, each beside its draft's field."""
+    changes: list[tuple[Kind, Any]] = []
+    errors: dict[str, str] = {}
+    for kind, text in texts.items():
+        try:
+            changes.append((kind, json.loads(text)))
+        except json.JSONDecodeError as exc:
+            errors[f"document_{kind}"] = page.t("bad_json", line=exc.lineno, why=exc.msg)
+    if errors or not changes:
+        return changes, None, errors
+    try:
+        return changes, _service(page).dry_run_all(changes), {}
+    except KindInvalid as exc:
+        return changes, None, {f"document_{exc.kind}": _shape(page, exc.kind, exc.error)}
+
+
+def _required(page: FormPage, texts: dict[Kind, str]) -> dict[str, str]:
+    """A what-if or publish needs at least one draft: the error beside "add a draft"."""
+    return {} if texts else {"add_kind": page.t("no_drafts")}
 
 
 def _range(page: FormPage) -> tuple[datetime, datetime, dict[str, str]]:
@@ -128,58 +152,72 @@ def _range(page: FormPage) -> tuple[datetime, datetime, dict[str, str]]:
 
 
 def _preview(
-    page: Page,
-    kind: Kind,
-    text: str,
+    page: FormPage,
+    texts: dict[Kind, str],
     run: DryRun | None,
     errors: dict[str, str],
     status: int = 200,
-    **extra: Any,
+    whatif: Any = None,
 ) -> Response:
+    """The drafts page: every draft beside its error, their diff and findings together, the
+    what-if's range and answer, and publish."""
     findings = [] if run is None else [(f.where, f.message(page.lang)) for f in run.findings]
-    changes = None if run is None else run.diff.model_dump(mode="json")
-    service = _service(page)
-    values = {"since": "", "until": "", "reason": ""} | extra.pop("values", {})
+    changed = () if run is None else changed_kinds(run.base.document, run.proposed)
+    values = {name: page.value(name) for name in ("since", "until", "reason")}
     return render(
         page,
         "adminconf_preview.html",
         status,
-        kind=kind,
-        draft=text,
+        drafts=list(texts.items()),
+        addable=[k for k in KINDS if k not in texts],
         errors=errors,
         findings=findings,
-        changes=changes,
-        empty=run is not None and run.diff.empty() and run.proposed == run.base.document,
-        base_version=(run.base.version if run else service.latest().version),
-        in_force=_pretty(kind_document(service.current().document, kind)),
+        changes=None if run is None else run.diff.model_dump(mode="json"),
+        changed=changed,
+        base_version=(run.base.version if run else _service(page).latest().version),
         values=values,
-        whatif=extra.pop("whatif", None),
-        **extra,
+        whatif=whatif,
+        clock_words={s: page.t(f"clock_status_{s}") for s in CLOCK_STATUSES},
     )
 
 
-@router.post("/admin/config/{kind}/preview", response_class=HTMLResponse, include_in_schema=False)
-async def preview(kind: str, page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
-    """The draft's diff against the latest version and its findings, before publishing."""
-    known = _kind(kind)
-    text, run, errors = _draft(page, known)
-    return _preview(page, known, text, run, errors, 422 if errors else 200)
+@router.post("/admin/config/draft/preview", response_class=HTMLResponse, include_in_schema=False)
+async def preview(page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
+    """The drafts' diff against the latest version and their findings, before publishing;
+    "add" puts another kind's latest document among the drafts, "remove" drops one."""
+    texts = _texts(page)
+    errors: dict[str, str] = {}
+    if "add" in page.form:
+        wanted = page.value("add_kind")
+        if wanted not in KINDS:
+            errors["add_kind"] = page.t("no_such_kind", kind=wanted)
+        elif wanted not in texts:
+            latest = _service(page).latest().document
+            texts[_kind(wanted)] = _pretty(kind_document(latest, _kind(wanted)))
+    texts = {k: texts[k] for k in KINDS if k in texts and k != page.value("remove")}
+    _, run, found = _drafts(page, texts)
+    errors |= found
+    return _preview(page, texts, run, errors, 422 if errors else 200)
 
 
-async def _whatif(page: FormPage, kind: Kind) -> tuple[str, DryRun | None, dict[str, str], Any]:
-    text, run, errors = _draft(page, kind)
+async def _whatif(page: FormPage) -> tuple[dict[Kind, str], DryRun | None, dict[str, str], Any]:
+    """The what-if of every draft together over the form's range (the answer, or errors)."""
+    texts = _texts(page)
+    changes, run, errors = _drafts(page, texts)
     since, until, range_errors = _range(page)
-    errors |= range_errors
+    errors |= range_errors | _required(page, texts)
     if errors or run is None:
-        return text, run, errors, None
+        return texts, run, errors, None
     body = WhatIfIn(
-        since=since, until=until, changes=[ChangeIn(kind=kind, document=json.loads(text))]
+        since=since,
+        until=until,
+        changes=[ChangeIn(kind=kind, document=document) for kind, document in changes],
     )
     try:  # the same proposal and checks as POST /v1/config/whatif
         version = _version(body, page.request, page.principal, page.request.app.state.services)
     except ProblemError as exc:
         why = "; ".join(e.message for e in exc.errors or []) or page.t("refused_whatif")
-        return text, run, {"document": why}, None
+        return texts, run, {"drafts": why}, None
     from whistle.whatif.run import run_whatif
 
     settings = _service(page).follower.settings
@@ -189,44 +227,39 @@ async def _whatif(page: FormPage, kind: Kind) -> tuple[str, DryRun | None, dict[
         )
     except KafkaError as exc:  # the log cannot be read: the error page, not the API's JSON
         raise PageError(503, "whatif_unavailable") from exc
-    return text, run, errors, result
+    return texts, run, errors, result
 
 
-@router.post("/admin/config/{kind}/whatif", response_class=HTMLResponse, include_in_schema=False)
-async def whatif(kind: str, page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
-    """The preview, with the what-if of the draft over the range: the cases that would move,
-    with the rule that decided each, and the 三率 of both sides."""
-    known = _kind(kind)
-    text, run, errors, result = await _whatif(page, known)
-    values = {"since": page.value("since"), "until": page.value("until")}
-    status = 422 if errors else 200
-    return _preview(page, known, text, run, errors, status, values=values, whatif=result)
+@router.post("/admin/config/draft/whatif", response_class=HTMLResponse, include_in_schema=False)
+async def whatif(page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
+    """The preview, with the what-if of all the drafts together over the range: the cases
+    that would move, with the rule that decided each, the clocks that would end differently,
+    and the 三率 of both sides."""
+    texts, run, errors, result = await _whatif(page)
+    return _preview(page, texts, run, errors, 422 if errors else 200, whatif=result)
 
 
 @router.post(
-    "/admin/config/{kind}/whatif/report", response_class=HTMLResponse, include_in_schema=False
+    "/admin/config/draft/whatif/report", response_class=HTMLResponse, include_in_schema=False
 )
-async def whatif_report(
-    kind: str, page: Annotated[FormPage, Depends(form(admin_page))]
-) -> Response:
+async def whatif_report(page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
     """The what-if's HTML report (``whistle.whatif.report``), to forward to a supervisor."""
-    known = _kind(kind)
-    text, run, errors, result = await _whatif(page, known)
+    texts, run, errors, result = await _whatif(page)
     if result is None:
-        values = {"since": page.value("since"), "until": page.value("until")}
-        return _preview(page, known, text, run, errors, 422, values=values)
+        return _preview(page, texts, run, errors, 422)
     from whistle.whatif.report import html_report
 
     return HTMLResponse(html_report(result, page.lang))
 
 
-@router.post("/admin/config/{kind}/publish", response_class=HTMLResponse, include_in_schema=False)
-async def publish(kind: str, page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
-    """Publish the draft as the next version (checked as ``POST /v1/config/{kind}/publish``)."""
-    known = _kind(kind)
-    text, run, errors = _draft(page, known)
+@router.post("/admin/config/draft/publish", response_class=HTMLResponse, include_in_schema=False)
+async def publish(page: Annotated[FormPage, Depends(form(admin_page))]) -> Response:
+    """Publish every draft together as the next version (checked as ``POST
+    /v1/config/{kind}/publish`` checks one kind)."""
+    texts = _texts(page)
+    changes, run, errors = _drafts(page, texts)
+    errors |= _required(page, texts)
     reason = page.value("reason")
-    values = {"reason": reason}
     if not reason:
         errors["reason"] = page.t("required")
     try:
@@ -234,12 +267,11 @@ async def publish(kind: str, page: Annotated[FormPage, Depends(form(admin_page))
     except ValueError:
         expected = 0
     if errors or run is None:
-        return _preview(page, known, text, run, errors, 422, values=values)
+        return _preview(page, texts, run, errors, 422)
     principal = page.principal
     try:
         version = await _service(page).publish(
-            known,
-            json.loads(text),
+            changes,
             publisher=Publisher(principal.user_id, principal.role, None),
             reason=reason[:500],
             effective_from=None,
@@ -247,11 +279,11 @@ async def publish(kind: str, page: Annotated[FormPage, Depends(form(admin_page))
         )
     except Invalid as exc:
         found = "; ".join(f"{f.where}: {f.message(page.lang)}" for f in exc.findings)
-        errors["document"] = found
+        errors["drafts"] = found
     except Refused as exc:
-        errors["document"] = page.t(REFUSALS.get(exc.why, "refused_publish"), **exc.values)
+        errors["drafts"] = page.t(REFUSALS.get(exc.why, "refused_publish"), **exc.values)
     except PublishRefused as exc:
-        errors["document"] = page.t("refused_stale", expected=expected, latest=exc.reason)
+        errors["drafts"] = page.t("refused_stale", expected=expected, latest=exc.reason)
     else:
-        return redirect(page, f"/admin/config/{known}?published={version.version}")
-    return _preview(page, known, text, run, errors, 422, values=values)
+        return redirect(page, f"/admin/config?published={version.version}")
+    return _preview(page, texts, run, errors, 422)

@@ -288,6 +288,16 @@ def _instant(value: Any) -> datetime | None:
 LOGGED_TEXT = ("note", "summary", "text", "reason", "place", "outcome", "channel")
 
 
+CODED = frozenset({"reason", "outcome", "channel"})
+"""Logged fields whose values are codes, shown in the page's words (``reason_wrong_function``)."""
+
+
+def _word(page: Page, field: str, value: str) -> str:
+    """A logged field's value as shown: a code in words, anything else as written."""
+    key = f"{field}_{value}"
+    return page.t(key) if field in CODED and key in PAGES else value
+
+
 def _logged(page: Page, event: Row) -> dict[str, str]:
     """One timeline entry: when, who, what (in words), and its note, if any."""
     body = event.get("body") or {}
@@ -296,7 +306,9 @@ def _logged(page: Page, event: Row) -> dict[str, str]:
     kind = str(event.get("type"))
     key = f"event_{kind}"
     what = page.t(key) if key in PAGES else kind
-    words = [str(body[k]) for k in LOGGED_TEXT if isinstance(body.get(k), str) and body.get(k)]
+    words = [
+        _word(page, k, body[k]) for k in LOGGED_TEXT if isinstance(body.get(k), str) and body[k]
+    ]
     return {
         "at": china_time(_instant(event.get("occurred_at"))),
         "who": department_name(event.get("actor_department"), page.lang)

@@ -27,6 +27,7 @@ LINKS: tuple[Link, ...] = (
     Link("link_users", "/admin/users", ("admin",)),
     Link("link_public", "/public", EVERYONE),
     Link("link_config", "/admin/config", ("admin",)),
+    Link("link_notify_departments", "/admin/notifications/departments", ("admin",)),
     Link("link_notify_settings", "/settings/notifications", EVERYONE),
     Link("link_password", "/password", EVERYONE),
     Link("link_api_docs", "/docs", EVERYONE),

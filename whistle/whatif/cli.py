@@ -170,7 +170,7 @@ def main(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, lang: str) -> int:
     from aiokafka.errors import KafkaConnectionError
 
-    from whistle.whatif.run import read_history, run_whatif
+    from whistle.whatif.run import may_mirror, read_history, run_whatif
     from whistle.whatif.source import total_records
 
     since, until = _time(args.since, lang), _time(args.until, lang)
@@ -185,12 +185,17 @@ def _run(args: argparse.Namespace, lang: str) -> int:
             from whistle.whatif.answer import answer
             from whistle.whatif.group import run_member
 
-            tally = asyncio.run(run_member(settings, version, since, until, horizon, args.group))
+            mirror = may_mirror(history, version, since, horizon)
+            tally = asyncio.run(
+                run_member(settings, version, since, until, horizon, args.group, mirror=mirror)
+            )
             result = answer(tally, version, horizon)
             bar = None
         else:
             bar = Bar(asyncio.run(total_records(settings, since)), say("progress", lang))
-            result = run_whatif(settings, version, since, until, horizon, args.processes, bar)
+            result = run_whatif(
+                settings, version, since, until, horizon, args.processes, bar, history
+            )
     except KafkaConnectionError as exc:
         raise ConnectionError(str(exc)) from None
     if bar is not None:

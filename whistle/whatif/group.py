@@ -101,10 +101,12 @@ async def run_member(
     horizon: datetime,
     run_id: str,
     wait_s: float = 3600.0,
+    mirror: bool = False,
 ) -> Tally:
-    """Join the run, replay this member's partitions, publish its part; the whole run's tally."""
+    """Join the run, replay this member's partitions, publish its part; the whole run's tally
+    (``mirror``: as ``whistle.whatif.run.run_whatif`` decides it)."""
     await ensure_topics(settings, (RESULTS,))
-    proposed = Proposed(version)
+    proposed = Proposed(version, mirror)
     proposed.enter()
     topic = settings.topic(CASE_EVENTS.name)
     listener = _Listener()

@@ -1,4 +1,5 @@
-"""The proposed configuration of a what-if: a stored version, or files applied to a base one."""
+"""The proposed configuration of a what-if: a stored version, or changes of one or several
+kinds (files, or the API's ``changes``) applied together to a base one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from whistle.config.versions import ConfigVersion, History, Kind, next_version, with_kind
+from whistle.config.versions import (
+    ConfigVersion,
+    History,
+    Kind,
+    KindInvalid,
+    next_version,
+    with_kinds,
+)
 
 KINDS: tuple[str, ...] = get_args(Kind)
 
@@ -21,30 +29,41 @@ class BadProposal(Exception):
         self.values = values
 
 
-def read_change(path: Path, kind: str | None) -> tuple[Kind, Any]:
-    """(kind, document) of a file of the export format: ``whistle config export KIND --json``
-    (it names its kind), or a bare document of the kind given."""
+def read_changes(path: Path, kind: str | None) -> list[tuple[Kind, Any]]:
+    """The ``(kind, document)`` changes of a file: the export format (``whistle config export
+    KIND --json``, which names its kind), a bare document of the kind given, or a proposal of
+    several kinds as ``POST /v1/config/whatif`` takes it: ``{"changes": [{"kind": …,
+    "document": …}, …]}``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise BadProposal("bad_file", path=path, why=str(exc).splitlines()[0]) from None
+    if isinstance(data, dict) and set(data) == {"changes"} and isinstance(data["changes"], list):
+        items = data["changes"]
+        shaped = all(isinstance(c, dict) and set(c) == {"kind", "document"} for c in items)
+        if not items or not shaped:
+            raise BadProposal("no_kind", path=path)
+        return [_known(path, c["kind"], c["document"]) for c in items]
     if isinstance(data, dict) and {"kind", "document"} <= set(data):
         kind, data = data["kind"], data["document"]
+    return [_known(path, kind, data)]
+
+
+def _known(path: Path, kind: object, document: Any) -> tuple[Kind, Any]:
     if kind not in KINDS:
         raise BadProposal("no_kind", path=path)
-    return kind, data  # type: ignore[return-value]
+    return kind, document  # type: ignore[return-value]  # checked against Kind's values
 
 
 def proposed_version(
     changes: list[tuple[Kind, Any]], base: ConfigVersion, at: datetime
 ) -> ConfigVersion:
     """Version ``base + 1`` with every change applied in turn (not published anywhere)."""
-    config = base.document
-    for kind, document in changes:
-        try:
-            config = with_kind(config, kind, document)
-        except ValueError as exc:
-            raise BadProposal("bad_document", kind=kind, why=str(exc).splitlines()[0]) from None
+    try:
+        config = with_kinds(base.document, changes)
+    except KindInvalid as exc:
+        why = str(exc.error).splitlines()[0]
+        raise BadProposal("bad_document", kind=exc.kind, why=why) from None
     return next_version(
         base,
         config,
@@ -72,5 +91,5 @@ def resolve(
     start = history.last if base is None else history.get(base)
     if start is None:
         raise BadProposal("no_version", version=base, last=history.last_number)
-    changes = [read_change(Path(p), kind) for p in proposals]
+    changes = [c for p in proposals for c in read_changes(Path(p), kind)]
     return proposed_version(changes, start, at)

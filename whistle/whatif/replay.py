@@ -14,11 +14,21 @@ The case's original events are applied to the read-model rows as the projector a
 
 The replayed events go to a second set of read-model rows. Only the current state and the two
 sets of rows are held: nothing of the case survives its ``finish`` but its figures.
+
+**Mirrored cases.** When the proposed version's domain context (areas, departments, calendar)
+is that of every version in force over the replay (``Proposed.mirror``, set by the caller), a
+case whose replayed routing is the original's (same lead, supporting departments, rule,
+policy, clocks and ladder) would be decided exactly as it was: ``decide`` is a pure function of
+the state, the command, its instant and that context, and the held commands and firings come
+at the original instants. Such a case stops being decided at its first routing, and its
+replayed rows are its original rows (``CaseReplay.mirrored``). A unit test checks that a tally
+with mirroring equals the tally of the full replay.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,8 +66,12 @@ RULE = "whatif_rule_id"
 class Proposed:
     """The configuration version a replay decides with: its router, areas and calendar."""
 
-    def __init__(self, version: ConfigVersion) -> None:
+    def __init__(self, version: ConfigVersion, mirror: bool = False) -> None:
         self.version = version
+        self.mirror = mirror
+        """Whether a case routed as it was is mirrored (module docstring): only when the
+        version's areas, departments and calendar are those of every version in force over
+        the replay (``same_context``)."""
 
     def enter(self) -> None:
         """Make the version's areas, departments and calendar the domain's (this context)."""
@@ -76,6 +90,22 @@ class Proposed:
             calendar=self.version.calendar,
             policy_version=self.version.policy_version,
         )
+
+
+ROUTING_FIELDS = ("lead", "supporting", "rule_id", "policy", "clocks", "escalation")
+"""What of a ``CaseRouted`` decides the rest of the case (its versions are labels)."""
+
+
+def domain_context(version: ConfigVersion) -> tuple[Any, ...]:
+    """What of a version ``decide`` reads besides the case: areas, departments, calendar."""
+    config = version.document
+    return (config.areas, config.departments, version.calendar)
+
+
+def same_context(proposed: ConfigVersion, in_force: Iterable[ConfigVersion]) -> bool:
+    """Whether ``proposed`` decides with the domain context of every version ``in_force``."""
+    mine = domain_context(proposed)
+    return all(domain_context(v) == mine for v in in_force)
 
 
 @dataclass
@@ -136,12 +166,25 @@ class CaseReplay:
         self.group: list[dict[str, Any]] = []
         self.all_running: bool | None = None  # the group's pause/resume named every clock
         self.outcome = CaseOutcome(case_id, self.original.case_rows(case_id), None)
+        self.routing: dict[str, Any] | None = None
+        """The replayed first ``CaseRouted``, compared with the original's when that is the
+        very next group of the log (else the case is decided throughout), then dropped."""
+        self.deferred: list[dict[str, Any]] | None = [] if proposed.mirror and not keep else None
+        """Replayed events held back until the case is known not to be mirrored."""
+        self.mirrored = False
+        """Routed as it was under a mirroring proposal: no longer decided (module docstring)."""
 
     # ---- the original log -----------------------------------------------------------------
     def feed(self, event: dict[str, Any]) -> None:
         """The next original event of the case (decoded as the projector decodes it)."""
+        if self.mirrored:
+            self._project(event, 0, self.original)
+            return
         if self.group and self.group[0].get("command_id") != event.get("command_id"):
             self._flush()
+            if self.mirrored:
+                self._project(event, 0, self.original)
+                return
         if not self.group:
             self.all_running = self._names_every_clock(event)
         self._project(event, 0, self.original)
@@ -161,12 +204,18 @@ class CaseReplay:
         group, self.group = self.group, []
         first = group[0]
         if re_derived(first):
+            if self.routing is not None and first["type"] == "CaseRouted":
+                self._mirror_if_unchanged(first)
+            elif self.state is not None:
+                self._end_deferral()
             for event in group:
                 self._remember_firing(event)
             return
         command = command_of(first)
         if command is None:
             return
+        if self.state is not None:
+            self._end_deferral()
         if self.all_running and isinstance(command, PauseClock | ResumeClock):
             command = command.model_copy(update={"clock_keys": ()})
         at = datetime.fromisoformat(first["occurred_at"])
@@ -186,6 +235,25 @@ class CaseReplay:
             return
         self.fired[(key, due.timestamp())] = at
 
+    def _mirror_if_unchanged(self, original: dict[str, Any]) -> None:
+        """At the original's first routing: mirror the case if routed as it was."""
+        replayed, self.routing = self.routing, None
+        assert replayed is not None
+        if all(replayed.get(f) == original.get(f) for f in ROUTING_FIELDS):
+            self.mirrored, self.deferred = True, None
+            self.state = None  # a mirrored case holds only its original rows from now on
+            self.replayed.cases.clear()
+            self.fired.clear()
+        else:
+            self._end_deferral()
+
+    def _end_deferral(self) -> None:
+        """No mirroring for this case: its held-back replayed events onto the replayed rows."""
+        self.routing = None
+        deferred, self.deferred = self.deferred, None
+        for event in deferred or ():
+            self._project(event, 1, self.replayed)
+
     # ---- the replay -----------------------------------------------------------------------
     def _decide(self, command: Command, at: datetime) -> None:
         outcome = decide(self.state, command, at)
@@ -198,6 +266,9 @@ class CaseReplay:
             routing = decide(self.state, self.proposed.route(outcome[0]), at)
             if not isinstance(routing, Rejection):
                 self._apply(routing)
+                first = routing[0] if routing else None
+                if self.proposed.mirror and self.kept is None and first is not None:
+                    self.routing = _row_dict(first) if first.type == "CaseRouted" else None
 
     def _apply(self, events: list[Event]) -> None:
         for event in events:
@@ -251,6 +322,9 @@ class CaseReplay:
     def _project(self, event: dict[str, Any], side: int, model: Model) -> None:
         """Apply an event to one side's rows as the projector does; note what the rows lack
         (the rule of the first routing, escalations by department)."""
+        if side and self.deferred is not None:
+            self.deferred.append(event)
+            return
         case = model.case_rows(self.case_id).case
         if side and self.kept is not None:
             self.kept.append(event)
@@ -265,6 +339,11 @@ class CaseReplay:
         """Decide the last held command, fire what comes due before the horizon; the rows."""
         if self.group:
             self._flush()
+        if self.mirrored:
+            self.outcome.replayed = self.outcome.original
+            self.outcome.escalations = (self.outcome.escalations[0], self.outcome.escalations[0])
+            return self.outcome
+        self._end_deferral()
         self._fire_before(self.horizon + timedelta(microseconds=1))
         if self.state is not None:
             self.outcome.replayed = self.replayed.case_rows(self.case_id)

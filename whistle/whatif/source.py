@@ -50,6 +50,8 @@ class Job:
     since: datetime
     until: datetime
     horizon: datetime
+    mirror: bool = False
+    """Whether cases routed as they were are mirrored (``whistle.whatif.replay``)."""
 
 
 Progress = Callable[[int], None]
@@ -90,7 +92,7 @@ async def _records(
 
 async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally:
     """The tally of the cases raised in [since, until) in ``job``'s partitions."""
-    proposed = Proposed(job.version)
+    proposed = Proposed(job.version, job.mirror)
     proposed.enter()
     tally = Tally(since=job.since, until=job.until)
     consumer = AIOKafkaConsumer(
@@ -118,9 +120,25 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
                 _take(r, last, replays, proposed, tally, job.horizon)
         for key in list(replays):  # none: every case ends at its last offset
             tally.add(replays.pop(key).finish())
+        tally.peak_rss_mib = peak_rss_mib()
         return tally
     finally:
         await consumer.stop()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since it started (Linux ``VmHWM``; 0 elsewhere).
+
+    Not ``getrusage``'s ``ru_maxrss``: a spawned process's counts the parent's pages it shared
+    between fork and exec, so it reports the parent's size, not the replay's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _take(
@@ -185,11 +203,12 @@ def run_parallel(
     horizon: datetime,
     processes: int,
     progress: Progress | None = None,
+    mirror: bool = False,
 ) -> Tally:
     """Replay every partition, ``processes`` partition sets in as many processes; combined."""
     topic = settings.topic(CASE_EVENTS.name)
     jobs = [
-        Job(settings.bootstrap, topic, ps, version, since, until, horizon)
+        Job(settings.bootstrap, topic, ps, version, since, until, horizon, mirror)
         for ps in partition_sets(settings.partitions, processes)
     ]
     context = multiprocessing.get_context("spawn")

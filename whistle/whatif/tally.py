@@ -179,6 +179,8 @@ class Tally:
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(command type, department) → held commands the replayed cases refused."""
     events: int = 0
+    peak_rss_mib: float = 0.0
+    """The largest peak resident memory (``VmHWM``) of the processes that replayed it."""
 
     def in_range(self, raised_at: datetime | None) -> bool:
         """Whether a case raised at ``raised_at`` is in the what-if's cohort."""
@@ -191,6 +193,8 @@ class Tally:
         if outcome.replayed is not None:
             self.proposed.add(outcome.replayed, outcome.escalations[1])
         self.refused.update(outcome.refused)
+        if outcome.replayed is outcome.original:
+            return  # mirrored: nothing moved, no clock differs
         before, after = _routing(outcome.original), _routing(outcome.replayed)
         if before != after:
             self.moved += 1
@@ -222,6 +226,7 @@ class Tally:
         self.skipped += other.skipped
         self.moved += other.moved
         self.events += other.events
+        self.peak_rss_mib = max(self.peak_rss_mib, other.peak_rss_mib)
         room = EXAMPLES - len(self.moved_examples)
         self.moved_examples += other.moved_examples[: max(0, room)]
         room = EXAMPLES - len(self.clock_examples)

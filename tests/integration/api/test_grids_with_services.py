@@ -11,8 +11,7 @@ is refused with ``unknown_grid``.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import unique_name
-from tests.stack import JINHAI, Stack, run_cli, running_stack, scratch_database
+from tests.stack import JINHAI, Stack, eventually, run_cli, running_stack, scratch_database
 from whistle.read.gateway import PgRead
 from whistle.read.scope import CaseFilters, Scope
 
@@ -51,16 +50,6 @@ def add_user(stack: Stack, user_id: str, role: str, area: str) -> str:
     done = stack.cli("users", "add", user_id, "--role", role, "--area", area)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while not (result := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
-    return result
 
 
 def test_a_case_in_a_grid_is_routed_by_the_grid_and_seen_from_above(stack: Stack) -> None:

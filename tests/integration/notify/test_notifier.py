@@ -1,6 +1,6 @@
 """The notifier off a real Kafka topic: e-mail to an aiosmtpd server, robot messages to the
 signature-checking receivers, in-app; never twice on one channel; quiet hours; fallback;
-reminders dropped when the clock is met."""
+reminders dropped when the clock is met; a kind turned off is not sent."""
 
 from __future__ import annotations
 
@@ -218,3 +218,61 @@ async def _async(value: object) -> object:
 async def _delivered(r: Rig, n: int) -> bool:
     rows = await r.deliveries(status="delivered", kind="assigned")
     return len(rows) >= n
+
+
+async def test_a_kind_turned_off_is_not_sent_while_the_others_and_emergencies_arrive(
+    rig: tuple[Rig, Sink, Platforms],
+) -> None:
+    r, sink, _ = rig
+    muted, other = "urban@example.gov.cn", "urban2@example.gov.cn"
+    await r.prefer("li-urban", email=muted, channels=("email",))
+    await r.prefer("li-urban-2", email=other, channels=("email",))
+    await r.store.subscriptions.put("user", "li-urban", {"assigned": False}, actor="li-urban")
+    calm, urgent = case(), case()
+    async with notifier(r):
+        await r.publish(raised(calm), routed(calm), breached(calm))
+        await r.publish(raised(urgent, "emergency"), routed(urgent))
+        # the breach comes after the assignment in the case's partition: once it is here,
+        # the assignment has been read
+        await eventually(lambda: _async(len(sink.to(muted)) == 2 and len(sink.to(other)) == 3))
+    subjects = [m["Subject"] for m in sink.to(muted)]
+    assert any(calm in s and "超时" in s for s in subjects)  # the other kind still arrives
+    assert any(urgent in s and "新案件待签收" in s for s in subjects)  # an emergency, muted or not
+    assert not any(calm in s and "新案件待签收" in s for s in subjects)
+    assert sum(calm in m["Subject"] and "新案件待签收" in m["Subject"] for m in sink.to(other)) == 1
+    rows = await r.deliveries(case_id=calm, user_id="li-urban", kind="assigned")
+    assert rows == []  # neither e-mail nor in-app
+    breach = await r.deliveries(case_id=calm, user_id="li-urban", kind="deadline_breached")
+    assert {d["channel"] for d in breach} == {"inapp", "email"}
+
+
+async def test_turning_reminders_off_cancels_those_already_queued_for_the_people_concerned(
+    rig: tuple[Rig, Sink, Platforms],
+) -> None:
+    r, _, _ = rig
+    await r.prefer("li-urban", email="urban@example.gov.cn", channels=("email",))
+    calm, urgent = case(), case()
+    async with notifier(r):
+        await r.publish(raised(calm), routed(calm), raised(urgent, "emergency"), routed(urgent))
+        await eventually(lambda: _delivered(r, 4))  # both cases' assignments, in-app to both
+
+    async def pending(user_id: str, case_id: str) -> set[str]:
+        rows = await r.deliveries(user_id=user_id, case_id=case_id, kind="deadline_approaching")
+        return {d["channel"] for d in rows if d["status"] == "pending"}
+
+    assert await pending("li-urban", calm) == {"inapp", "email"}
+    subs = r.store.subscriptions
+    await subs.put("user", "li-urban", {"deadline_approaching": False}, actor="li-urban")
+    assert await pending("li-urban", calm) == set()
+    assert await pending("li-urban-2", calm) == {"inapp"}  # a colleague's stay
+    assert await pending("li-urban", urgent) == {"inapp", "email"}  # an emergency's stay
+    await subs.put("department", URBAN, {"deadline_approaching": False}, actor="admin")
+    assert await pending("li-urban-2", calm) == set()
+    cancelled = await r.deliveries(case_id=calm, status="cancelled")
+    assert {d["dead_reason"] for d in cancelled} == {"kind turned off"}
+    notes = await r.store.pool.fetch(
+        "SELECT note FROM audit.entries WHERE kind = 'notify.subscriptions_set' ORDER BY entry_id"
+    )
+    assert [n["note"] for n in notes] == [
+        "4 queued deliveries cancelled", "2 queued deliveries cancelled",
+    ]  # fmt: skip

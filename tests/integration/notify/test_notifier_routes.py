@@ -1,5 +1,6 @@
-"""Notification preferences, group robots and the delivery log over HTTP, on the real
-database: who may do what (the matrix the route registry checks), validation in zh and en."""
+"""Notification preferences, subscriptions, group robots and the delivery log over HTTP, on
+the real database: who may do what (the matrix the route registry checks), validation in zh
+and en."""
 
 from __future__ import annotations
 
@@ -27,12 +28,17 @@ EVERYONE = {"admin": 200, "urban": 200, "transport": 200, "secretary": 200, "sup
 ADMIN = {"admin": 200, "urban": 403, "transport": 403, "secretary": 403, "supervisor": 403}
 PREFS = {"language": "en", "email": "li@example.gov.cn", "channels": ["email"]}
 ROBOT = {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1"}
+SUBS = {"settings": {"deadline_approaching": False}}
 # (method, route) → status per caller; the paths' parameters are filled in by PATHS
 MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("GET", "/v1/me/notification-preferences"): EVERYONE | {None: 401},
     ("PUT", "/v1/me/notification-preferences"): EVERYONE | {None: 401},
     ("GET", "/v1/notifications/preferences/{user_id}"): ADMIN | {None: 401},
     ("PUT", "/v1/notifications/preferences/{user_id}"): ADMIN | {None: 401},
+    ("GET", "/v1/notifications/subscriptions/me"): EVERYONE | {None: 401},
+    ("PUT", "/v1/notifications/subscriptions/me"): EVERYONE | {None: 401},
+    ("GET", "/v1/notifications/subscriptions/departments/{department}"): ADMIN | {None: 401},
+    ("PUT", "/v1/notifications/subscriptions/departments/{department}"): ADMIN | {None: 401},
     ("GET", "/v1/notifications/robots"): {
         "admin": 200, "urban": 200, "transport": 200, "secretary": 403, "supervisor": 200,
         None: 401,
@@ -100,6 +106,7 @@ async def test_who_may_do_what(api: dict[str, Any], route: tuple[str, str]) -> N
             .replace("{owner_kind}", "department")
             .replace("{owner}", "urban_management")
             .replace("{platform}", "wecom")
+            .replace("{department}", "urban_management")
         )
         if "{delivery_id}" in path:
             path = path.replace("{delivery_id}", str(await _a_delivery(api["pool"])))
@@ -109,7 +116,7 @@ async def test_who_may_do_what(api: dict[str, Any], route: tuple[str, str]) -> N
             )
         body = None
         if method == "PUT":
-            body = ROBOT if "robots" in template else PREFS
+            body = ROBOT if "robots" in template else SUBS if "subscr" in template else PREFS
         response = await api["client"].request(method, path, json=body, headers=auth(api, who))
         got[who] = response.status_code
         if response.status_code >= 400:
@@ -221,3 +228,72 @@ async def test_the_delivery_log_filters_and_redelivers(api: dict[str, Any]) -> N
     bad = await client.get("/v1/notifications/deliveries", params={"kind": "gossip"},
                            headers=auth(api, "admin", "en"))  # fmt: skip
     assert bad.status_code == 422 and "No notification kind gossip" in bad.text
+
+
+async def test_a_departments_setting_reaches_its_liaisons_and_their_own_overrides_it(
+    api: dict[str, Any],
+) -> None:
+    client = api["client"]
+    mine = await client.get("/v1/notifications/subscriptions/me", headers=auth(api, "urban"))
+    assert mine.status_code == 200 and mine.json()["settings"] == {}
+    assert all(k["enabled"] and k["source"] == "default" for k in mine.json()["kinds"])
+    dept = "/v1/notifications/subscriptions/departments/urban_management"
+    put = await client.put(dept, json={"settings": {"assigned": False}}, headers=auth(api, "admin"))
+    assert put.status_code == 200 and put.json()["owner"] == "department:urban_management"
+    assert (await client.get(dept, headers=auth(api, "admin"))).json()["settings"] == {
+        "assigned": False
+    }
+
+    def assigned(body: dict[str, Any]) -> tuple[bool, str]:
+        row = next(k for k in body["kinds"] if k["kind"] == "assigned")
+        return row["enabled"], row["source"]
+
+    urban = await client.get("/v1/notifications/subscriptions/me", headers=auth(api, "urban"))
+    assert assigned(urban.json()) == (False, "department")
+    other = await client.get("/v1/notifications/subscriptions/me", headers=auth(api, "transport"))
+    assert assigned(other.json()) == (True, "default")
+    own = await client.put(
+        "/v1/notifications/subscriptions/me",
+        json={"settings": {"assigned": True}},
+        headers=auth(api, "urban"),
+    )
+    assert own.status_code == 200 and assigned(own.json()) == (True, "user")
+    sup = await client.get("/v1/notifications/subscriptions/me", headers=auth(api, "supervisor"))
+    fixed = {k["kind"] for k in sup.json()["kinds"] if not k["mutable"]}
+    assert fixed == {"deadline_breached", "escalated"}
+    audit = await api["pool"].fetch(
+        "SELECT actor, subject, after FROM audit.entries WHERE kind = 'notify.subscriptions_set'"
+        " ORDER BY entry_id"
+    )
+    assert [(a["actor"], a["subject"]) for a in audit] == [
+        ("admin", "department urban_management"), ("li-urban", "user li-urban"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "body", "status", "zh", "en"),
+    [
+        ("urban", "me", {"settings": {"gossip": False}}, 422, "没有通知类型 gossip",
+         "No notification kind gossip"),
+        ("supervisor", "me", {"settings": {"escalated": False}}, 422, "escalated 不能关闭",
+         "escalated cannot be turned off"),
+        ("urban", "me", {"settings": {"assigned": "no"}}, 422, "true 或 false", "true or false"),
+        ("admin", "departments/nowhere", {"settings": {}}, 404, "没有部门 nowhere",
+         "No department nowhere"),
+        ("admin", "departments/transport", {"settings": {"spam": True}}, 422, "没有通知类型 spam",
+         "No notification kind spam"),
+    ],
+)  # fmt: skip
+async def test_bad_subscriptions_are_refused_in_the_callers_language_and_change_nothing(
+    api: dict[str, Any], who: str, path: str, body: dict[str, Any], status: int, zh: str, en: str
+) -> None:
+    url = f"/v1/notifications/subscriptions/{path}"
+    for lang, text in (("zh", zh), ("en", en)):
+        response = await api["client"].put(url, json=body, headers=auth(api, who, lang))
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert text in response.text, response.text
+    if status == 404:
+        got = await api["client"].get(url, headers=auth(api, who, "en"))
+        assert got.status_code == 404 and en in got.text
+    assert await api["pool"].fetchval("SELECT count(*) FROM notify.subscriptions") == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +94,10 @@ async def csrf_of(client: httpx.AsyncClient, path: str = "/login") -> str:
 
 
 async def submit(
-    client: httpx.AsyncClient, path: str, data: dict[str, str], page: str = "/login"
+    client: httpx.AsyncClient,
+    path: str,
+    data: Mapping[str, str | list[str]],
+    page: str = "/login",
 ) -> httpx.Response:
     """Post a form as a browser would: with the CSRF token of the page it came from."""
     token = await csrf_of(client, page)

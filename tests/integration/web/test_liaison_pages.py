@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import CHEAP, CSRF
-from tests.stack import JINHAI, Stack, running_stack, scratch_database
+from tests.stack import JINHAI, Stack, eventually, running_stack, scratch_database
 from whistle.domain.rejections import render
 from whistle.web.accounts import PgAccounts
 
@@ -54,15 +53,6 @@ def stack(
     ):
         asyncio.run(_person(dsn, "urban-page", department="urban_management"))
         yield run
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (result := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
-    return result
 
 
 def _token(page: str) -> str:
@@ -174,6 +164,7 @@ def test_the_liaison_signs_for_disputes_and_resolves_on_the_pages(stack: Stack) 
     assert case(newer)["status"] == "resolved"
     shown = page.get(resolved.headers["location"])
     assert "已办结" in shown.text and "车辆已劝离" in shown.text
+    assert "车辆已劝离 · 已解决" in shown.text, "the log shows the outcome in words, not its code"
     timeline = api.get(f"/v1/cases/{newer}/timeline", headers=token).json()["events"]
     assert len(timeline) > before
     api.close()

@@ -62,6 +62,7 @@ SUPERVISOR_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 def _path(template: str) -> str:
     path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
+    path = path.replace("{department}", "urban_management")
     return path.replace("{sha256}", "0" * 64).replace("{kind}", "routing")
 
 
@@ -76,6 +77,11 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("GET", "/settings/notifications"): {None: 303, **ALL},
     # an empty form: no channel, the language defaults — saved, back to the page
     ("POST", "/settings/notifications"): {None: 303, **dict.fromkeys(ROLES, 303)},
+    # nothing ticked: every kind the role may mute off — saved, back to the page
+    ("POST", "/settings/notifications/subscriptions"): {None: 303, **dict.fromkeys(ROLES, 303)},
+    ("GET", "/admin/notifications/departments"): only(200, "admin"),
+    ("GET", "/admin/notifications/departments/{department}"): only(200, "admin"),
+    ("POST", "/admin/notifications/departments/{department}"): only(303, "admin"),
     ("POST", "/password"): {None: 303, **dict.fromkeys(ROLES, 422)},
     ("POST", "/logout"): {None: 303, **dict.fromkeys(ROLES, 303)},
     ("GET", "/admin/users"): only(200, "admin"),
@@ -90,10 +96,10 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
         for method, tail in (
             ("GET", ""),
             ("GET", "/{kind}"),
-            ("POST", "/{kind}/preview"),
-            ("POST", "/{kind}/whatif"),
-            ("POST", "/{kind}/whatif/report"),
-            ("POST", "/{kind}/publish"),
+            ("POST", "/draft/preview"),
+            ("POST", "/draft/whatif"),
+            ("POST", "/draft/whatif/report"),
+            ("POST", "/draft/publish"),
         )
     },
     **LIAISON_MATRIX,

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import CHEAP, CSRF
-from tests.stack import JINHAI, Stack, running_stack, scratch_database
+from tests.stack import JINHAI, Stack, eventually, running_stack, scratch_database
 from whistle.web.accounts import PgAccounts
 from whistle.web.liaison_routes import CHINA
 
@@ -55,15 +54,6 @@ def stack(
     ):
         asyncio.run(_person(dsn))
         yield run
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (result := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
-    return result
 
 
 def _token(page: str) -> str:

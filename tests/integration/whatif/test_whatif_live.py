@@ -249,14 +249,11 @@ def _csrf(http: httpx.Client, path: str) -> str:
     return found.group(1)
 
 
-def test_the_admin_page_runs_the_what_if_of_a_draft_on_the_real_log(stack: Stack) -> None:
-    """#19's admin page: logged in as a person, the admin drafts moving 金海's tourist
-    whistles to civil_affairs and runs the what-if over today (China days) from the preview:
-    the page lists the moved case with the rule that decided it, and both sides' 三率."""
-    dsn = stack.env["WHISTLE_DATABASE_URL"]
+def _admin_person(stack: Stack) -> None:
+    """The stack's admin as a person who logs in with a password (tokens are for machines)."""
 
     async def person() -> None:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+        pool = await asyncpg.create_pool(stack.env["WHISTLE_DATABASE_URL"], min_size=1, max_size=1)
         assert pool is not None
         try:
             accounts = PgAccounts(pool)
@@ -266,35 +263,183 @@ def test_the_admin_page_runs_the_what_if_of_a_draft_on_the_real_log(stack: Stack
             await pool.close()
 
     asyncio.run(person())
+
+
+def _log_in(http: httpx.Client) -> None:
+    login = {"csrf_token": _csrf(http, "/login"), "username": "whatif-admin",
+             "password": "试算-Pass-2026"}  # fmt: skip
+    assert http.post("/login", data=login).status_code == 303
+
+
+def _raise(http: httpx.Client, stack: Stack, category: str, title: str) -> str:
+    """A whistle of ``category`` raised in 金海 by its secretary: the case id."""
+    body = {"category": category, "title": title, "address": "金海社区滨海步道"}
+    return str(_post(http, stack, "secretary", "/v1/cases", body)["case_id"])
+
+
+def _moved_to_civil_affairs(html: str, case_id: str) -> str:
+    """The page's table of moved cases, which lists ``case_id`` going to civil_affairs under
+    the rule that decided it."""
+    moved = re.search(r'<table id="whatif-moved">(.*?)</table>', html, re.S)
+    assert moved, html[-3000:]
+    assert case_id in moved.group(1) and "civil_affairs" in moved.group(1)
+    assert "tongan.datong.jinhai.tourist_crowds" in moved.group(1)
+    return moved.group(1)
+
+
+def _to_civil_affairs(http: httpx.Client, stack: Stack) -> dict[str, Any]:
+    """The routing document in force with 金海's tourist whistles given to civil_affairs."""
+    current = http.get("/v1/config/routing/current", headers=_auth(stack, "admin")).json()
+    document: dict[str, Any] = current["document"]
+    for rule in document["rules"]:
+        if rule["id"] == "tongan.datong.jinhai.tourist_crowds":
+            rule.update(lead="civil_affairs", supporting=[])
+    return document
+
+
+def test_the_admin_page_runs_the_what_if_of_a_draft_on_the_real_log(stack: Stack) -> None:
+    """#19's admin page: logged in as a person, the admin drafts moving 金海's tourist
+    whistles to civil_affairs and runs the what-if over today (China days) from the preview:
+    the page lists the moved case with the rule that decided it, and both sides' 三率."""
+    _admin_person(stack)
     with httpx.Client(base_url=stack.base, timeout=120) as http:
-        case_id = _post(
-            http,
-            stack,
-            "secretary",
-            "/v1/cases",
-            {"category": "tourist_crowds", "title": "游客拥挤", "address": "金海社区滨海步道"},
-        )["case_id"]
-        current = http.get("/v1/config/routing/current", headers=_auth(stack, "admin")).json()
-        document = current["document"]
-        for rule in document["rules"]:
-            if rule["id"] == "tongan.datong.jinhai.tourist_crowds":
-                rule.update(lead="civil_affairs", supporting=[])
-        login = {"csrf_token": _csrf(http, "/login"), "username": "whatif-admin",
-                 "password": "试算-Pass-2026"}  # fmt: skip
-        assert http.post("/login", data=login).status_code == 303
+        case_id = _raise(http, stack, "tourist_crowds", "游客拥挤")
+        document = _to_civil_affairs(http, stack)
+        _log_in(http)
         today = datetime.now(CHINA).date()
         form = {
             "csrf_token": _csrf(http, "/admin/config/routing"),
-            "document": json.dumps(document, ensure_ascii=False),
+            "document_routing": json.dumps(document, ensure_ascii=False),
             "since": (today - timedelta(days=1)).isoformat(),
             "until": today.isoformat(),
         }
-        page = http.post("/admin/config/routing/whatif", data=form)
+        page = http.post("/admin/config/draft/whatif", data=form)
         assert page.status_code == 200, page.text[-3000:]
-        moved = re.search(r'<table id="whatif-moved">(.*?)</table>', page.text, re.S)
-        assert moved, page.text[-3000:]
-        assert case_id in moved.group(1) and "civil_affairs" in moved.group(1)
-        assert "tongan.datong.jinhai.tourist_crowds" in moved.group(1)
+        _moved_to_civil_affairs(page.text, case_id)
         assert 'id="whatif-summary"' in page.text
-        report = http.post("/admin/config/routing/whatif/report", data=form)
+        report = http.post("/admin/config/draft/whatif/report", data=form)
         assert report.status_code == 200 and "<svg" in report.text
+
+
+def _whistle_resolved_late(http: httpx.Client, stack: Stack) -> str:
+    """A 金海 sanitation whistle (urban_management leads, policy ``whistle``) signed for and
+    resolved at least 2 s after it was routed: in time under the logged 7-day budget, late
+    under a budget of 1 s (a lower bound on elapsed time, so not a timed assertion)."""
+    case_id = _raise(http, stack, "sanitation", "垃圾堆积")
+    _post(http, stack, "liaison", f"/v1/cases/{case_id}/acknowledge", {})  # routed by now
+    time.sleep(2.0)
+    outcome = {"outcome": "solved", "summary": "已清运"}
+    _post(http, stack, "liaison", f"/v1/cases/{case_id}/resolve", outcome)
+    return case_id
+
+
+def _shorter_resolve(http: httpx.Client, stack: Stack) -> dict[str, Any]:
+    """The SLA policies in force with the ``whistle`` policy's general resolve budget 1 s."""
+    current = http.get("/v1/config/policies/current", headers=_auth(stack, "admin")).json()
+    document: dict[str, Any] = current["document"]
+    assert document["whistle"]["clocks"]["general"]["resolve"]["within"] == "P7D"
+    document["whistle"]["clocks"]["general"]["resolve"]["within"] = "PT1S"
+    return document
+
+
+def _row(html: str, table: str, group: str) -> dict[str, list[str]]:
+    """A by-group row of the page's what-if: each figure's "original → proposed" sides."""
+    found = re.search(rf'<table id="{table}">(.*?)</table>', html, re.S)
+    assert found, html[-3000:]
+    row = re.search(rf'<tr data-group="{group}">(.*?)</tr>', found.group(1), re.S)
+    assert row, found.group(1)
+    cells = re.findall(r'<td class="(\w+)">(.*?)</td>', row.group(1), re.S)
+    return {name: [side.strip() for side in value.split("→")] for name, value in cells}
+
+
+def test_one_what_if_of_a_routing_and_a_policy_draft_from_the_page_and_the_cli(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """#19's Done-when: the admin drafts moving 金海's tourist whistles to civil_affairs AND a
+    shorter resolve budget of the ``whistle`` policy, side by side on the admin page, and runs
+    one what-if of both over the real log: the page shows the moved case with its rule, the
+    resolve clock that would breach, and the 三率 and breaches by category changing. The CLI
+    replays a file holding both changes and agrees with the API."""
+    _admin_person(stack)
+    since = datetime.now(UTC)
+    with httpx.Client(base_url=stack.base, timeout=120) as http:
+        tourist = _raise(http, stack, "tourist_crowds", "游客滞留")
+        sanitation = _whistle_resolved_late(http, stack)
+        time.sleep(ACK_WITHIN_S + SUPERVISION_AFTER_S + 4)  # every ladder to its end
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        routing, policies = _to_civil_affairs(http, stack), _shorter_resolve(http, stack)
+        _log_in(http)
+        csrf = _csrf(http, "/admin/config/routing")
+        drafting = {
+            "csrf_token": csrf,
+            "document_routing": json.dumps(routing, ensure_ascii=False),
+            "add": "1",
+            "add_kind": "policies",
+        }
+        added = http.post("/admin/config/draft/preview", data=drafting)
+        assert added.status_code == 200 and 'id="f-document_policies"' in added.text
+        today = datetime.now(CHINA).date()
+        form = {
+            "csrf_token": csrf,
+            "document_routing": json.dumps(routing, ensure_ascii=False),
+            "document_policies": json.dumps(policies, ensure_ascii=False),
+            "since": (today - timedelta(days=1)).isoformat(),
+            "until": today.isoformat(),
+        }
+        wrong = http.post("/admin/config/draft/whatif", data={**form, "document_policies": "["})
+        assert wrong.status_code == 422 and 'id="e-document_policies"' in wrong.text
+        assert 'id="whatif"' not in wrong.text
+        page = http.post("/admin/config/draft/whatif", data=form)
+        assert page.status_code == 200, page.text[-3000:]
+        kinds = re.search(r'<p id="whatif-kinds">(.*?)</p>', page.text)
+        assert kinds and "派单规则" in kinds.group(1) and "时限策略" in kinds.group(1)
+        moved = _moved_to_civil_affairs(page.text, tourist)
+        assert sanitation not in moved  # the budget changes, not the owner
+        clocks = re.search(r'<table id="whatif-clock-cases">(.*?)</table>', page.text, re.S)
+        assert clocks, page.text[-3000:]
+        late = [r for r in re.findall(r"<tr>(.*?)</tr>", clocks.group(1), re.S) if sanitation in r]
+        assert late and "办结 · urban_management" in late[0]
+        assert re.search(r"按时</td><td>超时", late[0]), late
+        rows = _row(page.text, "whatif-categories", "sanitation")
+        before, after = (int(n) for n in rows["breaches"])
+        assert after == before + 1  # the one resolve clock; signing-for is held as logged
+        tourist_rates = _row(page.text, "whatif-categories", "tourist_crowds")
+        assert tourist_rates["response"][1] == "0.0"  # civil_affairs never saw a case
+        report = http.post("/admin/config/draft/whatif/report", data=form)
+        assert report.status_code == 200 and "<svg" in report.text
+
+        changes = [
+            {"kind": "routing", "document": routing},
+            {"kind": "policies", "document": policies},
+        ]
+        body = {"since": since.isoformat(), "until": until.isoformat(), "changes": changes}
+        api = http.post("/v1/config/whatif", json=body, headers=_auth(stack, "admin"))
+        assert api.status_code == 200, api.text
+    proposal = tmp_path / "proposal.json"
+    proposal.write_text(json.dumps({"changes": changes}, ensure_ascii=False), encoding="utf-8")
+    done = stack.cli(
+        "whatif", "--proposed", str(proposal), "--since", since.isoformat(),
+        "--until", until.isoformat(), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["overall"] == api.json()["overall"] and printed["by"] == api.json()["by"]
+    assert set(printed["proposed_version"]["kinds"]) == {"routing", "policies"}
+    assert printed["cases"] == 2 and printed["moved"]["count"] == 1
+    [example] = printed["moved"]["examples"]
+    assert example["case_id"] == tourist and example["proposed"]["lead"] == "civil_affairs"
+    assert {"department": "urban_management", "original": "met", "proposed": "breached",
+            "clocks": 1} in printed["clocks"]["changes"]  # fmt: skip
+    by_category = {row["group"]: row for row in printed["by"]["category"]}
+    sanitation_row = by_category["sanitation"]
+    assert sanitation_row["proposed"]["breaches"] == sanitation_row["original"]["breaches"] + 1
+    tourist_row = by_category["tourist_crowds"]
+    assert tourist_row["original"]["dispatched"] == 4 and tourist_row["proposed"]["dispatched"] == 1
+    assert tourist_row["proposed"]["response_rate"] == 0.0
+    table = stack.cli(
+        "whatif", "--proposed", str(proposal), "--since", since.isoformat(),
+        "--until", until.isoformat(), "--lang", "en",
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "1 case(s) change departments" in table.stdout
+    assert "urban_management met→breached ×1" in table.stdout

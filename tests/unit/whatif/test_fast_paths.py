@@ -7,16 +7,19 @@ from datetime import timedelta
 
 import orjson
 
-from bench.bench_whatif import DAYS, case_logs, changed_version
+from bench.bench_whatif import DAYS, HORIZON, case_logs, changed_version
 from tests.stories import T0
+from whistle.config.versions import kind_document, seed_version, with_kind
 from whistle.domain.codec import parse_event
+from whistle.domain.configuration import packaged_configuration
 from whistle.read.resolution_metrics import GROUPS
-from whistle.whatif.replay import Proposed, _row_dict
+from whistle.whatif.answer import answer
+from whistle.whatif.replay import CaseReplay, Proposed, _row_dict, same_context
 from whistle.whatif.tally import COUNTS, SideTally, Tally, replay_case
 
 
 def test_a_replayed_event_reads_as_the_projector_reads_it_off_the_log() -> None:
-    logs = case_logs(56)  # every template: lifecycles and unsigned ladders, 28 days
+    logs = [*case_logs("templates", 56), *case_logs("random", 200)]  # every template, 28 days
     types = set()
     for _, events in logs:
         for raw in events:
@@ -71,12 +74,12 @@ def _reference(side: SideTally, rows: object, escalations: Counter[str]) -> None
 
 
 def test_the_tally_counts_as_one_bump_per_count_would() -> None:
-    proposed = Proposed(changed_version())
+    proposed = Proposed(changed_version("templates"))
     proposed.enter()
     horizon = T0 + timedelta(days=DAYS + 30)
     tally = Tally(since=T0 - timedelta(days=1), until=T0 + timedelta(days=DAYS + 1))
     expected = (SideTally(), SideTally())
-    for _, events in case_logs(112):
+    for _, events in case_logs("templates", 112):
         outcome = replay_case([orjson.loads(e) for e in events], proposed, tally, horizon)
         assert outcome is not None and outcome.replayed is not None
         _reference(expected[0], outcome.original, outcome.escalations[0])
@@ -84,3 +87,56 @@ def test_the_tally_counts_as_one_bump_per_count_would() -> None:
     assert tally.original.groups == expected[0].groups
     assert tally.proposed.groups == expected[1].groups
     assert tally.proposed.groups != tally.original.groups
+
+
+def _tally(logs: list[tuple[str, list[bytes]]], proposed: Proposed) -> Tally:
+    proposed.enter()
+    tally = Tally(since=T0 - timedelta(days=1), until=T0 + timedelta(days=DAYS + 1))
+    for _, events in logs:
+        replay_case([orjson.loads(e) for e in events], proposed, tally, HORIZON)
+    return tally
+
+
+def test_mirroring_the_cases_routed_as_they_were_gives_the_full_replay_s_answer() -> None:
+    """600 story-built cases routed by the rules (disputes, breaches, ladders, extensions,
+    pauses, reopenings) and the 56 templates, under a changed rule and a shorter ack budget:
+    mirroring the cases
+    the proposal routes as they were answers exactly what deciding every case answers."""
+    logs = [*case_logs("random", 600), *case_logs("templates", 56)]
+    version = changed_version("random")
+    assert same_context(version, [seed_version(packaged_configuration())])
+    full = _tally(logs, Proposed(version))
+    mirrored = _tally(logs, Proposed(version, mirror=True))
+    assert 0 < full.moved < len(logs)  # some cases move, most do not
+    assert full.proposed.groups != full.original.groups
+    assert answer(mirrored, version, HORIZON) == answer(full, version, HORIZON)
+    assert mirrored.refused == full.refused
+
+
+def test_a_case_routed_as_it_was_is_mirrored_and_a_moved_one_is_decided() -> None:
+    version = changed_version("random")
+    proposed = Proposed(version, mirror=True)
+    proposed.enter()
+    seen = {True: 0, False: 0}
+    for case_id, events in case_logs("random", 300):
+        replay = CaseReplay(case_id, proposed, HORIZON)
+        for raw in events:
+            replay.feed(orjson.loads(raw))
+        outcome = replay.finish()
+        moved = outcome.original.case["lead_department"] != (
+            outcome.replayed.case["lead_department"] if outcome.replayed else None
+        )
+        assert not (moved and replay.mirrored)
+        seen[replay.mirrored] += 1
+    assert seen[True] > 0 and seen[False] > 0
+
+
+def test_a_proposal_that_changes_the_calendar_is_never_mirrored() -> None:
+    """A calendar (or areas, departments) decides later clocks: no case may be mirrored."""
+    base = seed_version(packaged_configuration())
+    years = kind_document(base.document, "calendars")
+    years[0]["holidays"] = [*years[0]["holidays"], f"{years[0]['year']}-10-09"]
+    changed = base.model_copy(update={"document": with_kind(base.document, "calendars", years)})
+    assert changed.calendar != base.calendar
+    assert not same_context(changed, [base])
+    assert same_context(base, [base])
