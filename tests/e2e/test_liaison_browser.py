@@ -1,7 +1,8 @@
 """The department liaison's pages in headless Chromium on a desktop, over the real service
 (worker, projector and API processes on Kafka and PostgreSQL): the demo liaison ``urban`` logs
 in, finds a routed case in his inbox, signs for it in one tap, is refused a 退单 without a
-reason beside the field, records a contact and resolves the case. axe-core checks each page
+reason beside the field, records a contact, reports progress with a photo (shown on the page
+as its thumbnail) and resolves the case. axe-core checks each page
 (no serious or critical violation); the inbox is checked at 390 px as well; each page is
 photographed into docs/screenshots/liaison-*.png."""
 
@@ -14,6 +15,7 @@ import pytest
 
 from tests.e2e.browser import DESKTOP, GRID, PHONE, check, chromium, resolve_case, signed_in
 from tests.stack import Stack, eventually
+from tests.unit.test_photos import phone_photo
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +63,7 @@ async def test_the_demo_liaison_signs_for_and_resolves_a_case(
         await page.get_by_role("link", name="办理 滨海步道违停").click()
         await page.wait_for_url(f"{url}/liaison/cases/{case_id}")
         assert "签收于" in await page.inner_text("#my-part")
-        await check(page, "liaison-case", DESKTOP["width"])
+        await check(page, None, DESKTOP["width"])  # photographed below, with its photo
 
         await page.get_by_label("说明").fill("我们认为不归城管")
         await page.locator("#do-dispute").click()  # no reason chosen
@@ -76,6 +78,22 @@ async def test_the_demo_liaison_signs_for_and_resolves_a_case(
         await page.locator("#do-contact").click()
         await page.wait_for_selector("#act-contact .notice")
         assert "已电话联系居民" in await page.inner_text("#log")
+
+        photo = {"name": "work.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()}
+        await page.locator("#f-progress-note").fill("已到场，正在劝离违停车辆")
+        await page.set_input_files("#f-progress-photos", files=[photo])
+        await page.locator("#do-progress").click()
+        await page.wait_for_selector("#act-progress .notice")
+        thumb = page.get_by_alt_text("办理中照片 1")
+        await thumb.wait_for()
+        await page.wait_for_function(
+            "document.querySelector('#case-photos img').naturalWidth > 0"
+        )  # the thumbnail is served to the liaison
+        assert "已到场，正在劝离违停车辆" in await page.inner_text("#log")
+        assert [(a["stage"], a["department"]) for a in case()["attachments"]] == [
+            ("progress", "urban_management")
+        ]
+        await check(page, "liaison-case", DESKTOP["width"])
 
         await resolve_case(page, "违停车辆已劝离，设置隔离桩")
         await check(page, "liaison-resolved", DESKTOP["width"])

@@ -211,6 +211,7 @@ def create_app(
             # the pages' forms that carry photos (up to 9: whistle.web.photo_forms)
             "/whistle": max(MAX_PHOTOS * photo_body, api.max_body_bytes),
             "*/publish": max(MAX_PHOTOS * photo_body, api.max_body_bytes),
+            "/liaison/cases/*/progress": max(MAX_PHOTOS * photo_body, api.max_body_bytes),
         },
     )
     app.add_middleware(ServerTiming)

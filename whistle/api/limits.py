@@ -11,10 +11,21 @@ from whistle.api.i18n import DETAILS, TITLES, Lang, negotiate, text
 from whistle.api.problems import OPEN311_PREFIX, PROBLEM_JSON, TYPE_PREFIX, ProblemError
 
 
+def _matches(pattern: str, path: str) -> bool:
+    """Whether ``path`` is ``pattern``'s, its one ``*`` standing for any non-empty part."""
+    head, star, tail = pattern.partition("*")
+    return (
+        bool(star)
+        and len(path) > len(head) + len(tail)
+        and (path.startswith(head) and path.endswith(tail))
+    )
+
+
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes, by Content-Length or while streaming a chunked body;
     the paths of ``larger`` (a photo upload, an Open311 request) have their own limit (a key
-    ``*/publish`` holds for every path ending in ``/publish``)."""
+    with a ``*`` holds for the paths it matches: ``*/publish`` every path ending in
+    ``/publish``, ``/liaison/cases/*/progress`` the liaison's 进展 of any case)."""
 
     def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
@@ -27,8 +38,7 @@ class BodyLimit:
             return
         path = scope.get("path", "")
         limit = self.larger.get(path) or next(
-            (n for k, n in self.larger.items() if k.startswith("*") and path.endswith(k[1:])),
-            self.default_limit,
+            (n for k, n in self.larger.items() if _matches(k, path)), self.default_limit
         )
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")

@@ -5,6 +5,10 @@ the API's envelope, sending it on the bus and answering with the result.
 A workspace declares its :class:`Action` list and a :class:`CaseActions` with what differs:
 who may post, how a refusal is shown (its page again, the message beside the form) and where
 a done action goes; :meth:`CaseActions.add_routes` adds the POST routes to its router.
+
+An action with a photo stage takes photos too (its form's multipart ``photos`` field, checked
+and stored by ``photo_forms.store_sent``): a refused photo answers with the message beside the
+field before anything is sent; they are attached at that stage once the command is accepted.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from whistle.api.problems import field_errors
 from whistle.bus import DecisionTimeout
 from whistle.domain.base import Command
 from whistle.domain.rejections import render as rejection_text
+from whistle.domain.steps.attach import Photo
 from whistle.read.scope import Row
 from whistle.web.pages import FormPage, Page, PageError, form
+from whistle.web.photo_forms import FIELD, attach_command, store_sent
 
 CHINA = timezone(timedelta(hours=8))
 CaseId = Annotated[str, Path(max_length=64)]
@@ -41,6 +47,8 @@ class Action:
     name: str
     command: type[Command]
     fields: tuple[str, ...]
+    photos: str | None = None
+    """The stage the form's photos are attached at (``progress``…); None: it takes none."""
 
 
 A = TypeVar("A", bound=Action)
@@ -116,21 +124,21 @@ class CaseActions(Generic[A]):
     done: Callable[[FormPage, str, A], Response]
 
     async def act(self, page: FormPage, case_id: str, action: A) -> Response:
-        """Build and send ``action``'s command as the API does; the answer with its result."""
+        """Build and send ``action``'s command as the API does (and attach its photos); the
+        answer with its result."""
         before = await case_of(page, case_id)  # the 404 page outside the user's scope
-        refusal = await self._send(page, case_id, action, int(before.get("applied_seq") or 0))
+        refusal = await self._decide(page, case_id, action, int(before.get("applied_seq") or 0))
         if refusal is None:
             return self.done(page, case_id, action)
-        errors, status = refusal
-        shown = {action.name: {k: page.value(k) for k in action.fields}}
+        errors, status, again = refusal
+        shown = {action.name: {k: page.value(k) for k in action.fields}} if again else {}
         return await self.refused(page, case_id, {action.name: errors}, shown, status)
 
-    async def _send(
+    async def _decide(
         self, page: FormPage, case_id: str, action: A, seq: int
-    ) -> tuple[dict[str, str], int] | None:
-        """None when the command was accepted (and projected past ``seq``); else the messages
-        by field and the status: 422 invalid, 202 not decided in time, 409 rejected."""
-        services = services_of(page)
+    ) -> tuple[dict[str, str], int, bool] | None:
+        """None when done; else the messages by field, the status and whether the form's
+        values are shown again (not once the command itself was accepted)."""
         principal = page.principal
         try:
             command = action.command(
@@ -142,7 +150,29 @@ class CaseActions(Generic[A]):
         except ValidationError as exc:
             errors = {e.field.split(".")[0] or "form": e.message
                       for e in field_errors(list(exc.errors()), page.lang)}  # fmt: skip
-            return errors, 422
+            return errors, 422, True
+        photos: tuple[Photo, ...] = ()
+        if action.photos:
+            photos, photo_error = await store_sent(page)
+            if photo_error:
+                return {FIELD: photo_error}, 422, True
+        refusal = await self._send(page, case_id, command, seq)
+        if refusal is not None:
+            return *refusal, True
+        if action.photos and photos:
+            seq = int((await case_of(page, case_id)).get("applied_seq") or 0)
+            attach = attach_command(page, case_id, action.photos, photos)
+            refusal = await self._send(page, case_id, attach, seq)
+            if refusal is not None:  # the step stands; the photos' refusal beside their field
+                return {FIELD: refusal[0]["form"]}, refusal[1], False
+        return None
+
+    async def _send(
+        self, page: FormPage, case_id: str, command: Command, seq: int
+    ) -> tuple[dict[str, str], int] | None:
+        """None when the command was accepted (and projected past ``seq``); else the messages
+        by field and the status: 202 not decided in time, 409 rejected."""
+        services = services_of(page)
         try:
             decision = await services.bus.submit(command, case_id, command.command_id)
         except DecisionTimeout:

@@ -109,11 +109,6 @@ LIAISON: dict[str, tuple[str, str]] = {
     "log_who": ("谁", "Who"),
     "log_what": ("事项", "What"),
     "log_note": ("内容", "Note"),
-    "photos_title": ("照片", "Photos"),
-    "photos_pending": (
-        "照片上传正在另行开发（issue 17 第 8 项），完成后在此处上传和查看。",
-        "Photo upload is being built separately (issue 17 item 8); it will appear here.",
-    ),
     "event_WhistleRaised": ("吹哨", "Raised"),
     "event_CaseRouted": ("派单", "Routed"),
     "event_DepartmentAcknowledged": ("签收", "Signed for"),

@@ -2,9 +2,10 @@
 退单 with a reason, and the case's work page (联系, 集结 and 报到, 进展, 完成, 办结, 延期).
 
 Every action is the API's command (``whistle.domain.commands``) built with the same envelope
-and sent on the same bus; reads go through the read gateway with ``Scope.of(principal)``. An
-action answers in place under htmx (the form's section is swapped from the answer) and with a
-whole page without it; a refused command shows ``rejections.render`` beside its form.
+and sent on the same bus (进展's photos attached after it, ``photo_forms``); reads go through
+the read gateway with ``Scope.of(principal)``. An action answers in place under htmx (the
+form's section is swapped from the answer) and with a whole page without it; a refused command
+shows ``rejections.render`` beside its form.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from whistle.api.liaison import inbox_filters
 from whistle.domain import commands
 from whistle.domain.areas import department_in_force, known_area
 from whistle.domain.rejections import CLOCK_NAMES, STATUS_NAMES
+from whistle.domain.steps.attach import MAX_PHOTOS
 from whistle.domain.types import ContactChannel, DisputeReason, ResolutionOutcome
 from whistle.read.scope import Row, Scope
 from whistle.web import actions
@@ -35,6 +37,7 @@ from whistle.web.actions import (
 )
 from whistle.web.messages import PAGES
 from whistle.web.pages import FormPage, Page, redirect, render, roles
+from whistle.web.photo_forms import case_photos
 
 router = APIRouter()
 liaison_page = roles("liaison")
@@ -80,7 +83,7 @@ ACTIONS: dict[str, Action] = {
             department=False,
         ),
         Action("report-in", commands.ReportIn, ("action_id",)),
-        Action("progress", commands.ReportProgress, ("note",)),
+        Action("progress", commands.ReportProgress, ("note",), photos="progress"),
         Action("complete", commands.ReportCompletion, ("summary",)),
         Action("resolve", commands.ResolveCase, ("outcome", "summary"), department=False),
         Action("extension", commands.RequestExtension, ("clock", "until", "reason")),
@@ -208,7 +211,8 @@ async def inbox_page(page: Annotated[Page, Depends(liaison_page)]) -> Response:
 
 @router.get("/liaison/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
 async def case_page(case_id: CaseId, page: Annotated[Page, Depends(liaison_page)]) -> Response:
-    """The case's work page: its clocks, assignments, joint actions, the log, every form."""
+    """The case's work page: its clocks, assignments, joint actions, photos, the log, every
+    form (进展 with up to ``MAX_PHOTOS`` photos)."""
     done = page.request.query_params.get("done")
     return await _work_page(page, case_id, {}, {}, done=done if done in ACTIONS else None)
 
@@ -261,6 +265,8 @@ async def _work_page(
         clocks=clocks,
         joint_actions=actions,
         log=log,
+        photos=case_photos(page, case),
+        max_photos=MAX_PHOTOS,
         departments=[(d, department_name(d, page.lang)) for d in case.get("departments") or []],
         errors=errors,
         values=values,

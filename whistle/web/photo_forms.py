@@ -17,7 +17,9 @@ from whistle.api.i18n import DETAILS
 from whistle.api.i18n import text as api_text
 from whistle.attachments.photos import PhotoError
 from whistle.domain.steps.attach import MAX_PHOTOS, AttachPhotos, Photo
-from whistle.web.pages import FormPage
+from whistle.read.scope import Row
+from whistle.web.messages import PAGES
+from whistle.web.pages import FormPage, Page
 
 FIELD = "photos"
 
@@ -59,12 +61,29 @@ async def store_sent(page: FormPage) -> tuple[tuple[Photo, ...], str | None]:
 
 
 def attach_command(page: FormPage, case_id: str, stage: str, photos: tuple[Photo, ...]) -> Any:
-    """The ``AttachPhotos`` of ``photos`` to ``case_id`` at ``stage`` by the visitor."""
+    """The ``AttachPhotos`` of ``photos`` to ``case_id`` at ``stage`` by the visitor (a
+    liaison for their own department, as the API fills it)."""
     stage_: Any = stage
+    principal = page.principal
     return AttachPhotos(
         command_id=new_command_id(),
         case_id=case_id,
-        actor=page.principal.actor(),
+        actor=principal.actor(),
         stage=stage_,
         photos=photos,
+        department=principal.department if principal.role == "liaison" else None,
     )
+
+
+def case_photos(page: Page, case: Row) -> list[dict[str, str]]:
+    """A case's photos as its pages show them (``_photos.html``): the thumbnail's address
+    (``/cases/{id}/photos/{sha256}``, for the case's parties) and the stage in words."""
+    case_id = case["case_id"]
+    return [
+        {
+            "src": f"/cases/{case_id}/photos/{a['sha256']}",
+            "stage": page.t(f"photo_stage_{a.get('stage')}"),
+        }
+        for a in case.get("attachments") or ()
+        if f"photo_stage_{a.get('stage')}" in PAGES
+    ]

@@ -35,7 +35,7 @@ from whistle.read.scope import NOBODY, CaseFilters, Row, Scope
 from whistle.read.similarity import Text, rank
 from whistle.web.messages import PAGES
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
-from whistle.web.photo_forms import attach_command, store_sent
+from whistle.web.photo_forms import attach_command, case_photos, store_sent
 
 router = APIRouter()
 CHINA = timezone(timedelta(hours=8))
@@ -43,6 +43,8 @@ URGENCIES: tuple[str, ...] = get_args(Urgency)
 FAULTS: tuple[str, ...] = get_args(CallbackFault)
 raiser_page = roles(*roles_for(commands.RaiseWhistle))
 case_reader = roles("secretary", "supervisor", "admin")
+case_party = roles("secretary", "liaison", "supervisor", "admin")
+"""Who may see a case's photos: its parties (the liaisons of its assigned departments too)."""
 LIST_LIMIT = 50
 
 
@@ -461,14 +463,7 @@ async def _case_context(page: Page, case_id: str) -> dict[str, Any]:
         "signs": signs,
         "timeline": timeline,
         "joint_actions": case.get("joint_actions") or [],
-        "photos": [
-            {
-                "src": f"/cases/{case_id}/photos/{a['sha256']}",
-                "stage": page.t(f"photo_stage_{a.get('stage')}"),
-            }
-            for a in case.get("attachments") or ()
-            if f"photo_stage_{a.get('stage')}" in PAGES
-        ],
+        "photos": case_photos(page, case),
         "faults": FAULTS,
         "can_act": page.principal.role in ("secretary", "admin", "supervisor"),
         "shown_time": shown_time,
@@ -588,10 +583,12 @@ async def publish(case_id: str, page: Annotated[FormPage, Depends(form(case_read
 
 @router.get("/cases/{case_id}/photos/{sha256}", response_class=Response, include_in_schema=False)
 async def case_photo_thumbnail(
-    case_id: str, sha256: str, page: Annotated[Page, Depends(case_reader)]
+    case_id: str, sha256: str, page: Annotated[Page, Depends(case_party)]
 ) -> Response:
-    """A photo of a case the visitor sees, as its thumbnail (no metadata): the case page's
-    pictures (the API's thumbnail route takes a bearer token, a page a session)."""
+    """A photo of a case the visitor sees, as its thumbnail (no metadata): the case pages'
+    pictures, the secretary's and the liaison's (the API's thumbnail route takes a bearer
+    token, a page a session). The scope is the case's: its community's secretary, its
+    assigned departments' liaisons, the supervisors over its area, admins."""
     services = page.request.app.state.services
     case = await services.read.case(case_id)
     if case is None or not visible(page.principal, case):

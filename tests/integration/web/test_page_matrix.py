@@ -128,7 +128,10 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     ("POST", "/cases/{case_id}/callback"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/reopen"): only(404, "secretary", "supervisor", "admin"),
     ("POST", "/cases/{case_id}/publish"): only(404, "secretary", "supervisor", "admin"),
-    ("GET", "/cases/{case_id}/photos/{sha256}"): only(404, "secretary", "supervisor", "admin"),
+    # a case's photos: its parties, the liaisons of its departments too (the case pages')
+    ("GET", "/cases/{case_id}/photos/{sha256}"): only(
+        404, "secretary", "liaison", "supervisor", "admin"
+    ),
     ("POST", "/whistle/similar"): only(200, "secretary", "admin"),  # nothing to compare: none
     # the public's pages (whistle/web/public_routes.py): no login, the same for everyone
     ("GET", "/public"): {None: 200, **ALL},
