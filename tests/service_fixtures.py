@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from collections.abc import Iterator
@@ -17,6 +18,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_from_env(name: str) -> str:
+    """The port the environment variable ``name`` gives (shared machines assign them), else a
+    free one: a test's fixed port collides with the same test running in another checkout."""
+    return os.environ.get(name) or str(free_port())
 
 
 def restartable_port() -> int:

@@ -128,12 +128,13 @@ async def what_if(
     if span.total_seconds() <= 0 or span.days > MAX_DAYS:
         raise _invalid("until", _say("range", lang, days=MAX_DAYS))
     version = _version(body, request, principal, services)
-    settings = _service(services).follower.settings
+    follower = _service(services).follower
     from whistle.whatif.run import run_whatif
 
     result = await asyncio.to_thread(
-        run_whatif, settings, version, body.since, body.until, None, PROCESSES
-    )
+        run_whatif, follower.settings, version, body.since, body.until, None, PROCESSES, None,
+        follower.history,
+    )  # fmt: skip
     if format == "html":
         from whistle.whatif.report import html_report
 

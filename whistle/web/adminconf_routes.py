@@ -220,11 +220,12 @@ async def _whatif(page: FormPage) -> tuple[dict[Kind, str], DryRun | None, dict[
         return texts, run, {"drafts": why}, None
     from whistle.whatif.run import run_whatif
 
-    settings = _service(page).follower.settings
+    follower = _service(page).follower
     try:
         result = await asyncio.to_thread(
-            run_whatif, settings, version, since, until, None, PROCESSES
-        )
+            run_whatif, follower.settings, version, since, until, None, PROCESSES, None,
+            follower.history,
+        )  # fmt: skip
     except KafkaError as exc:  # the log cannot be read: the error page, not the API's JSON
         raise PageError(503, "whatif_unavailable") from exc
     return texts, run, errors, result

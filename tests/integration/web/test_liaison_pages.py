@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import CHEAP, CSRF
-from tests.integration.web.test_secretary_pages import _port
+from tests.service_fixtures import port_from_env
 from tests.stack import JINHAI, Stack, eventually, running_stack, scratch_database
 from tests.unit.test_photos import phone_photo
 from whistle.domain.rejections import render
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.integration
 
 GRID = f"{JINHAI}.g01"  # the grid's rule: 城管 (urban_management) leads
 PASSWORD = "liaison-pass-2026"
-PORTS = {"WHISTLE_HTTP_PORT": _port("WHISTLE_TEST_HTTP_PORT"),
-         "WHISTLE_WORKER_WEB_PORT": _port("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
+PORTS = {"WHISTLE_HTTP_PORT": port_from_env("WHISTLE_TEST_HTTP_PORT"),
+         "WHISTLE_WORKER_WEB_PORT": port_from_env("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
 """Ports given by the environment (a shared machine assigns them), else free ones."""
 
 

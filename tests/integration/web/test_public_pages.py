@@ -26,11 +26,10 @@ from tests.integration.web.test_secretary_pages import (
     PASSWORD,
     _csrf,
     _people,
-    _port,
     _post,
     _token,
 )
-from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.service_fixtures import isolated_env, port_from_env, settings_of, supervised
 from tests.unit.test_photos import phone_photo
 from whistle.attachments import photos
 from whistle.domain import load_rules
@@ -47,8 +46,8 @@ async def test_published_results_are_public_and_carry_no_personal_data(
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, fresh_database, unique_name("t"))
     env["WHISTLE_REPLY_TIMEOUT_S"] = "60"
-    env["WHISTLE_HTTP_PORT"] = _port("WHISTLE_TEST_HTTP_PORT")
-    env["WHISTLE_WORKER_WEB_PORT"] = _port("WHISTLE_TEST_WORKER_PORT")
+    env["WHISTLE_HTTP_PORT"] = port_from_env("WHISTLE_TEST_HTTP_PORT")
+    env["WHISTLE_WORKER_WEB_PORT"] = port_from_env("WHISTLE_TEST_WORKER_PORT")
     settings = settings_of(env)
     await ensure_topics(settings)
     lead = load_rules().match("parking", JINHAI).lead

@@ -8,7 +8,6 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from projections.migrate import LIVE_SCHEMA
 from tests.conftest import unique_name
 from tests.integration.api.test_api_with_services import eventually
 from tests.integration.web.conftest import CHEAP, CSRF
-from tests.service_fixtures import free_port, isolated_env, settings_of, supervised
+from tests.service_fixtures import isolated_env, port_from_env, settings_of, supervised
 from whistle.api.account_store import PgUsers, migrate_api
 from whistle.domain import load_rules
 from whistle.topics import ensure_topics
@@ -71,18 +70,13 @@ async def _token(dsn: str, department: str) -> str:
         await pool.close()
 
 
-def _port(name: str) -> str:
-    """A port given by the environment (shared machines assign them), else a free one."""
-    return os.environ.get(name) or str(free_port())
-
-
 async def test_a_whistle_raised_on_the_form_is_routed_listed_called_back_and_published(
     kafka_bootstrap: str, fresh_database: str, tmp_path: Path
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, fresh_database, unique_name("t"))
     env["WHISTLE_REPLY_TIMEOUT_S"] = "60"
-    env["WHISTLE_HTTP_PORT"] = _port("WHISTLE_TEST_HTTP_PORT")
-    env["WHISTLE_WORKER_WEB_PORT"] = _port("WHISTLE_TEST_WORKER_PORT")
+    env["WHISTLE_HTTP_PORT"] = port_from_env("WHISTLE_TEST_HTTP_PORT")
+    env["WHISTLE_WORKER_WEB_PORT"] = port_from_env("WHISTLE_TEST_WORKER_PORT")
     settings = settings_of(env)
     await ensure_topics(settings)
     lead = load_rules().match("parking", JINHAI).lead

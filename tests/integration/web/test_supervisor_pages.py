@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import unique_name
 from tests.integration.web.conftest import CHEAP, CSRF
-from tests.integration.web.test_secretary_pages import _port
+from tests.service_fixtures import port_from_env
 from tests.stack import JINHAI, Stack, eventually, running_stack, scratch_database
 from whistle.web.accounts import PgAccounts
 from whistle.web.liaison_routes import CHINA
@@ -51,8 +51,8 @@ def stack(
 ) -> Iterator[Stack]:
     """worker + projector + API on a fresh database and topics, a supervisor of 同安 who logs in."""
     tmp = tmp_path_factory.mktemp("supervisor")
-    ports = {"WHISTLE_HTTP_PORT": _port("WHISTLE_TEST_HTTP_PORT"),
-             "WHISTLE_WORKER_WEB_PORT": _port("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
+    ports = {"WHISTLE_HTTP_PORT": port_from_env("WHISTLE_TEST_HTTP_PORT"),
+             "WHISTLE_WORKER_WEB_PORT": port_from_env("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
     with (
         scratch_database(database_url, "supervisor") as dsn,
         running_stack(tmp, kafka_bootstrap, dsn, unique_name("supervisor"), extra_env=ports) as run,

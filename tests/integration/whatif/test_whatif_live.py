@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import unique_name
-from tests.service_fixtures import settings_of
+from tests.service_fixtures import port_from_env, settings_of
 from tests.short_sla_policies import ACK_WITHIN_S, SUPERVISION_AFTER_S, write_short_sla_policies
 from tests.stack import Stack, running_stack, scratch_database
 from whistle.read.resolution_metrics import GROUPS, ROLLUP_COUNTS, metrics
@@ -34,7 +34,8 @@ from whistle.whatif.run import history_now, run_whatif
 pytestmark = pytest.mark.integration
 
 CHINA = ZoneInfo("Asia/Shanghai")
-PORTS = {"WHISTLE_HTTP_PORT": "18320", "WHISTLE_WORKER_WEB_PORT": "18321"}
+PORTS = {"WHISTLE_HTTP_PORT": port_from_env("WHISTLE_TEST_HTTP_PORT"),
+         "WHISTLE_WORKER_WEB_PORT": port_from_env("WHISTLE_TEST_WORKER_PORT")}  # fmt: skip
 """This suite's servers (the ports assigned to the what-if work)."""
 RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "average_score", "score")
 
