@@ -332,6 +332,7 @@ class CaseReplay:
             department = event.get("department") or case["lead_department"] or ""
             self.outcome.escalations[side][department] += 1
         apply_event(model, event, "", None, None, self.stats)
+        model.timeline.clear()  # the projector's timeline rows: never read by a replay
         if event["type"] == "CaseRouted" and RULE not in case:
             case[RULE] = event["rule_id"]
 
