@@ -1,7 +1,8 @@
 """The administrator's pages in headless Chromium on a desktop, over the real service (worker,
 projector and API processes on Kafka and PostgreSQL): the demo admin opens the configuration
-(the versions, the routing rules' draft, its preview with the owner that changes), registers
-a department's webhook endpoint and sees its signing secret once; the demo secretary, on a
+(the versions, the routing rules' draft, its preview with the owner that changes, the draft's
+what-if over the demo's history and its report to forward), registers a department's webhook
+endpoint, sees its signing secret once and opens its deliveries; the demo secretary, on a
 phone, sets an e-mail and quiet hours on the notification settings page after a bad e-mail is
 refused beside the field. axe-core checks each page (no serious or critical violation) and
 each page is photographed into docs/screenshots/ (admin-*, notify-settings*)."""
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import DESKTOP, PHONE, check, chromium, signed_in
-from tests.stack import Stack
+from tests.stack import Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,14 @@ async def test_the_admin_previews_a_routing_draft_and_registers_a_webhook_endpoi
 ) -> None:
     stack, passwords = service
     url = stack.base
+    raiser = {"Authorization": f"Bearer {stack.tokens['secretary']}"}
+    body = {"category": "parking", "title": "金海路口违停", "address": "金海社区金海路口"}
+    raised = api.post("/v1/cases", json=body, headers=raiser)
+    assert raised.status_code == 201, raised.text
+    case_id = raised.json()["case_id"]
+    eventually(
+        lambda: api.get(f"/v1/cases/{case_id}", headers=raiser).json().get("status") == "routed"
+    )
     async with chromium() as browser:
         page = await signed_in(browser, url, "admin", passwords["admin"], DESKTOP)
         await page.get_by_role("link", name="配置管理").click()
@@ -47,12 +56,27 @@ async def test_the_admin_previews_a_routing_draft_and_registers_a_webhook_endpoi
         await page.locator("#kind-routing").click()
         await page.wait_for_url(f"{url}/admin/config/routing")
         draft = page.locator("#f-document_routing")
+        await check(page, "admin-config-routing", DESKTOP["width"])
         await draft.fill(_moved(await draft.input_value()))
         await page.locator("#preview").click()
         await page.wait_for_url(f"{url}/admin/config/draft/preview")
         diff = await page.inner_text("#diff")
-        assert "归属变化" in diff and "tongan.datong.jinhai" in diff, diff
+        assert "归属变化" in diff and "金海社区 · " in diff and "牵头 " in diff, diff
         await check(page, "admin-config-preview", DESKTOP["width"])
+
+        await page.locator("#run-whatif").click()
+        await page.wait_for_url(f"{url}/admin/config/draft/whatif")
+        summary = await page.inner_text("#whatif-summary")
+        assert "0 件会改派" not in summary, summary  # the parking whistle above moves
+        assert case_id in await page.inner_text("#whatif-moved")
+        await check(page, "admin-config-whatif", DESKTOP["width"])
+        async with page.context.expect_page() as opened:
+            await page.locator("#whatif-report").click()
+        report = await opened.value
+        await report.wait_for_load_state()
+        assert "三率" in await report.inner_text("body")
+        await check(report, "admin-config-whatif-report", DESKTOP["width"])
+        await report.close()
 
         await page.goto(f"{url}/")
         await page.get_by_role("link", name="Webhook 端点").click()
@@ -81,6 +105,10 @@ async def test_the_admin_previews_a_routing_draft_and_registers_a_webhook_endpoi
         assert HOOK in row and "派单、超时" in row and "启用" in row, row
         assert secret not in await page.content(), "the secret is shown once"
         await check(page, "admin-webhooks", DESKTOP["width"])
+        await page.locator("table.webhooks tbody tr a").first.click()
+        await page.wait_for_url(f"{url}/admin/webhooks/*")
+        assert HOOK in await page.inner_text("main")
+        await check(page, "admin-webhook-deliveries", DESKTOP["width"])
     listed = api.get("/v1/webhooks", headers={"Authorization": f"Bearer {stack.tokens['admin']}"})
     assert [e["url"] for e in listed.json()] == [HOOK], listed.text
 

@@ -136,7 +136,7 @@ async def what_if(
         follower.history,
     )  # fmt: skip
     if format == "html":
-        from whistle.whatif.report import html_report
+        from whistle.whatif.report import html_report, names
 
-        return HTMLResponse(html_report(result, lang))
+        return HTMLResponse(html_report(result, lang, names(version.document, lang)))
     return result

@@ -29,7 +29,9 @@ from whistle.api.whatif_routes import MAX_DAYS, PROCESSES, ChangeIn, WhatIfIn, _
 from whistle.config.follower import PublishRefused
 from whistle.config.service import Changes, ConfigService, DryRun, Invalid, Publisher, Refused
 from whistle.config.versions import KINDS, Kind, KindInvalid, changed_kinds, kind_document
+from whistle.web.config_diff import diff_lines
 from whistle.web.pages import FormPage, Page, PageError, form, redirect, render, roles
+from whistle.whatif.report import names
 
 REFUSALS = {
     "stale": "refused_stale",
@@ -172,12 +174,13 @@ def _preview(
         addable=[k for k in KINDS if k not in texts],
         errors=errors,
         findings=findings,
-        changes=None if run is None else run.diff.model_dump(mode="json"),
+        changes=None if run is None else diff_lines(page, run.diff, run.proposed),
         changed=changed,
         base_version=(run.base.version if run else _service(page).latest().version),
         values=values,
         whatif=whatif,
         clock_words={s: page.t(f"clock_status_{s}") for s in CLOCK_STATUSES},
+        names=names(run.proposed if run else _service(page).latest().document, page.lang),
     )
 
 
@@ -250,7 +253,8 @@ async def whatif_report(page: Annotated[FormPage, Depends(form(admin_page))]) ->
         return _preview(page, texts, run, errors, 422)
     from whistle.whatif.report import html_report
 
-    return HTMLResponse(html_report(result, page.lang))
+    known = names(run.proposed if run else _service(page).latest().document, page.lang)
+    return HTMLResponse(html_report(result, page.lang, known))
 
 
 @router.post("/admin/config/draft/publish", response_class=HTMLResponse, include_in_schema=False)

@@ -201,9 +201,10 @@ def _run(args: argparse.Namespace, lang: str) -> int:
     if bar is not None:
         bar.end()
     if args.html is not None:
-        from whistle.whatif.report import html_report
+        from whistle.whatif.report import html_report, names
 
-        args.html.write_text(html_report(result, lang), encoding="utf-8")
+        known = names(version.document, lang)
+        args.html.write_text(html_report(result, lang, known), encoding="utf-8")
         print(say("written", lang, path=args.html), file=sys.stderr)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

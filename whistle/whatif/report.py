@@ -7,8 +7,12 @@ viewers block scripts (the usual way such a report is forwarded).
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from whistle.domain.configuration import Configuration
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("假设分析报告", "What-if report"),
@@ -45,7 +49,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "resolution_rate": ("解决率", "resolution"),
     "satisfaction_rate": ("满意率", "satisfaction"),
     "score": ("综合得分", "score"),
+    "met": ("按时", "met"),
+    "breached": ("超时", "breached"),
+    "running": ("计时中", "running"),
+    "paused": ("暂停", "paused"),
+    "released": ("已释放", "released"),
+    "stopped": ("已停止", "stopped"),
+    "absent": ("无此时钟", "absent"),
 }
+CHINA = ZoneInfo("Asia/Shanghai")
 COLOURS = ("#8c8c8c", "#d4380d")
 STYLE = (
     "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:2em;"
@@ -89,18 +101,36 @@ def _bars(labels: list[str], pairs: list[tuple[float, float]], unit: str = "") -
     return "".join(parts)
 
 
+def names(config: Configuration, lang: str) -> dict[str, str]:
+    """Department and category code → its name in ``lang`` (categories have Chinese names
+    only: their codes in English)."""
+    found = {c: d.name_en if lang == "en" else d.name_zh for c, d in config.departments.items()}
+    if lang != "en":
+        found |= {code: c.name for code, c in config.routing.categories.items()}
+    return found
+
+
+def _china(instant: str) -> str:
+    """An ISO instant as ``2026-12-03 00:00`` China time (the what-if's range is in days there)."""
+    return datetime.fromisoformat(instant).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
 def _value(row: dict[str, Any] | None, name: str) -> float:
     value = (row or {}).get(name)
     return float(value) if value is not None else 0.0
 
 
-def _arrow(entry: dict[str, Any], name: str) -> str:
-    """``original → proposed`` of one figure (a rate in per cent, a list joined)."""
+def _arrow(entry: dict[str, Any], name: str, names: dict[str, str] | None = None) -> str:
+    """``original → proposed`` of one figure (a rate in per cent, a list joined, a department
+    by its name in ``names``)."""
+    known = names or {}
     shown = []
     for side in ("original", "proposed"):
         value = (entry.get(side) or {}).get(name)
         if isinstance(value, list):
-            value = ",".join(value)
+            value = "、".join(str(known.get(v, v)) for v in value)
+        elif isinstance(value, str):
+            value = known.get(value, value)
         elif name.endswith("_rate") and value is not None:
             value = f"{100 * value:.1f}%"
         elif isinstance(value, float):
@@ -118,8 +148,19 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{cells}</tr>{body}</table>"
 
 
-def html_report(result: dict[str, Any], lang: str = "zh") -> str:
-    """The report of a what-if answer (``whistle.whatif.answer``)."""
+def html_report(
+    result: dict[str, Any], lang: str = "zh", names: dict[str, str] | None = None
+) -> str:
+    """The report of a what-if answer (``whistle.whatif.answer``); departments by their names
+    in ``names`` (code → name in ``lang``) where given, else by their codes."""
+    known = names or {}
+
+    def named(code: str) -> str:
+        return known.get(code, code)
+
+    def status(word: str) -> str:
+        return _say(word, lang) if word in WORDS else word
+
     version = result["proposed_version"]
     legend = (
         f'<p class="legend"><span style="background:{COLOURS[0]}"></span>'
@@ -135,7 +176,11 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
     for item in result["weekly_load"]:
         a, b = weekly.get(item["department"], (0, 0))
         weekly[item["department"]] = (a + item["original"], b + item["proposed"])
-    since, until, kinds = result["since"], result["until"], ", ".join(version["kinds"])
+    since, until, kinds = (
+        _china(result["since"]),
+        _china(result["until"]),
+        ", ".join(version["kinds"]),
+    )
     sections = [
         f"<h1>{_say('title', lang)}</h1>",
         "<p>" + _say("range", lang, since=since, until=until, cases=result["cases"]) + "</p>",
@@ -145,7 +190,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
         _bars([WORDS[r][lang == "en"] for r in (*rates, "score")], rate_pairs),
         f"<h2>{_say('departments', lang)}</h2>",
         _bars(
-            [d["group"] for d in departments],
+            [named(d["group"]) for d in departments],
             [
                 (_value(d["original"], "breaches"), _value(d["proposed"], "breaches"))
                 for d in departments
@@ -159,7 +204,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
             * 1,
             [
                 [
-                    d["group"],
+                    named(d["group"]),
                     _arrow(d, "dispatched"),
                     _arrow(d, "breaches"),
                     _arrow(d, "response_rate"),
@@ -168,7 +213,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
             ],
         ),
         f"<h2>{_say('weekly', lang)}</h2>",
-        _bars(list(weekly), [(float(a), float(b)) for a, b in weekly.values()]),
+        _bars([named(d) for d in weekly], [(float(a), float(b)) for a, b in weekly.values()]),
         _table(
             [
                 _say("department", lang),
@@ -177,7 +222,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
                 _say("proposed", lang),
             ],
             [
-                [w["department"], w["week"], w["original"], w["proposed"]]
+                [named(w["department"]), w["week"], w["original"], w["proposed"]]
                 for w in result["weekly_load"]
             ],
         ),
@@ -187,8 +232,8 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
             [
                 [
                     m["case_id"],
-                    _arrow(m, "lead"),
-                    _arrow(m, "supporting"),
+                    _arrow(m, "lead", known),
+                    _arrow(m, "supporting", known),
                     _arrow(m, "rule_id"),
                 ]
                 for m in result["moved"]["examples"]
@@ -197,7 +242,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
         f"<h2>{_say('rerouted', lang)}</h2>",
         _table(
             [_say("department", lang), _say("week", lang), _say("count", lang)],
-            [[r["department"], r["week"], r["assignments"]] for r in result["rerouted"]],
+            [[named(r["department"]), r["week"], r["assignments"]] for r in result["rerouted"]],
         ),
         f"<h2>{_say('clocks', lang)}</h2>",
         _table(
@@ -208,7 +253,7 @@ def html_report(result: dict[str, Any], lang: str = "zh") -> str:
                 _say("count", lang),
             ],
             [
-                [c["department"], c["original"], c["proposed"], c["clocks"]]
+                [named(c["department"]), status(c["original"]), status(c["proposed"]), c["clocks"]]
                 for c in result["clocks"]["changes"]
             ],
         ),

@@ -226,7 +226,7 @@ def test_the_admin_page_previews_a_proposal_over_http(stack: Stack) -> None:
         assert result["overall"]["proposed"]["dispatched"] == 1
         assert result["overall"]["original"]["dispatched"] == 4
         html = http.post("/v1/config/whatif?format=html", json=body, headers=_auth(stack, "admin"))
-        assert html.status_code == 200 and "<svg" in html.text and "civil_affairs" in html.text
+        assert html.status_code == 200 and "<svg" in html.text and "民政局" in html.text
         backwards = {**body, "since": until.isoformat(), "until": since.isoformat()}
         wrong = http.post(
             "/v1/config/whatif",
@@ -283,7 +283,8 @@ def _moved_to_civil_affairs(html: str, case_id: str) -> str:
     the rule that decided it."""
     moved = re.search(r'<table id="whatif-moved">(.*?)</table>', html, re.S)
     assert moved, html[-3000:]
-    assert case_id in moved.group(1) and "civil_affairs" in moved.group(1)
+    assert f'data-case="{case_id}" data-lead="civil_affairs"' in moved.group(1)
+    assert "民政局" in moved.group(1)  # the department's name, not its code
     assert "tongan.datong.jinhai.tourist_crowds" in moved.group(1)
     return moved.group(1)
 
@@ -399,13 +400,13 @@ def test_one_what_if_of_a_routing_and_a_policy_draft_from_the_page_and_the_cli(
         clocks = re.search(r'<table id="whatif-clock-cases">(.*?)</table>', page.text, re.S)
         assert clocks, page.text[-3000:]
         late = [r for r in re.findall(r"<tr>(.*?)</tr>", clocks.group(1), re.S) if sanitation in r]
-        assert late and "办结 · urban_management" in late[0]
+        assert late and "办结 · 城市管理局（城管）" in late[0]
         assert re.search(r"按时</td><td>超时", late[0]), late
         rows = _row(page.text, "whatif-categories", "sanitation")
         before, after = (int(n) for n in rows["breaches"])
         assert after == before + 1  # the one resolve clock; signing-for is held as logged
         tourist_rates = _row(page.text, "whatif-categories", "tourist_crowds")
-        assert tourist_rates["response"][1] == "0.0"  # civil_affairs never saw a case
+        assert tourist_rates["response"][1] == "0.0%"  # civil_affairs never saw a case
         report = http.post("/admin/config/draft/whatif/report", data=form)
         assert report.status_code == 200 and "<svg" in report.text
 
