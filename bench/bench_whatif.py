@@ -64,6 +64,13 @@ from whistle.whatif.tally import Tally, replay_case
 TEMPLATE = "TPL-000000"
 DAYS = 28
 HORIZON = T0 + timedelta(days=DAYS + 30)
+
+
+def horizon(days: int) -> datetime:
+    """Where a log of cases raised over ``days`` ends: 30 days after the last raise."""
+    return T0 + timedelta(days=days + 30)
+
+
 MOVED = {
     "random": ("tongan.datong.jinhai.parking", "urban_management", ["public_security"]),
     "templates": ("tongan.datong.jinhai.tourist_crowds", "civil_affairs", []),
@@ -114,10 +121,10 @@ def templates() -> list[bytes]:
 
 
 def case_logs(
-    shape: str, count: int, first: int = 0, total: int | None = None
+    shape: str, count: int, first: int = 0, total: int | None = None, days: int = DAYS
 ) -> Iterator[CaseLog]:
     """Cases ``first`` .. ``first + count`` of ``total`` (default ``count``) spread over
-    ``DAYS``, one at a time (case id, encoded events in order)."""
+    ``days`` (random shape), one at a time (case id, encoded events in order)."""
     if shape == "templates":
         shapes = templates()
         for i in range(first, first + count):
@@ -125,12 +132,12 @@ def case_logs(
             raw = shapes[i % len(shapes)].replace(TEMPLATE.encode(), case_id.encode())
             yield case_id, raw.split(b"\n")
         return
-    spacing = timedelta(days=DAYS) / (total or count)
+    spacing = timedelta(days=days) / (total or count)
     rng = random.Random(first)
     for story in random_stories(
         rng, count, T0, spacing, "R-{:08d}".format, first=first, by_rules=True
     ):
-        story.fire_until(HORIZON)
+        story.fire_until(horizon(days))
         yield story.case_id, [encode(e) for e in story.events]
 
 
@@ -206,21 +213,22 @@ async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[
     return cases, events
 
 
-def _produce_share(job: tuple[str, str, str, int, int, int, bool]) -> tuple[int, int]:
+def _produce_share(job: tuple[str, str, str, int, int, int, bool, int]) -> tuple[int, int]:
     """One process's share of the cases, generated and produced (cases, events)."""
-    bootstrap, topic, shape, first, count, total, timed = job
-    logs = case_logs(shape, count, first, total)
+    bootstrap, topic, shape, first, count, total, timed, days = job
+    logs = case_logs(shape, count, first, total, days)
     return asyncio.run(produce(bootstrap, topic, in_time_order(logs) if timed else logs))
 
 
 def produce_parallel(
-    bootstrap: str, topic: str, shape: str, total: int, processes: int, timed: bool
-) -> tuple[int, int]:
+    bootstrap: str, topic: str, shape: str, total: int, processes: int, timed: bool,
+    days: int = DAYS,
+) -> tuple[int, int]:  # fmt: skip
     """``total`` cases generated and produced by ``processes`` processes, each its range of
     cases (``timed``: each range's events in time order), in (cases, events)."""
     share = -(-total // processes)
     jobs = [
-        (bootstrap, topic, shape, first, min(share, total - first), total, timed)
+        (bootstrap, topic, shape, first, min(share, total - first), total, timed, days)
         for first in range(0, total, share)
     ]
     context = multiprocessing.get_context("spawn")
@@ -254,6 +262,10 @@ def main() -> None:
         help="the log's order: events in time order (cases interleaved, as live) or by case",
     )  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--days", type=int, default=DAYS,
+        help="end to end: the days the cases are raised over (same rate, longer log: memory)",
+    )  # fmt: skip
     args = parser.parse_args()
     version = changed_version(args.shape)
 
@@ -308,16 +320,18 @@ def main() -> None:
         started = time.perf_counter()
         cases, big_events = produce_parallel(
             settings.bootstrap, topic, args.shape, args.kafka_cases, args.processes,
-            args.order == "time",
+            args.order == "time", args.days,
         )  # fmt: skip
         produced = time.perf_counter() - started
         print(f"generated and produced {cases:,} cases, {big_events:,} events in {produced:.0f} s "
               f"to topic prefix {prefix}", flush=True)  # fmt: skip
         if args.produce_only:
             return
-    since, until = T0 - timedelta(days=1), T0 + timedelta(days=DAYS + 1)
+    since, until = T0 - timedelta(days=1), T0 + timedelta(days=args.days + 1)
     started = time.perf_counter()
-    combined = run_parallel(settings, version, since, until, HORIZON, args.processes, mirror=mirror)
+    combined = run_parallel(
+        settings, version, since, until, horizon(args.days), args.processes, mirror=mirror
+    )
     wall = time.perf_counter() - started
     assert cases < 0 or combined.cases == cases, (combined.cases, cases)
     cases = combined.cases
@@ -326,7 +340,8 @@ def main() -> None:
         f"end to end via Kafka, {args.processes} processes over {args.partitions} partitions: "
         f"{cases:,} cases, {big_events:,} events in {wall:.1f} s = {rate:,.0f} events/s, "
         f"{cases / wall:,.0f} cases/s (generate and produce, not timed: {produced:.1f} s); "
-        f"largest replay process peak RSS (VmHWM) {combined.peak_rss_mib:,.0f} MiB; "
+        f"largest replay process peak RSS (VmHWM) {combined.peak_rss_mib:,.0f} MiB, most cases "
+        f"held at once by one process {combined.peak_open:,}; "
         f"moved {combined.moved:,}"
     )
     per_case = big_events / cases

@@ -118,6 +118,7 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
         async for _tp, records in _records(consumer, starts, ends, progress):
             for r in records:
                 _take(r, last, replays, proposed, tally, job.horizon)
+            tally.peak_open = max(tally.peak_open, len(replays))
         for key in list(replays):  # none: every case ends at its last offset
             tally.add(replays.pop(key).finish())
         tally.peak_rss_mib = peak_rss_mib()

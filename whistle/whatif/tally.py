@@ -181,6 +181,8 @@ class Tally:
     events: int = 0
     peak_rss_mib: float = 0.0
     """The largest peak resident memory (``VmHWM``) of the processes that replayed it."""
+    peak_open: int = 0
+    """The most cases one process held open at once (what its memory grows with)."""
 
     def in_range(self, raised_at: datetime | None) -> bool:
         """Whether a case raised at ``raised_at`` is in the what-if's cohort."""
@@ -227,6 +229,7 @@ class Tally:
         self.moved += other.moved
         self.events += other.events
         self.peak_rss_mib = max(self.peak_rss_mib, other.peak_rss_mib)
+        self.peak_open = max(self.peak_open, other.peak_open)
         room = EXAMPLES - len(self.moved_examples)
         self.moved_examples += other.moved_examples[: max(0, room)]
         room = EXAMPLES - len(self.clock_examples)
