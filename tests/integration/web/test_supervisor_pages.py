@@ -1,6 +1,7 @@
 """The supervisor's pages over the real service (worker, projector, API processes on Kafka and
 PostgreSQL): a 退单 ruling, a refused ruling without an outcome (the message beside the field)
-and a manual 督办 posted from the case page become the decider's events; the metrics page's
+and a manual 督办 posted from the case page become the decider's events; an extension is
+granted and a second refused (without a reason: refused beside the field) from the case page; the metrics page's
 charts and its CSV and XLSX exports carry the read model's figures (``/v1/metrics`` over the
 same range)."""
 
@@ -174,5 +175,71 @@ def test_rulings_and_escalation_from_the_pages_and_the_exports(stack: Stack) -> 
 
     outside = page.get("/supervisor/metrics?level=street&area=siming")
     assert outside.status_code == 403
+    page.close()
+    api.close()
+
+
+def test_an_extension_is_granted_and_a_second_refused_from_the_case_page(stack: Stack) -> None:
+    """城管 asks (API) for more time on its resolve clock; the supervisor sees it waiting on the
+    workspace and the case page, grants it there (the requested due time); a second request is
+    refused with a reason; a refusal without a reason is refused beside the field."""
+    api = httpx.Client(base_url=stack.base, timeout=90)
+    raiser = {"Authorization": f"Bearer {stack.tokens['secretary']}"}
+    liaison = {"Authorization": f"Bearer {stack.tokens['liaison']}"}
+    supervisor = {"Authorization": f"Bearer {stack.tokens['supervisor']}"}
+    body = {"category": "parking", "title": "路口长期占道", "address": "金海社区", "grid": GRID}
+    raised = api.post("/v1/cases", json=body, headers=raiser)
+    assert raised.status_code == 201, raised.text
+    case_id = raised.json()["case_id"]
+
+    def events() -> list[dict[str, Any]]:
+        got = api.get(f"/v1/cases/{case_id}/timeline", headers=supervisor)
+        return got.json()["events"] if got.status_code == 200 else []
+
+    def kinds() -> list[str]:
+        return [e["type"] for e in events()]
+
+    eventually(lambda: "CaseRouted" in kinds())
+    signed = api.post(f"/v1/cases/{case_id}/acknowledge", headers=liaison, json={})
+    assert signed.status_code in (200, 201, 202), signed.text
+    eventually(lambda: "DepartmentAcknowledged" in kinds())
+    wanted = (datetime.now(CHINA) + timedelta(days=20)).replace(second=0, microsecond=0)
+
+    def ask(reason: str, until: datetime) -> None:
+        wish = {"clock": "resolve", "until": until.isoformat(), "reason": reason}
+        asked = api.post(f"/v1/cases/{case_id}/extension", headers=liaison, json=wish)
+        assert asked.status_code in (200, 201, 202), asked.text
+
+    ask("需协调产权单位", wanted)
+    page = httpx.Client(base_url=stack.base, timeout=90)
+    login = page.get("/login")
+    answer = page.post("/login", data={"csrf_token": _token(login.text),
+                                       "username": "sup-page", "password": PASSWORD})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    eventually(lambda: "需协调产权单位" in page.get("/supervisor").text)
+    work = eventually(lambda: (w := page.get(f"/supervisor/cases/{case_id}")) and
+                      'id="act-grant"' in w.text and w)  # fmt: skip
+    key = re.search(r'name="clock_key" value="([^"]+)"', work.text)
+    assert key, work.text
+    assert wanted.strftime("%Y-%m-%dT%H:%M") in work.text  # the requested time, prefilled
+    granted = page.post(f"/supervisor/cases/{case_id}/grant", data={
+        "csrf_token": _token(work.text), "clock_key": key.group(1),
+        "until": wanted.strftime("%Y-%m-%dT%H:%M"), "note": "同意延期"})  # fmt: skip
+    assert granted.status_code == 303, granted.text
+    done = eventually(lambda: [e for e in events() if e["type"] == "ExtensionGranted"])
+    assert datetime.fromisoformat(done[0]["body"]["due_at"]) == wanted, done
+
+    ask("再次申请", wanted + timedelta(days=10))  # later than the granted time, or refused
+    work = eventually(lambda: (w := page.get(f"/supervisor/cases/{case_id}")) and
+                      "再次申请" in w.text and w)  # fmt: skip
+    bare = page.post(f"/supervisor/cases/{case_id}/refuse",
+                     data={"csrf_token": _token(work.text), "clock_key": key.group(1)})  # fmt: skip
+    assert bare.status_code == 422 and 'id="e-refuse-reason" role="alert"' in bare.text, bare.text
+    assert "ExtensionRefused" not in kinds()
+    refused = page.post(f"/supervisor/cases/{case_id}/refuse", data={
+        "csrf_token": _token(work.text), "clock_key": key.group(1),
+        "reason": "已延期一次"})  # fmt: skip
+    assert refused.status_code == 303, refused.text
+    eventually(lambda: "ExtensionRefused" in kinds())
     page.close()
     api.close()
