@@ -1,9 +1,9 @@
 """The supervisor's pages over the real service (worker, projector, API processes on Kafka and
 PostgreSQL): a 退单 ruling, a refused ruling without an outcome (the message beside the field)
 and a manual 督办 posted from the case page become the decider's events; an extension is
-granted and a second refused (without a reason: refused beside the field) from the case page; the metrics page's
-charts and its CSV and XLSX exports carry the read model's figures (``/v1/metrics`` over the
-same range)."""
+granted and a second refused (without a reason: refused beside the field) from the case page;
+the metrics page's charts and its CSV and XLSX exports carry the read model's figures
+(``/v1/metrics`` over the same range)."""
 
 from __future__ import annotations
 
