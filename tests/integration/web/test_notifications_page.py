@@ -116,9 +116,8 @@ async def test_empty_and_show_more(site: Site) -> None:
         form = {"csrf_token": token.group(1), "before": more.group(1)}
         marked = await client.post(f"/notifications/{ids[0]}/read", data=form)
         assert marked.status_code == 303
-        assert marked.headers["location"] == (
-            f"/notifications?before={ids[5]}&marked=1#n-{ids[0]}"
-        )
+        back_to = f"/notifications?before={ids[5]}&marked=1#n-{ids[0]}"
+        assert marked.headers["location"] == back_to
         back = (await client.get(marked.headers["location"])).text
         assert "已标为已读。" in back and back.count('class="note unread"') == 4
         assert badge(back) == "24"
