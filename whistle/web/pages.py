@@ -148,8 +148,9 @@ async def public_page(request: Request) -> Page:
 
 async def _unread(request: Request, session: Session | None) -> int | None:
     """The logged-in visitor's unread count for the navigation: one count (on the inbox's
-    partial index) for a page a browser opens, none for a form, a photo, a stream or an htmx
-    request (``Sec-Fetch-Dest`` other than ``document``), which show no navigation."""
+    partial index) for a page a browser opens; none for a photo, a stream or an htmx request
+    (``Sec-Fetch-Dest`` other than ``document``), which show no navigation, nor for a form
+    (a form shown again with its errors has the 通知 link without the count)."""
     inbox: Inbox | None = getattr(request.app.state.services, "inbox", None)
     headers = request.headers
     if session is None or inbox is None or request.method not in ("GET", "HEAD"):
