@@ -21,7 +21,7 @@ from tests.service_fixtures import free_port
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
-from whistle.notify.inbox import ensure_schema
+from whistle.notify.inbox import Inbox, ensure_schema
 from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead
 from whistle.service.cli import _demo_logins, _demo_users
@@ -56,6 +56,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[tuple[str, 
         kafka_probe=_no_probe,
         accounts=PgAccounts(pool),  # the production Argon2 cost and lockout (5 failures)
         notifier=NotifierStore(pool, secret_box(settings)),  # as the demo sealed its addresses
+        inbox=Inbox(pool),  # the navigation's 通知 link, as in production
     )
     app = create_app(settings, services)
     port = PORT or free_port()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +29,7 @@ ASSETS = {
 }
 POLL_S = 0.5
 HEARTBEAT_S = 15.0
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
@@ -103,12 +105,18 @@ async def board(services: Services, scope: Scope, max_age_s: float = POLL_S / 2)
 
 
 def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
-    """One server-sent event."""
+    """One server-sent event, its data as JSON."""
+    payload = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+    return sse_text(event, payload, event_id)
+
+
+def sse_text(event: str, text: str, event_id: str | None = None) -> bytes:
+    """One server-sent event, its data ``text`` as it is: a ``data`` line for each of its lines
+    (split where the client splits, at CR, LF or CRLF, which the client joins back with LF)."""
     lines = [f"event: {event}"]
     if event_id:
         lines.append(f"id: {event_id}")
-    payload = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
-    lines.append(f"data: {payload}")
+    lines += [f"data: {line}" for line in LINE_BREAK.split(text)]
     return ("\n".join(lines) + "\n\n").encode()
 
 

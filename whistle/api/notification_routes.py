@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -142,15 +143,36 @@ async def mark_all_read(principal: CurrentPrincipal, services: CurrentServices) 
     return Marked(marked=marked, unread=0)
 
 
-def _after(last_event_id: str | None) -> int | None:
+def resume_after(last_event_id: str | None) -> int | None:
     """The id a reconnecting EventSource resumes after (``Last-Event-ID``), if it is one."""
     if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
         return min(int(last_event_id), 2**62) if len(last_event_id) < 20 else None
     return None
 
 
+@dataclass(frozen=True)
+class InboxEvents:
+    """What a stream says in its two events (the unread count; one new notification) and how
+    it writes an event (``sse``: JSON; ``sse_text``: text as it is, e.g. an HTML fragment)."""
+
+    unread: Callable[[int], Any]
+    notification: Callable[[dict[str, Any]], Any]
+    encode: Callable[[str, Any, str | None], bytes] = sse
+
+
+JSON_EVENTS = InboxEvents(
+    lambda count: {"unread": count},
+    lambda item: NotificationOut(**item).model_dump(mode="json"),
+)
+"""The API's events (the workspace pages write HTML fragments instead)."""
+
+
 async def inbox_events(
-    request: Request, inbox: Inbox, user_id: str, after: int | None
+    request: Request,
+    inbox: Inbox,
+    user_id: str,
+    after: int | None,
+    write: InboxEvents = JSON_EVENTS,
 ) -> AsyncIterator[bytes]:
     """``unread`` at once; then each new ``notification`` (id: its notification id) and the new
     ``unread`` count whenever the inbox changes; a comment as heartbeat."""
@@ -160,21 +182,20 @@ async def inbox_events(
         if after is None:
             after = await inbox.newest_id(user_id)
         count = await inbox.unread(user_id)
-        yield sse("unread", {"unread": count})
-        idle, quiet = 0, 0.0
+        yield write.encode("unread", write.unread(count), None)
+        idle, quiet = POLL_EVERY, 0.0  # read at once: what a reconnecting client missed
         while not await request.is_disconnected():
             if woken.is_set() or idle >= POLL_EVERY:
                 woken.clear()
                 idle = 0
                 for item in await inbox.since(user_id, after):
                     after = item["notification_id"]
-                    body = NotificationOut(**item).model_dump(mode="json")
-                    yield sse("notification", body, str(after))
+                    yield write.encode("notification", write.notification(item), str(after))
                     quiet = 0.0
                 now = await inbox.unread(user_id)
                 if now != count:
                     count, quiet = now, 0.0
-                    yield sse("unread", {"unread": count})
+                    yield write.encode("unread", write.unread(count), None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), WAKE_S)
             idle += 0 if woken.is_set() else 1
@@ -185,6 +206,21 @@ async def inbox_events(
     finally:  # shielded: a disconnect cancels this task, and the watch must be given back
         with anyio.CancelScope(shield=True):
             await inbox.watch.unsubscribe(user_id, woken)
+
+
+def inbox_stream(
+    request: Request,
+    inbox: Inbox,
+    user_id: str,
+    after: int | None,
+    write: InboxEvents = JSON_EVENTS,
+) -> StreamingResponse:
+    """The ``text/event-stream`` answer of :func:`inbox_events` (unbuffered by a proxy)."""
+    return StreamingResponse(
+        inbox_events(request, inbox, user_id, after, write),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(
@@ -204,9 +240,4 @@ async def stream_notifications(
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Server-sent events of the caller's inbox."""
-    inbox = _inbox(services)
-    return StreamingResponse(
-        inbox_events(request, inbox, principal.user_id, _after(last_event_id)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return inbox_stream(request, _inbox(services), principal.user_id, resume_after(last_event_id))

@@ -209,18 +209,19 @@ class Inbox:
             )
         )
 
-    async def mark_read(self, user_id: str, notification_id: int) -> bool:
-        """Mark one of the user's notifications read (again: no change); False if not theirs."""
+    async def mark_read(self, user_id: str, notification_id: int) -> dict[str, Any] | None:
+        """Mark one of the user's notifications read (again: no change); the notification as
+        marked, None if it is not theirs."""
         async with self.pool.acquire() as conn, conn.transaction():
-            found = await conn.fetchval(
+            found = await conn.fetchrow(
                 "UPDATE notify.inbox SET read_at = coalesce(read_at, now())"
-                " WHERE user_id = $1 AND notification_id = $2 RETURNING notification_id",
+                f" WHERE user_id = $1 AND notification_id = $2 RETURNING {COLUMNS}",
                 user_id,
                 notification_id,
             )
             if found is not None:  # the user's other screens show the new unread count
                 await conn.execute("SELECT pg_notify($1, $2)", INBOX_CHANNEL, user_id)
-        return found is not None
+        return dict(found) if found is not None else None
 
     async def mark_all_read(self, user_id: str) -> int:
         """Mark every unread notification of the user read; return how many."""

@@ -13,6 +13,7 @@ from whistle.api.i18n import Lang
 from whistle.api.i18n import text as _text
 from whistle.web.adminconf_messages import ADMINCONF
 from whistle.web.adminwebhook_messages import ADMINWEBHOOK
+from whistle.web.inapp_messages import INAPP
 from whistle.web.liaison_messages import LIAISON
 from whistle.web.notify_messages import NOTIFY
 from whistle.web.public_messages import PUBLIC
@@ -279,6 +280,7 @@ PAGES: dict[str, tuple[str, str]] = {
 
 PAGES.update(LIAISON)
 PAGES.update(NOTIFY)
+PAGES.update(INAPP)
 PAGES.update(PUBLIC)
 PAGES.update(SUPERVISOR)
 PAGES.update(ADMINCONF)

@@ -29,6 +29,7 @@ LINKS: tuple[Link, ...] = (
     Link("link_config", "/admin/config", ("admin",)),
     Link("link_notify_departments", "/admin/notifications/departments", ("admin",)),
     Link("link_webhooks", "/admin/webhooks", ("admin",)),
+    Link("link_notifications", "/notifications", EVERYONE),
     Link("link_notify_settings", "/settings/notifications", EVERYONE),
     Link("link_password", "/password", EVERYONE),
     Link("link_api_docs", "/docs", EVERYONE),

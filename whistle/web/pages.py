@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -36,6 +36,9 @@ from whistle.api.i18n import Lang
 from whistle.api.identity import Principal, UserRole
 from whistle.web.accounts import Accounts, Session
 from whistle.web.messages import text
+
+if TYPE_CHECKING:
+    from whistle.notify.inbox import Inbox
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "whistle_session"
@@ -83,6 +86,8 @@ class Page:
     csrf_token: str
     new_csrf_cookie: bool = False
     flash: list[str] = field(default_factory=list)
+    unread: int | None = None
+    """The visitor's unread notifications (the navigation's badge); None: not counted."""
 
     @property
     def principal(self) -> Principal:
@@ -136,8 +141,23 @@ async def public_page(request: Request) -> Page:
         kept = request.cookies.get(CSRF_COOKIE) or ""
         csrf, new = (kept, False) if len(kept) >= 32 else (secrets.token_urlsafe(32), True)
     page = Page(request, session, choose_lang(request, session), csrf, new)
+    page.unread = await _unread(request, session)
     request.state.page = page
     return page
+
+
+async def _unread(request: Request, session: Session | None) -> int | None:
+    """The logged-in visitor's unread count for the navigation: one count (on the inbox's
+    partial index) for a page a browser opens; none for a photo, a stream or an htmx request
+    (``Sec-Fetch-Dest`` other than ``document``), which show no navigation, nor for a form
+    (a form shown again with its errors has the 通知 link without the count)."""
+    inbox: Inbox | None = getattr(request.app.state.services, "inbox", None)
+    headers = request.headers
+    if session is None or inbox is None or request.method not in ("GET", "HEAD"):
+        return None
+    if headers.get("sec-fetch-dest", "document") != "document" or "hx-request" in headers:
+        return None
+    return await inbox.unread(session.principal.user_id)
 
 
 PASSWORD_PAGES = ("/password", "/logout", "/lang")
@@ -185,27 +205,40 @@ def form(
     return dependency
 
 
+def fragment(page: Page, template: str, **context: Any) -> str:
+    """The template rendered for ``page`` as text. Every template's context has ``t``,
+    ``lang``, ``csrf_token``, ``user``, the static files' URLs and the navigation's ``unread``
+    count (``context`` may override it), ``inbox_live``: the stream the page listens to."""
+    common: dict[str, Any] = {
+        "t": page.t,
+        "lang": page.lang,
+        "html_lang": html_lang(page.lang),
+        "csrf_token": page.csrf_token,
+        "csrf_field": CSRF_FIELD,
+        "user": page.session.principal if page.session else None,
+        "has_inbox": getattr(page.request.app.state.services, "inbox", None) is not None,
+        "unread": page.unread,
+        "inbox_live": False,
+        "path": page.request.url.path,
+        "static": STATIC_PREFIX,
+        "htmx": f"{STATIC_PREFIX}/{HTMX}",
+        "htmx_sse": f"{STATIC_PREFIX}/{HTMX_SSE}",
+        "echarts": f"{STATIC_PREFIX}/{ECHARTS}",
+        "flash": page.flash,
+    }
+    return templates.get_template(template).render(common | context)
+
+
+def html_lang(lang: str) -> str:
+    """The ``lang`` attribute of a language of the site (``zh`` → ``zh-CN``)."""
+    return "zh-CN" if lang == "zh" else "en"
+
+
 def render(
     page: Page, template: str, status: int = 200, *, no_store: bool = False, **context: Any
 ) -> HTMLResponse:
-    """The template rendered for ``page`` (``t``, ``lang``, ``csrf_token``, ``user`` and the
-    static files' URLs are in every template's context)."""
-    html = templates.get_template(template).render(
-        t=page.t,
-        lang=page.lang,
-        html_lang="zh-CN" if page.lang == "zh" else "en",
-        csrf_token=page.csrf_token,
-        csrf_field=CSRF_FIELD,
-        user=page.session.principal if page.session else None,
-        path=page.request.url.path,
-        static=STATIC_PREFIX,
-        htmx=f"{STATIC_PREFIX}/{HTMX}",
-        htmx_sse=f"{STATIC_PREFIX}/{HTMX_SSE}",
-        echarts=f"{STATIC_PREFIX}/{ECHARTS}",
-        flash=page.flash,
-        **context,
-    )
-    response = HTMLResponse(html, status_code=status)
+    """The page answer of :func:`fragment`."""
+    response = HTMLResponse(fragment(page, template, **context), status_code=status)
     finish(page, response, no_store=no_store)
     return response
 

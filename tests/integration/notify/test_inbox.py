@@ -62,8 +62,9 @@ async def test_unread_count_list_and_marking_read(inbox: Inbox) -> None:
         (i["notification_id"] for i in items), reverse=True
     )
     newest = items[0]["notification_id"]
-    assert await inbox.mark_read("li-urban", newest)
-    assert await inbox.mark_read("li-urban", newest)  # again: still true, unchanged
+    marked = await inbox.mark_read("li-urban", newest)
+    assert marked and marked["notification_id"] == newest and marked["read_at"] is not None
+    assert await inbox.mark_read("li-urban", newest) == marked  # again: unchanged
     assert not await inbox.mark_read("li-police", newest)  # not theirs
     assert await inbox.unread("li-urban") == 2
     assert [i["notification_id"] for i in await inbox.items("li-urban", unread_only=True)] == [

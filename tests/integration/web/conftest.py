@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -11,14 +12,16 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 
 from projections.migrate import migrate
+from tests.service_fixtures import free_port
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.bus import Decision
-from whistle.notify.inbox import ensure_schema
+from whistle.notify.inbox import Inbox, ensure_schema
 from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings
@@ -61,16 +64,39 @@ class Site:
     pool: asyncpg.Pool
     accounts: PgAccounts
     users: PgUsers
+    inbox: Inbox
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def client(self) -> httpx.AsyncClient:
-        """A browser-like client (its own cookie jar), not logged in."""
+    def client(self, base: str | None = None) -> httpx.AsyncClient:
+        """A browser-like client (its own cookie jar), not logged in; of the app in-process,
+        or of the app ``served`` at ``base``."""
+        if base is not None:
+            return httpx.AsyncClient(base_url=base, timeout=30)
         transport = httpx.ASGITransport(app=self.app)  # type: ignore[arg-type]
         return httpx.AsyncClient(transport=transport, base_url="http://web")
 
-    async def login(self, role: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    @asynccontextmanager
+    async def served(self) -> AsyncIterator[str]:
+        """The app served by uvicorn on a free port, for a stream (``ASGITransport`` answers
+        only once the app has finished, which a stream never does); its base URL."""
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=free_port(),  # type: ignore[arg-type]
+                                log_level="warning", lifespan="off")  # fmt: skip
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not task.done(), "the server did not start"
+            await asyncio.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{config.port}"
+        finally:
+            server.should_exit = True
+            await task
+
+    async def login(
+        self, role: str, password: str = PASSWORD, base: str | None = None
+    ) -> httpx.AsyncClient:
         """A client logged in as the person of ``role`` (fails the test otherwise)."""
-        client = self.client()
+        client = self.client(base)
         response = await submit(
             client, "/login", {"username": PEOPLE[role][0], "password": password}
         )
@@ -114,7 +140,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
     async with pool.acquire() as conn:
         await migrate(conn)  # the read models (a token's /v1/inbox reads them)
         await migrate_api(conn)
-        await ensure_schema(conn)  # the notification settings page's store
+        await ensure_schema(conn)  # the notification settings page's store, the inbox
         await ensure_webhook_schema(conn)  # the webhook endpoint pages' store
     users = PgUsers(pool, 0.0)
     throttle = Throttle(account_limit=3, client_limit=8)
@@ -132,6 +158,7 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
         await accounts.set_password(user_id, PASSWORD)
         tokens[role] = await users.add(f"tok-{user_id}", role, **scope)  # type: ignore[arg-type]
     await users.add("victim", "secretary", area="tongan.datong.jinhai")
+    inbox = Inbox(pool)
     services = Services(
         bus=NoBus(),
         read=PgRead(pool),
@@ -141,9 +168,10 @@ async def site(fresh_database: str, tmp_path: Path) -> AsyncIterator[Site]:
         accounts=accounts,
         notifier=NotifierStore(pool, SecretBox("web-test-key")),
         webhooks=WebhookStore(pool, SecretBox("web-test-key")),
+        inbox=inbox,
     )
     app = create_app(Settings(database_url=fresh_database, state_dir=tmp_path), services)
     try:
-        yield Site(app, pool, accounts, users, tokens)
+        yield Site(app, pool, accounts, users, inbox, tokens)
     finally:
         await pool.close()

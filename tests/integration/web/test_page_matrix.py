@@ -74,10 +74,24 @@ WEBHOOK_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 }
 
 
+# the in-app notifications (whistle/web/inapp_routes.py): everyone's own; the matrix's database
+# has no notification → the 404 page; the stream is served by uvicorn (STREAMS)
+INAPP_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
+    ("GET", "/notifications"): {None: 303, **ALL},
+    ("GET", "/notifications/stream"): {None: 303, **ALL},
+    ("POST", "/notifications/{notification_id}/read"): {None: 303, **dict.fromkeys(ROLES, 404)},
+    ("POST", "/notifications/read-all"): {None: 303, **dict.fromkeys(ROLES, 303)},
+}
+STREAMS = {"/notifications/stream"}
+"""Pages that stream (server-sent events): asked over a real server, their answer's status
+read and the stream closed."""
+
+
 def _path(template: str) -> str:
     path = template.replace("{user_id}", "victim").replace("{case_id}", NO_CASE)
     path = path.replace("{department}", "urban_management")
     path = path.replace("{endpoint_id}", "7").replace("{delivery_id}", "9")
+    path = path.replace("{notification_id}", "5")
     return path.replace("{sha256}", "0" * 64).replace("{kind}", "routing")
 
 
@@ -120,6 +134,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
     **WEBHOOK_MATRIX,
     **LIAISON_MATRIX,
     **SUPERVISOR_MATRIX,
+    **INAPP_MATRIX,
     ("GET", "/whistle"): only(200, "secretary", "admin"),
     ("POST", "/whistle"): only(422, "secretary", "admin"),  # an empty form: errors beside
     ("GET", "/cases"): only(200, "secretary", "supervisor", "admin"),
@@ -159,36 +174,61 @@ API_MATRIX: dict[tuple[str, str], dict[str | None, int]] = {
 
 
 @asynccontextmanager
-async def _as(site: Site, who: str | None) -> AsyncIterator[httpx.AsyncClient]:
-    client = await site.login(who) if who else site.client()
+async def _as(
+    site: Site, who: str | None, base: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    client = await site.login(who, base=base) if who else site.client(base)
     try:
         yield client
     finally:
         await client.aclose()
 
 
+@asynccontextmanager
+async def _served(site: Site, template: str) -> AsyncIterator[str | None]:
+    """A stream's page: the base URL of the app served for real; another page: in-process."""
+    if template not in STREAMS:
+        yield None
+        return
+    async with site.served() as base:
+        yield base
+
+
+async def _get(client: httpx.AsyncClient, path: str, stream: bool) -> httpx.Response:
+    if not stream:
+        return await client.get(path)
+    async with client.stream("GET", path) as response:
+        return response  # the status and headers; the stream is closed here
+
+
 @pytest.mark.parametrize("route", sorted(MATRIX), ids=" ".join)
 async def test_every_page_and_form_answers_each_role_as_written(
     site: Site, route: tuple[str, str]
 ) -> None:
+    got: dict[str | None, int] = {}
+    async with _served(site, route[1]) as base:
+        for who in MATRIX[route]:
+            got[who] = await _answer(site, route, who, base)
+    assert got == MATRIX[route]
+
+
+async def _answer(site: Site, route: tuple[str, str], who: str | None, base: str | None) -> int:
+    """The status of ``route`` for ``who``, checked as the matrix's docstring says."""
     method, template = route
     path = _path(template)
-    got: dict[str | None, int] = {}
-    for who in MATRIX[route]:
-        async with _as(site, who) as client:
-            if method == "GET":
-                response = await client.get(path)
-            else:
-                token = await csrf_of(client, "/login" if who is None else "/password")
-                data = {"csrf_token": token, **FORMS.get(path, {})}
-                response = await client.post(path, data=data)
-            got[who] = response.status_code
-            if response.status_code == 403:
-                assert "text/html" in response.headers["content-type"]
-            anonymous_page = template in ("/login", *PUBLIC_PAGES)
-            if who is None and route not in PUBLIC_FORMS and not anonymous_page:
-                assert response.headers["location"].startswith("/login?next="), response.headers
-    assert got == MATRIX[route]
+    async with _as(site, who, base) as client:
+        if method == "GET":
+            response = await _get(client, path, template in STREAMS)
+        else:
+            token = await csrf_of(client, "/login" if who is None else "/password")
+            data = {"csrf_token": token, **FORMS.get(path, {})}
+            response = await client.post(path, data=data)
+    if response.status_code == 403:
+        assert "text/html" in response.headers["content-type"]
+    anonymous_page = template in ("/login", *PUBLIC_PAGES)
+    if who is None and route not in PUBLIC_FORMS and not anonymous_page:
+        assert response.headers["location"].startswith("/login?next="), response.headers
+    return response.status_code
 
 
 @pytest.mark.parametrize("route", sorted(r for r in MATRIX if r[0] == "POST"), ids=" ".join)
