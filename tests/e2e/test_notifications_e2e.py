@@ -22,12 +22,12 @@ from tests.conftest import unique_name
 from tests.e2e.test_walking_skeleton import wait_for, whistle_cli
 from tests.integration.notify.notifier_rig import Sink, smtp_sink
 from tests.integration.notify.receivers import Platforms, running_platforms
-from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.service_fixtures import isolated_env, restartable_port, settings_of, supervised
 from tests.short_sla_policies import write_short_sla_policies
 
 pytestmark = pytest.mark.e2e
 
-HTTP_PORT, WORKER_PORT, SMTP_PORT, ROBOT_PORT, SMS_PORT = 18303, 18304, 18305, 18306, 18307
+HTTP_PORT, WORKER_PORT, SMTP_PORT, ROBOT_PORT, SMS_PORT = (restartable_port() for _ in range(5))
 LIAISON_MAIL = "transport-liaison@example.gov.cn"
 
 

@@ -18,12 +18,12 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.integration.notify.notifier_rig import URBAN, open_rig, raised, routed, smtp_sink
-from tests.service_fixtures import isolated_env, settings_of, supervised
+from tests.service_fixtures import isolated_env, restartable_port, settings_of, supervised
 from whistle.topics import CASE_EVENTS, ensure_topics
 
 pytestmark = pytest.mark.integration
 
-SMTP_PORT = 18308
+SMTP_PORT = restartable_port()
 CASES = 150
 LIAISONS = 4
 KILLS = 3

@@ -30,6 +30,7 @@ from PIL import Image
 
 from tests.conftest import unique_name
 from tests.integration.api.test_rejections_with_services import EN, Client, chinese, eventually
+from tests.service_fixtures import restartable_port
 from tests.stack import Stack, running_stack, scratch_database
 from tests.unit.test_photos import phone_photo
 from whistle.api.account_store import PgUsers
@@ -39,7 +40,7 @@ from whistle.domain import load_rules
 pytestmark = pytest.mark.integration
 
 JINHAI = "tongan.datong.jinhai"
-API_PORT, S3_PORT, MEDIA_PORT = 18340, 18341, 18342
+API_PORT, S3_PORT, MEDIA_PORT = (restartable_port() for _ in range(3))
 """This suite's ports (the S3 server's and the media_url server's are fixed here)."""
 MOTO = os.path.join(os.path.dirname(sys.executable), "moto_server")
 CASE = "/v1/cases/{case_id}"

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
 from tests.integration.notify.receivers import Platforms
+from tests.service_fixtures import restartable_port
 from whistle.api.account_store import PgUsers, migrate_api
 from whistle.domain.base import SYSTEM, Actor, event_id_for
 from whistle.domain.codec import encode
@@ -29,9 +30,7 @@ from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
 from whistle.webhooks.secretbox import SecretBox
 
-SMTP_PORT = 18300
-ROBOT_PORT = 18301
-SMS_PORT = 18302
+SMTP_PORT, ROBOT_PORT, SMS_PORT = (restartable_port() for _ in range(3))
 JINHAI = "tongan.datong.jinhai"
 URBAN = "urban_management"
 SECRETARY = Actor(user_id="sec-jinhai", role="secretary", area=JINHAI)

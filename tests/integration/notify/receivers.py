@@ -24,9 +24,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
-ROBOT_PORT = 18110
-SMTP_PORT = 18111
-SMS_PORT = 18112
+from tests.service_fixtures import restartable_port
+
+ROBOT_PORT, SMTP_PORT, SMS_PORT = (restartable_port() for _ in range(3))
 
 
 def b64_hmac(algorithm: hashes.HashAlgorithm, key: bytes, data: bytes) -> str:

@@ -9,13 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.service_fixtures import restartable_port
 from whistle.notify.channels import Destination, DingTalkRobot, EmailChannel, SmtpConfig, WeComRobot
 from whistle.notify.demo_sink import serve
 from whistle.notify.message import CaseFacts, Message
 
 pytestmark = pytest.mark.integration
 
-SMTP_PORT, ROBOT_PORT = 18311, 18312
+SMTP_PORT, ROBOT_PORT = restartable_port(), restartable_port()
 
 
 async def test_mail_and_robot_messages_are_written_to_the_folder(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """In-app notifications over HTTP: every role reads and marks only its own inbox, and new
-notifications arrive live over server-sent events (a real uvicorn server on 127.0.0.1:18113)."""
+notifications arrive live over server-sent events (a real uvicorn server on a free port)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.service_fixtures import restartable_port
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
@@ -26,7 +27,7 @@ from whistle.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-SSE_PORT = 18113
+SSE_PORT = restartable_port()
 WHO = ("admin", "urban", "transport", "secretary", "supervisor", None)
 USERS = {
     "admin": ("admin", "admin", {}),
