@@ -191,6 +191,7 @@ async def produce(bootstrap: str, topic: str, logs: Iterable[CaseLog]) -> tuple[
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=512 * 1024,
         compression_type="lz4" if _has_lz4() else None,
+        request_timeout_ms=180_000,  # a 1 M-case log keeps the 2-core broker busy for minutes
     )  # fmt: skip
     await producer.start()
     cases = events = 0

@@ -61,7 +61,7 @@ async def test_the_admin_previews_a_routing_draft_and_registers_a_webhook_endpoi
         await page.locator("#preview").click()
         await page.wait_for_url(f"{url}/admin/config/draft/preview")
         diff = await page.inner_text("#diff")
-        assert "归属变化" in diff and "金海社区 · " in diff and "牵头 " in diff, diff
+        assert "归属变化" in diff and "金海社区的" in diff and "牵头 " in diff, diff
         await check(page, "admin-config-preview", DESKTOP["width"])
 
         await page.locator("#run-whatif").click()

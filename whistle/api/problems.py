@@ -171,7 +171,8 @@ async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
+    """A request that does not validate, as problem+json with each field's error."""
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(list(exc.errors()), request_lang(request))
     return problem_response(request, 422, "validation", errors=errors)
@@ -230,7 +231,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     """Replace FastAPI's default error bodies with problem+json everywhere."""
     app.add_exception_handler(ProblemError, _problem_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 

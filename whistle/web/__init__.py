@@ -10,9 +10,11 @@ returning ``render(page, "x.html", ...)``; a template in ``templates/`` extendin
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from whistle.api.problems import validation_problem
 from whistle.web import (
     admin_routes,
     adminconf_routes,
@@ -59,6 +61,20 @@ def install_web(app: FastAPI) -> None:
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(Redirect, _redirect)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.state.page_routes = {id(r) for router in ROUTERS for r in router.routes}
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """A page's path or query that does not validate (a malformed case id, ``?before=x``):
+    the error page in the visitor's language, 404 for a path (no such page), 422 for a
+    query; the API's routes keep their problem+json."""
+    assert isinstance(exc, RequestValidationError)
+    if id(request.scope.get("route")) not in request.app.state.page_routes:
+        return await validation_problem(request, exc)
+    in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
+    status, key = (404, "page_not_found") if in_path else (422, "page_bad_query")
+    return await _page_error(request, PageError(status, key))
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:

@@ -263,6 +263,10 @@ PAGES: dict[str, tuple[str, str]] = {
     "event_CasePublished": ("晒事", "published"),
     # errors
     "error_title": ("无法访问", "Not allowed"),
+    "page_bad_query": (
+        "链接中的参数无效，请从导航重新打开页面。",
+        "A value in the link is not valid; open the page again from the menu.",
+    ),
     "forbidden_role": (
         "您的角色（{role}）不能访问此页面。",
         "Your role ({role}) cannot open this page.",

@@ -249,3 +249,23 @@ async def test_only_local_paths_are_followed_after_login(site: Site) -> None:
             body = {"username": SECRETARY, "password": PASSWORD, "next": target}
             response = await submit(client, "/login", body)
             assert response.headers["location"] == expected
+
+
+async def test_a_malformed_link_gets_the_error_page_in_the_visitors_language(site: Site) -> None:
+    """A page's path or query that does not validate answers the error page (404 for a path,
+    422 for a query) with a message, never the API's JSON; the API keeps problem+json."""
+    async with site.client() as client:
+        await _login(client, PEOPLE["liaison"][0], PASSWORD)
+        path = await client.get(f"/liaison/cases/{'X' * 65}")  # longer than any case id
+        assert path.status_code == 404, path.text
+        assert path.headers["content-type"].startswith("text/html")
+        assert "没有这个页面" in path.text
+        query = await client.get("/notifications/stream?after=abc")
+        assert query.status_code == 422, query.text
+        assert query.headers["content-type"].startswith("text/html")
+        assert "链接中的参数无效" in query.text
+        await submit(client, "/lang", {"lang": "en", "next": "/"}, page="/password")
+        english = await client.get(f"/liaison/cases/{'X' * 65}")
+        assert english.status_code == 404 and "No such page" in english.text
+        api = await client.get(f"/v1/cases/{'X' * 65}", headers={"Authorization": "Bearer x"})
+        assert api.headers["content-type"].startswith("application/problem+json"), api.text

@@ -18,8 +18,9 @@ PYTHON = sorted(HERE.glob("*.py"))
 PY_KEY = re.compile(r"""(?:\.t|page\.t)\(\s*["']([a-z_0-9]+)["']""")
 
 
-NOT_WORDS = {"switch_language", "logged_in_as"}
-"""Entries without a Chinese word: the switch's label is the other language, a name is a name."""
+NOT_WORDS = {"switch_language", "logged_in_as", "diff_list_sep"}
+"""Entries without a Chinese word: the switch's label is the other language, a name is a name,
+a list's separator is punctuation."""
 
 
 def _placeholders(template: str) -> set[str]:
