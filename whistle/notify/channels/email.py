@@ -10,10 +10,17 @@ server's 8BITMIME).
 SMTP reply codes read like HTTP's for the shared ``judge``: 2xx accepted. A permanent refusal
 (5xx) of the recipient or of the message dead-letters at once; 4xx, a lost connection or a
 failed login retry on the shared schedule.
+
+The answer comes as soon as the server has accepted the message (its 250 after DATA); the
+session's QUIT follows in the background. A notifier killed after the server took a message
+and before it recorded the attempt sends that message again (the window at-least-once cannot
+close); answering before the QUIT round trip keeps that window to the record's own write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import ssl
 import time
@@ -86,6 +93,7 @@ class EmailChannel:
         if config.security not in {"starttls", "tls", "none"}:
             raise ValueError("SMTP security is starttls, tls or none")
         self.config = config
+        self._closing: set[asyncio.Task[None]] = set()
 
     def compose(self, message: Message, to: Destination) -> EmailMessage:
         """The MIME message: UTF-8 text body, encoded subject, the case id in a header."""
@@ -107,19 +115,23 @@ class EmailChannel:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         tls = config.security != "none"
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            use_tls=config.security == "tls",
+            start_tls=config.security == "starttls",
+            tls_context=config.tls_context() if tls else None,
+            validate_certs=tls,
+            username=config.username,
+            password=config.password,
+            timeout=config.timeout_s,
+        )
         try:
-            errors, _reply = await aiosmtplib.send(
-                self.compose(message, to),
-                hostname=config.host,
-                port=config.port,
-                use_tls=config.security == "tls",
-                start_tls=config.security == "starttls",
-                tls_context=config.tls_context() if tls else None,
-                validate_certs=tls,
-                username=config.username,
-                password=config.password,
-                timeout=config.timeout_s,
-            )
+            try:
+                await client.connect()  # with STARTTLS and AUTH as configured
+                errors, _reply = await client.send_message(self.compose(message, to))
+            finally:
+                self._quit_later(client)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(c >= 500 for c in codes)
@@ -136,6 +148,12 @@ class EmailChannel:
             return AttemptResult(started, elapsed, code, str(errors)[:500], refused="dead")
         return AttemptResult(started, elapsed, 250, None)
 
+    def _quit_later(self, client: aiosmtplib.SMTP) -> None:
+        """End the session without holding up the answer (a broken one is just closed)."""
+        task = asyncio.get_running_loop().create_task(_quit(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     @staticmethod
     def _failed(
         started: datetime, t0: float, code: int | None, error: str, permanent: bool
@@ -143,3 +161,13 @@ class EmailChannel:
         elapsed = (time.perf_counter() - t0) * 1000
         refused: Refusal = "dead" if permanent else "retry"
         return AttemptResult(started, elapsed, code, error[:500], refused=refused)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if not client.is_connected:
+        return
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError):
+        with contextlib.suppress(Exception):
+            client.close()
