@@ -54,10 +54,21 @@ from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
 from whistle.api.pool import freeze_startup_objects
+from whistle.config.follower import ConfigFollower
+from whistle.config.seed import configured_seed
+from whistle.config.service import ConfigService
+from whistle.config.version_table import PgConfigVersions
+from whistle.notify.inbox import Inbox
+from whistle.notify.inbox import ensure_schema as ensure_notify_schema
+from whistle.notify.message import CaseFacts, Message
+from whistle.notify.notifier_store import NotifierStore
 from whistle.read.gateway import PgRead
 from whistle.settings import Settings
 from whistle.web import ROUTERS
 from whistle.web.accounts import PgAccounts, Throttle
+from whistle.webhooks.delivery_store import WebhookStore
+from whistle.webhooks.schema import ensure_schema as ensure_webhook_schema
+from whistle.webhooks.secretbox import SecretBox
 
 LIAISON_DEPARTMENT = "urban_management"
 OTHER_COMMUNITY = "tongan.datong.dongyuan"  # where 金海's background rows are moved
@@ -165,6 +176,9 @@ async def server_times(app: Any, pool: asyncpg.Pool, args: argparse.Namespace) -
     for template in get_routes():
         if args.pages and not any(wanted in template for wanted in args.pages):
             continue
+        if template.endswith("/stream"):  # server-sent events: never ends, not a page
+            print(f"{template:34s} not measured: a stream")
+            continue
         statuses = set()
         for who, client in clients.items():
             path = template.replace("{user_id}", PEOPLE["secretary"][0])
@@ -270,6 +284,8 @@ async def main(args: argparse.Namespace) -> None:
         assert pool is not None
         async with pool.acquire() as conn:
             await migrate(conn)
+            await ensure_notify_schema(conn)  # the notification pages' store, the inbox
+            await ensure_webhook_schema(conn)  # the webhook endpoint pages' store
         users = PgUsers(pool, 0.0)
         accounts = PgAccounts(pool, throttle=Throttle(1000, 1000), passwords=CHEAP)
         for role, (user_id, scope) in PEOPLE.items():
@@ -282,6 +298,20 @@ async def main(args: argparse.Namespace) -> None:
                 **scope,  # type: ignore[arg-type]
             )
             await accounts.set_password(user_id, PASSWORD)
+        inbox = Inbox(pool)
+        webhooks = WebhookStore(pool, SecretBox("bench-key"))
+        story = await pool.fetch(
+            "SELECT case_id FROM projection.cases WHERE case_id LIKE 'WH-BENCH-%' LIMIT 50"
+        )
+        await seed_notifications(inbox, [r["case_id"] for r in story])
+        FILLED["{endpoint_id}"] = str(
+            await webhooks.add_endpoint(
+                "urban_management",
+                "https://cg.example.gov.cn/hook",
+                "whsec_" + "a" * 32,
+                actor="bench",
+            )
+        )
         services = Services(
             bus=NoBus(),  # type: ignore[arg-type]  # GET pages send no command
             read=PgRead(pool),
@@ -289,11 +319,20 @@ async def main(args: argparse.Namespace) -> None:
             idempotency=PgIdempotency(pool),
             kafka_probe=_no_probe,
             accounts=accounts,
+            notifier=NotifierStore(pool, SecretBox("bench-key")),
+            webhooks=webhooks,
+            inbox=inbox,
         )
-        settings = Settings(database_url=dsn, state_dir=Path(tempfile.mkdtemp()))
+        settings = Settings(database_url=dsn, state_dir=Path(tempfile.mkdtemp()), topic_prefix=name)
+        follower = ConfigFollower(settings, seed=configured_seed(settings))
+        await follower.start()  # the configuration pages read the followed versions
+        services.config = ConfigService(follower, PgConfigVersions(pool), pool)
         app = create_app(settings, services)
         freeze_startup_objects()
-        missed = await server_times(app, pool, args)
+        try:
+            missed = await server_times(app, pool, args)
+        finally:
+            await follower.stop()
         print(
             f"\nserver time target p95 < {SERVER_TARGET_MS:.0f} ms: "
             + ("met by every page" if not missed else "MISSED: " + "; ".join(missed))
@@ -306,6 +345,24 @@ async def main(args: argparse.Namespace) -> None:
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         await admin.close()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+NOTIFICATIONS = 500
+"""In-app notifications per person (half unread), so /notifications shows a full page."""
+
+
+async def seed_notifications(inbox: Inbox, case_ids: list[str]) -> None:
+    """``NOTIFICATIONS`` assignments per person of ``PEOPLE`` about the story cases."""
+    due = datetime.now(UTC)
+    for user_id, _scope in PEOPLE.values():
+        for n in range(NOTIFICATIONS):
+            case_id = case_ids[n % len(case_ids)]
+            facts = CaseFacts(case_id, "滨海浪漫线游客激增，占道摆摊")
+            message = Message.create("assigned", facts, f"http://web/cases/{case_id}", due,
+                                     "zh", key=f"bench-{user_id}-{n}", role="lead")  # fmt: skip
+            added = await inbox.add(user_id, message)
+            if n % 2:
+                await inbox.mark_read(user_id, added.notification_id)
 
 
 async def _no_probe() -> None:
