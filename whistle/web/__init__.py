@@ -62,7 +62,9 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(Redirect, _redirect)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.state.page_routes = {id(r) for router in ROUTERS for r in router.routes}
+    app.state.page_endpoints = {
+        getattr(r, "endpoint", None) for router in ROUTERS for r in router.routes
+    } - {None}
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
@@ -70,7 +72,8 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     the error page in the visitor's language, 404 for a path (no such page), 422 for a
     query; the API's routes keep their problem+json."""
     assert isinstance(exc, RequestValidationError)
-    if id(request.scope.get("route")) not in request.app.state.page_routes:
+    route = request.scope.get("route")  # the app's copy of a router's route: same endpoint
+    if getattr(route, "endpoint", None) not in request.app.state.page_endpoints:
         return await validation_problem(request, exc)
     in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
     status, key = (404, "page_not_found") if in_path else (422, "page_bad_query")

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from tests.service_fixtures import restartable_port
+from tests.sse import events as text_events
 from whistle.api.account_store import PgIdempotency, PgUsers, migrate_api
 from whistle.api.app import create_app
 from whistle.api.deps import Services
@@ -179,17 +180,8 @@ async def test_without_an_inbox_the_routes_answer_503(tmp_path: Path) -> None:
 
 async def events(response: httpx.Response) -> AsyncIterator[tuple[str, str | None, Any]]:
     """(event, id, data) of a server-sent event stream."""
-    event, event_id, data = "", None, []
-    async for line in response.aiter_lines():
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("id: "):
-            event_id = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-        elif line == "" and event:
-            yield event, event_id, json.loads("\n".join(data))
-            event, event_id, data = "", None, []
+    async for event, event_id, data in text_events(response):
+        yield event, event_id, json.loads(data)
 
 
 @contextlib.asynccontextmanager

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from tests.integration.web.conftest import CSRF, PEOPLE, Site, csrf_of, submit
+from tests.sse import events
 from whistle.notify.message import CaseFacts, Message
 
 pytestmark = pytest.mark.integration
@@ -179,21 +178,6 @@ async def test_pages_without_an_inbox_show_no_badge(site: Site) -> None:
         assert home.status_code == 200 and 'id="nav-notifications"' not in home.text
         unavailable = await client.get("/notifications")
         assert unavailable.status_code == 503 and "站内通知暂不可用" in unavailable.text
-
-
-async def events(response: httpx.Response) -> AsyncIterator[tuple[str, str | None, str]]:
-    """(event, id, data) of a server-sent event stream, the data lines joined."""
-    event, event_id, data = "", None, []
-    async for line in response.aiter_lines():
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("id: "):
-            event_id = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-        elif line == "" and event:
-            yield event, event_id, "\n".join(data)
-            event, event_id, data = "", None, []
 
 
 async def test_the_stream_brings_a_new_notification_as_the_pages_html(site: Site) -> None:
