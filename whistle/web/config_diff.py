@@ -1,7 +1,8 @@
 """A configuration diff (``whistle.domain.configuration.ConfigDiff``) in the admin's words:
-each owner change as "community · category: lead A → B, supporting … → …", each budget change
-as "policy · urgency · clock: 30 分钟（自然时间） → 20 分钟（自然时间）", each calendar day as a
-date — names in the visitor's language from the proposed configuration, codes where unknown."""
+each owner change as "金海社区的违章停车：牵头 A → B，配合 … → 无（rule）", each budget change as
+"standard策略 · 紧急 · 签收时限：30 分钟（按自然时间计） → 20 分钟（按自然时间计）", each calendar
+day as a date; names in the visitor's language from the proposed configuration, codes where
+unknown."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ _BUDGET = re.compile(r"^(\d+)(d|h|min|s) (calendar|working)$")
 def diff_lines(page: Page, diff: ConfigDiff, config: Configuration) -> dict[str, list[str]]:
     """Section name (the catalogue's heading key) → its lines, sections without lines left
     out."""
+    known = names(config, page.lang)
     sections = {
-        "owner_changes": [_owner(page, c, config) for c in diff.owner_changes],
-        "budget_changes": [_budget(page, c, config) for c in diff.budget_changes],
+        "owner_changes": [_owner(page, c, config, known) for c in diff.owner_changes],
+        "budget_changes": [_budget(page, c) for c in diff.budget_changes],
         **{
             name: [d.isoformat() for d in getattr(diff, name)]
             for name in ("holidays_added", "holidays_removed", "workdays_added", "workdays_removed")
@@ -30,9 +32,7 @@ def diff_lines(page: Page, diff: ConfigDiff, config: Configuration) -> dict[str,
     return {name: lines for name, lines in sections.items() if lines}
 
 
-def _owner(page: Page, change: OwnerChange, config: Configuration) -> str:
-    known = names(config, page.lang)
-
+def _owner(page: Page, change: OwnerChange, config: Configuration, known: dict[str, str]) -> str:
     def department(code: str) -> str:
         return known.get(code, code)
 
@@ -59,7 +59,7 @@ def _owner(page: Page, change: OwnerChange, config: Configuration) -> str:
                   parts=page.t("diff_list_sep").join(parts), rule=rule)  # fmt: skip
 
 
-def _budget(page: Page, change: BudgetChange, config: Configuration) -> str:
+def _budget(page: Page, change: BudgetChange) -> str:
     clock = _known(page, f"clock_{change.clock}", change.clock)
     urgency = _known(page, f"urgency_{change.urgency}", change.urgency)
     urgency = urgency.split("（")[0].split(" (")[0]  # the name, not the default budget
@@ -74,7 +74,7 @@ def _known(page: Page, key: str, fallback: str) -> str:
 
 
 def _words(page: Page, budget: str | None) -> str:
-    """``30min calendar`` as ``30 分钟（自然时间）``; none as the catalogue's "none"."""
+    """``30min calendar`` as ``30 分钟（按自然时间计）``; none as the catalogue's "none"."""
     if budget is None:
         return page.t("diff_none")
     found = _BUDGET.match(budget)
