@@ -38,13 +38,21 @@ def restartable_port() -> int:
     rng = random.Random()
     for _ in range(200):
         port = rng.randrange(20000, max(20001, low))
+        if port in _GIVEN:  # another test's, maybe not listening yet (or any more)
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _GIVEN.add(port)
             return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+_GIVEN: set[int] = set()
+"""Ports ``restartable_port`` handed out in this process: each only once, so a module's port
+taken at import (its server started later) never goes to another test meanwhile."""
 
 
 def isolated_env(
