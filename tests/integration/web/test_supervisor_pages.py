@@ -68,15 +68,30 @@ def _token(page: str) -> str:
     return found.group(1)
 
 
+def _raise(api: httpx.Client, raiser: dict[str, str], title: str) -> str:
+    """A parking whistle on 城管's grid of 金海, raised by the secretary: its case id."""
+    body = {"category": "parking", "title": title, "address": "金海社区", "grid": GRID}
+    raised = api.post("/v1/cases", json=body, headers=raiser)
+    assert raised.status_code == 201, raised.text
+    return str(raised.json()["case_id"])
+
+
+def _logged_in(stack: Stack) -> httpx.Client:
+    """A browser-like client of the pages, logged in as the 同安 supervisor."""
+    page = httpx.Client(base_url=stack.base, timeout=90)
+    login = page.get("/login")
+    answer = page.post("/login", data={"csrf_token": _token(login.text),
+                                       "username": "sup-page", "password": PASSWORD})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    return page
+
+
 def test_rulings_and_escalation_from_the_pages_and_the_exports(stack: Stack) -> None:
     api = httpx.Client(base_url=stack.base, timeout=90)
     raiser = {"Authorization": f"Bearer {stack.tokens['secretary']}"}
     liaison = {"Authorization": f"Bearer {stack.tokens['liaison']}"}
     supervisor = {"Authorization": f"Bearer {stack.tokens['supervisor']}"}
-    body = {"category": "parking", "title": "滨海步道违停", "address": "金海社区", "grid": GRID}
-    raised = api.post("/v1/cases", json=body, headers=raiser)
-    assert raised.status_code == 201, raised.text
-    case_id = raised.json()["case_id"]
+    case_id = _raise(api, raiser, "滨海步道违停")
 
     def case() -> dict[str, Any]:
         got = api.get(f"/v1/cases/{case_id}", headers=supervisor)
@@ -91,11 +106,7 @@ def test_rulings_and_escalation_from_the_pages_and_the_exports(stack: Stack) -> 
                         json={"reason": "wrong_function", "text": "不归城管"})  # fmt: skip
     assert disputed.status_code in (200, 201, 202), disputed.text
 
-    page = httpx.Client(base_url=stack.base, timeout=90)
-    login = page.get("/login")
-    answer = page.post("/login", data={"csrf_token": _token(login.text),
-                                       "username": "sup-page", "password": PASSWORD})  # fmt: skip
-    assert answer.status_code == 303, answer.text
+    page = _logged_in(stack)
     home = page.get("/")
     assert 'href="/supervisor"' in home.text
     workspace = eventually(lambda: (w := page.get("/supervisor")) and case_id in w.text and w)
@@ -187,10 +198,7 @@ def test_an_extension_is_granted_and_a_second_refused_from_the_case_page(stack: 
     raiser = {"Authorization": f"Bearer {stack.tokens['secretary']}"}
     liaison = {"Authorization": f"Bearer {stack.tokens['liaison']}"}
     supervisor = {"Authorization": f"Bearer {stack.tokens['supervisor']}"}
-    body = {"category": "parking", "title": "路口长期占道", "address": "金海社区", "grid": GRID}
-    raised = api.post("/v1/cases", json=body, headers=raiser)
-    assert raised.status_code == 201, raised.text
-    case_id = raised.json()["case_id"]
+    case_id = _raise(api, raiser, "路口长期占道")
 
     def events() -> list[dict[str, Any]]:
         got = api.get(f"/v1/cases/{case_id}/timeline", headers=supervisor)
@@ -211,11 +219,7 @@ def test_an_extension_is_granted_and_a_second_refused_from_the_case_page(stack: 
         assert asked.status_code in (200, 201, 202), asked.text
 
     ask("需协调产权单位", wanted)
-    page = httpx.Client(base_url=stack.base, timeout=90)
-    login = page.get("/login")
-    answer = page.post("/login", data={"csrf_token": _token(login.text),
-                                       "username": "sup-page", "password": PASSWORD})  # fmt: skip
-    assert answer.status_code == 303, answer.text
+    page = _logged_in(stack)
     eventually(lambda: "需协调产权单位" in page.get("/supervisor").text)
     work = eventually(lambda: (w := page.get(f"/supervisor/cases/{case_id}")) and
                       'id="act-grant"' in w.text and w)  # fmt: skip
