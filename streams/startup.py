@@ -128,8 +128,10 @@ class Starter:
         restarts = 0
         while True:
             code = self.start()
-            if code != EX_RESTART or self.stopped_by is not None:
+            if code != EX_RESTART:
                 return code
+            if self.stopped_by is not None:  # stopped while it was stopping to restart
+                return 0
             restarts += 1
             log.warning("worker_restart", restarts=restarts, retry_in_s=BACKOFF_S[0])
             time.sleep(BACKOFF_S[0])
