@@ -7,6 +7,7 @@
 * ``streams.state_store`` — the case states: local RocksDB and changelog, kept in step.
 * ``streams.skip_guard`` — the re-read of command records Faust skipped.
 * ``streams.deadline_tracker`` — the index of the owned deadlines and their firing.
+* ``streams.recovery_watchdog`` — when the tables' recovery has stopped making progress.
 
 :class:`Streams` only connects them: each batch of commands the agent takes is checked by the
 guard, decided, published, and its new deadlines indexed; the tracker's firings go to the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ from streams.decider import FIRED_HEADER, BatchResult, by_urgency, decide_batch
 from streams.glue import FaustGlue, command_record
 from streams.producer import Keyed, LazyProducer
 from streams.publisher import Publisher
+from streams.recovery_watchdog import RecoveryWatchdog, Stall
 from streams.skip_guard import SkipGuard
 from streams.state_store import CaseStore, FaustTableStorage
 from whistle.config.follower import ConfigFollower
@@ -55,7 +58,7 @@ FIRED = [(FIRED_HEADER, b"1")]
 class Streams:
     """The worker's parts on one Faust app: decider, router, state store and deadline tracker."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_stall: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.glue = FaustGlue(settings)
         self.app = self.glue.app
@@ -72,6 +75,10 @@ class Streams:
         self._batch_max = settings.batch_max
         self._batch_window = settings.batch_window_ms / 1000
         self._last_offsets: dict[TP, int] = {}
+        self.watchdog = RecoveryWatchdog(settings.worker_recovery_stall_s)
+        self.stalled: Stall | None = None
+        """The stalled recovery the watchdog found, once it found one."""
+        self._on_stall = on_stall
         self.glue.register(
             decider=self._decider,
             scan=self.tracker.scan,
@@ -156,6 +163,27 @@ class Streams:
         """The tracker's deadline commands, on the commands topic once the broker has them."""
         for future, _ in await self.publisher.send_batched(CASE_COMMANDS, records, headers=FIRED):
             await future
+
+    async def watch_recovery(self) -> None:
+        """Once the tables' recovery has read nothing new for the set time: say so, with what
+        it waits for, and call ``on_stall`` (once). Called every second by the worker
+        (``streams.worker.Worker``): Faust's own timers start only after the first recovery."""
+        if self.stalled is not None:
+            return
+        stall = self.watchdog.check(time.monotonic(), self.glue.recovery())
+        if stall is None:
+            return
+        self.stalled = stall
+        log.error(
+            "table_recovery_stalled",
+            worker_id=self.settings.worker_id,
+            stalled_s=round(stall.seconds, 1),
+            limit_s=self.watchdog.stall_after_s,
+            behind=stall.described(),
+            action="restart" if self._on_stall is not None else "none",
+        )
+        if self._on_stall is not None:
+            self._on_stall()
 
     async def _measure_lag(self) -> None:
         lag = self.glue.lag(self._last_offsets)

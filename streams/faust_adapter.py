@@ -14,6 +14,8 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from streams.recovery_watchdog import RecoveryProgress
+
 FAUST_VERSION = "0.15.3"
 MODE_VERSION = "0.7.1"
 """The versions the attributes below were checked against (``pyproject.toml`` allows the
@@ -63,6 +65,22 @@ def recovery_completed(app: Any) -> bool:
     Public in Faust's code but absent from its ``TableManagerT`` type, hence here.
     """
     return bool(app.tables.recovery.completed.is_set())
+
+
+def recovery_progress(app: Any) -> RecoveryProgress | None:
+    """Where the tables' recovery of the worker's own (active) partitions is, or None when no
+    recovery is in progress.
+
+    ``Recovery.in_recovery``, ``Recovery.active_offsets`` (the last changelog offset applied,
+    per partition, updated as each record is read) and ``Recovery.active_highwaters`` (the
+    offset it reads up to): public attributes of Faust's recovery service, but neither typed
+    nor documented; the recovery watchdog (``streams.recovery_watchdog``) needs them to tell a
+    stalled recovery from a slow one. Copies: Faust goes on changing its own.
+    """
+    recovery = app.tables.recovery
+    if not recovery.in_recovery:
+        return None
+    return RecoveryProgress(dict(recovery.active_offsets), dict(recovery.active_highwaters))
 
 
 def enable_passive(stream: Any, channel: Any) -> None:

@@ -5,8 +5,8 @@ its configuration (RocksDB store, static membership, the short fetch wait of
 ``streams.transport``), the raw-bytes commands topic and ``cases`` table, the registration of
 the decider agent, the timers, the ``/metrics`` page and the signal handlers, and the few
 questions the other parts ask the consumer (is the worker ready, which partitions it owns,
-the committed offsets, seek, high watermark), plus the translation of a Faust event into the
-decider's ``CommandRecord``. The parts themselves (``streams.skip_guard``,
+the committed offsets, seek, high watermark, where table recovery is), plus the translation of
+a Faust event into the decider's ``CommandRecord``. The parts themselves (``streams.skip_guard``,
 ``streams.state_store``, ``streams.deadline_tracker``, ``streams.publisher``) see only plain
 values and small interfaces, so they are tested without a broker.
 """
@@ -22,7 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import worker_metrics
 from streams.decider import FIRED_HEADER, CommandRecord
-from streams.faust_adapter import committed_offsets, recovery_completed
+from streams.faust_adapter import committed_offsets, recovery_completed, recovery_progress
+from streams.recovery_watchdog import RecoveryProgress
 from streams.transport import use_short_fetch_wait
 from whistle.settings import Settings
 from whistle.topics import CASE_COMMANDS
@@ -123,6 +124,10 @@ class FaustGlue:
         """Neither rebalancing nor recovering the tables."""
         app = self.app
         return not (app.rebalancing or app.in_recovery) and recovery_completed(app)
+
+    def recovery(self) -> RecoveryProgress | None:
+        """Where the tables' recovery is (None: not recovering)."""
+        return recovery_progress(self.app)
 
     def owned_partitions(self) -> frozenset[int]:
         """The commands topic's partitions assigned to this worker."""

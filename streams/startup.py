@@ -9,6 +9,9 @@ then waits (1, 2, 4 … 30 s, each retry logged) and starts another, until
 ``WHISTLE_WORKER_START_DEADLINE_S`` has passed, and only then gives up, with one line naming
 the last error. Any other early exit, and any exit after ready, is the worker's own exit code:
 a broken configuration fails at once, and a running worker that dies is no start-up matter.
+The one exception is a child that exits with ``EX_RESTART``, before or after ready: its table
+recovery stalled (``streams.recovery_watchdog``), and the parent starts a new one after a
+second, with the start-up retries and deadline of a first start.
 
 What this relies on from mode/Faust (``run_attempt``'s child, ``streams.worker.run_faust``):
 mode's worker ends a failed start with ``sys.exit(1)`` inside its ``except`` block, so the
@@ -44,6 +47,9 @@ log = get_logger()
 
 EX_TEMPFAIL = 75
 """sysexits.h: a temporary failure, the caller is invited to retry (a child met an outage)."""
+EX_RESTART = 79
+"""Past sysexits.h's codes: a child that asks to be started again at once, ready or not (its
+table recovery stalled: ``streams.recovery_watchdog``)."""
 BACKOFF_S = (1.0, 30.0)
 """The first wait before a new start, and the longest (the wait doubles in between)."""
 
@@ -115,10 +121,24 @@ class Starter:
             raise SystemExit(0)
 
     def run(self) -> int:
-        """Start children with a growing pause between them while starts meet an outage, up to
-        the deadline; the exit code of the one that got furthest."""
+        """Start the worker, and start it again each time its child exits with
+        ``EX_RESTART``; the exit code of the last start."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.on_signal)
+        restarts = 0
+        while True:
+            code = self.start()
+            if code != EX_RESTART:
+                return code
+            if self.stopped_by is not None:  # stopped while it was stopping to restart
+                return 0
+            restarts += 1
+            log.warning("worker_restart", restarts=restarts, retry_in_s=BACKOFF_S[0])
+            time.sleep(BACKOFF_S[0])
+
+    def start(self) -> int:
+        """Start children with a growing pause between them while starts meet an outage, up to
+        the deadline; the exit code of the one that got furthest."""
         deadline = time.monotonic() + self.settings.worker_start_deadline_s
         pause, attempt = BACKOFF_S[0], 1
         while True:

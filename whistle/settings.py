@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="How long a stream worker whose start-up meets an unreachable or "
         "restarting broker keeps retrying (with a backoff of up to 30 s) before it gives up.",
     )
+    worker_recovery_stall_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a stream worker's table recovery may read nothing new before "
+        "the worker stops its Faust process and starts it again (0: never).",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     worker_web_port: int = Field(default=6066, description="Faust worker's web port (/metrics).")

@@ -32,6 +32,9 @@ async def test_a_dead_workers_partitions_and_deadlines_move_to_the_others(
 ) -> None:
     env = isolated_env(tmp_path, kafka_bootstrap, database_url, unique_name("scale"), 6)
     env["WHISTLE_SLA_POLICIES_FILE"] = str(write_short_sla_policies(tmp_path, ACK_WITHIN_S))
+    # A survivor whose recovery of the dead worker's partitions stalls (CI trial 4, 12-03)
+    # starts its Faust process again after this long, within the waits below.
+    env["WHISTLE_WORKER_RECOVERY_STALL_S"] = "30"
     settings = settings_of(env)
     await ensure_topics(settings)
     ports = [free_port() for _ in range(WORKERS)]
@@ -53,6 +56,7 @@ async def test_a_dead_workers_partitions_and_deadlines_move_to_the_others(
             await producer.stop()
         log = settings.topic(CASE_EVENTS.name)
         await wait_routed(kafka_bootstrap, log)
+        await until_each_owns_some(tmp_path / "logs")  # else worker-2 dies owning nothing
         supervisor.kill("worker-2")  # its deadlines are still pending: due ACK_WITHIN_S after
         await asyncio.sleep(ACK_WITHIN_S + SUPERVISION_AFTER_S + settings.session_timeout_s + 10)
         events = await read_topic(kafka_bootstrap, log)
@@ -90,6 +94,17 @@ def last_owned(log: Path) -> set[int]:
         if line.startswith("{") and '"deadlines_rebuilt"' in line:
             owned = set(json.loads(line)["partitions"])
     return owned
+
+
+async def until_each_owns_some(logs: Path) -> None:
+    """Until the workers share the partitions, each owning some (bounded): on a busy box the
+    last one can join the group after every whistle is routed."""
+    for _ in range(240):
+        owned = [last_owned(logs / f"worker-{n}.log") for n in range(1, WORKERS + 1)]
+        if all(owned) and sum(map(len, owned)) == len(set().union(*owned)) == 6:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the workers never shared the partitions: {owned}")
 
 
 async def wait_routed(bootstrap: str, topic: str) -> None:

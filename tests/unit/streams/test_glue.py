@@ -66,6 +66,7 @@ async def test_register_wires_the_agent_timers_page_and_signals(glue: FaustGlue)
 
 def test_an_unstarted_worker_is_not_ready_and_has_committed_nothing(glue: FaustGlue) -> None:
     assert glue.ready() is False  # the tables have not been recovered
+    assert glue.recovery() is None  # nor are they being recovered
     assert dict(glue.committed()) == {}
 
 

@@ -17,10 +17,12 @@ import faust
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
+from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from streams import aiokafka_adapter, faust_adapter
+from streams.recovery_watchdog import RecoveryProgress
 from streams.transport import FETCH_MAX_WAIT_MS, use_short_fetch_wait
 
 
@@ -81,6 +83,30 @@ def test_recovery_completed_is_the_table_managers_event(app: faust.App) -> None:
     assert faust_adapter.recovery_completed(app) is False
     app.tables.recovery.completed.set()
     assert faust_adapter.recovery_completed(app) is True
+
+
+def test_recovery_progress_is_the_recovery_services_offsets(app: faust.App) -> None:
+    cases = table(app)
+    recovery = app.tables.recovery
+    assert recovery.in_recovery is False
+    assert faust_adapter.recovery_progress(app) is None
+    changelog = TP(cases.changelog_topic.get_topic_name(), 2)
+    recovery.add_active(cases, changelog)
+    recovery.active_highwaters[changelog] = 8
+    recovery.in_recovery = True  # as Recovery._set_recovery_started sets it
+    progress = faust_adapter.recovery_progress(app)
+    assert progress is not None
+    assert progress.offsets == {changelog: None} and progress.highwaters == {changelog: 8}
+    recovery.active_offsets[changelog] = 3
+    assert progress.offsets == {changelog: None}  # a copy
+    assert faust_adapter.recovery_progress(app) == RecoveryProgress({changelog: 3}, {changelog: 8})
+    # Faust still keeps them as it reads: the offset of each record applied, the highwaters
+    # it reads up to, and the flag while it recovers.
+    assert "offsets[tp] = offset" in inspect.getsource(Recovery._slurp_changelogs.fun)
+    assert "destination.update(highwaters)" in inspect.getsource(Recovery._build_highwaters)
+    assert "active_highwaters" in inspect.getsource(Recovery._restart_recovery.fun)
+    assert "self.in_recovery = True" in inspect.getsource(Recovery._set_recovery_started)
+    assert "self.in_recovery = False" in inspect.getsource(Recovery._set_recovery_ended)
 
 
 def test_streams_still_have_a_passive_mode() -> None:
