@@ -40,6 +40,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -264,6 +265,15 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
+        "--original", choices=("read-models", "log"), default="read-models",
+        help="end to end: the original side from the log's read models (built by the real "
+        "projector's rebuild into a scratch database, not timed) or the log projected again",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="with --original read-models: also run the log's way and check the answers equal",
+    )  # fmt: skip
+    parser.add_argument(
         "--days", type=int, default=DAYS,
         help="end to end: the days the cases are raised over (same rate, longer log: memory)",
     )  # fmt: skip
@@ -329,11 +339,38 @@ def main() -> None:
         if args.produce_only:
             return
     since, until = T0 - timedelta(days=1), T0 + timedelta(days=args.days + 1)
-    started = time.perf_counter()
-    combined = run_parallel(
-        settings, version, since, until, horizon(args.days), args.processes, mirror=mirror
-    )
-    wall = time.perf_counter() - started
+    end = horizon(args.days)
+    if args.original == "read-models":
+        dsn = asyncio.run(read_models(settings, topic, prefix, args.processes))
+        started = time.perf_counter()
+        live = asyncio.run(live_original(dsn, topic, since, until))
+        live_s = time.perf_counter() - started
+        delta = run_parallel(
+            settings, version, since, until, end, args.processes, mirror=mirror,
+            ends=live[1],
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        print(f"original side from the read models in {live_s:.1f} s; replayed in delta mode "
+              f"{delta.cases - delta.unchanged:,} cases of {delta.cases:,} "
+              f"({delta.unchanged:,} decided as they were, not read further)")  # fmt: skip
+        peak_open, peak_rss = delta.peak_open, delta.peak_rss_mib
+        combined_tally = delta.with_live(live[0])
+    else:
+        started = time.perf_counter()
+        combined_tally = run_parallel(
+            settings, version, since, until, end, args.processes, mirror=mirror
+        )
+        wall = time.perf_counter() - started
+        peak_open, peak_rss = combined_tally.peak_open, combined_tally.peak_rss_mib
+    if args.compare:
+        began = time.perf_counter()
+        full = run_parallel(settings, version, since, until, end, args.processes, mirror=mirror)
+        slow = time.perf_counter() - began
+        same = answer(full, version, end) == answer(combined_tally, version, end)
+        print(f"the log projected again (--original log) in {slow:.1f} s, "
+              f"{slow / wall:.2f}× the time; answers equal: {same}")  # fmt: skip
+        assert same, "the read models' original side differs from the log's"
+    combined = combined_tally
     assert cases < 0 or combined.cases == cases, (combined.cases, cases)
     cases = combined.cases
     rate = big_events / wall
@@ -341,8 +378,8 @@ def main() -> None:
         f"end to end via Kafka, {args.processes} processes over {args.partitions} partitions: "
         f"{cases:,} cases, {big_events:,} events in {wall:.1f} s = {rate:,.0f} events/s, "
         f"{cases / wall:,.0f} cases/s (generate and produce, not timed: {produced:.1f} s); "
-        f"largest replay process peak RSS (VmHWM) {combined.peak_rss_mib:,.0f} MiB, most cases "
-        f"held at once by one process {combined.peak_open:,}; "
+        f"largest replay process peak RSS (VmHWM) {peak_rss:,.0f} MiB, most cases "
+        f"held at once by one process {peak_open:,}; "
         f"moved {combined.moved:,}"
     )
     per_case = big_events / cases
@@ -350,6 +387,72 @@ def main() -> None:
     print(f"1,000,000 cases (~{per_case:.1f} M events) at this rate: {estimate / 60:.1f} min")
     if not args.keep:
         asyncio.run(_delete_topic(settings.bootstrap, topic))
+
+
+def bench_database(prefix: str) -> str:
+    """The DSN of the scratch database holding the read models of the log ``prefix``."""
+    from whistle.settings import get_settings
+
+    base = get_settings().dsn
+    return base.rsplit("/", 1)[0] + "/" + prefix.replace("-", "_")
+
+
+async def read_models(settings: Any, topic: str, prefix: str, workers: int) -> str:
+    """The read models of the log, built by the projector's rebuild into a scratch database
+    named after the log (kept with the log: reused when its checkpoints cover the topic)."""
+    import asyncpg
+
+    from projections.migrate import LIVE_SCHEMA
+    from projections.rebuild import build, end_offsets
+
+    dsn = bench_database(prefix)
+    name = dsn.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres")
+    try:
+        if not await admin.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    ends = await end_offsets(settings.bootstrap, topic)
+    conn = await asyncpg.connect(dsn)
+    try:
+        stored = (
+            await conn.fetch(
+                f"SELECT partition, next_offset FROM {LIVE_SCHEMA}.checkpoints WHERE topic = $1",
+                topic,
+            )
+            if await conn.fetchval("SELECT to_regclass($1)", f"{LIVE_SCHEMA}.checkpoints")
+            else []
+        )
+    finally:
+        await conn.close()
+    if {r["partition"]: r["next_offset"] for r in stored} == ends:
+        print(f"read models of the log: reused (database {name})", flush=True)
+        return dsn
+    began = time.perf_counter()
+    built = await build(dsn, settings.bootstrap, topic, LIVE_SCHEMA + "_bench", workers=workers)
+    from projections.rebuild import swap
+
+    await swap(dsn, built.schema, LIVE_SCHEMA)
+    print(f"read models of the log built by the projector's rebuild in "
+          f"{time.perf_counter() - began:.0f} s, {built.events:,} events, {workers} workers "
+          f"(database {name}; not timed)", flush=True)  # fmt: skip
+    return dsn
+
+
+async def live_original(
+    dsn: str, topic: str, since: datetime, until: datetime
+) -> tuple[Any, dict[int, int]]:
+    """The original side and positions from the read models (``whistle.whatif.live``)."""
+    from projections.migrate import LIVE_SCHEMA
+    from projections.projector import connect
+    from whistle.whatif.live import read_live
+
+    conn = await connect(dsn, LIVE_SCHEMA)
+    try:
+        return await read_live(conn, topic, since, until)
+    finally:
+        await conn.close()
 
 
 async def _delete_topic(bootstrap: str, topic: str) -> None:

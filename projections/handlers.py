@@ -428,6 +428,7 @@ def case_escalated(model: Model, rows: CaseRows, ev: Event, at: datetime) -> Non
         reason=ev.get("reason"),
         escalated_at=at,
         escalated_by=ev["actor"]["user_id"],
+        department=ev.get("department") or rows.case["lead_department"] or "",
     )
     tier = ev["tier"]
     current = rows.case["escalation_tier"]

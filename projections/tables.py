@@ -183,6 +183,7 @@ ESCALATIONS = TableSpec(
         ("reason", None),
         ("escalated_at", None),
         ("escalated_by", None),
+        ("department", None),
     ),
     ("case_id", "seq"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from whistle.config.versions import ConfigVersion
 from whistle.read.resolution_metrics import GROUPS
-from whistle.whatif.tally import Tally
+from whistle.whatif.tally import Tally, keep_first
 
 FIGURES = (
     "dispatched",
@@ -65,7 +65,7 @@ def answer(tally: Tally, version: ConfigVersion, horizon: datetime) -> dict[str,
         "skipped": tally.skipped,
         "overall": overall,
         "by": by,
-        "moved": {"count": tally.moved, "examples": tally.moved_examples},
+        "moved": {"count": tally.moved, "examples": keep_first(tally.moved_examples)},
         "rerouted": [
             {"department": d, "week": w, "assignments": n}
             for (d, w), n in sorted(tally.rerouted.items())
@@ -84,7 +84,7 @@ def answer(tally: Tally, version: ConfigVersion, horizon: datetime) -> dict[str,
                 {"department": d, "original": a, "proposed": b, "clocks": n}
                 for (d, a, b), n in sorted(tally.clock_changes.items())
             ],
-            "examples": tally.clock_examples,
+            "examples": keep_first(tally.clock_examples),
         },
         "refused": [
             {"command": c, "department": d, "count": n}

@@ -18,6 +18,7 @@ from typing import Any
 
 from whistle.settings import get_settings
 from whistle.whatif.proposal import KINDS, BadProposal, resolve
+from whistle.whatif.run import ORIGINALS, NoReadModels
 
 WORDS: dict[str, tuple[str, str]] = {
     "error": ("错误", "error"),
@@ -34,6 +35,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "bad_document": ("{kind} 配置无效：{why}", "the {kind} document is not valid: {why}"),
     "no_version": ("没有版本 {version}（最新为 {last}）", "no version {version} (latest: {last})"),
     "unreachable": ("无法连接 Kafka：{why}", "cannot reach Kafka: {why}"),
+    "no_read_models": (
+        "读模型给不出原始一侧（数据库不可达，或 {topic} 有分区没有检查点）：可改用 --original log",
+        "the read models cannot give the original side (database unreachable, or a partition "
+        "of {topic} has no checkpoint): use --original log",
+    ),
     "title": (
         "假设分析：{since} 至 {until} 立案的 {cases} 件（{events} 条事件），建议版本 {version}",
         "what-if: {cases} cases raised {since} to {until} ({events} events), proposed version "
@@ -94,6 +100,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="RUN",
         help="join what-if run RUN as a consumer-group member (start one per machine with the "
         "same RUN; each prints the whole run's answer)",
+    )
+    p.add_argument(
+        "--original",
+        choices=ORIGINALS,
+        default="auto",
+        help="the log as it happened from the live read models (fast: only the cases the "
+        "proposal decides differently are replayed), from the log projected again, or auto: "
+        "the read models when they cover every partition",
     )
     p.add_argument("--lang", choices=["zh", "en"], default=None, help="zh (default) or en")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
@@ -158,6 +172,9 @@ def main(args: argparse.Namespace) -> int:
     except BadInput as exc:
         print(f"{say('error', lang)}: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    except NoReadModels as exc:
+        print(f"{say('error', lang)}: {say('no_read_models', lang, topic=exc)}", file=sys.stderr)
+        return 2
     except BadProposal as exc:
         print(f"{say('error', lang)}: {say(exc.key, lang, **exc.values)}", file=sys.stderr)
         return 2
@@ -194,8 +211,9 @@ def _run(args: argparse.Namespace, lang: str) -> int:
         else:
             bar = Bar(asyncio.run(total_records(settings, since)), say("progress", lang))
             result = run_whatif(
-                settings, version, since, until, horizon, args.processes, bar, history
-            )
+                settings, version, since, until, horizon, args.processes, bar, history,
+                args.original,
+            )  # fmt: skip
     except KafkaConnectionError as exc:
         raise ConnectionError(str(exc)) from None
     if bar is not None:

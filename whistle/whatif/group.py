@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, DAY_MS, TopicSpec, ensure_topics
-from whistle.whatif.replay import CaseReplay, Proposed
-from whistle.whatif.source import _records, _start_offsets, _take, combine
+from whistle.whatif.replay import Proposed
+from whistle.whatif.source import Reader, _records, _start_offsets, combine
 from whistle.whatif.tally import SideTally, Tally
 
 RESULTS = TopicSpec(
@@ -77,19 +77,16 @@ async def _replay(
     ends = await consumer.end_offsets(list(tps))
     starts = await _start_offsets(consumer, list(tps), since)
     changes = listener.changes
-    last: dict[bytes, int] = {}
+    reader = Reader(proposed, tally, horizon)
     async for _tp, records in _records(consumer, starts, ends, None):
         if listener.changes != changes:
             raise Rebalanced
-        for r in records:
-            if r.key is not None:
-                last[r.key] = r.offset
-    replays: dict[bytes, CaseReplay] = {}
+        reader.note(records)
     async for _tp, records in _records(consumer, starts, ends, None):
         if listener.changes != changes:
             raise Rebalanced
-        for r in records:
-            _take(r, last, replays, proposed, tally, horizon)
+        reader.take(records)
+    reader.close()
     return tally
 
 

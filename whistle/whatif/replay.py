@@ -23,6 +23,12 @@ the state, the command, its instant and that context, and the held commands and 
 at the original instants. Such a case stops being decided at its first routing, and its
 replayed rows are its original rows (``CaseReplay.mirrored``). A unit test checks that a tally
 with mirroring equals the tally of the full replay.
+
+**Delta mode** (``Proposed.delta``, with the original side read off the live read models:
+``whistle.whatif.live``). A case's original events are held, not projected, until it is known
+whether it is mirrored. A mirrored case is then done: its outcome says ``unchanged`` and holds
+no rows (both sides count it in the read models' figures), and its later events need not be
+read. Any other case is projected and replayed in full, as above.
 """
 
 from __future__ import annotations
@@ -66,12 +72,14 @@ RULE = "whatif_rule_id"
 class Proposed:
     """The configuration version a replay decides with: its router, areas and calendar."""
 
-    def __init__(self, version: ConfigVersion, mirror: bool = False) -> None:
+    def __init__(self, version: ConfigVersion, mirror: bool = False, delta: bool = False) -> None:
         self.version = version
         self.mirror = mirror
         """Whether a case routed as it was is mirrored (module docstring): only when the
         version's areas, departments and calendar are those of every version in force over
         the replay (``same_context``)."""
+        self.delta = delta
+        """Delta mode (module docstring): a mirrored case ends at its mirroring, rowless."""
 
     def enter(self) -> None:
         """Make the version's areas, departments and calendar the domain's (this context)."""
@@ -121,6 +129,8 @@ class CaseOutcome:
         default_factory=lambda: (Counter[str](), Counter[str]())
     )
     """Escalations by department (the event's, else the lead's), original and replayed."""
+    unchanged: bool = False
+    """Delta mode: decided exactly as it was; neither side's rows are held."""
 
 
 def tracker_command(state: CaseState, due: list[Deadline], at: datetime) -> Command:
@@ -173,22 +183,36 @@ class CaseReplay:
         """Replayed events held back until the case is known not to be mirrored."""
         self.mirrored = False
         """Routed as it was under a mirroring proposal: no longer decided (module docstring)."""
+        self.held: list[dict[str, Any]] | None = (
+            [] if proposed.delta and self.deferred is not None else None
+        )
+        """Delta mode: the original events, held until the case is known not to be mirrored."""
 
     # ---- the original log -----------------------------------------------------------------
     def feed(self, event: dict[str, Any]) -> None:
         """The next original event of the case (decoded as the projector decodes it)."""
         if self.mirrored:
-            self._project(event, 0, self.original)
+            self._original(event)
             return
         if self.group and self.group[0].get("command_id") != event.get("command_id"):
             self._flush()
             if self.mirrored:
-                self._project(event, 0, self.original)
+                self._original(event)
                 return
         if not self.group:
             self.all_running = self._names_every_clock(event)
-        self._project(event, 0, self.original)
+        self._original(event)
         self.group.append(event)
+
+    def _original(self, event: dict[str, Any]) -> None:
+        """Project an original event (delta mode: hold it while undecided, drop it once the
+        case is unchanged)."""
+        if self.outcome.unchanged:
+            return
+        if self.held is not None:
+            self.held.append(event)
+            return
+        self._project(event, 0, self.original)
 
     def _names_every_clock(self, event: dict[str, Any]) -> bool | None:
         """Whether a pause (resume) names every running (paused) clock of the original case:
@@ -244,12 +268,18 @@ class CaseReplay:
             self.state = None  # a mirrored case holds only its original rows from now on
             self.replayed.cases.clear()
             self.fired.clear()
+            if self.held is not None:  # delta mode: neither side's rows from now on
+                self.held, self.outcome.unchanged = None, True
+                self.original.cases.clear()
         else:
             self._end_deferral()
 
     def _end_deferral(self) -> None:
         """No mirroring for this case: its held-back replayed events onto the replayed rows."""
         self.routing = None
+        held, self.held = self.held, None
+        for event in held or ():
+            self._project(event, 0, self.original)
         deferred, self.deferred = self.deferred, None
         for event in deferred or ():
             self._project(event, 1, self.replayed)
@@ -340,6 +370,8 @@ class CaseReplay:
         """Decide the last held command, fire what comes due before the horizon; the rows."""
         if self.group:
             self._flush()
+        if self.outcome.unchanged:
+            return self.outcome
         if self.mirrored:
             self.outcome.replayed = self.outcome.original
             self.outcome.escalations = (self.outcome.escalations[0], self.outcome.escalations[0])

@@ -52,6 +52,9 @@ class Job:
     horizon: datetime
     mirror: bool = False
     """Whether cases routed as they were are mirrored (``whistle.whatif.replay``)."""
+    ends: tuple[tuple[int, int], ...] | None = None
+    """(partition, end offset) to read up to (delta mode: where the read models stand);
+    None: the partitions' ends when the job starts."""
 
 
 Progress = Callable[[int], None]
@@ -92,9 +95,9 @@ async def _records(
 
 async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally:
     """The tally of the cases raised in [since, until) in ``job``'s partitions."""
-    proposed = Proposed(job.version, job.mirror)
+    proposed = Proposed(job.version, job.mirror, delta=job.ends is not None)
     proposed.enter()
-    tally = Tally(since=job.since, until=job.until)
+    tally = Tally(since=job.since, until=job.until, delta=proposed.delta)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=job.bootstrap,
         group_id=None,
@@ -108,19 +111,15 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
         tps = [TopicPartition(job.topic, p) for p in job.partitions]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
+        if job.ends is not None:
+            ends = {tp: min(ends[tp], dict(job.ends).get(tp.partition, 0)) for tp in tps}
         starts = await _start_offsets(consumer, tps, job.since)
-        last: dict[bytes, int] = {}
+        reader = Reader(proposed, tally, job.horizon)
         async for _tp, records in _records(consumer, starts, ends, progress):
-            for r in records:
-                if r.key is not None:
-                    last[r.key] = r.offset
-        replays: dict[bytes, CaseReplay] = {}
+            reader.note(records)
         async for _tp, records in _records(consumer, starts, ends, progress):
-            for r in records:
-                _take(r, last, replays, proposed, tally, job.horizon)
-            tally.peak_open = max(tally.peak_open, len(replays))
-        for key in list(replays):  # none: every case ends at its last offset
-            tally.add(replays.pop(key).finish())
+            reader.take(records)
+        reader.close()
         tally.peak_rss_mib = peak_rss_mib()
         return tally
     finally:
@@ -142,32 +141,60 @@ def peak_rss_mib() -> float:
     return 0.0
 
 
-def _take(
-    record: Any,
-    last: dict[bytes, int],
-    replays: dict[bytes, CaseReplay],
-    proposed: Proposed,
-    tally: Tally,
-    horizon: datetime,
-) -> None:
-    """One record of pass 2: feed its case's replay, start or finish one."""
-    key = record.key
-    replay = replays.get(key)
-    if replay is None:
-        event = decode(record.value)
-        if event is None or event["type"] != "WhistleRaised" or event["seq"] != 1:
+class Reader:
+    """The two passes' bookkeeping: each case's last offset (pass 1), then the open replays
+    (pass 2), started at their raising and finished, tallied and forgotten at that offset."""
+
+    def __init__(self, proposed: Proposed, tally: Tally, horizon: datetime) -> None:
+        self.proposed, self.tally, self.horizon = proposed, tally, horizon
+        self.last: dict[bytes, int] = {}
+        self.replays: dict[bytes, CaseReplay] = {}
+        self.done: set[bytes] = set()
+        """Delta mode: cases found unchanged, whose later records are counted, not read."""
+
+    def note(self, records: list[Any]) -> None:
+        """Pass 1: the offset of each case's last record."""
+        last = self.last
+        for r in records:
+            if r.key is not None:
+                last[r.key] = r.offset
+
+    def take(self, records: list[Any]) -> None:
+        """Pass 2: feed each record to its case's replay; start or finish replays."""
+        for r in records:
+            self._take(r)
+        self.tally.peak_open = max(self.tally.peak_open, len(self.replays))
+
+    def _take(self, record: Any) -> None:
+        key, tally = record.key, self.tally
+        if key in self.done:
+            tally.events += 1
+            if self.last.get(key) == record.offset:
+                self.done.discard(key)
             return
-        if not tally.in_range(datetime.fromisoformat(event["occurred_at"])):
-            return
-        replay = replays[key] = CaseReplay(event["case_id"], proposed, horizon)
-    else:
+        replay = self.replays.get(key)
         event = decode(record.value)
         if event is None:
             return
-    replay.feed(event)
-    tally.events += 1
-    if last.get(key) == record.offset:
-        tally.add(replays.pop(key).finish())
+        if replay is None:
+            if event["type"] != "WhistleRaised" or event["seq"] != 1:
+                return
+            if not tally.in_range(datetime.fromisoformat(event["occurred_at"])):
+                return
+            replay = self.replays[key] = CaseReplay(event["case_id"], self.proposed, self.horizon)
+        replay.feed(event)
+        tally.events += 1
+        if replay.outcome.unchanged:
+            tally.add(self.replays.pop(key).outcome)
+            if self.last.get(key) != record.offset:
+                self.done.add(key)
+        elif self.last.get(key) == record.offset:
+            tally.add(self.replays.pop(key).finish())
+
+    def close(self) -> None:
+        """Finish what is still open (nothing: every case ends at its last offset)."""
+        for key in list(self.replays):
+            self.tally.add(self.replays.pop(key).finish())
 
 
 def _run_job(job: Job, queue: Any | None) -> bytes:
@@ -205,11 +232,14 @@ def run_parallel(
     processes: int,
     progress: Progress | None = None,
     mirror: bool = False,
+    ends: dict[int, int] | None = None,
 ) -> Tally:
-    """Replay every partition, ``processes`` partition sets in as many processes; combined."""
+    """Replay every partition, ``processes`` partition sets in as many processes; combined.
+    With ``ends`` (where the read models stand), in delta mode up to those offsets."""
     topic = settings.topic(CASE_EVENTS.name)
+    upto = None if ends is None else tuple(sorted(ends.items()))
     jobs = [
-        Job(settings.bootstrap, topic, ps, version, since, until, horizon, mirror)
+        Job(settings.bootstrap, topic, ps, version, since, until, horizon, mirror, upto)
         for ps in partition_sets(settings.partitions, processes)
     ]
     context = multiprocessing.get_context("spawn")

@@ -11,7 +11,7 @@ partitions add up (``merge``): counts only, plus capped lists of examples.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,18 @@ COUNTS: tuple[str, ...] = (*ROLLUP_COUNTS, "escalations")
 INDEX = {name: i for i, name in enumerate(COUNTS)}
 SIDES = ("original", "proposed")
 EXAMPLES = 200
-"""Cases listed per kind of change (all are counted)."""
+"""Cases listed per kind of change (all are counted): the first by case id, so the same
+what-if lists the same cases whichever order its processes read their partitions in."""
+
+
+def _example_key(example: dict[str, Any]) -> tuple[str, str]:
+    return example["case_id"], example.get("clock", "")
+
+
+def keep_first(examples: list[dict[str, Any]], at_most: int = EXAMPLES) -> list[dict[str, Any]]:
+    """The first ``at_most`` examples by case id (and clock), in that order."""
+    return sorted(examples, key=_example_key)[:at_most]
+
 
 GroupKey = tuple[str, str]  # (grouping, group)
 GROUPINGS: tuple[str, ...] = (*GROUPS, "all")
@@ -107,13 +118,21 @@ class SideTally:
                 for i, n in pairs:
                     counts[i] += n
 
-    def merge(self, other: SideTally) -> None:
-        """Add ``other`` to this one."""
+    def merge(self, other: SideTally, sign: int = 1) -> None:
+        """Add ``other`` to this one (``sign`` -1: take it away; what is left at zero goes, as
+        a tally never holds a group or week it counted nothing for)."""
         for key, counts in other.groups.items():
             mine = self.groups.setdefault(key, [0] * len(COUNTS))
             for i, n in enumerate(counts):
-                mine[i] += n
-        self.weekly.update(other.weekly)
+                mine[i] += sign * n
+            if sign < 0 and not any(mine):
+                del self.groups[key]
+        if sign > 0:
+            self.weekly.update(other.weekly)
+            return
+        self.weekly.subtract(other.weekly)
+        for key in [k for k, n in self.weekly.items() if not n]:
+            del self.weekly[key]
 
     def rows(self, grouping: str) -> dict[str, dict[str, Any]]:
         """Group → the read side's row (counts, rates, score) for ``grouping``."""
@@ -183,6 +202,11 @@ class Tally:
     """The largest peak resident memory (``VmHWM``) of the processes that replayed it."""
     peak_open: int = 0
     """The most cases one process held open at once (what its memory grows with)."""
+    delta: bool = False
+    """Delta mode (``whistle.whatif.live``): the sides hold only the cases the proposal
+    decides differently, until ``with_live`` puts the read models' figures around them."""
+    unchanged: int = 0
+    """Delta mode: cases decided exactly as they were (counted, their rows never held)."""
 
     def in_range(self, raised_at: datetime | None) -> bool:
         """Whether a case raised at ``raised_at`` is in the what-if's cohort."""
@@ -191,6 +215,9 @@ class Tally:
     def add(self, outcome: CaseOutcome) -> None:
         """Add one replayed case (out-of-range cases are the caller's to skip)."""
         self.cases += 1
+        if outcome.unchanged:
+            self.unchanged += 1
+            return
         self.original.add(outcome.original, outcome.escalations[0])
         if outcome.replayed is not None:
             self.proposed.add(outcome.replayed, outcome.escalations[1])
@@ -200,10 +227,11 @@ class Tally:
         before, after = _routing(outcome.original), _routing(outcome.replayed)
         if before != after:
             self.moved += 1
-            if len(self.moved_examples) < EXAMPLES:
-                self.moved_examples.append(
-                    {"case_id": outcome.case_id, "original": before, "proposed": after}
-                )
+            if len(self.moved_examples) >= 2 * EXAMPLES:  # bounded, the first kept
+                self.moved_examples = keep_first(self.moved_examples)
+            self.moved_examples.append(
+                {"case_id": outcome.case_id, "original": before, "proposed": after}
+            )
         seen = set(outcome.original.table("assignments"))
         if outcome.replayed is not None:
             for key, a in outcome.replayed.table("assignments").items():
@@ -215,10 +243,11 @@ class Tally:
             if was == now:
                 continue
             self.clock_changes[(clock.partition(":")[2], was, now)] += 1
-            if len(self.clock_examples) < EXAMPLES:
-                self.clock_examples.append(
-                    {"case_id": outcome.case_id, "clock": clock, "original": was, "proposed": now}
-                )
+            if len(self.clock_examples) >= 2 * EXAMPLES:
+                self.clock_examples = keep_first(self.clock_examples)
+            self.clock_examples.append(
+                {"case_id": outcome.case_id, "clock": clock, "original": was, "proposed": now}
+            )
 
     def merge(self, other: Tally) -> None:
         """Add another partition set's tally."""
@@ -228,15 +257,27 @@ class Tally:
         self.skipped += other.skipped
         self.moved += other.moved
         self.events += other.events
+        self.unchanged += other.unchanged
+        self.delta = self.delta or other.delta
         self.peak_rss_mib = max(self.peak_rss_mib, other.peak_rss_mib)
         self.peak_open = max(self.peak_open, other.peak_open)
-        room = EXAMPLES - len(self.moved_examples)
-        self.moved_examples += other.moved_examples[: max(0, room)]
-        room = EXAMPLES - len(self.clock_examples)
-        self.clock_examples += other.clock_examples[: max(0, room)]
+        self.moved_examples = keep_first(self.moved_examples + other.moved_examples)
+        self.clock_examples = keep_first(self.clock_examples + other.clock_examples)
         self.rerouted.update(other.rerouted)
         self.clock_changes.update(other.clock_changes)
         self.refused.update(other.refused)
+
+    def with_live(self, live: SideTally) -> Tally:
+        """A delta mode tally made whole: the original side is the read models' ``live``, the
+        proposed side ``live`` less the changed cases' original rows plus their replayed rows.
+        Equal to the tally of every case replayed (a test checks)."""
+        proposed = SideTally()
+        proposed.merge(live)
+        proposed.merge(self.original, -1)
+        proposed.merge(self.proposed)
+        whole = Tally(**{f.name: getattr(self, f.name) for f in fields(self)})
+        whole.original, whole.proposed, whole.delta = live, proposed, False
+        return whole
 
 
 def replay_case(

@@ -135,7 +135,11 @@ def test_replaying_with_the_version_in_force_gives_the_live_figures(
     settings = settings_of(stack.env)
     history = history_now(settings)
     in_force = history.at(datetime.now(UTC))
-    replayed = run_whatif(settings, in_force, since, until, processes=2)
+    replayed = run_whatif(settings, in_force, since, until, processes=2, original="log")
+    assert replayed.pop("original_from") == "log"  # every case projected again from the log
+    from_read_models = run_whatif(settings, in_force, since, until, original="read-models")
+    assert from_read_models.pop("original_from") == "read-models"
+    assert from_read_models == replayed  # the read models' side is the log's (whatif.live)
 
     assert replayed["cases"] == 5 and replayed["moved"]["count"] == 0
     assert replayed["clocks"]["changes"] == [] and replayed["refused"] == []
@@ -438,6 +442,16 @@ def test_one_what_if_of_a_routing_and_a_policy_draft_from_the_page_and_the_cli(
     tourist_row = by_category["tourist_crowds"]
     assert tourist_row["original"]["dispatched"] == 4 and tourist_row["proposed"]["dispatched"] == 1
     assert tourist_row["proposed"]["response_rate"] == 0.0
+    assert printed["original_from"] == "read-models"
+    from_log = stack.cli(
+        "whatif", "--proposed", str(proposal), "--since", since.isoformat(),
+        "--until", until.isoformat(), "--json", "--original", "log",
+    )  # fmt: skip
+    assert from_log.returncode == 0, from_log.stderr
+    again = json.loads(from_log.stdout)
+    assert again.pop("original_from") == "log" and printed.pop("original_from")
+    assert again.pop("horizon") >= printed.pop("horizon")  # each run's now
+    assert again == printed  # delta mode around the read models = every case replayed
     table = stack.cli(
         "whatif", "--proposed", str(proposal), "--since", since.isoformat(),
         "--until", until.isoformat(), "--lang", "en",
