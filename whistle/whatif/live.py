@@ -76,7 +76,7 @@ def _queries(schema: str) -> dict[str, tuple[str, tuple[str, ...]]]:
             ("cases", "resolved", "reopened"),
         ),
         "clocks": (
-            f"SELECT {k_cols}, sum(k.breaches)"
+            f"SELECT {k_cols}, coalesce(sum(k.breaches), 0)"
             f" FROM {s}.clocks k WHERE k.breaches > 0 AND k.{in_range} {k_group}",
             ("breaches",),
         ),
@@ -123,7 +123,7 @@ async def live_side(
             group = "all" if grouping == "all" else record[1 + GROUPS.index(grouping)]
             if group is None:
                 continue
-            counts = [int(n) for n in record[1 + len(GROUPS) :]]
+            counts = [int(n or 0) for n in record[1 + len(GROUPS) :]]  # () of no rows: NULL
             if not any(counts):
                 continue
             row = side.counts(grouping, str(group))

@@ -156,11 +156,55 @@ def _row_dict(event: Event) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
+class RoutingProbe:
+    """Delta mode's first look at a case: is it routed as it was, so done at its routing?
+
+    The mirroring test without deciding anything: under a mirroring proposal the replayed
+    raise is the original ``WhistleRaised`` (``decide`` is pure, same context, same instant),
+    and the replayed ``CaseRouted`` carries the router's ``RouteCase`` fields as they are
+    (``whistle.domain.decisions.intake._route``, accepted since the original, with the same
+    fields on the same state, was). So the router's command for the original raise is compared
+    with the log's first routing; a unit test checks the verdict is ``CaseReplay``'s.
+    """
+
+    def __init__(self, proposed: Proposed) -> None:
+        self.proposed = proposed
+        self.events: list[dict[str, Any]] = []
+        """The case's original events so far (a case found changed replays them)."""
+        self.raise_id: Any = None
+        self.expected: dict[str, Any] = {}
+
+    def feed(self, event: dict[str, Any]) -> bool | None:
+        """The next original event: True, routed as it was (unchanged); False, to be replayed
+        (``events``, this one included); None, not known yet."""
+        if not self.events:
+            raised = WhistleRaised.model_validate(event)
+            command = self.proposed.route(raised)
+            self.expected = command.model_dump(mode="json", include=set(ROUTING_FIELDS))
+            self.raise_id = event.get("command_id")
+            self.events.append(event)
+            return None
+        if event.get("command_id") == self.raise_id:
+            self.events.append(event)
+            return None
+        if event["type"] == "CaseRouted" and all(
+            event.get(f) == self.expected[f] for f in ROUTING_FIELDS
+        ):
+            return True
+        self.events.append(event)
+        return False
+
+
 class CaseReplay:
     """Feed one case's original events in seq order, then ``finish`` it."""
 
     def __init__(
-        self, case_id: str, proposed: Proposed, horizon: datetime, keep: bool = False
+        self,
+        case_id: str,
+        proposed: Proposed,
+        horizon: datetime,
+        keep: bool = False,
+        mirrorable: bool = True,
     ) -> None:
         self.case_id = case_id
         self.kept: list[dict[str, Any]] | None = [] if keep else None
@@ -179,7 +223,9 @@ class CaseReplay:
         self.routing: dict[str, Any] | None = None
         """The replayed first ``CaseRouted``, compared with the original's when that is the
         very next group of the log (else the case is decided throughout), then dropped."""
-        self.deferred: list[dict[str, Any]] | None = [] if proposed.mirror and not keep else None
+        self.deferred: list[dict[str, Any]] | None = (
+            [] if proposed.mirror and mirrorable and not keep else None
+        )
         """Replayed events held back until the case is known not to be mirrored."""
         self.mirrored = False
         """Routed as it was under a mirroring proposal: no longer decided (module docstring)."""

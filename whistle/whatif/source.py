@@ -31,7 +31,7 @@ from projections.apply import decode
 from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
-from whistle.whatif.replay import CaseReplay, Proposed
+from whistle.whatif.replay import CaseReplay, Proposed, RoutingProbe
 from whistle.whatif.tally import Tally
 
 MARGIN = timedelta(minutes=5)
@@ -149,8 +149,11 @@ class Reader:
         self.proposed, self.tally, self.horizon = proposed, tally, horizon
         self.last: dict[bytes, int] = {}
         self.replays: dict[bytes, CaseReplay] = {}
+        self.probes: dict[bytes, RoutingProbe] = {}
+        """Delta mode: the cases not yet known to be routed as they were (``RoutingProbe``)."""
         self.done: set[bytes] = set()
         """Delta mode: cases found unchanged, whose later records are counted, not read."""
+        self.probing = proposed.delta and proposed.mirror
 
     def note(self, records: list[Any]) -> None:
         """Pass 1: the offset of each case's last record."""
@@ -163,7 +166,7 @@ class Reader:
         """Pass 2: feed each record to its case's replay; start or finish replays."""
         for r in records:
             self._take(r)
-        self.tally.peak_open = max(self.tally.peak_open, len(self.replays))
+        self.tally.peak_open = max(self.tally.peak_open, len(self.replays) + len(self.probes))
 
     def _take(self, record: Any) -> None:
         key, tally = record.key, self.tally
@@ -177,9 +180,16 @@ class Reader:
         if event is None:
             return
         if replay is None:
-            if event["type"] != "WhistleRaised" or event["seq"] != 1:
-                return
-            if not tally.in_range(datetime.fromisoformat(event["occurred_at"])):
+            probe = self.probes.get(key)
+            if probe is None:
+                if event["type"] != "WhistleRaised" or event["seq"] != 1:
+                    return
+                if not tally.in_range(datetime.fromisoformat(event["occurred_at"])):
+                    return
+                if self.probing:
+                    probe = self.probes[key] = RoutingProbe(self.proposed)
+            if probe is not None:
+                self._probe(key, record.offset, probe, event)
                 return
             replay = self.replays[key] = CaseReplay(event["case_id"], self.proposed, self.horizon)
         replay.feed(event)
@@ -190,6 +200,29 @@ class Reader:
                 self.done.add(key)
         elif self.last.get(key) == record.offset:
             tally.add(self.replays.pop(key).finish())
+
+    def _probe(self, key: bytes, offset: int, probe: RoutingProbe, event: dict[str, Any]) -> None:
+        """Delta mode: a case not yet known to be routed as it was; unchanged, it is counted
+        and done; else (or should the case end first) it is replayed from its raise."""
+        verdict = probe.feed(event)
+        self.tally.events += 1
+        last = self.last.get(key) == offset
+        if verdict is None and not last:
+            return
+        del self.probes[key]
+        if verdict:
+            self.tally.add_unchanged()
+            if not last:
+                self.done.add(key)
+            return
+        first = probe.events[0]
+        replay = CaseReplay(first["case_id"], self.proposed, self.horizon, mirrorable=False)
+        for held in probe.events:
+            replay.feed(held)
+        if last:
+            self.tally.add(replay.finish())
+        else:
+            self.replays[key] = replay
 
     def close(self) -> None:
         """Finish what is still open (nothing: every case ends at its last offset)."""

@@ -249,6 +249,11 @@ class Tally:
                 {"case_id": outcome.case_id, "clock": clock, "original": was, "proposed": now}
             )
 
+    def add_unchanged(self) -> None:
+        """Count a case decided exactly as it was (delta mode: its rows are the read models')."""
+        self.cases += 1
+        self.unchanged += 1
+
     def merge(self, other: Tally) -> None:
         """Add another partition set's tally."""
         self.original.merge(other.original)

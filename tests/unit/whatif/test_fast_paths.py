@@ -15,7 +15,7 @@ from whistle.domain.codec import parse_event
 from whistle.domain.configuration import packaged_configuration
 from whistle.read.resolution_metrics import GROUPS
 from whistle.whatif.answer import answer
-from whistle.whatif.replay import CaseReplay, Proposed, _row_dict, same_context
+from whistle.whatif.replay import CaseReplay, Proposed, RoutingProbe, _row_dict, same_context
 from whistle.whatif.source import Reader
 from whistle.whatif.tally import COUNTS, SideTally, Tally, replay_case
 
@@ -197,3 +197,22 @@ def test_the_reader_counts_an_unchanged_case_s_later_records_without_reading_the
     assert answer(delta.with_live(full.original), version, HORIZON) == answer(
         full, version, HORIZON
     )
+
+
+def test_the_routing_probe_finds_the_cases_the_replay_mirrors() -> None:
+    """The probe's verdict (no decision made) is the full replay's mirroring, case by case."""
+    version = changed_version("random")
+    proposed = Proposed(version, mirror=True)
+    proposed.enter()
+    verdicts = Counter[bool]()
+    for case_id, events in [*case_logs("random", 600), *case_logs("templates", 56)]:
+        decoded = [orjson.loads(e) for e in events]
+        replay = CaseReplay(case_id, proposed, HORIZON)
+        for event in decoded:
+            replay.feed(event)
+        replay.finish()
+        probe = RoutingProbe(proposed)
+        verdict = next((v for e in decoded if (v := probe.feed(e)) is not None), False)
+        assert verdict == replay.mirrored, case_id
+        verdicts[verdict] += 1
+    assert verdicts[True] > 0 and verdicts[False] > 0
