@@ -347,7 +347,7 @@ def main() -> None:
         live_s = time.perf_counter() - started
         delta = run_parallel(
             settings, version, since, until, end, args.processes, mirror=mirror,
-            ends=live[1],
+            ends=live[1], dsn=dsn,
         )  # fmt: skip
         wall = time.perf_counter() - started
         print(f"original side from the read models in {live_s:.1f} s; replayed in delta mode "

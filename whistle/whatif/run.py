@@ -74,7 +74,7 @@ def run_whatif(
         raise NoReadModels(settings.topic(CASE_EVENTS.name))
     tally = run_parallel(
         settings, version, since, until, horizon, processes or default_processes(), progress,
-        mirror, None if live is None else live[1],
+        mirror, None if live is None else live[1], None if live is None else settings.dsn,
     )  # fmt: skip
     if live is not None:
         tally = tally.with_live(live[0])

@@ -10,6 +10,12 @@ margin: a record's timestamp is its producer's, a little after the decision):
 
 So a process holds the replays of the cases open at the current offset, and one offset per
 case (pass 1), never a case's history. Both passes stop at the end offsets taken at the start.
+
+In delta mode with the read models (``Job.dsn``) there is no pass 1: the log is read up to
+where the read models stand, so a case's last event there is the one whose seq they applied
+last (``cases.applied_seq``). That is looked up only for the cases replayed in full, a batch
+at a time (``Reader.resolve``). A case found unchanged keeps only its key, so its later
+records are counted unread.
 The same function serves a consumer group over many machines (``run_group``): the group shares
 out the partitions, each member tallies its own, and ``combine`` adds the tallies up.
 """
@@ -55,6 +61,8 @@ class Job:
     ends: tuple[tuple[int, int], ...] | None = None
     """(partition, end offset) to read up to (delta mode: where the read models stand);
     None: the partitions' ends when the job starts."""
+    dsn: str | None = None
+    """Delta mode: the read models' database, which knows each case's last seq (one pass)."""
 
 
 Progress = Callable[[int], None]
@@ -76,8 +84,10 @@ async def _records(
     starts: dict[TopicPartition, int],
     ends: dict[TopicPartition, int],
     progress: Progress | None,
+    weight: int = 1,
 ) -> Any:
-    """Every record of the partitions from ``starts`` to ``ends`` (batches, in order)."""
+    """Every record of the partitions from ``starts`` to ``ends`` (batches, in order); each
+    counts ``weight`` on ``progress`` (2 for a single pass: a bar counts two reads a record)."""
     open_tps = {tp for tp in starts if starts[tp] < ends[tp]}
     for tp in starts:
         consumer.seek(tp, starts[tp])
@@ -88,7 +98,7 @@ async def _records(
             if kept:
                 yield tp, kept
                 if progress is not None:
-                    progress(len(kept))
+                    progress(len(kept) * weight)
             if records and records[-1].offset >= ends[tp] - 1:
                 open_tps.discard(tp)
 
@@ -114,16 +124,45 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
         if job.ends is not None:
             ends = {tp: min(ends[tp], dict(job.ends).get(tp.partition, 0)) for tp in tps}
         starts = await _start_offsets(consumer, tps, job.since)
-        reader = Reader(proposed, tally, job.horizon)
-        async for _tp, records in _records(consumer, starts, ends, progress):
-            reader.note(records)
-        async for _tp, records in _records(consumer, starts, ends, progress):
-            reader.take(records)
-        reader.close()
+        if job.dsn is not None and proposed.delta:
+            await _one_pass(consumer, starts, ends, progress, job, Reader(proposed, tally,
+                            job.horizon, by_seq=True))  # fmt: skip
+        else:
+            reader = Reader(proposed, tally, job.horizon)
+            async for _tp, records in _records(consumer, starts, ends, progress):
+                reader.note(records)
+            async for _tp, records in _records(consumer, starts, ends, progress):
+                reader.take(records)
+            reader.close()
         tally.peak_rss_mib = peak_rss_mib()
         return tally
     finally:
         await consumer.stop()
+
+
+async def _one_pass(
+    consumer: AIOKafkaConsumer,
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    progress: Progress | None,
+    job: Job,
+    reader: Reader,
+) -> None:
+    """Delta mode with the read models: one pass, the replayed cases' last seqs looked up."""
+    from projections.migrate import LIVE_SCHEMA
+    from projections.projector import connect
+
+    assert job.dsn is not None
+    conn = await connect(job.dsn, LIVE_SCHEMA)
+    try:
+        async for _tp, records in _records(consumer, starts, ends, progress, weight=2):
+            reader.take(records)
+            if len(reader.awaiting) >= RESOLVE_EVERY:
+                await reader.resolve(conn)
+        await reader.resolve(conn)
+    finally:
+        await conn.close()
+    reader.close()
 
 
 def peak_rss_mib() -> float:
@@ -141,13 +180,25 @@ def peak_rss_mib() -> float:
     return 0.0
 
 
+RESOLVE_EVERY = 500
+"""Replayed cases whose last seq is looked up in one query (one pass)."""
+
+
 class Reader:
     """The two passes' bookkeeping: each case's last offset (pass 1), then the open replays
-    (pass 2), started at their raising and finished, tallied and forgotten at that offset."""
+    (pass 2), started at their raising and finished, tallied and forgotten at that offset.
+    ``by_seq`` (one pass): a replay ends at the last seq the read models applied (``resolve``)."""
 
-    def __init__(self, proposed: Proposed, tally: Tally, horizon: datetime) -> None:
+    def __init__(
+        self, proposed: Proposed, tally: Tally, horizon: datetime, by_seq: bool = False
+    ) -> None:
         self.proposed, self.tally, self.horizon = proposed, tally, horizon
+        self.by_seq = by_seq
         self.last: dict[bytes, int] = {}
+        self.final: dict[bytes, int] = {}
+        """One pass: the last seq of a replayed case (``resolve``), until it is finished."""
+        self.awaiting: dict[bytes, CaseReplay] = {}
+        """One pass: replays whose last seq is not looked up yet."""
         self.replays: dict[bytes, CaseReplay] = {}
         self.probes: dict[bytes, RoutingProbe] = {}
         """Delta mode: the cases not yet known to be routed as they were (``RoutingProbe``)."""
@@ -172,7 +223,7 @@ class Reader:
         key, tally = record.key, self.tally
         if key in self.done:
             tally.events += 1
-            if self.last.get(key) == record.offset:
+            if self.last.get(key) == record.offset:  # never, by seq: the key stays
                 self.done.discard(key)
             return
         replay = self.replays.get(key)
@@ -198,15 +249,40 @@ class Reader:
             tally.add(self.replays.pop(key).outcome)
             if self.last.get(key) != record.offset:
                 self.done.add(key)
-        elif self.last.get(key) == record.offset:
+        elif self._ends(key, record.offset, event):
             tally.add(self.replays.pop(key).finish())
+
+    def _ends(self, key: bytes, offset: int, event: dict[str, Any]) -> bool:
+        """Whether this is the case's last record (by offset, or by the read models' seq)."""
+        if not self.by_seq:
+            return self.last.get(key) == offset
+        if self.final.get(key) != event["seq"]:
+            return False
+        del self.final[key]
+        return True
+
+    async def resolve(self, conn: Any) -> None:
+        """One pass: look up the last seq of the replays awaiting it; finish those past it."""
+        if not self.awaiting:
+            return
+        waiting, self.awaiting = self.awaiting, {}
+        keys = {replay.case_id: key for key, replay in waiting.items()}
+        rows = await conn.fetch(
+            "SELECT case_id, applied_seq FROM cases WHERE case_id = ANY($1::text[])", list(keys)
+        )
+        for case_id, seq in rows:
+            key = keys[case_id]
+            if waiting[key].last_seq >= seq:
+                self.tally.add(self.replays.pop(key).finish())
+            else:
+                self.final[key] = seq
 
     def _probe(self, key: bytes, offset: int, probe: RoutingProbe, event: dict[str, Any]) -> None:
         """Delta mode: a case not yet known to be routed as it was; unchanged, it is counted
         and done; else (or should the case end first) it is replayed from its raise."""
         verdict = probe.feed(event)
         self.tally.events += 1
-        last = self.last.get(key) == offset
+        last = not self.by_seq and self.last.get(key) == offset
         if verdict is None and not last:
             return
         del self.probes[key]
@@ -223,9 +299,19 @@ class Reader:
             self.tally.add(replay.finish())
         else:
             self.replays[key] = replay
+            if self.by_seq:
+                self.awaiting[key] = replay
 
     def close(self) -> None:
-        """Finish what is still open (nothing: every case ends at its last offset)."""
+        """Finish what is still open: by offset nothing (every case ends at its last offset);
+        by seq the cases never routed (probed to the end) and any the read models lack."""
+        for key, probe in list(self.probes.items()):
+            del self.probes[key]
+            replay = CaseReplay(probe.events[0]["case_id"], self.proposed, self.horizon,
+                                mirrorable=False)  # fmt: skip
+            for held in probe.events:
+                replay.feed(held)
+            self.tally.add(replay.finish())
         for key in list(self.replays):
             self.tally.add(self.replays.pop(key).finish())
 
@@ -266,13 +352,15 @@ def run_parallel(
     progress: Progress | None = None,
     mirror: bool = False,
     ends: dict[int, int] | None = None,
+    dsn: str | None = None,
 ) -> Tally:
     """Replay every partition, ``processes`` partition sets in as many processes; combined.
-    With ``ends`` (where the read models stand), in delta mode up to those offsets."""
+    With ``ends`` (where the read models stand), in delta mode up to those offsets; with the
+    read models' ``dsn`` too, in one pass."""
     topic = settings.topic(CASE_EVENTS.name)
     upto = None if ends is None else tuple(sorted(ends.items()))
     jobs = [
-        Job(settings.bootstrap, topic, ps, version, since, until, horizon, mirror, upto)
+        Job(settings.bootstrap, topic, ps, version, since, until, horizon, mirror, upto, dsn)
         for ps in partition_sets(settings.partitions, processes)
     ]
     context = multiprocessing.get_context("spawn")
