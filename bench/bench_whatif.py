@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -150,6 +150,31 @@ def in_process(logs: list[CaseLog], version: ConfigVersion, mirror: bool) -> tup
     start = time.process_time()
     for _, events in logs:
         replay_case([orjson.loads(e) for e in events], proposed, tally, HORIZON)
+    return time.process_time() - start, tally
+
+
+class _Record(NamedTuple):
+    key: bytes
+    offset: int
+    value: bytes
+
+
+def in_process_delta(logs: list[CaseLog], version: ConfigVersion) -> tuple[float, Tally]:
+    """CPU seconds of delta mode's reading in this process (``Reader.take`` over the encoded
+    events, cases one after another: decode, probe, replay the changed), and its tally."""
+    from whistle.whatif.source import Reader
+
+    proposed = Proposed(version, mirror=True, delta=True)
+    proposed.enter()
+    tally = Tally(since=T0 - timedelta(days=1), until=T0 + timedelta(days=DAYS + 1), delta=True)
+    records = [_Record(case_id.encode(), 0, raw) for case_id, events in logs for raw in events]
+    records = [r._replace(offset=n) for n, r in enumerate(records)]
+    reader = Reader(proposed, tally, HORIZON)
+    reader.note(records)
+    start = time.process_time()
+    for first in range(0, len(records), 5000):
+        reader.take(records[first : first + 5000])
+    reader.close()
     return time.process_time() - start, tally
 
 
@@ -292,12 +317,19 @@ def main() -> None:
     full_cpu, full = in_process(logs, version, False)
     cpu, tally = in_process(logs, version, mirror)
     assert answer(tally, version, HORIZON) == answer(full, version, HORIZON), "mirror differs"
+    delta_cpu, delta = in_process_delta(logs, version) if mirror else (0.0, tally)
+    if mirror:
+        same = answer(delta.with_live(full.original), version, HORIZON)
+        assert same == answer(full, version, HORIZON), "delta mode differs"
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}, shape {args.shape}"
     )
     print(f"decide+evolve (bench_domain, same run): {ceiling:,.0f} commands/s of CPU")
-    for name, seconds in (("every case decided", full_cpu), (f"mirror={mirror}", cpu)):
+    rates = [("every case decided", full_cpu), (f"mirror={mirror}", cpu)]
+    if mirror:
+        rates.append(("delta mode (unchanged cases probed, the others replayed)", delta_cpu))
+    for name, seconds in rates:
         print(
             f"replay per core, {name}: {events / seconds:,.0f} events/s, "
             f"{len(logs) / seconds:,.0f} cases/s of CPU"
