@@ -24,6 +24,12 @@ WORDS: dict[str, tuple[str, str]] = {
         "建议版本 {version}（变更：{kinds}）",
         "proposed version {version} (changes: {kinds})",
     ),
+    "from_read-models": (
+        "实际一侧取自实时读模型，仅重放建议下处理不同的 {replayed} 件",
+        "the logged side is the live read models'; only the {replayed} case(s) the proposal "
+        "decides differently were replayed",
+    ),
+    "from_log": ("实际一侧由事件日志重新投影", "the logged side was projected again from the log"),
     "original": ("实际", "as logged"),
     "proposed": ("建议", "proposed"),
     "rates": ("三率与综合得分", "The three rates and the score"),
@@ -148,6 +154,15 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{cells}</tr>{body}</table>"
 
 
+def _source(result: dict[str, Any], lang: str) -> str:
+    """Where the logged side came from (``whistle.whatif.run``), as a sentence."""
+    origin = result.get("original_from")
+    if origin not in ("read-models", "log"):
+        return ""
+    replayed = result.get("replayed", result["cases"])
+    return f'<p class="source">{_say("from_" + origin, lang, replayed=replayed)}</p>'
+
+
 def html_report(
     result: dict[str, Any], lang: str = "zh", names: dict[str, str] | None = None
 ) -> str:
@@ -185,6 +200,7 @@ def html_report(
         f"<h1>{_say('title', lang)}</h1>",
         "<p>" + _say("range", lang, since=since, until=until, cases=result["cases"]) + "</p>",
         "<p>" + _say("version", lang, version=version["version"], kinds=kinds) + "</p>",
+        _source(result, lang),
         legend,
         f"<h2>{_say('rates', lang)}</h2>",
         _bars([WORDS[r][lang == "en"] for r in (*rates, "score")], rate_pairs),

@@ -80,6 +80,7 @@ def run_whatif(
         tally = tally.with_live(live[0])
     result = answer(tally, version, horizon)
     result["original_from"] = "log" if live is None else "read-models"
+    result["replayed"] = tally.cases - tally.unchanged  # in full (delta mode: the changed)
     return result
 
 

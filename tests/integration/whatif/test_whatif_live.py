@@ -138,8 +138,10 @@ def test_replaying_with_the_version_in_force_gives_the_live_figures(
     now = datetime.now(UTC)  # the clocks of both ways run to the same instant
     replayed = run_whatif(settings, in_force, since, until, now, processes=2, original="log")
     assert replayed.pop("original_from") == "log"  # every case projected again from the log
+    assert replayed.pop("replayed") == 5
     from_read_models = run_whatif(settings, in_force, since, until, now, original="read-models")
     assert from_read_models.pop("original_from") == "read-models"
+    assert from_read_models.pop("replayed") == 0  # the version in force changes no case
     assert from_read_models == replayed  # the read models' side is the log's (whatif.live)
 
     assert replayed["cases"] == 5 and replayed["moved"]["count"] == 0
@@ -451,6 +453,7 @@ def test_one_what_if_of_a_routing_and_a_policy_draft_from_the_page_and_the_cli(
     assert from_log.returncode == 0, from_log.stderr
     again = json.loads(from_log.stdout)
     assert again.pop("original_from") == "log" and printed.pop("original_from")
+    assert again.pop("replayed") == 2 and printed.pop("replayed") == 2  # both cases change
     assert again.pop("horizon") >= printed.pop("horizon")  # each run's now
     assert again == printed  # delta mode around the read models = every case replayed
     table = stack.cli(
