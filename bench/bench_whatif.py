@@ -291,8 +291,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
         "--original", choices=("read-models", "log"), default="read-models",
-        help="end to end: the original side from the log's read models (built by the live "
-        "projector into a scratch database, not timed) or the log projected again",
+        help="end to end: the original side from the log's read models (built by the "
+        "projector's rebuild into a scratch database, not timed) or the log projected again",
     )  # fmt: skip
     parser.add_argument(
         "--compare", action="store_true",
@@ -430,15 +430,13 @@ def bench_database(prefix: str) -> str:
 
 
 async def read_models(settings: Any, topic: str, prefix: str, workers: int) -> str:
-    """The read models of the log, built by the live projector (``workers`` processes over
-    disjoint partitions, bounded memory; the rebuild holds every case until it writes) into a
-    scratch database named after the log (kept with it: reused when its checkpoints cover the
-    topic)."""
+    """The read models of the log, built by the projector's rebuild (``workers`` processes at
+    a time, one partition each) into a scratch database named after the log (kept with it:
+    reused when its checkpoints cover the topic)."""
     import asyncpg
 
-    from bench.bench_projections import project_sharded
     from projections.migrate import LIVE_SCHEMA
-    from projections.rebuild import end_offsets
+    from projections.rebuild import build, end_offsets, swap
 
     dsn = bench_database(prefix)
     name = dsn.rsplit("/", 1)[1]
@@ -465,16 +463,11 @@ async def read_models(settings: Any, topic: str, prefix: str, workers: int) -> s
         print(f"read models of the log: reused (database {name})", flush=True)
         return dsn
     began = time.perf_counter()
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {LIVE_SCHEMA} CASCADE")
-    finally:
-        await conn.close()
-    total = sum(ends.values())
-    await project_sharded(dsn, settings.bootstrap, topic, total, workers)
-    print(f"read models of the log built by {workers} live projector processes in "
-          f"{time.perf_counter() - began:.0f} s, {total:,} events "
-          f"(database {name}; not timed)", flush=True)  # fmt: skip
+    built = await build(dsn, settings.bootstrap, topic, LIVE_SCHEMA + "_bench", workers=workers)
+    await swap(dsn, built.schema, LIVE_SCHEMA)
+    print(f"read models of the log built by the projector's rebuild in "
+          f"{time.perf_counter() - began:.0f} s, {built.events:,} events, one partition per "
+          f"process, {workers} at a time (database {name}; not timed)", flush=True)  # fmt: skip
     return dsn
 
 

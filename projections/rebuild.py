@@ -199,16 +199,15 @@ async def replay_into(
 async def _replay_in_workers(
     dsn: str, bootstrap: str, topic: str, schema: str, until: dict[int, int], workers: int
 ) -> tuple[int, int, ApplyStats, dict[int, Position]]:
-    """Replay disjoint sets of partitions in ``workers`` processes (cases never span them)."""
-    parts = sorted(until)
-    groups = [parts[i::workers] for i in range(workers)]
-    procs = []
-    for group in groups:
-        if not group:
-            continue
-        spec = ",".join(f"{p}:{until[p]}" for p in group)
-        procs.append(
-            await asyncio.create_subprocess_exec(
+    """Replay each partition in a process of its own (cases never span partitions), at most
+    ``workers`` at a time. A replaying process holds every case of its partition until it
+    writes them (~13 KiB a case), so one partition each bounds its memory: at 1,000,000 cases
+    over 4 partitions, ~3 GiB a process instead of twice that with two partitions each."""
+    slots = asyncio.Semaphore(workers)
+
+    async def one(partition: int) -> bytes:
+        async with slots:
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "projections.rebuild",
@@ -216,17 +215,19 @@ async def _replay_in_workers(
                 bootstrap,
                 topic,
                 schema,
-                spec,
+                f"{partition}:{until[partition]}",
                 stdout=asyncio.subprocess.PIPE,
             )
-        )
+            out, _ = await proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"rebuild worker failed with exit code {proc.returncode}")
+            return out
+
+    outputs = await asyncio.gather(*(one(p) for p in sorted(until)))
     events = cases = 0
     stats = ApplyStats()
     positions: dict[int, Position] = {}
-    for proc in procs:
-        out, _ = await proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"rebuild worker failed with exit code {proc.returncode}")
+    for out in outputs:
         result = json.loads(out.decode().strip().splitlines()[-1])
         events += result["events"]
         cases += result["cases"]
