@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -50,7 +51,6 @@ from whistle.domain import (
     Deadline,
     Event,
     Rejection,
-    breach_command,
     deadline_command,
     decide,
     evolve,
@@ -67,6 +67,8 @@ from whistle.whatif.held import command_of, deadline_key, re_derived
 
 RULE = "whatif_rule_id"
 """Key of the first routing's rule in a replay's ``cases`` row (never written anywhere)."""
+
+_due_at = attrgetter("due_at")
 
 
 class Proposed:
@@ -135,12 +137,14 @@ class CaseOutcome:
 
 def tracker_command(state: CaseState, due: list[Deadline], at: datetime) -> Command:
     """The command the deadline tracker sends for a case's ``due`` deadlines (in due order):
-    the first breach's, else the first ladder rung's (``DeadlineTracker.command_for``)."""
-    first = next(
-        (c for d in due if (c := breach_command(state.case_id, d.key, d.due_at.timestamp(), at))),
-        None,
-    )
-    return first if first is not None else deadline_command(state, due[0], at)
+    the first breach's, else the first ladder rung's (``DeadlineTracker.command_for``).
+
+    Both built by ``deadline_command``, from the validated state without validating again.
+    The tracker builds a breach's with ``breach_command``, from its index (key, due epoch
+    seconds): the same command but for ``due_at``'s time zone, which the decision does not
+    read (``decisions.clocks._breach`` reads the clock's own due time), so the same events.
+    """
+    return deadline_command(state, next((d for d in due if d.kind == "breach"), due[0]), at)
 
 
 def fold_into(state: CaseState, events: list[Event]) -> CaseState:
@@ -217,6 +221,9 @@ class CaseReplay:
         self.stats = ApplyStats()
         self.fired: dict[tuple[str, float], datetime] = {}
         """(deadline key, due epoch seconds) → when the original log fired it."""
+        self.fired_early = False
+        """Whether the original log fired a deadline before its due time (never, as the
+        domain decides; ``_nothing_before`` then takes its longer way)."""
         self.group: list[dict[str, Any]] = []
         self.all_running: bool | None = None  # the group's pause/resume named every clock
         self.outcome = CaseOutcome(case_id, self.original.case_rows(case_id), None)
@@ -304,6 +311,8 @@ class CaseReplay:
         else:
             return
         self.fired[(key, due.timestamp())] = at
+        if at < due:
+            self.fired_early = True
 
     def _mirror_if_unchanged(self, original: dict[str, Any]) -> None:
         """At the original's first routing: mirror the case if routed as it was."""
@@ -351,9 +360,6 @@ class CaseReplay:
             self.state = evolve(self.state, event)
             self._project(_row_dict(event), 1, self.replayed)
 
-    def _fire_time(self, key: str, due: datetime) -> datetime:
-        return self.fired.get((key, due.timestamp()), due)
-
     def _fire_before(self, limit: datetime) -> None:
         """Fire the replayed state's deadlines whose firing time is before ``limit``, each
         firing as the worker decides one: the tracker's command for the case's earliest due
@@ -361,14 +367,15 @@ class CaseReplay:
         if self._nothing_before(limit):
             return
         stuck: set[str] = set()  # fired and changed nothing (left alone, as fire_due does)
+        fired = self.fired
         while self.state is not None:
             pending = [d for d in pending_deadlines(self.state) if d.key not in stuck]
             if not pending:
                 return
-            at = min(self._fire_time(d.key, d.due_at) for d in pending)
+            at = min(fired.get((d.key, d.due_at.timestamp()), d.due_at) for d in pending)
             if at >= limit:
                 return
-            due = sorted((d for d in pending if d.due_at <= at), key=lambda d: d.due_at)
+            due = sorted((d for d in pending if d.due_at <= at), key=_due_at)
             events: list[Event] = []
             outcome = decide(self.state, tracker_command(self.state, due, at), at)
             if not isinstance(outcome, Rejection):
@@ -385,13 +392,24 @@ class CaseReplay:
 
     def _nothing_before(self, limit: datetime) -> bool:
         """Whether no deadline of the replayed state fires before ``limit``: the loop's first
-        test in epoch seconds (``pending_times``), without building a ``Deadline`` each."""
+        test, on the deadlines due before ``limit`` alone (``pending_deadlines``' ``due_by``).
+
+        A deadline fires at its due time, or when the original log fired it, never earlier
+        (``fired_early`` tells otherwise: then every timer is tested, in epoch seconds as
+        ``pending_times`` gives them), so one due after ``limit`` cannot fire before it.
+        """
         if self.state is None:
             return True
-        bound = limit.timestamp()
-        for key, due in pending_times(self.state).items():
-            fired = self.fired.get((key, due))
-            if (due if fired is None else fired.timestamp()) < bound:
+        fired = self.fired
+        if self.fired_early:
+            bound = limit.timestamp()
+            for key, due in pending_times(self.state).items():
+                at = fired.get((key, due))
+                if (due if at is None else at.timestamp()) < bound:
+                    return False
+            return True
+        for d in pending_deadlines(self.state, due_by=limit):
+            if d.due_at < limit and fired.get((d.key, d.due_at.timestamp()), d.due_at) < limit:
                 return False
         return True
 
@@ -407,8 +425,7 @@ class CaseReplay:
         if event["type"] == "CaseEscalated":
             department = event.get("department") or case["lead_department"] or ""
             self.outcome.escalations[side][department] += 1
-        apply_event(model, event, "", None, None, self.stats)
-        model.timeline.clear()  # the projector's timeline rows: never read by a replay
+        apply_event(model, event, "", None, None, self.stats, timeline=False)
         if event["type"] == "CaseRouted" and RULE not in case:
             case[RULE] = event["rule_id"]
 
