@@ -219,8 +219,9 @@ class CaseReplay:
         self.replayed = Model()
         self.state: CaseState | None = None
         self.stats = ApplyStats()
-        self.fired: dict[tuple[str, float], datetime] = {}
-        """(deadline key, due epoch seconds) → when the original log fired it."""
+        self.fired: dict[str, dict[float, datetime]] = {}
+        """Deadline key → due epoch seconds → when the original log fired it (by key first:
+        most of a replay's deadlines have a key the original never fired)."""
         self.fired_early = False
         """Whether the original log fired a deadline before its due time (never, as the
         domain decides; ``_nothing_before`` then takes its longer way)."""
@@ -300,17 +301,18 @@ class CaseReplay:
         self._decide(command, at)
 
     def _remember_firing(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind != "ClockBreached" and (kind != "CaseEscalated" or event.get("lateness") is None):
+            return
         key = deadline_key(event)
         if key is None:
             return
         at = datetime.fromisoformat(event["occurred_at"])
-        if event["type"] == "ClockBreached":
+        if kind == "ClockBreached":
             due = datetime.fromisoformat(event["due_at"])
-        elif event["type"] == "CaseEscalated" and event.get("lateness") is not None:
-            due = at - _seconds(event["lateness"])
         else:
-            return
-        self.fired[(key, due.timestamp())] = at
+            due = at - _seconds(event["lateness"])
+        self.fired.setdefault(key, {})[due.timestamp()] = at
         if at < due:
             self.fired_early = True
 
@@ -367,12 +369,11 @@ class CaseReplay:
         if self._nothing_before(limit):
             return
         stuck: set[str] = set()  # fired and changed nothing (left alone, as fire_due does)
-        fired = self.fired
         while self.state is not None:
             pending = [d for d in pending_deadlines(self.state) if d.key not in stuck]
             if not pending:
                 return
-            at = min(fired.get((d.key, d.due_at.timestamp()), d.due_at) for d in pending)
+            at = min(self._fire_time(d) for d in pending)
             if at >= limit:
                 return
             due = sorted((d for d in pending if d.due_at <= at), key=_due_at)
@@ -400,18 +401,25 @@ class CaseReplay:
         """
         if self.state is None:
             return True
-        fired = self.fired
         if self.fired_early:
             bound = limit.timestamp()
             for key, due in pending_times(self.state).items():
-                at = fired.get((key, due))
+                at = self.fired.get(key, {}).get(due)
                 if (due if at is None else at.timestamp()) < bound:
                     return False
             return True
         for d in pending_deadlines(self.state, due_by=limit):
-            if d.due_at < limit and fired.get((d.key, d.due_at.timestamp()), d.due_at) < limit:
+            if d.due_at < limit and self._fire_time(d) < limit:
                 return False
         return True
+
+    def _fire_time(self, deadline: Deadline) -> datetime:
+        """When the replay fires ``deadline``: when the original log fired it (same key, same
+        due time), else at its due time."""
+        times = self.fired.get(deadline.key)
+        if times is None:
+            return deadline.due_at
+        return times.get(deadline.due_at.timestamp(), deadline.due_at)
 
     def _project(self, event: dict[str, Any], side: int, model: Model) -> None:
         """Apply an event to one side's rows as the projector does; note what the rows lack
