@@ -111,8 +111,12 @@ def apply_event(
     partition: int | None,
     offset: int | None,
     stats: ApplyStats,
+    timeline: bool = True,
 ) -> None:
-    """Apply ``event`` unless its seq is already applied to its case (then count it)."""
+    """Apply ``event`` unless its seq is already applied to its case (then count it).
+
+    ``timeline`` False: no timeline row, for a caller that never reads them (the what-if's
+    replay, which applies some fifty events a case and would only throw the rows away)."""
     case_id: str = event["case_id"]
     seq: int = event["seq"]
     rows = model.case_rows(case_id)
@@ -138,24 +142,25 @@ def apply_event(
         stats.gaps += 1
         log.error("event_seq_gap", case_id=case_id, seq=seq, applied_seq=applied)
     at = datetime.fromisoformat(event["occurred_at"])
-    actor = event.get("actor") or {}
-    model.timeline.append(
-        (
-            case_id,
-            seq,
-            event.get("event_id"),
-            event["type"],
-            at,
-            actor.get("user_id"),
-            actor.get("role"),
-            actor.get("department"),
-            actor.get("area"),
-            event.get("command_id"),
-            raw,
-            partition,
-            offset,
+    if timeline:
+        actor = event.get("actor") or {}
+        model.timeline.append(
+            (
+                case_id,
+                seq,
+                event.get("event_id"),
+                event["type"],
+                at,
+                actor.get("user_id"),
+                actor.get("role"),
+                actor.get("department"),
+                actor.get("area"),
+                event.get("command_id"),
+                raw,
+                partition,
+                offset,
+            )
         )
-    )
     handler = HANDLERS.get(event["type"])
     if handler is None:
         stats.unknown_types += 1

@@ -37,13 +37,9 @@ class Deadline(msgspec.Struct, frozen=True, kw_only=True):
     tier: Tier | None = None
 
 
-def _base_key(clock: Clock) -> str:
-    """Clock key, suffixed by its generation once restarted or extended (keys never repeat)."""
-    return clock.key if clock.generation == 0 else f"{clock.key}~{clock.generation}"
-
-
-def _open_deadlines(state: CaseState) -> Iterator[tuple[Clock, str, int | None, datetime]]:
-    """(clock, base key, ladder level or None for the breach, due time) of every timer."""
+def _open_deadlines(state: CaseState) -> Iterator[tuple[Clock, int | None, datetime]]:
+    """(clock, ladder level or None for the breach, due time) of every timer (its key is
+    made by the caller, for the timers it keeps: ``_deadline_key``)."""
     if state.status not in OPEN:
         return
     ladder = state.escalation_ladder
@@ -51,10 +47,17 @@ def _open_deadlines(state: CaseState) -> Iterator[tuple[Clock, str, int | None, 
         if clock.met_at is not None or clock.paused_since is not None:
             continue
         if clock.breached_at is None:
-            yield clock, _base_key(clock), None, clock.due_at
+            yield clock, None, clock.due_at
         elif clock.escalation_level < len(ladder):
             level = clock.escalation_level + 1
-            yield clock, _base_key(clock), level, clock.due_at + ladder[level - 1].after
+            yield clock, level, clock.due_at + ladder[level - 1].after
+
+
+def _deadline_key(clock: Clock, level: int | None) -> str:
+    """A timer's key: for its breach the clock's key, suffixed by its generation once
+    restarted or extended (keys never repeat); for a ladder rung that and the rung's level."""
+    base = clock.key if clock.generation == 0 else f"{clock.key}~{clock.generation}"
+    return base if level is None else f"{base}{ESCALATE}{level}"
 
 
 def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[Deadline]:
@@ -65,18 +68,19 @@ def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[
     ladder = state.escalation_ladder
     case_id = state.case_id
     found: list[Deadline] = []
-    for clock, base, level, due_at in _open_deadlines(state):
+    for clock, level, due_at in _open_deadlines(state):
         if due_by is not None and due_at > due_by:
             continue
+        key = _deadline_key(clock, level)
         if level is None:
             deadline = Deadline(
-                case_id=case_id, key=base, due_at=due_at, kind="breach", clock_key=clock.key
+                case_id=case_id, key=key, due_at=due_at, kind="breach", clock_key=clock.key
             )
         else:
             rung = ladder[level - 1]
             deadline = Deadline(
                 case_id=case_id,
-                key=f"{base}{ESCALATE}{level}",
+                key=key,
                 due_at=due_at,
                 kind="escalate",
                 clock_key=clock.key,
@@ -91,8 +95,8 @@ def pending_deadlines(state: CaseState, due_by: datetime | None = None) -> list[
 def pending_times(state: CaseState) -> dict[str, float]:
     """Key → due time (epoch seconds) of every timer, as :func:`pending_deadlines` names them."""
     return {
-        base if level is None else f"{base}{ESCALATE}{level}": due_at.timestamp()
-        for _, base, level, due_at in _open_deadlines(state)
+        _deadline_key(clock, level): due_at.timestamp()
+        for clock, level, due_at in _open_deadlines(state)
     }
 
 

@@ -77,22 +77,34 @@ def deadline_key(event: dict[str, Any]) -> str | None:
     return command_id[len(DEADLINE_PREFIX) + len(str(event["case_id"])) + 1 :]
 
 
+def _sources(cls: type[Command], renamed: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(command field, event field it is read from) for every field outside the envelope."""
+    return tuple(
+        (name, renamed.get(name, name)) for name in cls.model_fields if name not in ENVELOPE
+    )
+
+
+HELD: dict[str, tuple[type[Command], tuple[tuple[str, str], ...]]] = {
+    event_type: (cls, _sources(cls, RENAMED.get(event_type, {})))
+    for event_type, cls in COMMAND_OF.items()
+}
+"""Event type → its command and where each field comes from: worked out once, not per event
+(a replayed case rebuilds a dozen commands)."""
+
+
 def command_of(event: dict[str, Any]) -> Command | None:
     """The command that recorded ``event`` first in its group, rebuilt from it (None: the
     event type records no command of its own, or the event cannot be read as one)."""
-    cls = COMMAND_OF.get(event["type"])
-    if cls is None:
+    held = HELD.get(event["type"])
+    if held is None:
         return None
-    renamed = RENAMED.get(event["type"], {})
+    cls, sources = held
     fields: dict[str, Any] = {
         "command_id": event["command_id"],
         "case_id": event["case_id"],
         "actor": event["actor"],
     }
-    for name in cls.model_fields:
-        if name in ENVELOPE:
-            continue
-        source = renamed.get(name, name)
+    for name, source in sources:
         if source in event:
             fields[name] = event[source]
     try:

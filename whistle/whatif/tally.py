@@ -108,15 +108,24 @@ class SideTally:
         self, row: dict[str, Any], department_column: str, columns: tuple[int, ...],
         added: tuple[int, ...],
     ) -> None:  # fmt: skip
-        """Add ``added`` to ``columns`` of the row's group under every grouping."""
+        """Add ``added`` to ``columns`` of the row's group under every grouping.
+
+        What ``counts`` and ``_group`` do, written flat: it runs for every row of both sides
+        of every replayed case."""
         pairs = [(i, int(n)) for i, n in zip(columns, added, strict=True) if n]
         if not pairs:
             return
-        for grouping in GROUPINGS:
-            counts = self.counts(grouping, _group(row, grouping, department_column))
-            if counts is not None:
-                for i, n in pairs:
-                    counts[i] += n
+        groups = self.groups
+        for grouping, column in _GROUP_COLUMNS[department_column]:
+            value = "all" if column is None else row.get(column)
+            if value is None:
+                continue
+            key = (grouping, str(value))
+            counts = groups.get(key)
+            if counts is None:
+                counts = groups[key] = [0] * len(COUNTS)
+            for i, n in pairs:
+                counts[i] += n
 
     def merge(self, other: SideTally, sign: int = 1) -> None:
         """Add ``other`` to this one (``sign`` -1: take it away; what is left at zero goes, as
@@ -146,6 +155,17 @@ class SideTally:
             row.pop("bucket")
             found[group] = row
         return found
+
+
+_GROUP_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    department_column: tuple(
+        (g, department_column if g == "department" else None if g == "all" else g)
+        for g in GROUPINGS
+    )
+    for department_column in ("department", "lead_department")
+}
+"""Department column → (grouping, the row's column naming its group; None: the one group
+``all``), as ``_group`` reads them."""
 
 
 def _group(row: dict[str, Any], grouping: str, department_column: str) -> str | None:

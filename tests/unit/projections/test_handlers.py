@@ -77,3 +77,17 @@ def test_a_gap_is_counted_but_applied() -> None:
     model, stats = project([story.events[0], story.events[2]])
     assert stats.gaps == 1
     assert model.cases["c-2"].case["applied_seq"] == 3
+
+
+def test_without_the_timeline_the_rows_are_the_same() -> None:
+    rng = random.Random(11)
+    for n in range(50):
+        story = random_story(rng, f"case-{n}", T0 + timedelta(hours=n))
+        with_rows, _ = project(story.events)
+        model, stats = Model(), ApplyStats()
+        for raw in story.encoded():
+            decoded = decode(raw)
+            assert decoded is not None
+            apply_event(model, decoded, raw.decode(), 0, 0, stats, timeline=False)
+        assert model.cases == with_rows.cases and model.dirty == with_rows.dirty
+        assert not model.timeline and len(with_rows.timeline) == len(story.events)
