@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from projections.apply import gc_paused
 from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, DAY_MS, TopicSpec, ensure_topics
@@ -85,7 +86,8 @@ async def _replay(
     async for _tp, records in _records(consumer, starts, ends, None):
         if listener.changes != changes:
             raise Rebalanced
-        reader.take(records)
+        with gc_paused():
+            reader.take(records)
     reader.close()
     return tally
 

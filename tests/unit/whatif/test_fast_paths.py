@@ -216,3 +216,20 @@ def test_the_routing_probe_finds_the_cases_the_replay_mirrors() -> None:
         assert verdict == replay.mirrored, case_id
         verdicts[verdict] += 1
     assert verdicts[True] > 0 and verdicts[False] > 0
+
+
+def test_a_replay_leaves_no_reference_cycles() -> None:
+    """The readers take their batches with the cyclic collector paused (``gc_paused``): that
+    is only free if what a replay drops is freed by reference counting alone."""
+    import gc
+
+    logs = [*case_logs("random", 300), *case_logs("templates", 56)]
+    version = changed_version("random")
+    gc.collect()
+    gc.disable()
+    try:
+        _tally(logs, Proposed(version))
+        _tally(logs, Proposed(version, mirror=True, delta=True))
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
