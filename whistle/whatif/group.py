@@ -19,12 +19,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
-from projections.apply import gc_paused
 from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, DAY_MS, TopicSpec, ensure_topics
 from whistle.whatif.replay import Proposed
-from whistle.whatif.source import Reader, _records, _start_offsets, combine
+from whistle.whatif.source import Reader, _records, _start_offsets, collector_off, combine
 from whistle.whatif.tally import SideTally, Tally
 
 RESULTS = TopicSpec(
@@ -77,8 +76,21 @@ async def _replay(
     tally = Tally(since=since, until=until)
     ends = await consumer.end_offsets(list(tps))
     starts = await _start_offsets(consumer, list(tps), since)
-    changes = listener.changes
     reader = Reader(proposed, tally, horizon)
+    with collector_off():
+        await _both_passes(consumer, listener, starts, ends, reader)
+    return tally
+
+
+async def _both_passes(
+    consumer: AIOKafkaConsumer,
+    listener: _Listener,
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    reader: Reader,
+) -> None:
+    """Both passes over the member's partitions (``Rebalanced`` when they move meanwhile)."""
+    changes = listener.changes
     async for _tp, records in _records(consumer, starts, ends, None):
         if listener.changes != changes:
             raise Rebalanced
@@ -86,10 +98,8 @@ async def _replay(
     async for _tp, records in _records(consumer, starts, ends, None):
         if listener.changes != changes:
             raise Rebalanced
-        with gc_paused():
-            reader.take(records)
+        reader.take(records)
     reader.close()
-    return tally
 
 
 async def run_member(
