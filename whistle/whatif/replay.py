@@ -242,8 +242,6 @@ class CaseReplay:
         """Replayed events held back until the case is known not to be mirrored."""
         self.mirrored = False
         """Routed as it was under a mirroring proposal: no longer decided (module docstring)."""
-        self.last_seq = 0
-        """The seq of the last original event fed."""
         self.held: list[dict[str, Any]] | None = (
             [] if proposed.delta and self.deferred is not None else None
         )
@@ -252,7 +250,6 @@ class CaseReplay:
     # ---- the original log -----------------------------------------------------------------
     def feed(self, event: dict[str, Any]) -> None:
         """The next original event of the case (decoded as the projector decodes it)."""
-        self.last_seq = event["seq"]
         if self.mirrored:
             self._original(event)
             return

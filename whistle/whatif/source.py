@@ -39,7 +39,7 @@ from projections.apply import decode
 from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS
-from whistle.whatif.replay import CaseReplay, Proposed, RoutingProbe
+from whistle.whatif.replay import CaseOutcome, CaseReplay, Proposed, RoutingProbe
 from whistle.whatif.tally import Tally
 
 MARGIN = timedelta(minutes=5)
@@ -184,6 +184,39 @@ def peak_rss_mib() -> float:
     return 0.0
 
 
+class HeldCase:
+    """Delta mode: a case found changed, its later records held as they came off the log
+    until its last one, then replayed in full at once (``CaseReplay``).
+
+    Replaying a case in one go, rather than a record at a time among the ~30,000 changed
+    cases a process has open at 1,000,000 cases, keeps its objects in the CPU's caches: in
+    process the same cases replay 1.25–1.45× faster in case order than interleaved in time
+    order. What is held is the raw records of the cases open at once (~0.5 KiB a record),
+    less than the replay's rows and state would be (~16 KiB a case); each is dropped once its
+    case is replayed."""
+
+    __slots__ = ("case_id", "events", "last_seq", "raws")
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.case_id: str = events[0]["case_id"]
+        self.events = events
+        """The probed events (decoded)."""
+        self.raws: list[bytes] = []
+        """The later records' values, as read."""
+        self.last_seq: int = events[-1]["seq"]
+
+    def replay(self, proposed: Proposed, horizon: datetime) -> CaseOutcome:
+        """The case replayed in full from its raise."""
+        replay = CaseReplay(self.case_id, proposed, horizon, mirrorable=False)
+        for event in self.events:
+            replay.feed(event)
+        for raw in self.raws:
+            later = decode(raw)
+            if later is not None:
+                replay.feed(later)
+        return replay.finish()
+
+
 RESOLVE_EVERY = 500
 """Replayed cases whose last seq is looked up in one query (one pass)."""
 
@@ -220,8 +253,10 @@ class Reader:
         self.last: dict[bytes, int] = {}
         self.final: dict[bytes, int] = {}
         """One pass: the last seq of a replayed case (``resolve``), until it is finished."""
-        self.awaiting: dict[bytes, CaseReplay] = {}
-        """One pass: replays whose last seq is not looked up yet."""
+        self.awaiting: dict[bytes, HeldCase] = {}
+        """One pass: changed cases whose last seq is not looked up yet."""
+        self.held: dict[bytes, HeldCase] = {}
+        """Delta mode: the cases found changed, held until their last record (``HeldCase``)."""
         self.replays: dict[bytes, CaseReplay] = {}
         self.probes: dict[bytes, RoutingProbe] = {}
         """Delta mode: the cases not yet known to be routed as they were (``RoutingProbe``)."""
@@ -247,7 +282,8 @@ class Reader:
                 tally.events += 1
             else:
                 take(r)
-        self.tally.peak_open = max(self.tally.peak_open, len(self.replays) + len(self.probes))
+        held = len(self.replays) + len(self.probes) + len(self.held)
+        self.tally.peak_open = max(self.tally.peak_open, held)
 
     def _take(self, record: Any) -> None:
         key, tally = record.key, self.tally
@@ -256,10 +292,19 @@ class Reader:
             if self.last.get(key) == record.offset:  # never, by seq: the key stays
                 self.done.discard(key)
             return
-        replay = self.replays.get(key)
         event = decode(record.value)
         if event is None:
             return
+        held = self.held.get(key)
+        if held is not None:
+            held.raws.append(record.value)
+            held.last_seq = event["seq"]
+            tally.events += 1
+            if self._ends(key, record.offset, event):
+                del self.held[key]
+                tally.add(held.replay(self.proposed, self.horizon))
+            return
+        replay = self.replays.get(key)
         if replay is None:
             probe = self.probes.get(key)
             if probe is None:
@@ -292,24 +337,26 @@ class Reader:
         return True
 
     async def resolve(self, conn: Any) -> None:
-        """One pass: look up the last seq of the replays awaiting it; finish those past it."""
+        """One pass: look up the last seq of the changed cases awaiting it; replay those
+        already past it."""
         if not self.awaiting:
             return
         waiting, self.awaiting = self.awaiting, {}
-        keys = {replay.case_id: key for key, replay in waiting.items()}
+        keys = {held.case_id: key for key, held in waiting.items()}
         rows = await conn.fetch(
             "SELECT case_id, applied_seq FROM cases WHERE case_id = ANY($1::text[])", list(keys)
         )
         for case_id, seq in rows:
             key = keys[case_id]
             if waiting[key].last_seq >= seq:
-                self.tally.add(self.replays.pop(key).finish())
+                del self.held[key]
+                self.tally.add(waiting[key].replay(self.proposed, self.horizon))
             else:
                 self.final[key] = seq
 
     def _probe(self, key: bytes, offset: int, probe: RoutingProbe, event: dict[str, Any]) -> None:
         """Delta mode: a case not yet known to be routed as it was; unchanged, it is counted
-        and done; else (or should the case end first) it is replayed from its raise."""
+        and done; else it is held until its last record (replayed now if this is it)."""
         verdict = probe.feed(event)
         self.tally.events += 1
         last = not self.by_seq and self.last.get(key) == offset
@@ -321,27 +368,23 @@ class Reader:
             if not last:
                 self.done.add(key)
             return
-        first = probe.events[0]
-        replay = CaseReplay(first["case_id"], self.proposed, self.horizon, mirrorable=False)
-        for held in probe.events:
-            replay.feed(held)
+        held = HeldCase(probe.events)
         if last:
-            self.tally.add(replay.finish())
-        else:
-            self.replays[key] = replay
-            if self.by_seq:
-                self.awaiting[key] = replay
+            self.tally.add(held.replay(self.proposed, self.horizon))
+            return
+        self.held[key] = held
+        if self.by_seq:
+            self.awaiting[key] = held
 
     def close(self) -> None:
         """Finish what is still open: by offset nothing (every case ends at its last offset);
         by seq the cases never routed (probed to the end) and any the read models lack."""
         for key, probe in list(self.probes.items()):
             del self.probes[key]
-            replay = CaseReplay(probe.events[0]["case_id"], self.proposed, self.horizon,
-                                mirrorable=False)  # fmt: skip
-            for held in probe.events:
-                replay.feed(held)
-            self.tally.add(replay.finish())
+            self.tally.add(HeldCase(probe.events).replay(self.proposed, self.horizon))
+        for key, held in list(self.held.items()):
+            del self.held[key]
+            self.tally.add(held.replay(self.proposed, self.horizon))
         for key in list(self.replays):
             self.tally.add(self.replays.pop(key).finish())
 
