@@ -93,6 +93,7 @@ async def _records(
     open_tps = {tp for tp in starts if starts[tp] < ends[tp]}
     for tp in starts:
         consumer.seek(tp, starts[tp])
+    consumer.resume(*open_tps)  # a pass before this one paused each at its end
     while open_tps:
         batches = await consumer.getmany(*open_tps, timeout_ms=FETCH_MS, max_records=5000)
         for tp, records in batches.items():
@@ -103,6 +104,7 @@ async def _records(
                     progress(len(kept) * weight)
             if records and records[-1].offset >= ends[tp] - 1:
                 open_tps.discard(tp)
+                consumer.pause(tp)  # nothing past its end is fetched meanwhile
 
 
 async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally:
@@ -161,12 +163,12 @@ async def _one_pass(
         with collector_off():
             async for _tp, records in _records(consumer, starts, ends, progress, weight=2):
                 reader.take(records)
-            if len(reader.awaiting) >= RESOLVE_EVERY:
-                await reader.resolve(conn)
-        await reader.resolve(conn)
+                if len(reader.awaiting) >= RESOLVE_EVERY:
+                    await reader.resolve(conn)
+            await reader.resolve(conn)
+            reader.close()
     finally:
         await conn.close()
-    reader.close()
 
 
 def peak_rss_mib() -> float:
