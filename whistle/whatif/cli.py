@@ -199,14 +199,13 @@ def _run(args: argparse.Namespace, lang: str) -> int:
         history = asyncio.run(read_history(settings))
         version = resolve(history, args.proposed, args.kind, args.base, since)
         if args.group:
-            from whistle.whatif.answer import answer
             from whistle.whatif.group import run_member
 
             mirror = may_mirror(history, version, since, horizon)
-            tally = asyncio.run(
-                run_member(settings, version, since, until, horizon, args.group, mirror=mirror)
-            )
-            result = answer(tally, version, horizon)
+            result = asyncio.run(
+                run_member(settings, version, since, until, horizon, args.group, mirror=mirror,
+                           original=args.original)
+            )  # fmt: skip
             bar = None
         else:
             bar = Bar(asyncio.run(total_records(settings, since)), say("progress", lang))

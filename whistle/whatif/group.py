@@ -2,11 +2,18 @@
 
 Every member of one run (``whistle whatif --group RUN``) joins the consumer group
 ``<prefix>.whatif-<RUN>`` on the events topic; once its assignment has been stable for
-``SETTLE_S`` it replays its partitions with the same two passes as a process of
-``whistle.whatif.source`` (a rebalance meanwhile restarts it on its new assignment), then
-appends its tally, as JSON, to ``<prefix>.whatif-results`` (key: the run). Each member then
-reads the run's results until they cover every partition once, and adds them up: every member
-answers the whole run. No offsets are committed: the group only shares out the partitions.
+``SETTLE_S`` it replays its partitions as a process of ``whistle.whatif.source`` does (a
+rebalance meanwhile restarts it on its new assignment), then appends its tally, as JSON, to
+``<prefix>.whatif-results`` (key: the run). Each member then reads the run's results until they
+cover every partition once, and adds them up: every member answers the whole run. No offsets
+are committed: the group only shares out the partitions.
+
+With the read models (``original`` auto or read-models) the run is in delta mode. Its members
+must fit their deltas to one snapshot of the read models, so the first member to come reads it
+and appends it to the results topic before its part, and every member takes the first snapshot
+found there (``run_snapshot``): the original side, and the offsets each partition is replayed
+up to. Each member's database is the read models' (``WHISTLE_DATABASE_URL``), where it looks
+up its changed cases' last seqs.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +31,14 @@ from whistle.config.versions import ConfigVersion
 from whistle.settings import Settings
 from whistle.topics import CASE_EVENTS, DAY_MS, TopicSpec, ensure_topics
 from whistle.whatif.replay import Proposed
-from whistle.whatif.source import Reader, _records, _start_offsets, collector_off, combine
+from whistle.whatif.source import (
+    Reader,
+    _records,
+    _start_offsets,
+    collector_off,
+    combine,
+    one_pass,
+)
 from whistle.whatif.tally import SideTally, Tally
 
 RESULTS = TopicSpec(
@@ -70,36 +85,46 @@ async def _replay(
     listener: _Listener,
     tps: set[TopicPartition],
     job: tuple[Proposed, datetime, datetime, datetime],
+    snapshot: Snapshot | None,
+    dsn: str,
 ) -> Tally:
+    """This member's tally of ``tps``: with the run's ``snapshot``, in delta mode up to where
+    the read models stood then (one pass), else the log's way (two passes)."""
     proposed, since, until, horizon = job
     consumer.resume(*tps)
-    tally = Tally(since=since, until=until)
+    tally = Tally(since=since, until=until, delta=proposed.delta)
     ends = await consumer.end_offsets(list(tps))
+    if snapshot is not None:
+        ends = {tp: min(n, snapshot.stands.get(tp.partition, 0)) for tp, n in ends.items()}
     starts = await _start_offsets(consumer, list(tps), since)
+    changes = listener.changes
+
+    async def records() -> Any:  # every batch of one pass; Rebalanced once the group moves
+        async for tp, batch in _records(consumer, starts, ends, None):
+            if listener.changes != changes:
+                raise Rebalanced
+            yield tp, batch
+
+    if snapshot is not None:
+        await one_pass(records(), dsn, Reader(proposed, tally, horizon, by_seq=True))
+        return tally
     reader = Reader(proposed, tally, horizon)
+    async for _tp, batch in records():
+        reader.note(batch)
     with collector_off():
-        await _both_passes(consumer, listener, starts, ends, reader)
+        async for _tp, batch in records():
+            reader.take(batch)
+    reader.close()
     return tally
 
 
-async def _both_passes(
-    consumer: AIOKafkaConsumer,
-    listener: _Listener,
-    starts: dict[TopicPartition, int],
-    ends: dict[TopicPartition, int],
-    reader: Reader,
-) -> None:
-    """Both passes over the member's partitions (``Rebalanced`` when they move meanwhile)."""
-    changes = listener.changes
-    async for _tp, records in _records(consumer, starts, ends, None):
-        if listener.changes != changes:
-            raise Rebalanced
-        reader.note(records)
-    async for _tp, records in _records(consumer, starts, ends, None):
-        if listener.changes != changes:
-            raise Rebalanced
-        reader.take(records)
-    reader.close()
+@dataclass(frozen=True)
+class Snapshot:
+    """The run's original side from the read models, and where they stood in the events topic
+    (partition → offset): every member replays up to there, so their deltas fit it."""
+
+    side: SideTally
+    stands: dict[int, int]
 
 
 async def run_member(
@@ -111,11 +136,18 @@ async def run_member(
     run_id: str,
     wait_s: float = 3600.0,
     mirror: bool = False,
-) -> Tally:
-    """Join the run, replay this member's partitions, publish its part; the whole run's tally
-    (``mirror``: as ``whistle.whatif.run.run_whatif`` decides it)."""
+    original: str = "auto",
+) -> dict[str, Any]:
+    """Join the run, replay this member's partitions, publish its part; the whole run's answer
+    (``mirror``: as ``whistle.whatif.run.run_whatif`` decides it; ``original``: one of its
+    ``ORIGINALS``, the same for every member of the run)."""
+    from whistle.whatif.run import NoReadModels, answer_whole
+
     await ensure_topics(settings, (RESULTS,))
-    proposed = Proposed(version, mirror)
+    snapshot = None if original == "log" else await run_snapshot(settings, run_id, since, until)
+    if snapshot is None and original == "read-models":
+        raise NoReadModels(settings.topic(CASE_EVENTS.name))
+    proposed = Proposed(version, mirror, delta=snapshot is not None)
     proposed.enter()
     topic = settings.topic(CASE_EVENTS.name)
     listener = _Listener()
@@ -125,29 +157,80 @@ async def run_member(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     await consumer.start()
     try:
         consumer.subscribe([topic], listener=listener)
+        job = (proposed, since, until, horizon)
         while True:
             tps = await _settled(consumer, listener)
             try:
-                mine = await _replay(consumer, listener, tps, (proposed, since, until, horizon))
+                mine = await _replay(consumer, listener, tps, job, snapshot, settings.dsn)
                 break
             except Rebalanced:
                 continue
     finally:
         await consumer.stop()
     part = {"run": run_id, "partitions": sorted(tp.partition for tp in tps), "tally": to_json(mine)}
+    await _publish(settings, run_id, part)
+    tally = await gather_run(settings, run_id, since, until, wait_s)
+    return answer_whole(tally, None if snapshot is None else snapshot.side, version, horizon)
+
+
+async def _publish(settings: Settings, run_id: str, value: dict[str, Any]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, max_request_size=64 << 20)
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.topic(RESULTS.name), json.dumps(part).encode(), key=run_id.encode()
+            settings.topic(RESULTS.name), json.dumps(value).encode(), key=run_id.encode()
         )
     finally:
         await producer.stop()
-    return await gather_run(settings, run_id, since, until, wait_s)
+
+
+async def _run_records(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    """The run's records on the results topic so far, in order."""
+    tp = TopicPartition(settings.topic(RESULTS.name), 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=None, fetch_max_bytes=64 << 20
+    )
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        found: list[dict[str, Any]] = []
+        while end and await consumer.position(tp) < end:
+            batches = await consumer.getmany(tp, timeout_ms=500)
+            found += [json.loads(r.value) for r in batches.get(tp, []) if r.key == run_id.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def run_snapshot(
+    settings: Settings, run_id: str, since: datetime, until: datetime
+) -> Snapshot | None:
+    """The run's read-models snapshot, the same for every member: the first on the results
+    topic. The first member to come reads the read models (``read_live_side``) and appends
+    what it found (null: they could not give the original side, and the run goes the log's
+    way); members who raced it take the first appended, theirs or another's."""
+    from whistle.whatif.run import read_live_side
+
+    for attempt in range(2):
+        for record in await _run_records(settings, run_id):
+            if "snapshot" in record:
+                found = record["snapshot"]
+                if found is None:
+                    return None
+                stands = {int(p): n for p, n in found["stands"].items()}
+                return Snapshot(_side(found["side"]), stands)
+        if attempt == 0:
+            live = await read_live_side(settings, since, until)
+            mine = None if live is None else {"side": _side_json(live[0]), "stands": live[1]}
+            await _publish(settings, run_id, {"run": run_id, "snapshot": mine})
+    raise RuntimeError(f"what-if {run_id}: its snapshot is not on {RESULTS.name}")
 
 
 async def gather_run(
@@ -173,6 +256,8 @@ async def gather_run(
                 if record.key != run_id.encode():
                     continue
                 part = json.loads(record.value)
+                if "tally" not in part:
+                    continue  # the run's snapshot
                 tally = from_json(part["tally"])
                 for p in part["partitions"]:
                     parts.setdefault(p, tally)  # a member's part covers all its partitions
@@ -208,6 +293,8 @@ def to_json(tally: Tally) -> dict[str, Any]:
         "skipped": tally.skipped,
         "moved": tally.moved,
         "events": tally.events,
+        "delta": tally.delta,
+        "unchanged": tally.unchanged,
         "moved_examples": tally.moved_examples,
         "clock_examples": tally.clock_examples,
         "rerouted": [[*k, n] for k, n in tally.rerouted.items()],
@@ -224,6 +311,7 @@ def from_json(data: dict[str, Any]) -> Tally:
     tally.original, tally.proposed = _side(data["original"]), _side(data["proposed"])
     tally.cases, tally.skipped = data["cases"], data["skipped"]
     tally.moved, tally.events = data["moved"], data["events"]
+    tally.delta, tally.unchanged = data.get("delta", False), data.get("unchanged", 0)
     tally.moved_examples, tally.clock_examples = data["moved_examples"], data["clock_examples"]
     tally.rerouted = Counter({(d, w): n for d, w, n in data["rerouted"]})
     tally.clock_changes = Counter({(d, a, b): n for d, a, b, n in data["clock_changes"]})

@@ -19,7 +19,7 @@ from whistle.topics import CASE_EVENTS
 from whistle.whatif.answer import answer
 from whistle.whatif.replay import same_context
 from whistle.whatif.source import Progress, run_parallel
-from whistle.whatif.tally import SideTally
+from whistle.whatif.tally import SideTally, Tally
 
 log = get_logger()
 
@@ -76,8 +76,17 @@ def run_whatif(
         settings, version, since, until, horizon, processes or default_processes(), progress,
         mirror, None if live is None else live[1], None if live is None else settings.dsn,
     )  # fmt: skip
+    return answer_whole(tally, None if live is None else live[0], version, horizon)
+
+
+def answer_whole(
+    tally: Tally, live: SideTally | None, version: ConfigVersion, horizon: datetime
+) -> dict[str, Any]:
+    """The answer of a replay's tally: in delta mode made whole with the read models' side
+    ``live`` first; it says where the original side came from and how many cases were
+    replayed in full."""
     if live is not None:
-        tally = tally.with_live(live[0])
+        tally = tally.with_live(live)
     result = answer(tally, version, horizon)
     result["original_from"] = "log" if live is None else "read-models"
     result["replayed"] = tally.cases - tally.unchanged  # in full (delta mode: the changed)

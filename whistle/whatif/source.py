@@ -129,8 +129,8 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
             ends = {tp: min(ends[tp], dict(job.ends).get(tp.partition, 0)) for tp in tps}
         starts = await _start_offsets(consumer, tps, job.since)
         if job.dsn is not None and proposed.delta:
-            await _one_pass(consumer, starts, ends, progress, job, Reader(proposed, tally,
-                            job.horizon, by_seq=True))  # fmt: skip
+            records = _records(consumer, starts, ends, progress, weight=2)
+            await one_pass(records, job.dsn, Reader(proposed, tally, job.horizon, by_seq=True))
         else:
             reader = Reader(proposed, tally, job.horizon)
             async for _tp, records in _records(consumer, starts, ends, progress):
@@ -145,24 +145,17 @@ async def replay_partitions(job: Job, progress: Progress | None = None) -> Tally
         await consumer.stop()
 
 
-async def _one_pass(
-    consumer: AIOKafkaConsumer,
-    starts: dict[TopicPartition, int],
-    ends: dict[TopicPartition, int],
-    progress: Progress | None,
-    job: Job,
-    reader: Reader,
-) -> None:
-    """Delta mode with the read models: one pass, the replayed cases' last seqs looked up."""
+async def one_pass(records: Any, dsn: str, reader: Reader) -> None:
+    """Delta mode with the read models: one pass over ``records`` (``_records``' batches),
+    the replayed cases' last seqs looked up in the read models at ``dsn`` as it goes."""
     from projections.migrate import LIVE_SCHEMA
     from projections.projector import connect
 
-    assert job.dsn is not None
-    conn = await connect(job.dsn, LIVE_SCHEMA)
+    conn = await connect(dsn, LIVE_SCHEMA)
     try:
         with collector_off():
-            async for _tp, records in _records(consumer, starts, ends, progress, weight=2):
-                reader.take(records)
+            async for _tp, batch in records:
+                reader.take(batch)
                 if len(reader.awaiting) >= RESOLVE_EVERY:
                     await reader.resolve(conn)
             await reader.resolve(conn)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -82,33 +82,48 @@ def test_processes_and_group_members_give_the_in_process_answer(kafka_bootstrap:
     assert _comparable(answer(parallel, version, HORIZON)) == _comparable(expected)
     assert _comparable(answer(from_json(to_json(alone)), version, HORIZON)) == _comparable(expected)
 
-    results: list[Tally] = []
+    results = members(settings, version, "run-1", 2, original="log")
+    for result in results:
+        assert result["original_from"] == "log" and result["replayed"] == len(logs)
+        assert _comparable(result) == _comparable(expected)
+
+
+def members(
+    settings: Settings,
+    version: Any,
+    run_id: str,
+    n: int,
+    window: tuple[datetime, datetime, datetime] = (SINCE, UNTIL, HORIZON),
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """The answers of ``n`` members of one run (cases raised in [since, until), the clocks run
+    to the horizon: ``window``), each on its own thread and event loop."""
+    results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
 
     def member() -> None:
         try:
-            results.append(
-                asyncio.run(
-                    run_member(settings, version, SINCE, UNTIL, HORIZON, "run-1", wait_s=120)
-                )
-            )
+            results.append(asyncio.run(run_member(
+                settings, version, *window, run_id, wait_s=120, **options
+            )))  # fmt: skip
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=member) for _ in range(2)]
+    threads = [threading.Thread(target=member) for _ in range(n)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(300)
     assert not errors, errors
-    assert len(results) == 2
-    for tally in results:
-        assert _comparable(answer(tally, version, HORIZON)) == _comparable(expected)
+    assert len(results) == n
+    return results
 
 
 def _comparable(result: dict[str, Any]) -> dict[str, Any]:
-    """The answer without its capped example lists (their order follows the partitions)."""
-    out = {k: v for k, v in result.items() if k not in {"moved", "clocks"}}
+    """The answer without its capped example lists (their order follows the partitions) and
+    without where its original side came from."""
+    drop = {"moved", "clocks", "original_from", "replayed"}
+    out = {k: v for k, v in result.items() if k not in drop}
     out["moved"] = result["moved"]["count"]
     out["clocks"] = result["clocks"]["changes"]
     return out

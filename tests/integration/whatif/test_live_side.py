@@ -4,8 +4,8 @@ Story-built cases (disputes, breaches, ladders, extensions, pauses, reopenings, 
 a fresh events topic; the projector's rebuild builds their read models in a scratch database.
 ``whistle.whatif.live.read_live`` then counts exactly what the tally of the log projected again
 counts, for every grouping and week, and says where the read models stand; delta mode around it
-(``run_parallel`` with those ends, in two passes or in one with the read models' last seqs)
-answers as the log's way does.
+(``run_parallel`` with those ends, in two passes or in one with the read models' last seqs, and
+two consumer-group members on one snapshot) answers as the log's way does.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from projections.migrate import LIVE_SCHEMA
 from projections.projector import connect
 from projections.rebuild import build, swap
 from tests.conftest import unique_name
+from tests.integration.whatif.test_group import members
 from tests.stack import scratch_database
 from tests.stories import T0
 from whistle.settings import Settings
@@ -78,7 +79,15 @@ def test_the_read_models_count_what_the_log_projected_again_counts(
         one_pass = run_parallel(
             settings, version, SINCE, UNTIL, HORIZON, 2, mirror=True, ends=ends, dsn=dsn
         )
+        group = settings.model_copy(update={"database_url": dsn})
+        window = (SINCE, UNTIL, HORIZON)
+        answers = members(group, version, "run-delta", 2, window, mirror=True,
+                          original="read-models")  # fmt: skip
     for delta in (two_passes, one_pass):
         assert 0 < delta.unchanged < delta.cases == len(logs) and delta.events == full.events
         whole = delta.with_live(side)  # type: ignore[arg-type]
         assert answer(whole, version, HORIZON) == expected
+    for member in answers:  # as a consumer group, in delta mode on one snapshot
+        assert member.pop("original_from") == "read-models"
+        assert 0 < member.pop("replayed") < len(logs)
+        assert member == expected
