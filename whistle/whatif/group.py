@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,8 +191,11 @@ async def _publish(settings: Settings, run_id: str, value: dict[str, Any]) -> No
         await producer.stop()
 
 
-async def _run_records(settings: Settings, run_id: str) -> list[dict[str, Any]]:
-    """The run's records on the results topic so far, in order."""
+async def _run_values(
+    settings: Settings, run_id: str, wait_s: float | None = None
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The run's records on the results topic from the first, decoded, in order: up to its
+    end as it is now (``wait_s`` None), else as they come, ``TimeoutError`` after ``wait_s``."""
     tp = TopicPartition(settings.topic(RESULTS.name), 0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, fetch_max_bytes=64 << 20
@@ -200,11 +205,15 @@ async def _run_records(settings: Settings, run_id: str) -> list[dict[str, Any]]:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
-        found: list[dict[str, Any]] = []
-        while end and await consumer.position(tp) < end:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait_s or 0.0)
+        while wait_s is not None or await consumer.position(tp) < end:
+            if wait_s is not None and loop.time() > deadline:
+                raise TimeoutError(f"what-if {run_id}: not every partition reported")
             batches = await consumer.getmany(tp, timeout_ms=500)
-            found += [json.loads(r.value) for r in batches.get(tp, []) if r.key == run_id.encode()]
-        return found
+            for record in batches.get(tp, []):
+                if record.key == run_id.encode():
+                    yield json.loads(record.value)
     finally:
         await consumer.stop()
 
@@ -219,13 +228,14 @@ async def run_snapshot(
     from whistle.whatif.run import read_live_side
 
     for attempt in range(2):
-        for record in await _run_records(settings, run_id):
-            if "snapshot" in record:
-                found = record["snapshot"]
-                if found is None:
-                    return None
-                stands = {int(p): n for p, n in found["stands"].items()}
-                return Snapshot(_side(found["side"]), stands)
+        async with aclosing(_run_values(settings, run_id)) as records:
+            async for record in records:
+                if "snapshot" in record:
+                    found = record["snapshot"]
+                    if found is None:
+                        return None
+                    stands = {int(p): n for p, n in found["stands"].items()}
+                    return Snapshot(_side(found["side"]), stands)
         if attempt == 0:
             live = await read_live_side(settings, since, until)
             mine = None if live is None else {"side": _side_json(live[0]), "stands": live[1]}
@@ -237,34 +247,18 @@ async def gather_run(
     settings: Settings, run_id: str, since: datetime, until: datetime, wait_s: float
 ) -> Tally:
     """The run's parts, read until they cover every partition once, added up."""
-    tp = TopicPartition(settings.topic(RESULTS.name), 0)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap, group_id=None, fetch_max_bytes=64 << 20
-    )
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        parts: dict[int, Tally] = {}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while len(parts) < settings.partitions:
-            if loop.time() > deadline:
-                raise TimeoutError(f"what-if {run_id}: {len(parts)} partitions reported")
-            batches = await consumer.getmany(tp, timeout_ms=500)
-            for record in batches.get(tp, []):
-                if record.key != run_id.encode():
-                    continue
-                part = json.loads(record.value)
-                if "tally" not in part:
-                    continue  # the run's snapshot
-                tally = from_json(part["tally"])
-                for p in part["partitions"]:
-                    parts.setdefault(p, tally)  # a member's part covers all its partitions
-        unique = {id(t): t for t in parts.values()}
-        return combine(list(unique.values()), since, until)
-    finally:
-        await consumer.stop()
+    parts: dict[int, Tally] = {}
+    async with aclosing(_run_values(settings, run_id, wait_s)) as records:
+        async for part in records:
+            if "tally" not in part:
+                continue  # the run's snapshot
+            tally = from_json(part["tally"])
+            for p in part["partitions"]:
+                parts.setdefault(p, tally)  # a member's part covers all its partitions
+            if len(parts) >= settings.partitions:
+                break
+    unique = {id(t): t for t in parts.values()}
+    return combine(list(unique.values()), since, until)
 
 
 # ---- a tally as JSON (a part travels between machines; no pickle from a topic) --------------
