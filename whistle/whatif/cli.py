@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from whistle.settings import get_settings
+from whistle.whatif.group import MixedRun
 from whistle.whatif.proposal import KINDS, BadProposal, resolve
 from whistle.whatif.run import ORIGINALS, NoReadModels
 
@@ -39,6 +40,13 @@ WORDS: dict[str, tuple[str, str]] = {
         "读模型给不出原始一侧（数据库不可达，或 {topic} 有分区没有检查点）：可改用 --original log",
         "the read models cannot give the original side (database unreachable, or a partition "
         "of {topic} has no checkpoint): use --original log",
+    ),
+    "mixed_run": (
+        "假设分析 {run} 的成员启动时 --original 不一致，结果无法合并：请换一个 RUN，"
+        "各成员用同一个 --original 重新运行",
+        "the members of what-if run {run} were started with different --original, so their "
+        "parts cannot be added up: run it again under a new RUN, every member with the same "
+        "--original",
     ),
     "title": (
         "假设分析：{since} 至 {until} 立案的 {cases} 件（{events} 条事件），建议版本 {version}",
@@ -174,6 +182,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     except NoReadModels as exc:
         print(f"{say('error', lang)}: {say('no_read_models', lang, topic=exc)}", file=sys.stderr)
+        return 2
+    except MixedRun as exc:
+        print(f"{say('error', lang)}: {say('mixed_run', lang, run=exc)}", file=sys.stderr)
         return 2
     except BadProposal as exc:
         print(f"{say('error', lang)}: {say(exc.key, lang, **exc.values)}", file=sys.stderr)

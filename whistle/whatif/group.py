@@ -54,6 +54,10 @@ SETTLE_S = 3.0
 """How long an assignment must stay unchanged before a member starts replaying it."""
 
 
+class MixedRun(Exception):
+    """The run's members were started with different ``original``s (its argument: the run)."""
+
+
 class Rebalanced(Exception):
     """The member's partitions changed while it replayed them: start over."""
 
@@ -257,8 +261,15 @@ async def gather_run(
                 parts.setdefault(p, tally)  # a member's part covers all its partitions
             if len(parts) >= settings.partitions:
                 break
-    unique = {id(t): t for t in parts.values()}
-    return combine(list(unique.values()), since, until)
+    return combine_parts(run_id, list({id(t): t for t in parts.values()}.values()), since, until)
+
+
+def combine_parts(run_id: str, parts: list[Tally], since: datetime, until: datetime) -> Tally:
+    """The members' parts added up; ``MixedRun`` when some replayed in delta mode and some
+    the log's way (members started with different ``--original``): their sum means nothing."""
+    if len({part.delta for part in parts}) > 1:
+        raise MixedRun(run_id)
+    return combine(parts, since, until)
 
 
 # ---- a tally as JSON (a part travels between machines; no pickle from a topic) --------------
